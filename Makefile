@@ -1,0 +1,66 @@
+# cnnviz — build, test, demo. `make help` lists the targets.
+CC      ?= cc
+OPT     ?= -O3 -march=native
+PKGS     = hdf5 openblas libprotobuf-c libpng libjpeg libcjson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Wno-unused-parameter \
+           -fopenmp -Iinclude -Ibuild/gen $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  += $(PKG_LIBS) -lm $(EXTRA_LDLIBS)
+LDFLAGS += -fopenmp $(EXTRA_LDFLAGS)
+
+BUILD   ?= build
+GEN      = build/gen
+LIB_SRC := $(sort $(wildcard src/*/*.c))
+LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/gen/onnx.pb-c.o
+CLI_SRC := $(sort $(wildcard cli/*.c))
+CLI_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+TESTLIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tests/lib/*.c)))
+
+.PHONY: all check demo deps clean help fixtures
+all: $(BUILD)/cnnviz $(TEST_BIN)
+
+help:
+	@echo "make deps     install the Debian packages cnnviz needs (root)"
+	@echo "make          build libcnnviz.a, the cnnviz tool and the tests"
+	@echo "make check    build and run every test"
+	@echo "make demo     install what is missing, build, run cnnviz on the bundled model"
+	@echo "make fixtures regenerate test fixtures with PyTorch (needs python3-torch)"
+
+deps:
+	scripts/install-deps.sh
+
+$(GEN)/onnx.pb-c.c $(GEN)/onnx.pb-c.h: /usr/include/onnx/onnx.proto
+	@mkdir -p $(GEN)
+	protoc-c --c_out=$(GEN) -I/usr/include/onnx /usr/include/onnx/onnx.proto
+
+$(BUILD)/gen/onnx.pb-c.o: $(GEN)/onnx.pb-c.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -w -c $< -o $@
+
+$(BUILD)/%.o: %.c $(GEN)/onnx.pb-c.h $(wildcard include/*.h src/*/*.h tests/lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libcnnviz.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/cnnviz: $(CLI_OBJ) $(BUILD)/libcnnviz.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libcnnviz.a $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TESTLIB_OBJ) $(BUILD)/libcnnviz.a
+	$(CC) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) $(BUILD)/libcnnviz.a $(LDLIBS)
+
+check: all
+	tests/run.sh $(BUILD)
+
+demo:
+	scripts/install-deps.sh --if-missing
+	$(MAKE) $(BUILD)/cnnviz
+	scripts/demo.sh $(BUILD)/cnnviz
+
+clean:
+	rm -rf build

@@ -1,0 +1,158 @@
+/* cnnviz — see inside convolutional neural networks.
+ *
+ * Usage (error handling shortened):
+ *
+ *     cv_error err;
+ *     cv_model *model;
+ *     if (cv_model_load(&model, "net.onnx", NULL, &err) != CV_OK) {
+ *         fprintf(stderr, "%s\n", err.msg);
+ *         return 1;
+ *     }
+ *     // run the network on one 1x3x224x224 float32 NCHW input
+ *     cv_shape in_shape = {4, {1, 3, 224, 224}};
+ *     cv_run *run;
+ *     cv_run_options opt = cv_run_defaults();
+ *     cv_run_create(&run, model, &in_shape, &opt, &err);
+ *     cv_run_forward(run, input_data, &err);
+ *     const cv_tensor *logits = cv_run_output(run, 0);
+ *     ...
+ *     cv_run_free(run);
+ *     cv_model_free(model);
+ *
+ * Conventions:
+ * - Every function that can fail returns a cv_status and, on failure, writes
+ *   a one-line message into the caller's cv_error naming the file, node or
+ *   layer and what was expected. The library never prints and never exits.
+ * - Tensors are float32 (or int64 for shape arithmetic), dense, C order.
+ *   Activations are NCHW unless a model's declared input says otherwise.
+ * - Every *_create / *_load has a matching *_free that accepts NULL.
+ */
+#ifndef CNNVIZ_H
+#define CNNVIZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status and errors ------------------------------------------------ */
+
+typedef enum {
+    CV_OK = 0,
+    CV_ERR_IO,          /* a file could not be opened, read or written */
+    CV_ERR_FORMAT,      /* a file is not what it claims to be (corrupt, truncated) */
+    CV_ERR_INVALID,     /* bad argument or inconsistent model (user's input is wrong) */
+    CV_ERR_UNSUPPORTED, /* valid, but not implemented by cnnviz */
+    CV_ERR_SHAPE,       /* tensor shapes do not fit together */
+    CV_ERR_NOMEM,       /* allocation failed */
+    CV_ERR_LIMIT        /* a size exceeds a configured limit */
+} cv_status;
+
+typedef struct {
+    cv_status status;
+    char msg[1024];
+} cv_error;
+
+const char *cv_status_string(cv_status s);
+
+/* ---- tensors ------------------------------------------------------------ */
+
+#define CV_MAX_DIMS 8
+
+typedef enum { CV_F32 = 1, CV_I64 = 7 } cv_dtype; /* numbers as ONNX elem_type */
+
+typedef struct {
+    int ndim;
+    int64_t d[CV_MAX_DIMS];
+} cv_shape;
+
+typedef struct {
+    cv_dtype dtype;
+    cv_shape shape;
+    float *f;      /* data when dtype == CV_F32 */
+    int64_t *i;    /* data when dtype == CV_I64 */
+    float *grad;   /* gradient buffer (same shape), NULL when not needed */
+} cv_tensor;
+
+/* Number of elements; 0 with *overflow set if the product does not fit. */
+size_t cv_shape_numel(const cv_shape *s);
+int cv_shape_equal(const cv_shape *a, const cv_shape *b);
+/* "[1, 3, 224, 224]" into buf; returns buf. */
+char *cv_shape_str(const cv_shape *s, char *buf, size_t len);
+
+/* ---- models ------------------------------------------------------------- */
+
+typedef struct cv_model cv_model;
+
+typedef struct {
+    const char *keras_config;   /* Keras: architecture JSON for weights-only files */
+    int keras_flip_kernels;     /* Keras: Theano->TF convert_kernel on conv weights */
+    size_t max_memory;          /* refuse models/tensors above this many bytes (0 = default) */
+} cv_load_options;
+
+/* Load an ONNX (.onnx) or Keras HDF5 (.h5) model, chosen by the file's magic. */
+cv_status cv_model_load(cv_model **out, const char *path,
+                        const cv_load_options *opt, cv_error *err);
+void cv_model_free(cv_model *m);
+
+const char *cv_model_path(const cv_model *m);
+/* The real (non-initializer) input; cnnviz models have exactly one. */
+int cv_model_num_outputs(const cv_model *m);
+/* Declared input shape; symbolic or unknown dimensions are -1. */
+cv_shape cv_model_input_shape(const cv_model *m);
+/* 1 when the declared input is channels-last (N,H,W,C). */
+int cv_model_input_nhwc(const cv_model *m);
+const char *cv_model_input_name(const cv_model *m);
+/* metadata_props value for key, or NULL. */
+const char *cv_model_meta(const cv_model *m, const char *key);
+
+/* Layers are nodes. A layer can be named by its node name or by the name of
+ * (one of) its output tensors. */
+int cv_model_num_layers(const cv_model *m);
+const char *cv_model_layer_name(const cv_model *m, int layer);   /* node name or first output */
+const char *cv_model_layer_op(const cv_model *m, int layer);
+const char *cv_model_layer_output(const cv_model *m, int layer); /* first output tensor name */
+/* Parameter count of the layer's constant inputs (weights, biases). */
+size_t cv_model_layer_params(const cv_model *m, int layer);
+/* Index of the layer named `name`, or -1 and a message listing close matches. */
+int cv_model_find_layer(const cv_model *m, const char *name, cv_error *err);
+
+/* ---- running ------------------------------------------------------------ */
+
+typedef struct cv_run cv_run;
+
+typedef struct {
+    int stop_layer;     /* run layers up to and including this one; -1 = whole graph */
+    int need_grad;      /* keep activations and allow cv_run_backward */
+} cv_run_options;
+
+cv_run_options cv_run_defaults(void);
+
+/* Plan a run for one input shape: infer every shape, fold constants, check sizes. */
+cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_shape,
+                        const cv_run_options *opt, cv_error *err);
+void cv_run_free(cv_run *r);
+
+/* input: numel(input_shape) floats in the model's input layout. */
+cv_status cv_run_forward(cv_run *r, const float *input, cv_error *err);
+
+/* Output k of the graph (or of stop_layer's node when stop_layer >= 0). */
+const cv_tensor *cv_run_output(const cv_run *r, int k);
+/* Output tensor of a layer after forward (requires need_grad or the layer being kept). */
+const cv_tensor *cv_run_layer_output(const cv_run *r, int layer);
+/* Multiply-adds of a layer for the planned shape. */
+double cv_run_layer_macs(const cv_run *r, int layer);
+
+/* Backward from the first output of `layer`: seed its gradient with
+ * seed (same shape as that output), propagate to the input. The input
+ * gradient is returned in *input_grad (owned by the run, valid until the
+ * next call). Requires need_grad. */
+cv_status cv_run_backward(cv_run *r, int layer, const float *seed,
+                          const float **input_grad, cv_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Install the Debian packages cnnviz needs to build and test.
+# --if-missing: only call apt-get when something is missing (for `make demo`).
+# --with-python: also PyTorch & co., for regenerating fixtures and benchmarks.
+set -e
+PKGS="build-essential pkg-config libopenblas-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev
+      libpng-dev libjpeg-dev libhdf5-dev libcjson-dev libonnx-testdata"
+PY_PKGS="python3-torch python3-torchvision python3-onnx python3-h5py python3-numpy dataset-fashion-mnist"
+want="$PKGS"
+for a in "$@"; do
+    case "$a" in
+        --with-python) want="$want $PY_PKGS" ;;
+    esac
+done
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+    echo "install-deps: all packages present"
+    exit 0
+fi
+echo "install-deps: installing$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

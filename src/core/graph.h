@@ -1,0 +1,168 @@
+/* Internal graph IR shared by the loaders (ONNX, Keras), the operators and
+ * the executor. Operator semantics are ONNX's: a Keras importer emits ONNX
+ * op types and attributes, so every op is implemented once.
+ *
+ * Lifetimes: a cv_model owns its values, nodes, attributes and constant
+ * data (one model = one lifetime). A cv_run owns activation buffers for one
+ * planned input shape.
+ */
+#ifndef CV_GRAPH_H
+#define CV_GRAPH_H
+
+#include "cnnviz.h"
+#include <stdarg.h>
+#include <stdbool.h>
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Write a message into err (may be NULL) and return status. The place that
+ * detects an error writes the message; callers only propagate. */
+cv_status cv_fail(cv_error *err, cv_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- checked sizes ------------------------------------------------------ */
+
+/* a*b into *out; returns false on overflow. */
+bool cv_mul_size(size_t a, size_t b, size_t *out);
+/* Default cap on a single tensor: 4 GiB of floats. */
+#define CV_MAX_TENSOR_BYTES ((size_t)4 << 30)
+
+/* ---- values (named tensors) --------------------------------------------- */
+
+typedef struct {
+    char *name;
+    cv_dtype dtype;
+    cv_shape shape;      /* declared shape (-1 for unknown dims); for constants exact */
+    void *data;          /* constant data (float* or int64_t*), owned; NULL if runtime */
+    int producer;        /* node index producing it, -1 for inputs and constants */
+} cv_value;
+
+/* ---- attributes --------------------------------------------------------- */
+
+typedef enum {
+    CV_ATTR_INT, CV_ATTR_FLOAT, CV_ATTR_INTS, CV_ATTR_FLOATS, CV_ATTR_STRING, CV_ATTR_TENSOR
+} cv_attr_type;
+
+typedef struct {
+    char *name;
+    cv_attr_type type;
+    int64_t i;
+    float f;
+    int n;              /* length of ints / floats */
+    int64_t *ints;
+    float *floats;
+    char *s;
+    int tensor;         /* CV_ATTR_TENSOR: index of a constant value in the model */
+} cv_attr;
+
+/* ---- nodes -------------------------------------------------------------- */
+
+struct cv_op_def;
+
+typedef struct {
+    char *name;
+    char *op_type;
+    const struct cv_op_def *op;
+    int n_in, n_out;
+    int *in;            /* value indices; -1 for an omitted optional input */
+    int *out;
+    int n_attr;
+    cv_attr *attrs;
+    void *params;       /* op-specific, made by op->init, freed by op->free_params (or free) */
+} cv_node;
+
+struct cv_model {
+    char *path;
+    cv_value *values;
+    int n_values, cap_values;
+    cv_node *nodes;     /* in topological order */
+    int n_nodes, cap_nodes;
+    int input;          /* the one real input value */
+    int *outputs;
+    int n_outputs;
+    int input_nhwc;
+    int opset;
+    char **meta_keys, **meta_vals;
+    int n_meta;
+};
+
+/* Building a model (used by loaders). All return -1 / NULL on NOMEM with err set. */
+cv_model *cv_model_new(const char *path, cv_error *err);
+/* Returns the value index of `name`, creating it if new. */
+int cv_model_value(cv_model *m, const char *name, cv_error *err);
+int cv_model_find_value(const cv_model *m, const char *name);
+/* Appends a node; in/out are value indices. Returns node index or -1. */
+int cv_model_add_node(cv_model *m, const char *name, const char *op_type,
+                      const int *in, int n_in, const int *out, int n_out, cv_error *err);
+/* Attribute builders on node k (copy their arguments). */
+cv_status cv_node_set_int(cv_model *m, int k, const char *name, int64_t v, cv_error *err);
+cv_status cv_node_set_float(cv_model *m, int k, const char *name, float v, cv_error *err);
+cv_status cv_node_set_ints(cv_model *m, int k, const char *name, const int64_t *v, int n, cv_error *err);
+cv_status cv_node_set_floats(cv_model *m, int k, const char *name, const float *v, int n, cv_error *err);
+cv_status cv_node_set_string(cv_model *m, int k, const char *name, const char *v, cv_error *err);
+cv_status cv_model_set_meta(cv_model *m, const char *key, const char *val, cv_error *err);
+
+/* Resolve op defs, run each op's init (attribute parsing/validation),
+ * sort nodes topologically and check the graph is well formed. Loaders call
+ * this last. Errors name the node, op and model file. */
+cv_status cv_model_finalize(cv_model *m, cv_error *err);
+
+/* Attribute lookup (NULL if absent). */
+const cv_attr *cv_node_attr(const cv_node *n, const char *name);
+int64_t cv_attr_int(const cv_node *n, const char *name, int64_t dflt);
+float cv_attr_float(const cv_node *n, const char *name, float dflt);
+const char *cv_attr_string(const cv_node *n, const char *name, const char *dflt);
+/* ints attribute: copies up to max entries into out, returns count, or -1 if absent. */
+int cv_attr_ints(const cv_node *n, const char *name, int64_t *out, int max);
+
+/* ---- operators ---------------------------------------------------------- */
+
+/* What an operator sees when it runs: its node, its parsed params, and the
+ * runtime tensors of its inputs and outputs (in[k] NULL for an omitted
+ * optional input). */
+typedef struct {
+    const cv_node *node;
+    const void *params;
+    const cv_model *model;
+    int n_in, n_out;
+    cv_tensor **in;
+    cv_tensor **out;
+    float *scratch;       /* forward/backward: at least scratch_floats floats */
+    size_t scratch_floats;/* infer: set to what forward/backward need */
+    const bool *in_static;/* infer: in_static[k] true when in[k]'s data is known now */
+} cv_op_ctx;
+
+typedef struct cv_op_def {
+    const char *type;
+    /* Parse and validate attributes once (may allocate node->params).
+     * Optional. Errors: CV_ERR_UNSUPPORTED for attributes we do not do. */
+    cv_status (*init)(cv_node *node, const cv_model *m, cv_error *err);
+    /* Set out[k]->dtype and ->shape from the input shapes (and static input
+     * data such as a Reshape's shape). Also set ctx->scratch_floats. An op
+     * whose output depends only on shapes (Shape) may also fill the output
+     * data here: it is allocated by then only if the op sets static_out. */
+    cv_status (*infer)(cv_op_ctx *ctx, cv_error *err);
+    /* Compute outputs from inputs. Buffers are allocated by the executor. */
+    void (*forward)(cv_op_ctx *ctx);
+    /* ADD d(loss)/d(in[k]) into in[k]->grad for every input whose grad is
+     * non-NULL, given out[k]->grad. The executor zeroes grads before a
+     * backward pass. NULL = not differentiable. */
+    void (*backward)(cv_op_ctx *ctx);
+    /* Multiply-adds for the planned shapes (for `cnnviz layers`). Optional. */
+    double (*macs)(const cv_op_ctx *ctx);
+    /* true: output data depends only on input shapes (Shape, Size): the
+     * executor calls forward at plan time and treats the output as constant. */
+    bool shape_only;
+    void (*free_params)(void *params);
+} cv_op_def;
+
+const cv_op_def *cv_op_find(const char *type);
+
+/* Helpers for ops. */
+/* Numpy-style broadcast of a and b into out; CV_ERR_SHAPE if incompatible. */
+cv_status cv_broadcast_shape(const cv_shape *a, const cv_shape *b, cv_shape *out);
+/* float16 bits -> float32 */
+float cv_half_to_float(uint16_t h);
+uint16_t cv_float_to_half(float f);
+
+#endif

@@ -1,0 +1,464 @@
+/* The executor: plans a run for one input shape (shape inference, constant
+ * folding, memory), runs forward, and runs backward to the input.
+ *
+ * Planning walks the nodes in topological order once. A node whose inputs
+ * are all known at plan time (initializers, Constant, the shape arithmetic
+ * exporters emit around Shape) is evaluated then and its outputs become
+ * constants, so forward runs only the float work that depends on the input.
+ */
+#include "graph.h"
+#include <stdlib.h>
+#include <string.h>
+
+struct cv_run {
+    const cv_model *m;
+    cv_tensor *t;           /* [n_values] runtime tensors */
+    bool *is_static;        /* [n_values] data known at plan time */
+    bool *owned;            /* [n_values] t[v] data allocated by this run */
+    bool *keep;             /* [n_values] kept after forward (outputs, or all with need_grad) */
+    bool *needed;           /* [n_nodes] on the path to the requested outputs */
+    int *last_use;          /* [n_values] last node reading it */
+    double *macs;           /* [n_nodes] */
+    cv_tensor ***node_in;   /* [n_nodes][n_in] */
+    cv_tensor ***node_out;  /* [n_nodes][n_out] */
+    int *targets;           /* values returned by cv_run_output */
+    int n_targets;
+    int last_node;
+    bool need_grad;
+    float *scratch;
+    size_t scratch_floats;
+};
+
+cv_run_options cv_run_defaults(void)
+{
+    cv_run_options o = {.stop_layer = -1, .need_grad = 0};
+    return o;
+}
+
+static void release(cv_run *r, int v)
+{
+    if (r->owned[v]) {
+        free(r->t[v].f);
+        free(r->t[v].i);
+        r->t[v].f = NULL;
+        r->t[v].i = NULL;
+        r->owned[v] = false;
+    }
+}
+
+void cv_run_free(cv_run *r)
+{
+    if (!r)
+        return;
+    if (r->t) {
+        for (int v = 0; v < r->m->n_values; v++) {
+            release(r, v);
+            free(r->t[v].grad);
+        }
+    }
+    if (r->node_in)
+        for (int k = 0; k < r->m->n_nodes; k++) {
+            free(r->node_in[k]);
+            free(r->node_out[k]);
+        }
+    free(r->node_in);
+    free(r->node_out);
+    free(r->t);
+    free(r->is_static);
+    free(r->owned);
+    free(r->keep);
+    free(r->needed);
+    free(r->last_use);
+    free(r->macs);
+    free(r->targets);
+    free(r->scratch);
+    free(r);
+}
+
+static cv_status alloc_tensor(cv_run *r, int v, cv_error *err)
+{
+    cv_tensor *t = &r->t[v];
+    if (r->owned[v])
+        return CV_OK;
+    size_t n = cv_shape_numel(&t->shape);
+    size_t elem = t->dtype == CV_I64 ? sizeof(int64_t) : sizeof(float);
+    size_t bytes;
+    if (!cv_mul_size(n ? n : 1, elem, &bytes))
+        return cv_fail(err, CV_ERR_LIMIT, "%s: tensor '%s' is too large", r->m->path, r->m->values[v].name);
+    void *p = malloc(bytes);
+    if (!p) {
+        char s[128];
+        return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory allocating tensor '%s' %s (%zu bytes)",
+                       r->m->path, r->m->values[v].name, cv_shape_str(&t->shape, s, sizeof s), bytes);
+    }
+    if (t->dtype == CV_I64)
+        t->i = p;
+    else
+        t->f = p;
+    r->owned[v] = true;
+    return CV_OK;
+}
+
+static void make_ctx(const cv_run *r, int k, cv_op_ctx *ctx)
+{
+    const cv_node *n = &r->m->nodes[k];
+    memset(ctx, 0, sizeof *ctx);
+    ctx->node = n;
+    ctx->params = n->params;
+    ctx->model = r->m;
+    ctx->n_in = n->n_in;
+    ctx->n_out = n->n_out;
+    ctx->in = r->node_in[k];
+    ctx->out = r->node_out[k];
+    ctx->scratch = r->scratch;
+    ctx->scratch_floats = r->scratch_floats;
+}
+
+/* Mark the nodes that the target values depend on. */
+static void mark_needed(cv_run *r)
+{
+    const cv_model *m = r->m;
+    bool *want = calloc((size_t)m->n_values, sizeof(bool));
+    if (!want) { /* fall back to everything up to last_node */
+        for (int k = 0; k <= r->last_node; k++)
+            r->needed[k] = true;
+        return;
+    }
+    for (int i = 0; i < r->n_targets; i++)
+        want[r->targets[i]] = true;
+    for (int k = r->last_node; k >= 0; k--) {
+        const cv_node *n = &m->nodes[k];
+        bool any = false;
+        for (int o = 0; o < n->n_out; o++)
+            if (n->out[o] >= 0 && want[n->out[o]])
+                any = true;
+        if (!any)
+            continue;
+        r->needed[k] = true;
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] >= 0)
+                want[n->in[i]] = true;
+    }
+    free(want);
+}
+
+static cv_status plan_node(cv_run *r, int k, cv_error *err)
+{
+    const cv_model *m = r->m;
+    const cv_node *n = &m->nodes[k];
+    bool in_static[64];
+    bool all_static = true;
+    if (n->n_in > 64)
+        return cv_fail(err, CV_ERR_UNSUPPORTED, "%s: node '%s' has %d inputs (at most 64 supported)",
+                       m->path, n->name, n->n_in);
+    for (int i = 0; i < n->n_in; i++) {
+        int v = n->in[i];
+        in_static[i] = v < 0 || r->is_static[v];
+        if (!in_static[i])
+            all_static = false;
+    }
+    cv_op_ctx ctx;
+    make_ctx(r, k, &ctx);
+    ctx.in_static = in_static;
+    for (int o = 0; o < n->n_out; o++)
+        if (n->out[o] >= 0)
+            r->t[n->out[o]].dtype = CV_F32;
+    cv_status st = n->op->infer(&ctx, err);
+    if (st != CV_OK) {
+        char inner[sizeof err->msg];
+        memcpy(inner, err->msg, sizeof inner);
+        return cv_fail(err, st, "%s: layer '%s' (%s): %s", m->path, cv_model_layer_name(m, k), n->op_type, inner);
+    }
+    for (int o = 0; o < n->n_out; o++) {
+        int v = n->out[o];
+        if (v < 0)
+            continue;
+        size_t numel = cv_shape_numel(&r->t[v].shape);
+        char s[160];
+        if (numel == 0 && r->t[v].shape.ndim > 0) {
+            bool zero_dim = false;
+            for (int d = 0; d < r->t[v].shape.ndim; d++)
+                if (r->t[v].shape.d[d] == 0)
+                    zero_dim = true;
+            if (!zero_dim)
+                return cv_fail(err, CV_ERR_LIMIT, "%s: layer '%s' (%s): output %s is too large",
+                               m->path, cv_model_layer_name(m, k), n->op_type, cv_shape_str(&r->t[v].shape, s, sizeof s));
+        }
+        if (numel > CV_MAX_TENSOR_BYTES / sizeof(float))
+            return cv_fail(err, CV_ERR_LIMIT, "%s: layer '%s' (%s): output %s would need more than %zu GiB",
+                           m->path, cv_model_layer_name(m, k), n->op_type,
+                           cv_shape_str(&r->t[v].shape, s, sizeof s), CV_MAX_TENSOR_BYTES >> 30);
+    }
+    if (ctx.scratch_floats > r->scratch_floats)
+        r->scratch_floats = ctx.scratch_floats;
+    if (n->op->macs)
+        r->macs[k] = n->op->macs(&ctx);
+    if (all_static || n->op->shape_only) {
+        /* Constant folding: evaluate now, once. */
+        if (ctx.scratch_floats) {
+            float *s = realloc(r->scratch, ctx.scratch_floats * sizeof(float));
+            if (!s)
+                return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory", m->path);
+            r->scratch = s;
+        }
+        for (int o = 0; o < n->n_out; o++)
+            if (n->out[o] >= 0 && (st = alloc_tensor(r, n->out[o], err)) != CV_OK)
+                return st;
+        make_ctx(r, k, &ctx);
+        n->op->forward(&ctx);
+        for (int o = 0; o < n->n_out; o++)
+            if (n->out[o] >= 0)
+                r->is_static[n->out[o]] = true;
+    }
+    return CV_OK;
+}
+
+cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_shape,
+                        const cv_run_options *opt, cv_error *err)
+{
+    *out = NULL;
+    cv_run_options defaults = cv_run_defaults();
+    if (!opt)
+        opt = &defaults;
+    if (opt->stop_layer >= m->n_nodes)
+        return cv_fail(err, CV_ERR_INVALID, "%s: layer index %d out of range", m->path, opt->stop_layer);
+    const cv_shape *decl = &m->values[m->input].shape;
+    char a[160], b[160];
+    if (decl->ndim && decl->ndim != input_shape->ndim)
+        return cv_fail(err, CV_ERR_SHAPE, "%s: input '%s' expects %d dimensions %s, got %s", m->path,
+                       m->values[m->input].name, decl->ndim, cv_shape_str(decl, a, sizeof a),
+                       cv_shape_str(input_shape, b, sizeof b));
+    size_t in_numel = cv_shape_numel(input_shape);
+    if (in_numel == 0 || in_numel > CV_MAX_TENSOR_BYTES / sizeof(float))
+        return cv_fail(err, CV_ERR_LIMIT, "%s: input shape %s is empty or too large", m->path,
+                       cv_shape_str(input_shape, b, sizeof b));
+
+    cv_run *r = calloc(1, sizeof *r);
+    if (!r)
+        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    r->m = m;
+    size_t nv = (size_t)m->n_values, nn = (size_t)(m->n_nodes ? m->n_nodes : 1);
+    r->t = calloc(nv, sizeof *r->t);
+    r->is_static = calloc(nv, sizeof(bool));
+    r->owned = calloc(nv, sizeof(bool));
+    r->keep = calloc(nv, sizeof(bool));
+    r->last_use = malloc(nv * sizeof(int));
+    r->needed = calloc(nn, sizeof(bool));
+    r->macs = calloc(nn, sizeof(double));
+    r->node_in = calloc(nn, sizeof(cv_tensor **));
+    r->node_out = calloc(nn, sizeof(cv_tensor **));
+    r->targets = malloc(sizeof(int) * (size_t)(m->n_outputs + 8));
+    cv_status st = CV_OK;
+    if (!r->t || !r->is_static || !r->owned || !r->keep || !r->last_use || !r->needed || !r->macs ||
+        !r->node_in || !r->node_out || !r->targets) {
+        st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    r->need_grad = opt->need_grad != 0;
+    for (int k = 0; k < m->n_nodes; k++) {
+        const cv_node *n = &m->nodes[k];
+        r->node_in[k] = calloc((size_t)(n->n_in + 1), sizeof(cv_tensor *));
+        r->node_out[k] = calloc((size_t)(n->n_out + 1), sizeof(cv_tensor *));
+        if (!r->node_in[k] || !r->node_out[k]) {
+            st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        for (int i = 0; i < n->n_in; i++)
+            r->node_in[k][i] = n->in[i] >= 0 ? &r->t[n->in[i]] : NULL;
+        for (int o = 0; o < n->n_out; o++)
+            r->node_out[k][o] = n->out[o] >= 0 ? &r->t[n->out[o]] : NULL;
+    }
+    for (int v = 0; v < m->n_values; v++) {
+        const cv_value *val = &m->values[v];
+        r->t[v].dtype = val->dtype;
+        r->t[v].shape = val->shape;
+        r->last_use[v] = -1;
+        if (val->data && val->producer < 0) {
+            if (val->dtype == CV_I64)
+                r->t[v].i = val->data;
+            else
+                r->t[v].f = val->data;
+            r->is_static[v] = true;
+        }
+    }
+    r->t[m->input].dtype = CV_F32;
+    r->t[m->input].shape = *input_shape;
+
+    if (opt->stop_layer >= 0) {
+        const cv_node *n = &m->nodes[opt->stop_layer];
+        r->last_node = opt->stop_layer;
+        for (int o = 0; o < n->n_out && o < 8; o++)
+            if (n->out[o] >= 0)
+                r->targets[r->n_targets++] = n->out[o];
+    } else {
+        r->last_node = m->n_nodes - 1;
+        for (int o = 0; o < m->n_outputs; o++)
+            r->targets[r->n_targets++] = m->outputs[o];
+    }
+    mark_needed(r);
+    for (int k = 0; k <= r->last_node; k++)
+        if (r->needed[k] && (st = plan_node(r, k, err)) != CV_OK)
+            goto fail;
+    for (int i = 0; i < r->n_targets; i++)
+        r->keep[r->targets[i]] = true;
+    for (int k = 0; k <= r->last_node; k++) {
+        if (!r->needed[k])
+            continue;
+        const cv_node *n = &m->nodes[k];
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] >= 0)
+                r->last_use[n->in[i]] = k;
+    }
+    if (r->scratch_floats) {
+        float *s = realloc(r->scratch, r->scratch_floats * sizeof(float));
+        if (!s) {
+            st = cv_fail(err, CV_ERR_NOMEM, "%s: out of memory for %zu scratch floats", m->path, r->scratch_floats);
+            goto fail;
+        }
+        r->scratch = s;
+    }
+    if ((st = alloc_tensor(r, m->input, err)) != CV_OK)
+        goto fail;
+    if (r->need_grad) {
+        /* Keep every activation, and give each a gradient buffer. */
+        for (int v = 0; v < m->n_values; v++) {
+            bool runtime = v == m->input || (m->values[v].producer >= 0 && r->needed[m->values[v].producer]);
+            if (!runtime || r->is_static[v] || r->t[v].dtype != CV_F32)
+                continue;
+            r->keep[v] = true;
+            size_t n = cv_shape_numel(&r->t[v].shape);
+            if ((st = alloc_tensor(r, v, err)) != CV_OK)
+                goto fail;
+            if (!(r->t[v].grad = malloc((n ? n : 1) * sizeof(float)))) {
+                st = cv_fail(err, CV_ERR_NOMEM, "%s: out of memory for gradients", m->path);
+                goto fail;
+            }
+        }
+    }
+    *out = r;
+    return CV_OK;
+fail:
+    cv_run_free(r);
+    return st;
+}
+
+cv_status cv_run_forward(cv_run *r, const float *input, cv_error *err)
+{
+    const cv_model *m = r->m;
+    cv_status st;
+    if ((st = alloc_tensor(r, m->input, err)) != CV_OK)
+        return st;
+    memcpy(r->t[m->input].f, input, cv_shape_numel(&r->t[m->input].shape) * sizeof(float));
+    for (int k = 0; k <= r->last_node; k++) {
+        if (!r->needed[k])
+            continue;
+        const cv_node *n = &m->nodes[k];
+        bool all_out_static = true;
+        for (int o = 0; o < n->n_out; o++)
+            if (n->out[o] >= 0 && !r->is_static[n->out[o]])
+                all_out_static = false;
+        if (all_out_static)
+            continue;
+        for (int o = 0; o < n->n_out; o++)
+            if (n->out[o] >= 0 && (st = alloc_tensor(r, n->out[o], err)) != CV_OK)
+                return st;
+        cv_op_ctx ctx;
+        make_ctx(r, k, &ctx);
+        n->op->forward(&ctx);
+        /* Free what no later node reads (only without need_grad). */
+        for (int i = 0; i < n->n_in; i++) {
+            int v = n->in[i];
+            if (v >= 0 && r->last_use[v] == k && !r->keep[v] && !r->is_static[v] && v != m->input)
+                release(r, v);
+        }
+        for (int o = 0; o < n->n_out; o++) {
+            int v = n->out[o];
+            if (v >= 0 && r->last_use[v] < 0 && !r->keep[v] && !r->is_static[v])
+                release(r, v); /* an output nobody reads, e.g. a Dropout mask */
+        }
+    }
+    return CV_OK;
+}
+
+const cv_tensor *cv_run_output(const cv_run *r, int k)
+{
+    if (k < 0 || k >= r->n_targets)
+        return NULL;
+    return &r->t[r->targets[k]];
+}
+
+const cv_tensor *cv_run_layer_output(const cv_run *r, int layer)
+{
+    if (layer < 0 || layer >= r->m->n_nodes || r->m->nodes[layer].n_out < 1)
+        return NULL;
+    int v = r->m->nodes[layer].out[0];
+    if (v < 0 || (!r->owned[v] && !r->is_static[v]))
+        return NULL;
+    return &r->t[v];
+}
+
+double cv_run_layer_macs(const cv_run *r, int layer)
+{
+    return layer >= 0 && layer < r->m->n_nodes ? r->macs[layer] : 0.0;
+}
+
+cv_status cv_run_backward(cv_run *r, int layer, const float *seed, const float **input_grad, cv_error *err)
+{
+    const cv_model *m = r->m;
+    if (!r->need_grad)
+        return cv_fail(err, CV_ERR_INVALID, "backward needs a run planned with need_grad");
+    if (layer < 0 || layer > r->last_node || !r->needed[layer])
+        return cv_fail(err, CV_ERR_INVALID, "%s: layer %d is not part of this run", m->path, layer);
+    int target = m->nodes[layer].out[0];
+    if (target < 0 || !r->t[target].grad)
+        return cv_fail(err, CV_ERR_INVALID, "%s: layer '%s' does not depend on the input",
+                       m->path, cv_model_layer_name(m, layer));
+    /* Nodes between the input and the target: ancestors of the target. */
+    bool *want = calloc((size_t)m->n_values, sizeof(bool));
+    if (!want)
+        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    want[target] = true;
+    for (int k = layer; k >= 0; k--) {
+        const cv_node *n = &m->nodes[k];
+        bool any = false;
+        for (int o = 0; o < n->n_out; o++)
+            if (n->out[o] >= 0 && want[n->out[o]])
+                any = true;
+        if (!any || !r->needed[k])
+            continue;
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] >= 0 && r->t[n->in[i]].grad)
+                want[n->in[i]] = true;
+    }
+    for (int v = 0; v < m->n_values; v++)
+        if (r->t[v].grad)
+            memset(r->t[v].grad, 0, cv_shape_numel(&r->t[v].shape) * sizeof(float));
+    memcpy(r->t[target].grad, seed, cv_shape_numel(&r->t[target].shape) * sizeof(float));
+    cv_status st = CV_OK;
+    for (int k = layer; k >= 0; k--) {
+        const cv_node *n = &m->nodes[k];
+        if (!r->needed[k])
+            continue;
+        bool any_out = false, any_in = false;
+        for (int o = 0; o < n->n_out; o++)
+            if (n->out[o] >= 0 && want[n->out[o]] && r->t[n->out[o]].grad)
+                any_out = true;
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] >= 0 && want[n->in[i]] && r->t[n->in[i]].grad)
+                any_in = true;
+        if (!any_out || !any_in)
+            continue;
+        if (!n->op->backward) {
+            st = cv_fail(err, CV_ERR_UNSUPPORTED, "%s: layer '%s': operator %s has no backward pass",
+                         m->path, cv_model_layer_name(m, k), n->op_type);
+            break;
+        }
+        cv_op_ctx ctx;
+        make_ctx(r, k, &ctx);
+        n->op->backward(&ctx);
+    }
+    free(want);
+    if (st == CV_OK && input_grad)
+        *input_grad = r->t[m->input].grad;
+    return st;
+}

@@ -1,0 +1,143 @@
+/* Status strings, error formatting, checked sizes, shapes, float16. */
+#include "graph.h"
+#include <stdio.h>
+#include <string.h>
+
+const char *cv_status_string(cv_status s)
+{
+    switch (s) {
+    case CV_OK: return "ok";
+    case CV_ERR_IO: return "i/o error";
+    case CV_ERR_FORMAT: return "bad file format";
+    case CV_ERR_INVALID: return "invalid input";
+    case CV_ERR_UNSUPPORTED: return "unsupported";
+    case CV_ERR_SHAPE: return "shape mismatch";
+    case CV_ERR_NOMEM: return "out of memory";
+    case CV_ERR_LIMIT: return "size limit exceeded";
+    }
+    return "unknown status";
+}
+
+cv_status cv_fail(cv_error *err, cv_status status, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->status = status;
+    }
+    return status;
+}
+
+bool cv_mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return false;
+    *out = a * b;
+    return true;
+}
+
+size_t cv_shape_numel(const cv_shape *s)
+{
+    size_t n = 1;
+    for (int k = 0; k < s->ndim; k++) {
+        if (s->d[k] < 0 || !cv_mul_size(n, (size_t)s->d[k], &n))
+            return 0;
+        if (n > ((size_t)1 << 48)) /* far past any real tensor: treat as overflow */
+            return 0;
+    }
+    return n;
+}
+
+int cv_shape_equal(const cv_shape *a, const cv_shape *b)
+{
+    if (a->ndim != b->ndim)
+        return 0;
+    for (int k = 0; k < a->ndim; k++)
+        if (a->d[k] != b->d[k])
+            return 0;
+    return 1;
+}
+
+char *cv_shape_str(const cv_shape *s, char *buf, size_t len)
+{
+    size_t used = 0;
+    used += (size_t)snprintf(buf, len, "[");
+    for (int k = 0; k < s->ndim && used < len; k++)
+        used += (size_t)snprintf(buf + used, len - used, k ? ", %lld" : "%lld", (long long)s->d[k]);
+    if (used < len)
+        snprintf(buf + used, len - used, "]");
+    return buf;
+}
+
+cv_status cv_broadcast_shape(const cv_shape *a, const cv_shape *b, cv_shape *out)
+{
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    out->ndim = nd;
+    for (int k = 0; k < nd; k++) {
+        int ka = k - (nd - a->ndim), kb = k - (nd - b->ndim);
+        int64_t da = ka >= 0 ? a->d[ka] : 1, db = kb >= 0 ? b->d[kb] : 1;
+        if (da == db || db == 1)
+            out->d[k] = da;
+        else if (da == 1)
+            out->d[k] = db;
+        else
+            return CV_ERR_SHAPE;
+    }
+    return CV_OK;
+}
+
+float cv_half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (mant == 0) {
+            bits = sign;
+        } else { /* subnormal: renormalise */
+            exp = 127 - 15 + 1;
+            while (!(mant & 0x400)) {
+                mant <<= 1;
+                exp--;
+            }
+            bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (mant << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+uint16_t cv_float_to_half(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint32_t sign = (x >> 16) & 0x8000;
+    int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+    uint32_t mant = x & 0x7fffff;
+    if (((x >> 23) & 0xff) == 0xff)
+        return (uint16_t)(sign | 0x7c00 | (mant ? 0x200 : 0));
+    if (exp >= 31)
+        return (uint16_t)(sign | 0x7c00);
+    if (exp <= 0) {
+        if (exp < -10)
+            return (uint16_t)sign;
+        mant |= 0x800000;
+        uint32_t shift = (uint32_t)(14 - exp);
+        uint32_t half = mant >> shift;
+        uint32_t rem = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1)))
+            half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = sign | ((uint32_t)exp << 10) | (mant >> 13);
+    uint32_t rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1)))
+        half++; /* may carry into the exponent, which is correct rounding */
+    return (uint16_t)half;
+}
