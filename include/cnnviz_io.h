@@ -1,0 +1,71 @@
+/* cnnviz file formats: images (PNG/JPEG in, PNG out), NumPy .npy, and
+ * model input preprocessing.
+ *
+ * Images are 8-bit, interleaved (HWC), rows top to bottom, channels RGB.
+ * Writers write to a temporary name beside the target and rename it, so a
+ * killed or failed write never leaves a file that looks complete.
+ */
+#ifndef CNNVIZ_IO_H
+#define CNNVIZ_IO_H
+
+#include "cnnviz.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest image side accepted by the loaders (pixels). */
+#define CV_IMAGE_MAX_SIDE 16384
+
+typedef struct {
+    int w, h;
+    int c;          /* 3 (RGB) from the loaders; 1, 3 or 4 accepted by the writers */
+    uint8_t *px;    /* h * w * c bytes */
+} cv_image;
+
+/* Load PNG or JPEG (grey, grey+alpha, RGB, RGBA, palette, 16-bit) as RGB. */
+cv_status cv_image_load(cv_image *img, const char *path, cv_error *err);
+cv_status cv_image_alloc(cv_image *img, int w, int h, int c, cv_error *err);
+void cv_image_free(cv_image *img);
+cv_status cv_image_save_png(const cv_image *img, const char *path, cv_error *err);
+cv_status cv_image_save_jpeg(const cv_image *img, const char *path, int quality, cv_error *err);
+/* Bilinear resize, half-pixel centres (as OpenCV INTER_LINEAR / PyTorch
+ * align_corners=False), no antialiasing. out is allocated. */
+cv_status cv_image_resize(cv_image *out, const cv_image *in, int w, int h, cv_error *err);
+/* The same on float planes: in is h x w x c (HWC), out oh x ow x c. */
+void cv_resize_bilinear_f32(float *out, int oh, int ow, const float *in, int h, int w, int c);
+
+/* ---- NumPy .npy ------------------------------------------------------------ */
+
+/* Read a little-endian float32 or float64 (converted) C-order array. */
+cv_status cv_npy_read(const char *path, cv_shape *shape, float **data, cv_error *err);
+cv_status cv_npy_write_f32(const char *path, const cv_shape *shape, const float *data, cv_error *err);
+cv_status cv_npy_write_f64(const char *path, const cv_shape *shape, const double *data, cv_error *err);
+
+/* ---- preprocessing ------------------------------------------------------- */
+
+/* How 0..255 RGB pixels become model input values, per channel c in the
+ * order fed to the model:  v = (pixel * scale - mean[c]) / std[c]. */
+typedef struct {
+    char name[16];  /* "raw", "caffe", "tf", "torch", "unit" */
+    int bgr;        /* feed channels in BGR order */
+    float scale;    /* pixel multiplier: 1 (raw, caffe), 1/255 (unit, torch), 1/127.5 (tf) */
+    float mean[3];
+    float std[3];
+} cv_preprocess;
+
+/* Fill p from a preset name. */
+cv_status cv_preprocess_preset(cv_preprocess *p, const char *name, cv_error *err);
+/* Override mean or std with "a,b,c" (or one value for all channels). */
+cv_status cv_preprocess_set_mean(cv_preprocess *p, const char *csv, cv_error *err);
+cv_status cv_preprocess_set_std(cv_preprocess *p, const char *csv, cv_error *err);
+/* Image (already at the model's size) -> model input for one batch item.
+ * channels: 1 (grey, ITU-R 601 luma), 3; nhwc: layout of out. */
+void cv_preprocess_image(const cv_preprocess *p, const cv_image *img, int channels, int nhwc, float *out);
+/* Value that pixel value `pixel` (0..255, all channels) becomes in channel c. */
+float cv_preprocess_value(const cv_preprocess *p, float pixel, int c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
