@@ -142,6 +142,9 @@ cv_status cv_run_forward(cv_run *r, const float *input, cv_error *err);
 const cv_tensor *cv_run_output(const cv_run *r, int k);
 /* Output tensor of a layer after forward (requires need_grad or the layer being kept). */
 const cv_tensor *cv_run_layer_output(const cv_run *r, int layer);
+/* Planned shape of a layer's first output (ndim 0 if the layer is not part
+ * of the run). Known right after cv_run_create. */
+cv_shape cv_run_layer_shape(const cv_run *r, int layer);
 /* Multiply-adds of a layer for the planned shape. */
 double cv_run_layer_macs(const cv_run *r, int layer);
 

@@ -397,6 +397,15 @@ const cv_tensor *cv_run_layer_output(const cv_run *r, int layer)
     return &r->t[v];
 }
 
+cv_shape cv_run_layer_shape(const cv_run *r, int layer)
+{
+    cv_shape none = {0, {0}};
+    if (layer < 0 || layer >= r->m->n_nodes || !r->needed[layer] || r->m->nodes[layer].n_out < 1 ||
+        r->m->nodes[layer].out[0] < 0)
+        return none;
+    return r->t[r->m->nodes[layer].out[0]].shape;
+}
+
 double cv_run_layer_macs(const cv_run *r, int layer)
 {
     return layer >= 0 && layer < r->m->n_nodes ? r->macs[layer] : 0.0;
