@@ -126,6 +126,7 @@ typedef struct cv_run cv_run;
 typedef struct {
     int stop_layer;     /* run layers up to and including this one; -1 = whole graph */
     int need_grad;      /* keep activations and allow cv_run_backward */
+    int keep_all;       /* keep every activation after forward (no gradients) */
 } cv_run_options;
 
 cv_run_options cv_run_defaults(void);
