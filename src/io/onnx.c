@@ -67,6 +67,16 @@ static cv_status ctx_init(onnx_ctx *c, const char *path, const cv_load_options *
     return CV_OK;
 }
 
+/* A limit for messages: "4096 MiB", or "16 bytes" for small test limits. */
+static const char *limit_str(size_t bytes, char *buf, size_t len)
+{
+    if (bytes >= ((size_t)1 << 20) && bytes % ((size_t)1 << 20) == 0)
+        snprintf(buf, len, "%zu MiB", bytes >> 20);
+    else
+        snprintf(buf, len, "%zu bytes", bytes);
+    return buf;
+}
+
 /* The whole file into a malloc'ed buffer; what = "an ONNX model" etc. */
 static cv_status read_file(const char *path, size_t cap, const char *what, uint8_t **buf, size_t *len,
                            cv_error *err)
@@ -95,8 +105,9 @@ static cv_status read_file(const char *path, size_t cap, const char *what, uint8
     }
     if ((uint64_t)st.st_size > cap) {
         fclose(f);
-        return cv_fail(err, CV_ERR_LIMIT, "%s: file has %lld bytes, more than the %zu MiB limit for %s",
-                       path, (long long)st.st_size, cap >> 20, what);
+        char lim[64];
+        return cv_fail(err, CV_ERR_LIMIT, "%s: file has %lld bytes, more than the %s limit for %s",
+                       path, (long long)st.st_size, limit_str(cap, lim, sizeof lim), what);
     }
     size_t n = (size_t)st.st_size;
     uint8_t *b = malloc(n);
@@ -395,15 +406,15 @@ static cv_status decode_tensor(onnx_ctx *c, const Onnx__TensorProto *t, const ch
             overflow = true;
     }
     size_t out_size = e->to == CV_I64 ? sizeof(int64_t) : sizeof(float), bytes;
-    char s[160];
+    char s[160], lim[64];
     /* Refuse before allocating or reading anything: the declared shape alone
      * may claim terabytes. */
     if (overflow || !cv_mul_size(numel, out_size, &bytes) || bytes > c->max_tensor)
-        return cv_fail(err, CV_ERR_LIMIT, "%s: %s %s is too large (over the %zu MiB limit for one tensor)",
-                       c->path, what, cv_shape_str(shape, s, sizeof s), c->max_tensor >> 20);
+        return cv_fail(err, CV_ERR_LIMIT, "%s: %s %s is too large (over the %s limit for one tensor)",
+                       c->path, what, cv_shape_str(shape, s, sizeof s), limit_str(c->max_tensor, lim, sizeof lim));
     if (bytes > c->max_total - c->total)
-        return cv_fail(err, CV_ERR_LIMIT, "%s: %s: the model's constants exceed the %zu MiB limit",
-                       c->path, what, c->max_total >> 20);
+        return cv_fail(err, CV_ERR_LIMIT, "%s: %s: the model's constants exceed the %s limit",
+                       c->path, what, limit_str(c->max_total, lim, sizeof lim));
     size_t raw_bytes = numel * e->raw_size; /* <= 2 * bytes: no overflow */
     uint8_t *ext = NULL;
     const uint8_t *raw = NULL;
@@ -509,12 +520,13 @@ static cv_status add_attr(onnx_ctx *c, cv_model *m, int k, const char *node, con
         if (a->n_ints > ONNX_MAX_COUNT)
             return cv_fail(err, CV_ERR_LIMIT, "%s: node '%s' (%s): attribute '%s' has %zu values",
                            c->path, node, op, name, a->n_ints);
-        return cv_node_set_ints(m, k, name, a->ints, (int)a->n_ints, err);
+        /* an empty list arrives as NULL; the builder memcpy's from it */
+        return cv_node_set_ints(m, k, name, a->n_ints ? a->ints : (const int64_t[1]){0}, (int)a->n_ints, err);
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS:
         if (a->n_floats > ONNX_MAX_COUNT)
             return cv_fail(err, CV_ERR_LIMIT, "%s: node '%s' (%s): attribute '%s' has %zu values",
                            c->path, node, op, name, a->n_floats);
-        return cv_node_set_floats(m, k, name, a->floats, (int)a->n_floats, err);
+        return cv_node_set_floats(m, k, name, a->n_floats ? a->floats : (const float[1]){0}, (int)a->n_floats, err);
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING: {
         /* bytes in the file; the IR wants a C string */
         char *s = malloc(a->s.len + 1);
@@ -652,9 +664,10 @@ static cv_status parse_model(const char *path, Onnx__ModelProto **out, cv_error 
     /* Required since IR 3; also what tells a file cut off right after the
      * graph from a complete one. */
     if (mp->has_ir_version && mp->ir_version >= 3 && mp->n_opset_import == 0) {
+        long long ir = (long long)mp->ir_version;
         onnx__model_proto__free_unpacked(mp, NULL);
         return cv_fail(err, CV_ERR_FORMAT, "%s: not a valid ONNX model (IR version %lld but no opset_import; truncated?)",
-                       path, (long long)mp->ir_version);
+                       path, ir);
     }
     *out = mp;
     return CV_OK;
