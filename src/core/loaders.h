@@ -30,8 +30,8 @@ cv_status cv_onnx_read_tensor(const char *path, cv_dtype *dtype, cv_shape *shape
 typedef struct {
     int n_inputs;       /* real graph inputs (not initializers), in order */
     char **inputs;
-    int *input_types;   /* ONNX elem_type of each (1 float, 7 int64, 10 float16, ...; 0 unknown
-                           or not a tensor) */
+    int *input_types;   /* ONNX elem_type of each (1 float, 7 int64, 10 float16, ...); 0 when
+                           not declared, -1 when not a tensor (a sequence, a map) */
     int n_ops;          /* distinct operator types, in first-use order; an operator from
                            another domain is written "domain:Op" */
     char **ops;

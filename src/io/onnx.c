@@ -952,7 +952,7 @@ cv_status cv_onnx_inspect(const char *path, cv_onnx_info *info, cv_error *err)
         cv_shape shape;
         if ((st = value_info_shape(&c, g->input[k], &elem, &shape, err)) != CV_OK)
             break;
-        info->input_types[info->n_inputs] = elem < 0 ? 0 : elem;
+        info->input_types[info->n_inputs] = elem;
         st = push_str(&info->inputs, &info->n_inputs, name, err);
     }
     for (size_t k = 0; k < g->n_node && st == CV_OK; k++) {
