@@ -8,7 +8,12 @@
  *
  * Data types: the engine computes in float32 (and int64 for shape
  * arithmetic), so float16 / bfloat16 / double tensors become float32 and
- * integer / bool tensors become int64 here, once, at load time. */
+ * integer / bool tensors become int64 here, once, at load time.
+ *
+ * Versions: any IR version and any default-domain opset are accepted; the
+ * opset goes into m->opset and operators whose meaning changed between
+ * opsets (Softmax's axis, Reshape's inputs) read it. Other domains are
+ * refused by name, as are subgraphs (If, Loop, Scan). */
 #include "../core/loaders.h"
 #include "onnx.pb-c.h"
 #include <errno.h>
@@ -391,6 +396,9 @@ static cv_status decode_tensor(onnx_ctx *c, const Onnx__TensorProto *t, const ch
     if (!e)
         return cv_fail(err, CV_ERR_UNSUPPORTED, "%s: %s has element type %s (%d), which cnnviz does not support",
                        c->path, what, elem_name(type), type);
+    if (t->segment)
+        return cv_fail(err, CV_ERR_UNSUPPORTED, "%s: %s is stored in segments, which cnnviz does not support",
+                       c->path, what);
     if (t->n_dims > CV_MAX_DIMS)
         return cv_fail(err, CV_ERR_UNSUPPORTED, "%s: %s has %zu dimensions (at most %d supported)",
                        c->path, what, t->n_dims, CV_MAX_DIMS);
