@@ -33,6 +33,17 @@ static const struct {
     const char *name;
     const char *why;
 } known_failures[] = {
+    /* Cast (ops-rest): casting to a 16-bit float type keeps float32
+     * precision instead of rounding to the target type. */
+    {"node/test_cast_FLOAT_to_FLOAT16", "Cast to FLOAT16 does not round to float16"},
+    {"node/test_cast_FLOAT_to_BFLOAT16", "Cast to BFLOAT16 does not round to bfloat16"},
+    {"node/test_castlike_FLOAT_to_FLOAT16_expanded", "Cast to FLOAT16 does not round to float16"},
+    {"node/test_castlike_FLOAT_to_BFLOAT16_expanded", "Cast to BFLOAT16 does not round to bfloat16"},
+    /* PRelu (ops-rest): before opset 7 a 1-D slope of size C is per channel
+     * (axis 1), not numpy-broadcast; PyTorch's old exports rely on it. */
+    {"pytorch-converted/test_PReLU_1d_multiparam", "PRelu opset 6 per-channel slope refused"},
+    {"pytorch-converted/test_PReLU_2d_multiparam", "PRelu opset 6 per-channel slope refused"},
+    {"pytorch-converted/test_PReLU_3d_multiparam", "PRelu opset 6 per-channel slope refused"},
     {NULL, NULL},
 };
 
@@ -110,6 +121,12 @@ static char run_set(const char *dir, const char *set, const cv_onnx_info *info, 
             goto out;
         }
     }
+    if (cv_shape_numel(&sh[0]) == 0) {
+        /* cv_run_create refuses empty inputs by design: nothing to visualize */
+        snprintf(msg, len, "empty input");
+        verdict = 'S';
+        goto out;
+    }
     cv_status st = cv_load_onnx_bound(&m, model, NULL, n - 1, (const char *const *)info->inputs + 1, dt + 1,
                                       sh + 1, (const void *const *)data + 1, &err);
     if (st == CV_OK) {
@@ -138,6 +155,18 @@ static char run_set(const char *dir, const char *set, const cv_onnx_info *info, 
             goto out;
         }
         n_out++;
+        if (k < info->n_outputs && info->output_types[k] == 16 /* bfloat16 */ && wdt == CV_I64) {
+            /* numpy has no bfloat16: ONNX's test data holds the bits as uint16 */
+            size_t numel = cv_shape_numel(&ws);
+            float *f = malloc((numel ? numel : 1) * sizeof(float));
+            for (size_t i = 0; f && i < numel; i++) {
+                uint32_t bits = (uint32_t)((int64_t *)want)[i] << 16;
+                memcpy(&f[i], &bits, sizeof bits);
+            }
+            free(want);
+            want = f;
+            wdt = CV_F32;
+        }
         const cv_tensor *got = cv_run_output(r, k);
         char a[160], b[160];
         if (!got) {

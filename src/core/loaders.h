@@ -32,6 +32,9 @@ typedef struct {
     char **inputs;
     int *input_types;   /* ONNX elem_type of each (1 float, 7 int64, 10 float16, ...); 0 when
                            not declared, -1 when not a tensor (a sequence, a map) */
+    int n_outputs;      /* graph outputs, in order */
+    char **outputs;
+    int *output_types;  /* as input_types */
     int n_ops;          /* distinct operator types, in first-use order; an operator from
                            another domain is written "domain:Op" */
     char **ops;

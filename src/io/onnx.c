@@ -478,7 +478,7 @@ static cv_status value_info_shape(const onnx_ctx *c, const Onnx__ValueInfoProto 
     if (!tt->shape)
         return CV_OK;
     if (tt->shape->n_dim > CV_MAX_DIMS)
-        return cv_fail(err, CV_ERR_UNSUPPORTED, "%s: input '%s' has %zu dimensions (at most %d supported)",
+        return cv_fail(err, CV_ERR_UNSUPPORTED, "%s: tensor '%s' has %zu dimensions (at most %d supported)",
                        c->path, S(vi->name), tt->shape->n_dim, CV_MAX_DIMS);
     shape->ndim = (int)tt->shape->n_dim;
     for (size_t k = 0; k < tt->shape->n_dim; k++) {
@@ -963,6 +963,18 @@ cv_status cv_onnx_inspect(const char *path, cv_onnx_info *info, cv_error *err)
         info->input_types[info->n_inputs] = elem;
         st = push_str(&info->inputs, &info->n_inputs, name, err);
     }
+    if (st == CV_OK && g->n_output > ONNX_MAX_COUNT)
+        st = cv_fail(err, CV_ERR_LIMIT, "%s: the graph has too many outputs", path);
+    if (st == CV_OK && !(info->output_types = malloc(sizeof(int) * (g->n_output + 1))))
+        st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < g->n_output && st == CV_OK; k++) {
+        int elem;
+        cv_shape shape;
+        if ((st = value_info_shape(&c, g->output[k], &elem, &shape, err)) != CV_OK)
+            break;
+        info->output_types[info->n_outputs] = elem;
+        st = push_str(&info->outputs, &info->n_outputs, S(g->output[k]->name), err);
+    }
     for (size_t k = 0; k < g->n_node && st == CV_OK; k++) {
         const Onnx__NodeProto *np = g->node[k];
         char op[512];
@@ -991,6 +1003,10 @@ void cv_onnx_info_free(cv_onnx_info *info)
         free(info->inputs[k]);
     for (int k = 0; k < info->n_ops; k++)
         free(info->ops[k]);
+    for (int k = 0; k < info->n_outputs; k++)
+        free(info->outputs[k]);
+    free(info->outputs);
+    free(info->output_types);
     free(info->inputs);
     free(info->input_types);
     free(info->ops);
