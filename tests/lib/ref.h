@@ -31,6 +31,9 @@ void ref_conv2d_backward_input(float *dx, const float *dy, const float *w, const
  * first maximum. Padding never wins. */
 void ref_maxpool2d(float *y, int64_t *idx, const float *x, const ref_geom *g);
 void ref_avgpool2d(float *y, const float *x, const ref_geom *g);
+/* dx (n, c, h, w) = gradient of sum(dy * y) for the pools above (overwrites dx). */
+void ref_maxpool2d_backward(float *dx, const float *dy, const float *x, const ref_geom *g);
+void ref_avgpool2d_backward(float *dx, const float *dy, const ref_geom *g);
 
 /* y = (x - mean) / sqrt(var + eps) * scale + bias; stat k applies to the
  * elements x[n, k, s] for x viewed as (n, len, inner). */
