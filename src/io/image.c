@@ -128,8 +128,8 @@ static cv_status cv_png_load(cv_image *img, FILE *f, const char *path, cv_error 
         png_set_palette_to_rgb(png);
     if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8)
         png_set_expand_gray_1_2_4_to_8(png);
-    if (ctype & PNG_COLOR_MASK_ALPHA)
-        png_set_strip_alpha(png);
+    /* alpha goes, including the alpha that palette expansion makes from tRNS */
+    png_set_strip_alpha(png);
     if (ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA)
         png_set_gray_to_rgb(png);
     png_set_interlace_handling(png);
