@@ -240,7 +240,7 @@ static void test_bad_files(void)
     expect_error("empty header", p, CV_ERR_FORMAT, "out of bounds");
     write_all(p, "\x93NUMP", 5);
     expect_error("short magic", p, CV_ERR_FORMAT, "magic");
-    write_all(p, "PK\x03\x04 this is a zip", 20);
+    write_all(p, "PK\x03\x04 this is a zip", sizeof "PK\x03\x04 this is a zip" - 1);
     expect_error(".npz (zip)", p, CV_ERR_FORMAT, "magic");
     expect_error("missing file", tmp_path("nope.npy"), CV_ERR_IO, NULL);
 
