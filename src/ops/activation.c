@@ -363,15 +363,11 @@ static void sigmoid_forward(cv_op_ctx *c)
     const float *x = c->in[0]->f;
     float *y = c->out[0]->f;
     size_t n = numel0(c);
-    /* Two branches so exp never overflows. */
+    /* e = e^-|x| never overflows, and tiny results for x << 0 keep their precision. */
 #pragma omp parallel for if (n > 65536) schedule(static)
     for (size_t k = 0; k < n; k++) {
-        if (x[k] >= 0.0f) {
-            y[k] = 1.0f / (1.0f + expf(-x[k]));
-        } else {
-            float e = expf(x[k]);
-            y[k] = e / (1.0f + e);
-        }
+        float e = expf(-fabsf(x[k]));
+        y[k] = (x[k] >= 0.0f ? 1.0f : e) / (1.0f + e);
     }
 }
 

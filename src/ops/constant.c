@@ -168,6 +168,8 @@ static cv_status gather_infer(cv_op_ctx *c, cv_error *err)
 {
     const cv_tensor *x = c->in[0], *idx = c->n_in > 1 ? c->in[1] : NULL;
     char s[160];
+    if (!x)
+        return cv_fail(err, CV_ERR_INVALID, "missing the data input");
     if (x->dtype != CV_F32 && x->dtype != CV_I64)
         return cv_fail(err, CV_ERR_UNSUPPORTED, "data must be float32 or int64");
     if (!idx || idx->dtype != CV_I64)
@@ -348,6 +350,8 @@ static cv_status slice_plan(const cv_op_ctx *c, slice_geom *g, cv_shape *out, cv
 static cv_status slice_infer(cv_op_ctx *c, cv_error *err)
 {
     const cv_tensor *x = c->in[0];
+    if (!x)
+        return cv_fail(err, CV_ERR_INVALID, "missing the data input");
     if (x->dtype != CV_F32 && x->dtype != CV_I64)
         return cv_fail(err, CV_ERR_UNSUPPORTED, "data must be float32 or int64");
     slice_geom g;
