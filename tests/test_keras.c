@@ -267,6 +267,13 @@ static void test_functional_misc(void)
     check_case(FIX "func_misc.h5", NULL, "func_misc", layers, 1e-5);
 }
 
+static void test_maximum_minimum(void)
+{
+    if (!cv_op_find("Max") || !cv_op_find("Min"))
+        SKIP("the engine has no Max/Min operator yet (Keras Maximum/Minimum map to them)");
+    check_case(FIX "minmax.h5", NULL, "minmax", NULL, 1e-6);
+}
+
 static void test_sequential_with_input_layer(void)
 {
     check_case(FIX "smooth.h5", NULL, "smooth", NULL, 1e-5);
@@ -710,6 +717,7 @@ int main(void)
     RUN(test_sequential_full_model);
     RUN(test_functional_blocks);
     RUN(test_functional_misc);
+    RUN(test_maximum_minimum);
     RUN(test_sequential_with_input_layer);
     RUN(test_weights_only_with_config);
     RUN(test_old_layout);
