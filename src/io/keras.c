@@ -111,7 +111,7 @@ static cJSON *vgg16_config(bool applications_names)
         cJSON_AddItemToArray(shape, cJSON_CreateNull());
     cJSON_AddItemToArray(shape, cJSON_CreateNumber(3));
     for (int b = 0; b < 5; b++) {
-        char name[32];
+        char name[48];
         for (int k = 0; k < blocks[b][0]; k++) {
             cJSON *l = cJSON_CreateObject(), *c = cJSON_CreateObject();
             cJSON_AddItemToArray(layers, l);
