@@ -283,6 +283,7 @@ static void test_sequential_with_input_layer(void)
 
 static void test_weights_only_with_config(void)
 {
+    /* also: a Rescaling layer first, weights as float64, vlen weight_names */
     check_case(FIX "weights_only.h5", FIX "weights_only.json", "weights_only", NULL, 1e-5);
 }
 
@@ -616,6 +617,23 @@ static void test_truncated_files(void)
     unlink(tmp);
 }
 
+/* cv_load_options.max_memory caps the weights read from the file. */
+static void test_memory_limit(void)
+{
+    cv_model *m = NULL;
+    cv_error err = {0};
+    cv_load_options opt = {.max_memory = 1000}; /* conv_a alone needs 108 floats, conv_b 216 */
+    cv_status st = cv_model_load(&m, FIX "seq_cnn.h5", &opt, &err);
+    printf("    max_memory 1000 -> %s: %s\n", cv_status_string(st), err.msg);
+    CHECK(st == CV_ERR_LIMIT && !m && strstr(err.msg, "conv_b") && strstr(err.msg, "1000 bytes"),
+          "limit not applied");
+    cv_model_free(m);
+    opt.max_memory = 100000;
+    st = cv_model_load(&m, FIX "seq_cnn.h5", &opt, &err);
+    CHECK(st == CV_OK, "%s", err.msg);
+    cv_model_free(m);
+}
+
 /* Architecture JSON written here, applied to the weights-only fixture. */
 static void check_config(const char *json, cv_status status, const char *const *parts)
 {
@@ -728,6 +746,7 @@ int main(void)
     RUN(test_resnet8_kitten);
     RUN(test_bad_files);
     RUN(test_truncated_files);
+    RUN(test_memory_limit);
     RUN(test_bad_configs);
     return test_summary("keras");
 }

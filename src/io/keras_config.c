@@ -42,11 +42,13 @@ static cv_status add_tensor(kr_ctx *c, const char *layer, int node, const kr_ten
 /* The model input from an InputLayer's config (or the first layer's
  * batch_input_shape in a Sequential model). Images come in NHWC and are
  * transposed once to NCHW. */
-static cv_status make_input(kr_ctx *c, const char *name, const cJSON *cfg)
+static cv_status make_input(kr_ctx *c, const char *name, const cJSON *cfg, const cJSON *fallback)
 {
     const cJSON *shape = kr_cfg_get(cfg, "batch_input_shape");
     if (!shape || cJSON_IsNull(shape))
         shape = kr_cfg_get(cfg, "batch_shape");
+    if (!shape || cJSON_IsNull(shape))
+        shape = fallback;
     int r = cJSON_IsArray(shape) ? cJSON_GetArraySize(shape) : 0;
     if (r < 2 || r > CV_MAX_DIMS)
         return kr_fail(c, CV_ERR_FORMAT, "cannot tell the model's input shape (no batch_input_shape of rank 2..%d)",
@@ -201,7 +203,9 @@ static cv_status set_outputs(kr_ctx *c, const kref *refs, int n)
     return CV_OK;
 }
 
-static cv_status build_sequential(kr_ctx *c, kr_layer *L, int n)
+/* A model built with model.build(shape) has no InputLayer and records the
+ * shape as the model's build_input_shape. */
+static cv_status build_sequential(kr_ctx *c, const cJSON *cfg, kr_layer *L, int n)
 {
     if (n < 1)
         return kr_fail(c, CV_ERR_FORMAT, "model_config: the Sequential model has no layers");
@@ -216,7 +220,7 @@ static cv_status build_sequential(kr_ctx *c, kr_layer *L, int n)
         snprintf(synth, sizeof synth, "%s_input", L[0].name);
         input_name = synth;
     }
-    if (make_input(c, input_name, L[0].cfg) != CV_OK)
+    if (make_input(c, input_name, L[0].cfg, cJSON_IsObject(cfg) ? kr_cfg_get(cfg, "build_input_shape") : NULL) != CV_OK)
         return c->st;
     kr_tensor *prev = find_tensor(c, input_name, 0, 0);
     int prev_idx = (int)(prev - c->t);
@@ -282,7 +286,7 @@ static cv_status build_functional(kr_ctx *c, const cJSON *cfg, kr_layer *L, int 
     if (!in_layer || strcmp(in_layer->cls, "InputLayer") != 0)
         return kr_fail(c, CV_ERR_FORMAT, "model_config: input '%s' is not an InputLayer of the model", refs[0].layer);
     c->L = in_layer;
-    if (make_input(c, in_layer->name, in_layer->cfg) != CV_OK)
+    if (make_input(c, in_layer->name, in_layer->cfg, NULL) != CV_OK)
         return c->st;
     /* Check every reference up front so a typo gives one clear message. */
     for (int k = 0; k < n; k++) {
@@ -395,7 +399,7 @@ cv_status kr_build(cv_model *m, const cJSON *model_json, kr_weights *w, const cv
             goto out;
     }
     m->opset = 13; /* the ONNX semantics the nodes are written for (Pad/Clip inputs, Softmax axis) */
-    st = sequential ? build_sequential(&c, L, n) : build_functional(&c, cfg, L, n);
+    st = sequential ? build_sequential(&c, cfg, L, n) : build_functional(&c, cfg, L, n);
     if (st == CV_OK && c.st != CV_OK)
         st = c.st;
 out:

@@ -588,6 +588,20 @@ static cv_status do_reshape(kr_ctx *c, kr_tensor **in, int n_in, kr_tensor *out)
     return c->st;
 }
 
+/* Rescaling (Keras 2.6+ preprocessing): y = x * scale + offset, both
+ * scalars. */
+static cv_status do_rescaling(kr_ctx *c, kr_tensor **in, int n_in, kr_tensor *out)
+{
+    double scale = kr_cfg_num(c, c->L->cfg, "scale", 1.0), offset = kr_cfg_num(c, c->L->cfg, "offset", 0.0);
+    char name[KR_NAME_MAX + 64];
+    *out = *in[0];
+    int mins[2] = {in[0]->v, kr_const_scalar(c, kr_name(c, name, sizeof name, "scale"), (float)scale)};
+    int y = kr_emit(c, kr_name(c, name, sizeof name, "mul"), "Mul", mins, 2, NULL);
+    int ains[2] = {y, kr_const_scalar(c, kr_name(c, name, sizeof name, "offset"), (float)offset)};
+    out->v = kr_emit(c, kr_name(c, name, sizeof name, NULL), "Add", ains, 2, NULL);
+    return c->st;
+}
+
 /* Dropout, noise and regularisation layers: identity at inference. */
 static cv_status do_identity(kr_ctx *c, kr_tensor **in, int n_in, kr_tensor *out)
 {
@@ -905,6 +919,7 @@ static const kr_layer_kind KINDS[] = {
     {"GaussianNoise", do_identity, false, false},
     {"AlphaDropout", do_identity, false, false},
     {"ActivityRegularization", do_identity, false, false},
+    {"Rescaling", do_rescaling, false, false},
     {"Activation", do_activation, false, false},
     {"Softmax", do_softmax, false, false},
     {"ReLU", do_relu, false, false},

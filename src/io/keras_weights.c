@@ -363,8 +363,8 @@ static cv_status read_array(kr_weights *w, hid_t g, const char *name, const char
     }
     size_t bytes;
     if (numel == SIZE_MAX || !cv_mul_size(numel, sizeof(float), &bytes) || bytes > w->max_bytes - w->used_bytes) {
-        st = cv_fail(err, CV_ERR_LIMIT, "%s: layer '%s': weight '%s' would take the weights past %zu MiB",
-                     w->path, layer, name, w->max_bytes >> 20);
+        st = cv_fail(err, CV_ERR_LIMIT, "%s: layer '%s': weight '%s' would take the weights past the limit of %zu bytes",
+                     w->path, layer, name, w->max_bytes);
         goto out;
     }
     if (!(a->data = malloc(bytes ? bytes : sizeof(float)))) {
