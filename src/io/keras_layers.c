@@ -509,11 +509,13 @@ static cv_status do_cropping(kr_ctx *c, kr_tensor **in, int n_in, kr_tensor *out
     return c->st;
 }
 
+/* Product of dims from..rank-1; -1 when one is unknown or the product is
+ * past 2^48 (no real tensor is; the executor refuses such shapes). */
 static int64_t prod_known(const kr_tensor *x, int from)
 {
     int64_t p = 1;
     for (int k = from; k < x->rank; k++) {
-        if (x->shape[k] < 0)
+        if (x->shape[k] < 0 || (x->shape[k] > 0 && p > ((int64_t)1 << 48) / x->shape[k]))
             return -1;
         p *= x->shape[k];
     }
@@ -561,6 +563,8 @@ static cv_status do_reshape(kr_ctx *c, kr_tensor **in, int n_in, kr_tensor *out)
             return kr_fail(c, CV_ERR_FORMAT, "config 'target_shape' entry %d is not a size (or a second -1)", k);
         if (shape[k + 1] < 0)
             unknown = k + 1;
+        else if (known > ((int64_t)1 << 48) / shape[k + 1])
+            return kr_fail(c, CV_ERR_LIMIT, "config 'target_shape' has more than 2^48 elements");
         else
             known *= shape[k + 1];
     }
