@@ -364,10 +364,53 @@ static void test_conv_errors(void)
     expect_error("kernel larger than input", &small, &w4, NULL, NULL, CV_ERR_SHAPE, "smaller than the kernel");
 }
 
+#define GOLDEN "tests/fixtures/conv_ops_torch.bin"
+
+/* Against PyTorch (F.conv2d on an explicitly padded input, autograd). */
+static void test_conv_torch_golden(void)
+{
+    ref_record *r;
+    char why[256];
+    int n = ref_golden_load(GOLDEN, "conv", &r, why, sizeof why);
+    REQUIRE(n > 0, "%s", n < 0 ? why : "no conv records");
+    double fwd = 0, bwd = 0;
+    for (int k = 0; k < n; k++) {
+        const float *p = r[k].params;
+        conv_case cc = {.g = {(int)p[0], (int)p[1], (int)p[2], (int)p[3], (int)p[4], (int)p[5], (int)p[6], (int)p[7],
+                              (int)p[8], (int)p[9], (int)p[10], (int)p[11], (int)p[12], (int)p[13], (int)p[14],
+                              (int)p[15]},
+                        .bias = (int)p[16], .kernel_attr = k % 2};
+        const ref_tensor *x = &r[k].t[0], *w = &r[k].t[1], *b = &r[k].t[2], *y = &r[k].t[3], *dy = &r[k].t[4],
+                         *dx = &r[k].t[5];
+        char text[256];
+        case_text(&cc, text, sizeof text);
+        oplab lab;
+        cv_status st = conv_lab(&lab, &cc, w->data, b->data);
+        if (st == CV_OK)
+            st = oplab_forward(&lab, x->data);
+        CHECK(st == CV_OK, "%s: %s", text, lab.err.msg);
+        if (st == CV_OK && lab.y_numel == y->numel) {
+            double f = test_max_rel_diff(lab.y, y->data, y->numel);
+            const float *g = NULL;
+            st = cv_run_backward(lab.run, 0, dy->data, &g, &lab.err);
+            double bd = st == CV_OK ? test_max_rel_diff(g, dx->data, dx->numel) : INFINITY;
+            CHECK(f <= 1e-5 && bd <= 1e-5, "%s: forward rel diff %.3g, backward %.3g", text, f, bd);
+            fwd = f > fwd ? f : fwd;
+            bwd = bd > bwd ? bd : bwd;
+        } else if (st == CV_OK) {
+            CHECK(0, "%s: %zu outputs, torch has %zu", text, lab.y_numel, y->numel);
+        }
+        oplab_free(&lab);
+    }
+    printf("    %d PyTorch cases: forward max rel diff %.3g, backward %.3g (tol 1e-5)\n", n, fwd, bwd);
+    ref_golden_free(r, n);
+}
+
 int main(void)
 {
     RUN(test_conv_random);
     RUN(test_conv_real_shapes);
+    RUN(test_conv_torch_golden);
     RUN(test_conv_gradcheck);
     RUN(test_conv_auto_pad_values);
     RUN(test_conv_macs);
