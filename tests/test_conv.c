@@ -6,6 +6,7 @@
 #include "lib/ref.h"
 #include "lib/test.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID };
@@ -213,6 +214,38 @@ static void test_conv_real_shapes(void)
     }
 }
 
+/* Winograd F(4x4, 3x3), forced on (CNNVIZ_CONV_ALGO=winograd) for every
+ * 3x3 / stride 1 / group 1 case: odd sizes, asymmetric pads (backward uses
+ * it for pads <= 2), channel counts off the kernel's blocks of 32, batch 2,
+ * and an image large enough to be processed in several chunks. */
+static void test_conv_winograd(void)
+{
+    setenv("CNNVIZ_CONV_ALGO", "winograd", 1);
+    test_seed(99);
+    double fwd = 0, bwd = 0;
+    int cases = 120;
+    for (int k = 0; k < cases && !test_failed_now; k++) {
+        conv_case cc = {.bias = irand(0, 1), .kernel_attr = irand(0, 1)};
+        ref_geom *g = &cc.g;
+        *g = (ref_geom){.n = irand(1, 2), .c = irand(1, 40), .h = irand(2, 19), .w = irand(1, 19), .m = irand(1, 70),
+                        .group = 1, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1,
+                        .pt = irand(0, 3), .pl = irand(0, 3), .pb = irand(0, 3), .pr = irand(0, 3)};
+        int oh, ow;
+        ref_out_size(g, &oh, &ow);
+        if (oh < 1 || ow < 1) {
+            k--;
+            continue;
+        }
+        check_case(&cc, 1e-4, &fwd, &bwd);
+    }
+    printf("    %d random 3x3 configs: forward max rel diff %.3g, backward %.3g (tol 1e-4)\n", cases, fwd, bwd);
+    conv_case big = {.g = {1, 16, 200, 204, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, .bias = 1};
+    fwd = bwd = 0;
+    check_case(&big, 1e-4, &fwd, &bwd);
+    printf("    16->8 200x204 (several chunks): forward max rel diff %.3g, backward %.3g (tol 1e-4)\n", fwd, bwd);
+    unsetenv("CNNVIZ_CONV_ALGO");
+}
+
 /* Finite differences on small cases of each kernel. */
 static void test_conv_gradcheck(void)
 {
@@ -411,6 +444,7 @@ int main(void)
     RUN(test_conv_random);
     RUN(test_conv_real_shapes);
     RUN(test_conv_torch_golden);
+    RUN(test_conv_winograd);
     RUN(test_conv_gradcheck);
     RUN(test_conv_auto_pad_values);
     RUN(test_conv_macs);

@@ -19,9 +19,11 @@
  * constants, which infer checks.
  */
 #include "../core/graph.h"
+#include "winograd.h"
 #include "window.h"
 #include <cblas.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +36,21 @@
 typedef struct {
     cv_window_attrs win;
     int64_t group;
+    /* Winograd-transformed weights, [0] for forward, [1] for backward, made
+     * on first use (a node's weights never change: they are constants) and
+     * published atomically so that concurrent runs of one model are safe. */
+    _Atomic(float *) wino_u[2];
 } conv_params;
+
+static void conv_free_params(void *params)
+{
+    conv_params *p = params;
+    if (!p)
+        return;
+    free(atomic_load(&p->wino_u[0]));
+    free(atomic_load(&p->wino_u[1]));
+    free(p);
+}
 
 typedef enum { CONV_IM2COL, CONV_1X1, CONV_DEPTHWISE } conv_kind;
 
@@ -47,7 +63,59 @@ typedef struct {
     int64_t p;              /* output pixels per image: OH*OW */
     int64_t tile;           /* output pixels per im2col tile */
     conv_kind kind;
+    bool wino[2];           /* Winograd for forward [0] / backward [1] */
+    cv_wino_geom wg[2];     /* ... and its geometry (backward: dy -> dx) */
 } conv_plan;
+
+/* CNNVIZ_CONV_ALGO=im2col or =winograd overrides the choice below (for
+ * benchmarks and tests); anything else, or unset, means automatic. */
+static int conv_algo_override(void)
+{
+    const char *e = getenv("CNNVIZ_CONV_ALGO");
+    if (!e)
+        return 0;
+    return strcmp(e, "im2col") == 0 ? -1 : strcmp(e, "winograd") == 0 ? 1 : 0;
+}
+
+/* Winograd F(4x4, 3x3) where it applies: 3x3, stride 1, no dilation, one
+ * group; and, unless forced, where it pays: enough channels that the 36
+ * products dominate the transforms. Backward runs the transposed
+ * convolution, whose padding 2 - pad must not be negative. */
+static void conv_choose_winograd(conv_plan *pl)
+{
+    const cv_window *w = &pl->w;
+    int force = conv_algo_override();
+    bool fits = pl->kind == CONV_IM2COL && pl->g == 1 && w->kh == 3 && w->kw == 3 && w->sh == 1 &&
+                w->sw == 1 && w->dh == 1 && w->dw == 1 && w->ih > 1;
+    bool pays = force > 0 || (force == 0 && pl->c >= 16 && pl->m >= 16);
+    pl->wino[0] = fits && pays;
+    pl->wino[1] = pl->wino[0] && w->pt <= 2 && w->pl <= 2 && w->pb <= 2 && w->pr <= 2;
+    pl->wg[0] = (cv_wino_geom){.c = pl->c, .m = pl->m, .ih = w->ih, .iw = w->iw, .oh = w->oh, .ow = w->ow,
+                               .pt = w->pt, .pl = w->pl};
+    pl->wg[1] = (cv_wino_geom){.c = pl->m, .m = pl->c, .ih = w->oh, .iw = w->ow, .oh = w->ih, .ow = w->iw,
+                               .pt = 2 - w->pt, .pl = 2 - w->pl};
+}
+
+/* The transformed weights for direction dir, made now if need be; NULL
+ * when there is no memory for them (the caller then uses im2col). */
+static const float *conv_wino_weights(const cv_op_ctx *c, const conv_plan *pl, int dir)
+{
+    conv_params *p = (conv_params *)c->params; /* the cache is the one mutable field */
+    float *u = atomic_load_explicit(&p->wino_u[dir], memory_order_acquire);
+    if (u)
+        return u;
+    size_t bytes = cv_wino_weights_floats(dir ? pl->c : pl->m, dir ? pl->m : pl->c) * sizeof(float);
+    u = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!u)
+        return NULL;
+    cv_wino_transform_weights(u, c->in[1]->f, pl->m, pl->c, dir == 1);
+    float *none = NULL;
+    if (!atomic_compare_exchange_strong(&p->wino_u[dir], &none, u)) {
+        free(u); /* another run made them first */
+        return none;
+    }
+    return u;
+}
 
 static cv_status conv_init(cv_node *node, const cv_model *m, cv_error *err)
 {
@@ -122,6 +190,7 @@ static cv_status conv_plan_make(const cv_op_ctx *c, conv_plan *pl, cv_error *err
         if (pl->tile > pl->p)
             pl->tile = pl->p;
     }
+    conv_choose_winograd(pl);
     return CV_OK;
 }
 
@@ -144,7 +213,11 @@ static cv_status conv_infer(cv_op_ctx *c, cv_error *err)
     if (y->shape.ndim == 4)
         y->shape.d[2] = pl.w.oh;
     y->shape.d[y->shape.ndim - 1] = pl.w.ow;
-    c->scratch_floats = pl.kind == CONV_IM2COL ? (size_t)(pl.k * pl.tile) : 0;
+    size_t need = pl.kind == CONV_IM2COL ? (size_t)(pl.k * pl.tile) : 0; /* im2col is also the fallback */
+    for (int dir = 0; dir < 2; dir++)
+        if (pl.wino[dir] && cv_wino_scratch_floats(&pl.wg[dir]) > need)
+            need = cv_wino_scratch_floats(&pl.wg[dir]);
+    c->scratch_floats = need;
     return CV_OK;
 }
 
@@ -323,6 +396,12 @@ static void conv_forward(cv_op_ctx *c)
         conv_depthwise_forward(y, x, wt, bias, &pl);
         return;
     }
+    const float *u = pl.wino[0] ? conv_wino_weights(c, &pl, 0) : NULL;
+    if (u) {
+        for (int64_t n = 0; n < pl.n; n++)
+            cv_wino_conv(y + n * out_img, x + n * in_img, u, bias, &pl.wg[0], false, c->scratch);
+        return;
+    }
     float beta = bias ? 1.0f : 0.0f;
     for (int64_t n = 0; n < pl.n; n++)
         for (int64_t g = 0; g < pl.g; g++) {
@@ -363,6 +442,13 @@ static void conv_backward(cv_op_ctx *c)
         conv_depthwise_backward(dx, dy, wt, &pl);
         return;
     }
+    const float *u = pl.wino[1] ? conv_wino_weights(c, &pl, 1) : NULL;
+    if (u) {
+        /* dx += the transposed convolution of dy: flipped weights, padding 2 - pad */
+        for (int64_t n = 0; n < pl.n; n++)
+            cv_wino_conv(dx + n * in_img, dy + n * out_img, u, NULL, &pl.wg[1], true, c->scratch);
+        return;
+    }
     for (int64_t n = 0; n < pl.n; n++)
         for (int64_t g = 0; g < pl.g; g++) {
             const float *wg = wt + g * pl.mg * pl.k;    /* (mg, K) */
@@ -393,7 +479,7 @@ static double conv_macs(const cv_op_ctx *c)
 
 static const cv_op_def conv = {
     .type = "Conv", .init = conv_init, .infer = conv_infer, .forward = conv_forward,
-    .backward = conv_backward, .macs = conv_macs,
+    .backward = conv_backward, .macs = conv_macs, .free_params = conv_free_params,
 };
 
 const cv_op_def *const cv_ops_conv[] = {&conv, NULL};
