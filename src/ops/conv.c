@@ -6,15 +6,19 @@
  * (x is zero outside its bounds). Attributes: kernel_shape (else from w),
  * strides, dilations, pads, auto_pad, group.
  *
- * Three kernels, chosen per node and input size by conv_plan_make:
+ * Four kernels, chosen per node and input size by conv_plan_make:
  * - 1x1, stride 1, no padding: y_g = w_g . x_g, one sgemm per image and group;
  * - depthwise (one input channel per group): a direct loop, OpenMP over
  *   channel planes;
+ * - 3x3, stride 1, one group, enough channels: Winograd F(4x4, 3x3)
+ *   (winograd.c), 4x fewer multiplications; the transformed weights are
+ *   made on first use and kept with the node;
  * - anything else: im2col + sgemm, tiled over output pixels so that the
  *   column matrix (K x tile, K = C/group*KH*KW) stays in cache between being
  *   written and being packed by sgemm.
- * Backward to the input mirrors each: dx_g += w_g^T . dy_g (1x1),
- * col2im(w_g^T . dy_g) (general), and a direct scatter (depthwise).
+ * Backward to the input mirrors each: dx_g += w_g^T . dy_g (1x1), Winograd
+ * on dy with flipped weights, col2im(w_g^T . dy_g) (general), and a direct
+ * scatter (depthwise).
  * Gradients with respect to w and b are not computed: weights must be
  * constants, which infer checks.
  */
@@ -63,7 +67,8 @@ typedef struct {
     int64_t p;              /* output pixels per image: OH*OW */
     int64_t tile;           /* output pixels per im2col tile */
     conv_kind kind;
-    bool wino[2];           /* Winograd for forward [0] / backward [1] */
+    bool wino_fits[2];      /* Winograd applies, forward [0] / backward [1] */
+    bool wino[2];           /* ... and is chosen */
     cv_wino_geom wg[2];     /* ... and its geometry (backward: dy -> dx) */
 } conv_plan;
 
@@ -88,8 +93,10 @@ static void conv_choose_winograd(conv_plan *pl)
     bool fits = pl->kind == CONV_IM2COL && pl->g == 1 && w->kh == 3 && w->kw == 3 && w->sh == 1 &&
                 w->sw == 1 && w->dh == 1 && w->dw == 1 && w->ih > 1;
     bool pays = force > 0 || (force == 0 && pl->c >= 16 && pl->m >= 16);
-    pl->wino[0] = fits && pays;
-    pl->wino[1] = pl->wino[0] && w->pt <= 2 && w->pl <= 2 && w->pb <= 2 && w->pr <= 2;
+    pl->wino_fits[0] = fits;
+    pl->wino_fits[1] = fits && w->pt <= 2 && w->pl <= 2 && w->pb <= 2 && w->pr <= 2;
+    pl->wino[0] = pl->wino_fits[0] && pays;
+    pl->wino[1] = pl->wino_fits[1] && pays;
     pl->wg[0] = (cv_wino_geom){.c = pl->c, .m = pl->m, .ih = w->ih, .iw = w->iw, .oh = w->oh, .ow = w->ow,
                                .pt = w->pt, .pl = w->pl};
     pl->wg[1] = (cv_wino_geom){.c = pl->m, .m = pl->c, .ih = w->oh, .iw = w->ow, .oh = w->ih, .ow = w->iw,
@@ -101,6 +108,8 @@ static void conv_choose_winograd(conv_plan *pl)
 static const float *conv_wino_weights(const cv_op_ctx *c, const conv_plan *pl, int dir)
 {
     conv_params *p = (conv_params *)c->params; /* the cache is the one mutable field */
+    if (cv_wino_scratch_floats(&pl->wg[dir]) > c->scratch_floats)
+        return NULL; /* not planned for: use im2col */
     float *u = atomic_load_explicit(&p->wino_u[dir], memory_order_acquire);
     if (u)
         return u;
@@ -140,11 +149,13 @@ static cv_status conv_plan_make(const cv_op_ctx *c, conv_plan *pl, cv_error *err
 {
     const conv_params *p = c->params;
     const cv_tensor *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
-    char xs[160], ws[160], bs[160];
+    char xs[160] = "", ws[160] = "", bs[160] = "";
     if (x->dtype != CV_F32 || w->dtype != CV_F32 || (b && b->dtype != CV_F32))
         return cv_fail(err, CV_ERR_INVALID, "expects float32 inputs");
-    cv_shape_str(&x->shape, xs, sizeof xs);
-    cv_shape_str(&w->shape, ws, sizeof ws);
+    if (err) { /* only for messages: forward plans again without them */
+        cv_shape_str(&x->shape, xs, sizeof xs);
+        cv_shape_str(&w->shape, ws, sizeof ws);
+    }
     if (x->shape.ndim == 5)
         return cv_fail(err, CV_ERR_UNSUPPORTED, "input %s: 3-D convolution is not supported", xs);
     if (x->shape.ndim < 3 || x->shape.ndim > 4)
@@ -214,8 +225,10 @@ static cv_status conv_infer(cv_op_ctx *c, cv_error *err)
         y->shape.d[2] = pl.w.oh;
     y->shape.d[y->shape.ndim - 1] = pl.w.ow;
     size_t need = pl.kind == CONV_IM2COL ? (size_t)(pl.k * pl.tile) : 0; /* im2col is also the fallback */
+    /* room for Winograd wherever it applies, so that the choice may change
+     * after planning (CNNVIZ_CONV_ALGO) */
     for (int dir = 0; dir < 2; dir++)
-        if (pl.wino[dir] && cv_wino_scratch_floats(&pl.wg[dir]) > need)
+        if (pl.wino_fits[dir] && cv_wino_scratch_floats(&pl.wg[dir]) > need)
             need = cv_wino_scratch_floats(&pl.wg[dir]);
     c->scratch_floats = need;
     return CV_OK;
