@@ -409,7 +409,7 @@ static void test_cast(void)
         CHECK(y->dtype == CV_I64 && d == 0, "Cast to %d wrong", cases[c].to);
         oplab_free(&lab);
     }
-    /* int64 -> float, and float -> float16/double (float32 here) with gradient */
+    /* int64 -> float */
     {
         int64_t v[3] = {-2, 0, 1LL << 40};
         cv_shape s3 = {1, {3}};
@@ -425,15 +425,32 @@ static void test_cast(void)
         CHECK(y->dtype == CV_F32 && y->f[0] == -2.0f && y->f[1] == 0.0f && y->f[2] == 1099511627776.0f, "int64->float");
         oplab_free(&lab);
     }
-    for (int to = 10; to <= 11; to++) {
+    /* float16/bfloat16 round (values from numpy / torch); double is exact.
+     * The gradient passes straight through (identity), as in PyTorch. */
+    const struct { int to; float want[8]; } fc[] = {
+        {10, {0.0999755859375f, -0.199951171875f, 1.2998046875f, 2, -3, 0.5f, 65504.0f, 0.0f}},
+        {16, {0.10009765625f, -0.2001953125f, 1.296875f, 2, -3, 0.5f, 65536.0f, 1.0011717677116394e-08f}},
+        {11, {0.1f, -0.2f, 1.3f, 2, -3, 0.5f, 65519.0f, 1e-8f}},
+    };
+    for (size_t c = 0; c < sizeof fc / sizeof fc[0]; c++) {
+        cv_shape s8 = {1, {8}};
+        float x[8] = {0.1f, -0.2f, 1.3f, 2, -3, 0.5f, 65519.0f, 1e-8f}, w[8];
         oplab lab;
-        oplab_begin(&lab, "Cast", &s);
-        cv_node_set_int(lab.m, lab.node, "to", to, NULL);
+        oplab_begin(&lab, "Cast", &s8);
+        cv_node_set_int(lab.m, lab.node, "to", fc[c].to, NULL);
         REQUIRE(oplab_end(&lab) == CV_OK, "%s", lab.err.msg);
-        float x[6] = {0.1f, -0.2f, 1.3f, 2, -3, 0.5f};
         REQUIRE(oplab_forward(&lab, x) == CV_OK, "%s", lab.err.msg);
-        CHECK(lab.y && test_max_abs_diff(lab.y, x, 6) == 0, "float cast should copy");
-        CHECK(oplab_gradcheck(&lab, x, 1e-2f) < 1e-3, "gradient mismatch");
+        double d = test_max_abs_diff(lab.y, fc[c].want, 8);
+        printf("    Cast float -> type %d: max abs diff %g from the reference rounding\n", fc[c].to, d);
+        CHECK(lab.y && d == 0, "Cast to %d rounds wrongly", fc[c].to);
+        test_fill(w, 8, -1, 1);
+        const float *g;
+        REQUIRE(cv_run_backward(lab.run, 0, w, &g, &lab.err) == CV_OK, "%s", lab.err.msg);
+        CHECK(test_max_abs_diff(g, w, 8) == 0, "Cast gradient should be the identity");
+        if (fc[c].to == 11) { /* modest values: 65519 +- eps is not representable */
+            float xm[8] = {0.1f, -0.2f, 1.3f, 2, -3, 0.5f, 0.7f, -0.9f};
+            CHECK(oplab_gradcheck(&lab, xm, 1e-2f) < 1e-3, "gradient mismatch");
+        }
         oplab_free(&lab);
     }
     oplab lab;

@@ -1,0 +1,113 @@
+/* The command-line tool: the only part of cnnviz that prints or exits.
+ *
+ * Each subcommand lives in cli/cmd_<name>.c and is described by a cli_cmd:
+ * its name, a one-line summary and tables of options. The parser and the
+ * --help text are generated from those tables, so they cannot drift apart.
+ * Option names match with '_' and '-' treated alike (--num_filters and
+ * --num-filters are the same), as the original tool used underscores.
+ */
+#ifndef CV_CLI_H
+#define CV_CLI_H
+
+#include "cnnviz.h"
+#include "cnnviz_io.h"
+#include <stdbool.h>
+
+typedef struct {
+    const char *name;   /* long name without "--" */
+    const char *alias;  /* another accepted name, or NULL */
+    const char *arg;    /* metavariable ("PATH", "N"), or NULL for a flag */
+    const char *dflt;   /* default shown in help and returned by cli_str, or NULL */
+    const char *help;
+} cli_opt;
+
+#define CLI_MAX_OPTS 96
+
+typedef struct {
+    const struct cli_cmd *cmd;
+    int n;
+    const cli_opt *opt[CLI_MAX_OPTS];
+    const char *val[CLI_MAX_OPTS];   /* "1" for flags */
+} cli_args;
+
+typedef struct cli_cmd {
+    const char *name;
+    const char *summary;
+    const char *description;       /* a paragraph for --help, or NULL */
+    const cli_opt *const *groups;  /* NULL-terminated list of option tables */
+    int (*run)(const cli_args *a); /* returns the exit status */
+} cli_cmd;
+
+/* Option tables shared by commands; each ends with {NULL}. */
+extern const cli_opt cli_model_opts[];      /* --model, --config, --flip-kernels, --max-memory */
+extern const cli_opt cli_preprocess_opts[]; /* --preprocess, --bgr, --mean, --std, --labels */
+
+/* Lookup: value given on the command line, else the table's default, else NULL. */
+const char *cli_str(const cli_args *a, const char *name);
+bool cli_given(const cli_args *a, const char *name);
+bool cli_flag(const cli_args *a, const char *name);
+/* Parse an integer/float option within [lo, hi]; on error prints and returns false. */
+bool cli_int(const cli_args *a, const char *name, long lo, long hi, long *out);
+bool cli_float(const cli_args *a, const char *name, double lo, double hi, double *out);
+/* A required option: prints "missing --name" and returns NULL when absent. */
+const char *cli_require(const cli_args *a, const char *name);
+
+/* Print "cnnviz: <msg>" on stderr. Returns 1 (the exit status for errors). */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int cli_fail(const cv_error *err);
+/* A note on stderr (what was assumed), prefixed "cnnviz: note: ". */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- shared steps of the commands --------------------------------------- */
+
+/* Load the model named by --model (or --weights_path). */
+bool cli_load_model(const cli_args *a, cv_model **m);
+
+/* The model's expected input: batch 1, channels, height, width and layout.
+ * --size S overrides a free or fixed spatial size when size_opt names an option. */
+typedef struct {
+    int channels, height, width;
+    int nhwc;
+} cli_input_geom;
+bool cli_input_geometry(const cli_args *a, const cv_model *m, const char *size_opt, cli_input_geom *g);
+cv_shape cli_input_shape(const cli_input_geom *g, int batch);
+
+/* Preprocessing from --preprocess/--bgr/--mean/--std and the model's metadata. */
+bool cli_preprocess(const cli_args *a, const cv_model *m, cv_preprocess *p);
+
+/* Load an image, resize it to the model's input and preprocess it into a new
+ * batch-1 input buffer (malloc'd). original (optional) receives the image
+ * as loaded, for overlays. NULL after printing an error. */
+float *cli_image_input(const cli_args *a, const cv_model *m, const char *img_path, const cli_input_geom *g,
+                       const cv_preprocess *p, cv_image *original);
+/* Read an .npy tensor that must fit the model's input. */
+bool cli_read_input(const char *path, const cv_model *m, cv_shape *shape, float **data);
+
+/* Class names from --labels, the model's metadata, or a labels file beside
+ * the model. NULL when none; count in *n. Free with cli_labels_free. */
+char **cli_labels(const cli_args *a, const cv_model *m, int *n);
+void cli_labels_free(char **labels, int n);
+
+/* Flattened class scores of output 0 as probabilities (softmax applied only
+ * when the output is not already a distribution). Returns malloc'd array. */
+float *cli_probabilities(const cv_tensor *out, int item, int *n_classes, bool *applied_softmax);
+
+/* Make directory dir (and parents) if missing; false with a message otherwise. */
+bool cli_make_dir(const char *dir);
+/* dir + "/" + name into buf. */
+const char *cli_path(char *buf, size_t len, const char *dir, const char *name);
+
+/* A progress bar on stderr, drawn only when stderr is a terminal. */
+typedef struct {
+    const char *what;
+    long total, done;
+    double start;
+    double last_draw;
+    bool tty;
+} cli_progress;
+void cli_progress_start(cli_progress *p, const char *what, long total);
+void cli_progress_update(cli_progress *p, long done);
+void cli_progress_end(cli_progress *p);
+double cli_now(void);
+
+#endif

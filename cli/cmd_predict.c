@@ -1,0 +1,76 @@
+/* cnnviz predict: classify one image. */
+#include "cli.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+static const cli_opt opts[] = {
+    {"img", "image", "PATH", NULL, "image to classify (JPEG or PNG)"},
+    {"top", NULL, "K", "5", "how many classes to print"},
+    {"size", NULL, "S", NULL, "input side for models without a fixed size"},
+    {NULL},
+};
+static const cli_opt *const groups[] = {cli_model_opts, opts, cli_preprocess_opts, NULL};
+
+static int run(const cli_args *a)
+{
+    long top;
+    const char *img_path = cli_require(a, "img");
+    if (!img_path || !cli_int(a, "top", 1, 100000, &top))
+        return 2;
+    cv_model *m = NULL;
+    cv_run *r = NULL;
+    float *x = NULL, *probs = NULL;
+    char **labels = NULL;
+    int n_labels = 0, status = 1;
+    cli_input_geom g;
+    cv_preprocess p;
+    cv_error err;
+    if (!cli_load_model(a, &m) || !cli_input_geometry(a, m, "size", &g) || !cli_preprocess(a, m, &p))
+        goto out;
+    if (!(x = cli_image_input(a, m, img_path, &g, &p, NULL)))
+        goto out;
+    cv_shape shape = cli_input_shape(&g, 1);
+    cv_run_options opt = cv_run_defaults();
+    if (cv_run_create(&r, m, &shape, &opt, &err) != CV_OK || cv_run_forward(r, x, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    int n = 0;
+    bool softmaxed;
+    if (!(probs = cli_probabilities(cv_run_output(r, 0), 0, &n, &softmaxed))) {
+        cli_error("out of memory");
+        goto out;
+    }
+    labels = cli_labels(a, m, &n_labels);
+    if (cli_given(a, "labels") && !labels)
+        goto out;
+    if (labels && n_labels != n)
+        cli_note("%d class names for %d outputs", n_labels, n);
+    printf("%s: top %ld of %d classes%s\n", img_path, top < n ? top : n, n,
+           softmaxed ? " (softmax of the model's logits)" : "");
+    bool *used = calloc((size_t)n, sizeof(bool));
+    for (long k = 0; k < top && k < n && used; k++) {
+        int best = -1;
+        for (int c = 0; c < n; c++)
+            if (!used[c] && (best < 0 || probs[c] > probs[best]))
+                best = c;
+        used[best] = true;
+        printf("%3ld. %-32s %5d  %.4f\n", k + 1, labels && best < n_labels ? labels[best] : "-", best, probs[best]);
+    }
+    free(used);
+    status = 0;
+out:
+    cli_labels_free(labels, n_labels);
+    free(probs);
+    free(x);
+    cv_run_free(r);
+    cv_model_free(m);
+    return status;
+}
+
+const cli_cmd cli_cmd_predict = {
+    "predict", "classify an image and print the top classes with their probabilities",
+    "Softmax is applied only when the model outputs logits. Class names come from --labels, "
+    "the model's metadata, or a labels.txt beside the model.",
+    groups, run,
+};

@@ -1,0 +1,428 @@
+/* Steps shared by the commands: loading the model, working out its input
+ * geometry and preprocessing, class names, probabilities, output folders
+ * and the progress bar. */
+#include "cli.h"
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+const cli_opt cli_model_opts[] = {
+    {"model", "weights_path", "PATH", NULL, "model file: ONNX (.onnx) or Keras HDF5 (.h5)"},
+    {"config", NULL, "JSON", NULL, "Keras: architecture (model.to_json()) for a weights-only .h5"},
+    {"flip-kernels", NULL, NULL, NULL, "Keras: flip conv kernels (Theano-trained weights)"},
+    {NULL},
+};
+
+const cli_opt cli_preprocess_opts[] = {
+    {"preprocess", NULL, "P", "auto", "input preprocessing: auto, raw, caffe, tf, torch, unit"},
+    {"bgr", NULL, NULL, NULL, "feed channels in BGR order"},
+    {"mean", NULL, "A,B,C", NULL, "subtract per-channel means (after the preset's scaling)"},
+    {"std", NULL, "A,B,C", NULL, "divide by per-channel std (after the preset's scaling)"},
+    {"labels", NULL, "FILE", NULL, "class names, one per line (or index,name)"},
+    {NULL},
+};
+
+bool cli_load_model(const cli_args *a, cv_model **m)
+{
+    const char *path = cli_require(a, "model");
+    if (!path)
+        return false;
+    cv_load_options opt = {0};
+    opt.keras_config = cli_str(a, "config");
+    opt.keras_flip_kernels = cli_flag(a, "flip-kernels");
+    cv_error err;
+    if (cv_model_load(m, path, &opt, &err) != CV_OK) {
+        cli_fail(&err);
+        return false;
+    }
+    return true;
+}
+
+bool cli_input_geometry(const cli_args *a, const cv_model *m, const char *size_opt, cli_input_geom *g)
+{
+    cv_shape s = cv_model_input_shape(m);
+    char buf[160];
+    g->nhwc = cv_model_input_nhwc(m);
+    if (s.ndim != 4 && s.ndim != 0) {
+        cli_error("%s: input '%s' has shape %s; image commands need a 4-D image input",
+                  cv_model_path(m), cv_model_input_name(m), cv_shape_str(&s, buf, sizeof buf));
+        return false;
+    }
+    int64_t c = s.ndim ? s.d[g->nhwc ? 3 : 1] : -1;
+    int64_t h = s.ndim ? s.d[g->nhwc ? 1 : 2] : -1;
+    int64_t w = s.ndim ? s.d[g->nhwc ? 2 : 3] : -1;
+    g->channels = c > 0 ? (int)c : 3;
+    if (g->channels != 1 && g->channels != 3) {
+        cli_error("%s: input '%s' has %d channels; images give 1 or 3",
+                  cv_model_path(m), cv_model_input_name(m), g->channels);
+        return false;
+    }
+    if (size_opt && cli_given(a, size_opt)) {
+        long size;
+        if (!cli_int(a, size_opt, 8, 4096, &size))
+            return false;
+        g->height = g->width = (int)size;
+    } else if (h > 0 && w > 0) {
+        g->height = (int)h;
+        g->width = (int)w;
+    } else if (size_opt && cli_str(a, size_opt)) {
+        long size;
+        if (!cli_int(a, size_opt, 8, 4096, &size))
+            return false;
+        g->height = g->width = (int)size;
+    } else {
+        cli_error("%s: input '%s' has no fixed height and width; pass --size", cv_model_path(m),
+                  cv_model_input_name(m));
+        return false;
+    }
+    return true;
+}
+
+cv_shape cli_input_shape(const cli_input_geom *g, int batch)
+{
+    cv_shape s = {4, {batch, g->channels, g->height, g->width}};
+    if (g->nhwc) {
+        s.d[1] = g->height;
+        s.d[2] = g->width;
+        s.d[3] = g->channels;
+    }
+    return s;
+}
+
+static bool is_keras(const cv_model *m)
+{
+    const char *p = cv_model_path(m);
+    size_t n = strlen(p);
+    return (n > 3 && strcmp(p + n - 3, ".h5") == 0) || (n > 5 && strcmp(p + n - 5, ".hdf5") == 0) ||
+           cv_model_meta(m, "keras_version");
+}
+
+bool cli_preprocess(const cli_args *a, const cv_model *m, cv_preprocess *p)
+{
+    cv_error err;
+    const char *name = cli_str(a, "preprocess");
+    const char *meta_mean = NULL, *meta_std = NULL;
+    bool meta_bgr = false;
+    if (strcmp(name, "auto") == 0) {
+        const char *declared = cv_model_meta(m, "preprocess");
+        if (declared) {
+            name = declared;
+            meta_mean = cv_model_meta(m, "mean");
+            meta_std = cv_model_meta(m, "std");
+            const char *order = cv_model_meta(m, "channel_order");
+            meta_bgr = order && (strcmp(order, "BGR") == 0 || strcmp(order, "bgr") == 0);
+        } else if (is_keras(m)) {
+            name = "raw";
+            cli_note("%s declares no preprocessing; assuming raw 0..255 RGB (set --preprocess)", cv_model_path(m));
+        } else {
+            name = "torch";
+            cli_note("%s declares no preprocessing; assuming torch (RGB/255, ImageNet mean/std; set --preprocess)",
+                     cv_model_path(m));
+        }
+    }
+    if (cv_preprocess_preset(p, name, &err) != CV_OK)
+        return cli_fail(&err), false;
+    if (meta_bgr)
+        p->bgr = 1;
+    if (cli_flag(a, "bgr"))
+        p->bgr = 1;
+    const char *mean = cli_given(a, "mean") ? cli_str(a, "mean") : meta_mean;
+    const char *std = cli_given(a, "std") ? cli_str(a, "std") : meta_std;
+    if (mean && cv_preprocess_set_mean(p, mean, &err) != CV_OK)
+        return cli_fail(&err), false;
+    if (std && cv_preprocess_set_std(p, std, &err) != CV_OK)
+        return cli_fail(&err), false;
+    return true;
+}
+
+static char *dup_range(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+/* One class name from a labels line: strips "123," / "123:" / "123 " index prefixes. */
+static char *label_from_line(const char *line, size_t n)
+{
+    while (n && isspace((unsigned char)line[n - 1]))
+        n--;
+    size_t k = 0;
+    while (k < n && isdigit((unsigned char)line[k]))
+        k++;
+    if (k > 0 && k < n && (line[k] == ',' || line[k] == ':' || line[k] == ' ' || line[k] == '\t')) {
+        line += k + 1;
+        n -= k + 1;
+    }
+    while (n && isspace((unsigned char)*line)) {
+        line++;
+        n--;
+    }
+    return dup_range(line, n);
+}
+
+static char **read_labels_file(const char *path, int *n, bool quiet)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (!quiet)
+            cli_error("%s: cannot open labels file", path);
+        return NULL;
+    }
+    char **labels = NULL;
+    int count = 0, cap = 0;
+    char line[4096];
+    while (fgets(line, sizeof line, f) && count < 100000) {
+        size_t len = strlen(line);
+        if (len == 0 || (len == 1 && line[0] == '\n'))
+            continue;
+        if (count == cap) {
+            cap = cap ? cap * 2 : 256;
+            char **l2 = realloc(labels, sizeof(char *) * (size_t)cap);
+            if (!l2)
+                break;
+            labels = l2;
+        }
+        labels[count++] = label_from_line(line, len);
+    }
+    fclose(f);
+    *n = count;
+    if (!count && !quiet)
+        cli_error("%s: labels file is empty", path);
+    return labels;
+}
+
+char **cli_labels(const cli_args *a, const cv_model *m, int *n)
+{
+    *n = 0;
+    const char *path = cli_str(a, "labels");
+    if (path)
+        return read_labels_file(path, n, false);
+    const char *meta = cv_model_meta(m, "labels");
+    if (meta) {
+        int count = 1;
+        for (const char *s = meta; *s; s++)
+            count += *s == ',';
+        char **labels = calloc((size_t)count, sizeof(char *));
+        const char *s = meta;
+        for (int k = 0; k < count && labels; k++) {
+            const char *e = strchr(s, ',');
+            size_t len = e ? (size_t)(e - s) : strlen(s);
+            labels[k] = dup_range(s, len);
+            s = e ? e + 1 : s + len;
+        }
+        *n = labels ? count : 0;
+        return labels;
+    }
+    /* A labels file beside the model. */
+    const char *mp = cv_model_path(m);
+    const char *slash = strrchr(mp, '/');
+    size_t dir_len = slash ? (size_t)(slash - mp + 1) : 0;
+    static const char *const names[] = {"labels.txt", "Labels.txt", "synset.txt", "classes.txt"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%.*s%s", (int)dir_len, mp, names[k]);
+        char **labels = read_labels_file(p, n, true);
+        if (labels)
+            return labels;
+    }
+    return NULL;
+}
+
+void cli_labels_free(char **labels, int n)
+{
+    for (int k = 0; k < n; k++)
+        free(labels[k]);
+    free(labels);
+}
+
+float *cli_probabilities(const cv_tensor *out, int item, int *n_classes, bool *applied_softmax)
+{
+    size_t total = cv_shape_numel(&out->shape);
+    size_t batch = out->shape.ndim ? (size_t)out->shape.d[0] : 1;
+    size_t n = batch ? total / batch : 0;
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    if (!p)
+        return NULL;
+    const float *x = out->f + (size_t)item * n;
+    double sum = 0;
+    bool is_dist = true;
+    for (size_t k = 0; k < n; k++) {
+        if (!(x[k] >= 0.0f && x[k] <= 1.0f))
+            is_dist = false;
+        sum += x[k];
+    }
+    if (fabs(sum - 1.0) > 1e-3)
+        is_dist = false;
+    if (is_dist) {
+        memcpy(p, x, n * sizeof(float));
+    } else {
+        float mx = -INFINITY;
+        for (size_t k = 0; k < n; k++)
+            mx = x[k] > mx ? x[k] : mx;
+        double s = 0;
+        for (size_t k = 0; k < n; k++)
+            s += exp((double)x[k] - mx);
+        for (size_t k = 0; k < n; k++)
+            p[k] = (float)(exp((double)x[k] - mx) / s);
+    }
+    *n_classes = (int)n;
+    if (applied_softmax)
+        *applied_softmax = !is_dist;
+    return p;
+}
+
+/* Load the image, resize it to the model's input and preprocess it into a
+ * new batch-1 input buffer. Shared with the other image commands. */
+float *cli_image_input(const cli_args *a, const cv_model *m, const char *img_path, const cli_input_geom *g,
+                       const cv_preprocess *p, cv_image *original)
+{
+    cv_error err;
+    cv_image img = {0}, sized = {0};
+    if (cv_image_load(&img, img_path, &err) != CV_OK) {
+        cli_fail(&err);
+        return NULL;
+    }
+    if (cv_image_resize(&sized, &img, g->width, g->height, &err) != CV_OK) {
+        cv_image_free(&img);
+        cli_fail(&err);
+        return NULL;
+    }
+    float *x = malloc(sizeof(float) * (size_t)g->channels * (size_t)g->height * (size_t)g->width);
+    if (x)
+        cv_preprocess_image(p, &sized, g->channels, g->nhwc, x);
+    else
+        cli_error("out of memory");
+    cv_image_free(&sized);
+    if (original)
+        *original = img;
+    else
+        cv_image_free(&img);
+    return x;
+}
+
+/* Read an .npy input and check it fits the model's declared input: same
+ * rank and channels; batch and spatial sizes may differ. */
+bool cli_read_input(const char *path, const cv_model *m, cv_shape *shape, float **data)
+{
+    cv_error err;
+    if (cv_npy_read(path, shape, data, &err) != CV_OK)
+        return cli_fail(&err), false;
+    cv_shape decl = cv_model_input_shape(m);
+    bool ok = decl.ndim == 0 || decl.ndim == shape->ndim;
+    int channel_axis = cv_model_input_nhwc(m) ? 3 : 1;
+    for (int k = 1; ok && k < decl.ndim; k++) {
+        bool spatial = decl.ndim == 4 && k != channel_axis;
+        if (decl.d[k] > 0 && !spatial && decl.d[k] != shape->d[k])
+            ok = false;
+    }
+    if (!ok) {
+        char a[160], b[160];
+        cli_error("%s: shape %s does not fit the model's input '%s' %s", path, cv_shape_str(shape, a, sizeof a),
+                  cv_model_input_name(m), cv_shape_str(&decl, b, sizeof b));
+        free(*data);
+        *data = NULL;
+        return false;
+    }
+    return true;
+}
+
+bool cli_make_dir(const char *dir)
+{
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf) {
+        cli_error("output directory name is empty or too long");
+        return false;
+    }
+    memcpy(buf, dir, n + 1);
+    for (size_t k = 1; k <= n; k++) {
+        if (buf[k] != '/' && buf[k] != 0)
+            continue;
+        char c = buf[k];
+        buf[k] = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+            cli_error("%s: cannot create directory: %s", buf, strerror(errno));
+            return false;
+        }
+        buf[k] = c;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        cli_error("%s: not a directory", dir);
+        return false;
+    }
+    if (access(dir, W_OK) != 0) {
+        cli_error("%s: directory is not writable", dir);
+        return false;
+    }
+    return true;
+}
+
+const char *cli_path(char *buf, size_t len, const char *dir, const char *name)
+{
+    snprintf(buf, len, "%s/%s", dir, name);
+    return buf;
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void cli_progress_start(cli_progress *p, const char *what, long total)
+{
+    p->what = what;
+    p->total = total;
+    p->done = 0;
+    p->start = cli_now();
+    p->last_draw = 0;
+    p->tty = isatty(2) != 0;
+}
+
+static void draw(cli_progress *p)
+{
+    double el = cli_now() - p->start;
+    double frac = p->total ? (double)p->done / (double)p->total : 1.0;
+    double rate = el > 0 ? (double)p->done / el : 0;
+    double eta = rate > 0 ? (double)(p->total - p->done) / rate : 0;
+    int width = 30, fill = (int)(frac * width + 0.5);
+    char bar[32];
+    for (int k = 0; k < width; k++)
+        bar[k] = k < fill ? '#' : '.';
+    bar[width] = 0;
+    fprintf(stderr, "\r%s [%s] %ld/%ld  %.1f/s  elapsed %.0fs  ETA %.0fs  ", p->what, bar, p->done, p->total,
+            rate, el, eta);
+    fflush(stderr);
+}
+
+void cli_progress_update(cli_progress *p, long done)
+{
+    p->done = done;
+    if (!p->tty)
+        return;
+    double now = cli_now();
+    if (now - p->last_draw < 0.1 && done < p->total)
+        return;
+    p->last_draw = now;
+    draw(p);
+}
+
+void cli_progress_end(cli_progress *p)
+{
+    if (p->tty) {
+        draw(p);
+        fputc('\n', stderr);
+    }
+}

@@ -1,0 +1,234 @@
+/* cnnviz: entry point, option parsing and help, all generated from the
+ * command tables in cli/cmd_*.c. */
+#include "cli.h"
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const cli_cmd cli_cmd_predict, cli_cmd_layers, cli_cmd_run, cli_cmd_grad,
+    cli_cmd_filters, cli_cmd_occlusion;
+
+static const cli_cmd *const commands[] = {
+    &cli_cmd_predict, &cli_cmd_layers, &cli_cmd_run, &cli_cmd_grad,
+    &cli_cmd_filters, &cli_cmd_occlusion, NULL,
+};
+
+int cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("cnnviz: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int cli_fail(const cv_error *err) { return cli_error("%s", err->msg); }
+
+void cli_note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("cnnviz: note: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* Names compare with '_' and '-' treated alike. */
+static bool same_name(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char x = *a == '_' ? '-' : *a, y = *b == '_' ? '-' : *b;
+        if (x != y)
+            return false;
+    }
+    return *a == *b;
+}
+
+static const cli_opt *find_opt(const cli_cmd *cmd, const char *name)
+{
+    for (const cli_opt *const *g = cmd->groups; *g; g++)
+        for (const cli_opt *o = *g; o->name; o++)
+            if (same_name(o->name, name) || (o->alias && same_name(o->alias, name)))
+                return o;
+    return NULL;
+}
+
+static const char *lookup(const cli_args *a, const char *name, bool *given)
+{
+    for (int k = a->n - 1; k >= 0; k--)
+        if (same_name(a->opt[k]->name, name)) {
+            *given = true;
+            return a->val[k];
+        }
+    *given = false;
+    const cli_opt *o = find_opt(a->cmd, name);
+    return o ? o->dflt : NULL;
+}
+
+const char *cli_str(const cli_args *a, const char *name)
+{
+    bool given;
+    return lookup(a, name, &given);
+}
+
+bool cli_given(const cli_args *a, const char *name)
+{
+    bool given;
+    lookup(a, name, &given);
+    return given;
+}
+
+bool cli_flag(const cli_args *a, const char *name) { return cli_given(a, name); }
+
+const char *cli_require(const cli_args *a, const char *name)
+{
+    const char *v = cli_str(a, name);
+    if (!v || !*v)
+        cli_error("%s needs --%s (see cnnviz %s --help)", a->cmd->name, name, a->cmd->name);
+    return v && *v ? v : NULL;
+}
+
+bool cli_int(const cli_args *a, const char *name, long lo, long hi, long *out)
+{
+    const char *v = cli_str(a, name);
+    if (!v) {
+        cli_error("missing --%s", name);
+        return false;
+    }
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end) {
+        cli_error("--%s expects an integer, got '%s'", name, v);
+        return false;
+    }
+    if (x < lo || x > hi) {
+        cli_error("--%s must be between %ld and %ld, got %ld", name, lo, hi, x);
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+bool cli_float(const cli_args *a, const char *name, double lo, double hi, double *out)
+{
+    const char *v = cli_str(a, name);
+    if (!v) {
+        cli_error("missing --%s", name);
+        return false;
+    }
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(x)) {
+        cli_error("--%s expects a number, got '%s'", name, v);
+        return false;
+    }
+    if (x < lo || x > hi) {
+        cli_error("--%s must be between %g and %g, got %g", name, lo, hi, x);
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+static void print_help(const cli_cmd *cmd, FILE *f)
+{
+    fprintf(f, "usage: cnnviz %s [options]\n\n%s\n", cmd->name, cmd->summary);
+    if (cmd->description)
+        fprintf(f, "\n%s\n", cmd->description);
+    fprintf(f, "\noptions:\n");
+    for (const cli_opt *const *g = cmd->groups; *g; g++)
+        for (const cli_opt *o = *g; o->name; o++) {
+            char head[96];
+            snprintf(head, sizeof head, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+            fprintf(f, "  %-26s %s", head, o->help);
+            if (o->dflt)
+                fprintf(f, " (default: %s)", o->dflt);
+            if (o->alias)
+                fprintf(f, " [also --%s]", o->alias);
+            fputc('\n', f);
+        }
+    fprintf(f, "  %-26s %s\n", "--help", "show this help");
+}
+
+static void print_usage(FILE *f)
+{
+    fprintf(f, "usage: cnnviz COMMAND [options]\n\n"
+               "cnnviz shows what a trained image classifier sees (ONNX or Keras HDF5 models).\n\n"
+               "commands:\n");
+    for (const cli_cmd *const *c = commands; *c; c++)
+        fprintf(f, "  %-10s %s\n", (*c)->name, (*c)->summary);
+    fprintf(f, "\n`cnnviz COMMAND --help` describes a command's options.\n");
+}
+
+static int parse(const cli_cmd *cmd, int argc, char **argv, cli_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->cmd = cmd;
+    for (int k = 0; k < argc; k++) {
+        const char *s = argv[k];
+        if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
+            print_help(cmd, stdout);
+            return -1;
+        }
+        if (strncmp(s, "--", 2) != 0 || !s[2])
+            return cli_error("unexpected argument '%s' for `cnnviz %s` (options start with --; see --help)", s, cmd->name);
+        char name[128];
+        const char *eq = strchr(s + 2, '=');
+        size_t len = eq ? (size_t)(eq - s - 2) : strlen(s + 2);
+        if (len >= sizeof name)
+            return cli_error("option '%.40s...' is too long", s);
+        memcpy(name, s + 2, len);
+        name[len] = 0;
+        const cli_opt *o = find_opt(cmd, name);
+        if (!o)
+            return cli_error("unknown option --%s for `cnnviz %s` (see cnnviz %s --help)", name, cmd->name, cmd->name);
+        const char *val = "1";
+        if (o->arg) {
+            if (eq)
+                val = eq + 1;
+            else if (k + 1 < argc)
+                val = argv[++k];
+            else
+                return cli_error("--%s needs a value (%s)", name, o->arg);
+        } else if (eq) {
+            return cli_error("--%s takes no value", name);
+        }
+        if (a->n >= CLI_MAX_OPTS)
+            return cli_error("too many options");
+        a->opt[a->n] = o;
+        a->val[a->n++] = val;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        print_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (const cli_cmd *const *c = commands; *c; c++) {
+        if (strcmp((*c)->name, argv[1]) != 0)
+            continue;
+        cli_args a;
+        int st = parse(*c, argc - 2, argv + 2, &a);
+        if (st < 0)
+            return 0; /* --help */
+        if (st > 0)
+            return 2;
+        return (*c)->run(&a);
+    }
+    cli_error("unknown command '%s'", argv[1]);
+    print_usage(stderr);
+    return 2;
+}
