@@ -377,8 +377,8 @@ static void test_vgg16_builtin(void)
         snprintf(pool, sizeof pool, "pool%d", b);
         check_layer(m, pool, "MaxPool");
     }
-    const char *pre = cv_model_meta(m, "preprocess"), *bgr = cv_model_meta(m, "bgr");
-    CHECK(pre && strcmp(pre, "raw") == 0 && bgr && strcmp(bgr, "1") == 0, "builtin preprocessing metadata");
+    const char *pre = cv_model_meta(m, "preprocess"), *order = cv_model_meta(m, "channel_order");
+    CHECK(pre && strcmp(pre, "raw") == 0 && order && strcmp(order, "BGR") == 0, "builtin preprocessing metadata");
     cv_shape decl = cv_model_input_shape(m);
     CHECK(decl.ndim == 4 && decl.d[1] == -1 && decl.d[2] == -1 && decl.d[3] == 3, "declared input");
     cv_shape xs, ys, cs;

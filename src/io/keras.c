@@ -213,7 +213,7 @@ cv_status cv_load_keras(cv_model **out, const char *path, const cv_load_options 
         /* The original tool fed raw 0..255 BGR pixels, no mean subtraction. */
         if ((st = cv_model_set_meta(m, "architecture", "VGG16 convolutional base (built in)", err)) != CV_OK ||
             (st = cv_model_set_meta(m, "preprocess", "raw", err)) != CV_OK ||
-            (st = cv_model_set_meta(m, "bgr", "1", err)) != CV_OK)
+            (st = cv_model_set_meta(m, "channel_order", "BGR", err)) != CV_OK)
             goto fail;
     }
     if ((st = copy_meta(m, file, "keras_version", "the file", err)) != CV_OK ||
