@@ -1,5 +1,5 @@
 /* Private to the Keras HDF5 importer (keras.c, keras_weights.c,
- * keras_config.c).
+ * keras_config.c, keras_layers.c, keras_graph.c).
  *
  * keras_weights.c reads the HDF5 side: string attributes, the per-layer
  * weight arrays in both file layouts (by layer name under `weight_names`,
