@@ -16,8 +16,36 @@ const cli_opt cli_model_opts[] = {
     {"model", "weights_path", "PATH", NULL, "model file: ONNX (.onnx) or Keras HDF5 (.h5)"},
     {"config", NULL, "JSON", NULL, "Keras: architecture (model.to_json()) for a weights-only .h5"},
     {"flip-kernels", NULL, NULL, NULL, "Keras: flip conv kernels (Theano-trained weights)"},
+    {"max-memory", NULL, "SIZE", NULL,
+     "refuse models and runs needing more memory than SIZE (e.g. 2G, 512M; default: what is available)"},
     {NULL},
 };
+
+/* "123", "512K", "1.5G", "2GiB", "300MB" -> bytes (binary units). */
+static bool parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v > 0))
+        return false;
+    double mult = 1;
+    switch (toupper((unsigned char)*end)) {
+    case 'K': mult = 1024.0; end++; break;
+    case 'M': mult = 1024.0 * 1024; end++; break;
+    case 'G': mult = 1024.0 * 1024 * 1024; end++; break;
+    case 'T': mult = 1024.0 * 1024 * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (mult > 1 && (strcmp(end, "iB") == 0 || strcmp(end, "ib") == 0 || toupper((unsigned char)*end) == 'B'))
+        end += toupper((unsigned char)*end) == 'B' ? 1 : 2;
+    else if (mult == 1 && toupper((unsigned char)*end) == 'B')
+        end++;
+    if (*end || v * mult >= 18446744073709551615.0 || v * mult < 1)
+        return false;
+    *out = (size_t)(v * mult);
+    return true;
+}
 
 const cli_opt cli_preprocess_opts[] = {
     {"preprocess", NULL, "P", "auto", "input preprocessing: auto, raw, caffe, tf, torch, unit"},
@@ -38,6 +66,11 @@ bool cli_load_model(const cli_args *a, cv_model **m)
     cv_load_options opt = {0};
     opt.keras_config = cli_str(a, "config");
     opt.keras_flip_kernels = cli_flag(a, "flip-kernels");
+    const char *mm = cli_str(a, "max-memory");
+    if (mm && !parse_size(mm, &opt.max_memory)) {
+        cli_error("--max-memory expects a size such as 2G, 512M or 1000000 (bytes), got '%s'", mm);
+        return false;
+    }
     cv_error err;
     if (cv_model_load(m, path, &opt, &err) != CV_OK) {
         cli_fail(&err);

@@ -89,7 +89,9 @@ typedef struct cv_model cv_model;
 typedef struct {
     const char *keras_config;   /* Keras: architecture JSON for weights-only files */
     int keras_flip_kernels;     /* Keras: Theano->TF convert_kernel on conv weights */
-    size_t max_memory;          /* refuse models/tensors above this many bytes (0 = default) */
+    size_t max_memory;          /* bytes the model's constants, and later each run's activations
+                                   (cv_run_create), may take; larger is refused before
+                                   allocating (CV_ERR_LIMIT). 0 = the memory available now. */
 } cv_load_options;
 
 /* Load an ONNX (.onnx) or Keras HDF5 (.h5) model, chosen by the file's magic. */
@@ -131,7 +133,10 @@ typedef struct {
 
 cv_run_options cv_run_defaults(void);
 
-/* Plan a run for one input shape: infer every shape, fold constants, check sizes. */
+/* Plan a run for one input shape: infer every shape, fold constants, check
+ * sizes. A plan whose activations (and gradients, with need_grad) would
+ * take more than the model's memory limit (cv_load_options.max_memory) is
+ * refused with CV_ERR_LIMIT and a message naming the largest tensor. */
 cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_shape,
                         const cv_run_options *opt, cv_error *err);
 void cv_run_free(cv_run *r);

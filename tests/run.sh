@@ -5,7 +5,8 @@ BUILD=${1:-build}
 pass=0 fail=0 skip=0 crashed=""
 for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
-    out=$("$t" 2>&1)
+    # CNNVIZ_TEST_WRAPPER: a command to run each test under (make check-valgrind)
+    out=$($CNNVIZ_TEST_WRAPPER "$t" 2>&1)
     rc=$?
     printf '%s\n' "$out"
     line=$(printf '%s\n' "$out" | grep -E '^[a-z_0-9-]+: [0-9]+ passed, [0-9]+ failed' | tail -n 1)

@@ -26,6 +26,10 @@ cv_status cv_fail(cv_error *err, cv_status status, const char *fmt, ...)
 bool cv_mul_size(size_t a, size_t b, size_t *out);
 /* Default cap on a single tensor: 4 GiB of floats. */
 #define CV_MAX_TENSOR_BYTES ((size_t)4 << 30)
+/* The memory limit in force: `requested` bytes when non-zero, else what the
+ * machine has available now (MemAvailable in /proc/meminfo, else free
+ * physical pages; 4 GiB when neither can be read). */
+size_t cv_memory_limit(size_t requested);
 
 /* ---- values (named tensors) --------------------------------------------- */
 
@@ -84,6 +88,7 @@ struct cv_model {
     int n_outputs;
     int input_nhwc;
     int opset;
+    size_t max_memory;  /* bytes a run's activations may take (cv_load_options.max_memory); 0 = available memory */
     char **meta_keys, **meta_vals;
     int n_meta;
 };

@@ -408,7 +408,8 @@ static cv_status sort_nodes(cv_model *m, cv_error *err)
     }
     for (int k = 0; k < nn; k++)
         sorted[k] = m->nodes[order[k]];
-    memcpy(m->nodes, sorted, sizeof(cv_node) * (size_t)nn);
+    if (nn) /* a graph without nodes has m->nodes NULL: no memcpy from/to NULL */
+        memcpy(m->nodes, sorted, sizeof(cv_node) * (size_t)nn);
     for (int k = 0; k < nn; k++)
         for (int o = 0; o < m->nodes[k].n_out; o++)
             if (m->nodes[k].out[o] >= 0)
@@ -471,11 +472,19 @@ cv_status cv_model_load(cv_model **out, const char *path, const cv_load_options 
     size_t got = fread(magic, 1, sizeof magic, f);
     fclose(f);
     static const unsigned char hdf5_magic[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    if (got == 8 && memcmp(magic, hdf5_magic, 8) == 0)
-        return cv_load_keras(out, path, opt, err);
     if (got == 0)
         return cv_fail(err, CV_ERR_FORMAT, "%s: file is empty", path);
-    return cv_load_onnx(out, path, opt, err);
+    /* One limit for the loader (constants) and, kept in the model, for
+     * every run's activations: the caller's, else the memory available now. */
+    cv_load_options o = {0};
+    if (opt)
+        o = *opt;
+    o.max_memory = cv_memory_limit(o.max_memory);
+    cv_status s = got == 8 && memcmp(magic, hdf5_magic, 8) == 0 ? cv_load_keras(out, path, &o, err)
+                                                                 : cv_load_onnx(out, path, &o, err);
+    if (s == CV_OK)
+        (*out)->max_memory = o.max_memory;
+    return s;
 }
 
 const char *cv_model_path(const cv_model *m) { return m->path; }

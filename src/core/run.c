@@ -7,6 +7,7 @@
  * constants, so forward runs only the float work that depends on the input.
  */
 #include "graph.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,8 @@ struct cv_run {
     bool need_grad;
     float *scratch;
     size_t scratch_floats;
+    size_t limit;           /* memory limit in bytes (the model's, else what is available) */
+    size_t static_bytes;    /* taken by outputs folded at plan time */
 };
 
 cv_run_options cv_run_defaults(void)
@@ -97,6 +100,90 @@ static cv_status alloc_tensor(cv_run *r, int v, cv_error *err)
         t->f = p;
     r->owned[v] = true;
     return CV_OK;
+}
+
+/* Bytes of a planned tensor (shape checked by plan_node: no overflow). */
+static size_t tensor_bytes(const cv_tensor *t)
+{
+    size_t n = cv_shape_numel(&t->shape);
+    return (n ? n : 1) * (t->dtype == CV_I64 ? sizeof(int64_t) : sizeof(float));
+}
+
+/* "12.5 MiB" */
+static char *mib_str(size_t bytes, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.1f MiB", (double)bytes / (1 << 20));
+    return buf;
+}
+
+static size_t add_sat(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+
+/* The most memory the run will hold at once: what planning folded, the
+ * input, scratch, and the activations forward keeps alive (replaying its
+ * allocate / release order), or with need_grad every activation and its
+ * gradient. Refused before anything of it is allocated when over the limit. */
+static cv_status check_memory(cv_run *r, const cv_shape *in_shape, cv_error *err)
+{
+    const cv_model *m = r->m;
+    int big = m->input;
+    size_t big_bytes = tensor_bytes(&r->t[m->input]);
+    size_t scratch = r->scratch_floats > SIZE_MAX / sizeof(float) ? SIZE_MAX : r->scratch_floats * sizeof(float);
+    size_t live = add_sat(add_sat(r->static_bytes, tensor_bytes(&r->t[m->input])), scratch), peak = live;
+    bool *alive = calloc((size_t)m->n_values, sizeof(bool));
+    if (!alive)
+        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    alive[m->input] = true;
+    for (int k = 0; k <= r->last_node; k++) {
+        if (!r->needed[k])
+            continue;
+        const cv_node *n = &m->nodes[k];
+        for (int o = 0; o < n->n_out; o++) {
+            int v = n->out[o];
+            if (v < 0 || r->is_static[v] || alive[v])
+                continue;
+            size_t b = tensor_bytes(&r->t[v]);
+            if (r->need_grad && r->t[v].dtype == CV_F32)
+                b = add_sat(b, b); /* its gradient */
+            live = add_sat(live, b);
+            alive[v] = true;
+            if (b > big_bytes) {
+                big_bytes = b;
+                big = v;
+            }
+        }
+        peak = live > peak ? live : peak;
+        if (r->need_grad)
+            continue; /* everything is kept */
+        for (int i = 0; i < n->n_in; i++) {
+            int v = n->in[i];
+            if (v >= 0 && alive[v] && r->last_use[v] == k && !r->keep[v] && v != m->input) {
+                live -= tensor_bytes(&r->t[v]);
+                alive[v] = false;
+            }
+        }
+        for (int o = 0; o < n->n_out; o++) {
+            int v = n->out[o];
+            if (v >= 0 && alive[v] && r->last_use[v] < 0 && !r->keep[v]) {
+                live -= tensor_bytes(&r->t[v]);
+                alive[v] = false;
+            }
+        }
+    }
+    free(alive);
+    if (r->need_grad)
+        peak = add_sat(peak, tensor_bytes(&r->t[m->input])); /* the input's gradient */
+    if (peak <= r->limit)
+        return CV_OK;
+    char is[160], bs[160], a[32], b[32], c[32];
+    int producer = m->values[big].producer;
+    return cv_fail(err, CV_ERR_LIMIT,
+                   "%s: a run on input %s needs about %s at its peak%s, over the memory limit of %s "
+                   "(--max-memory); the largest tensor is '%s' %s (%s)%s%s%s",
+                   m->path, cv_shape_str(in_shape, is, sizeof is), mib_str(peak, a, sizeof a),
+                   r->need_grad ? " with gradients" : "", mib_str(r->limit, b, sizeof b), m->values[big].name,
+                   cv_shape_str(&r->t[big].shape, bs, sizeof bs), mib_str(big_bytes, c, sizeof c),
+                   producer >= 0 ? ", output of layer '" : "", producer >= 0 ? cv_model_layer_name(m, producer) : "",
+                   producer >= 0 ? "'" : "");
 }
 
 static void make_ctx(const cv_run *r, int k, cv_op_ctx *ctx)
@@ -194,7 +281,22 @@ static cv_status plan_node(cv_run *r, int k, cv_error *err)
     if (n->op->macs)
         r->macs[k] = n->op->macs(&ctx);
     if (all_static || n->op->shape_only) {
-        /* Constant folding: evaluate now, once. */
+        /* Constant folding: evaluate now, once. Folded outputs stay for the
+         * run's lifetime, so they count against the limit as they come. */
+        for (int o = 0; o < n->n_out; o++)
+            if (n->out[o] >= 0 && !r->owned[n->out[o]]) {
+                size_t b = tensor_bytes(&r->t[n->out[o]]);
+                if (b > r->limit - r->static_bytes) {
+                    char s[160], lim[32];
+                    return cv_fail(err, CV_ERR_LIMIT,
+                                   "%s: layer '%s' (%s): folding constant '%s' %s (%s) would take the run past its "
+                                   "memory limit of %s",
+                                   m->path, cv_model_layer_name(m, k), n->op_type, m->values[n->out[o]].name,
+                                   cv_shape_str(&r->t[n->out[o]].shape, s, sizeof s), mib_str(b, lim, sizeof lim),
+                                   mib_str(r->limit, (char[32]){0}, 32));
+                }
+                r->static_bytes += b;
+            }
         if (ctx.scratch_floats) {
             float *s = realloc(r->scratch, ctx.scratch_floats * sizeof(float));
             if (!s)
@@ -237,6 +339,7 @@ cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_s
     if (!r)
         return cv_fail(err, CV_ERR_NOMEM, "out of memory");
     r->m = m;
+    r->limit = cv_memory_limit(m->max_memory);
     size_t nv = (size_t)m->n_values, nn = (size_t)(m->n_nodes ? m->n_nodes : 1);
     r->t = calloc(nv, sizeof *r->t);
     r->is_static = calloc(nv, sizeof(bool));
@@ -312,6 +415,8 @@ cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_s
             if (n->in[i] >= 0)
                 r->last_use[n->in[i]] = k;
     }
+    if ((st = check_memory(r, input_shape, err)) != CV_OK)
+        goto fail;
     if (r->scratch_floats) {
         float *s = realloc(r->scratch, r->scratch_floats * sizeof(float));
         if (!s) {
@@ -326,9 +431,13 @@ cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_s
         /* Keep every activation, and give each a gradient buffer. */
         for (int v = 0; v < m->n_values; v++) {
             bool runtime = v == m->input || (m->values[v].producer >= 0 && r->needed[m->values[v].producer]);
-            if (!runtime || r->is_static[v] || r->t[v].dtype != CV_F32)
+            if (!runtime || r->is_static[v])
                 continue;
+            /* Non-float values computed at run time (a Gather's indices
+             * from a Cast) get no gradient, but backward reads them. */
             r->keep[v] = true;
+            if (r->t[v].dtype != CV_F32)
+                continue;
             size_t n = cv_shape_numel(&r->t[v].shape);
             if ((st = alloc_tensor(r, v, err)) != CV_OK)
                 goto fail;

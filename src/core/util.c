@@ -2,6 +2,7 @@
 #include "graph.h"
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *cv_status_string(cv_status s)
 {
@@ -36,6 +37,35 @@ bool cv_mul_size(size_t a, size_t b, size_t *out)
         return false;
     *out = a * b;
     return true;
+}
+
+/* MemAvailable from /proc/meminfo in bytes, or 0. */
+static size_t meminfo_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long kib = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib > SIZE_MAX / 1024 ? SIZE_MAX : (size_t)kib * 1024;
+}
+
+size_t cv_memory_limit(size_t requested)
+{
+    if (requested)
+        return requested;
+    size_t avail = meminfo_available();
+    if (avail)
+        return avail;
+    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    size_t bytes;
+    if (pages > 0 && page > 0 && cv_mul_size((size_t)pages, (size_t)page, &bytes))
+        return bytes;
+    return (size_t)4 << 30;
 }
 
 size_t cv_shape_numel(const cv_shape *s)

@@ -338,8 +338,13 @@ static cv_status slice_plan(const cv_op_ctx *c, slice_geom *g, cv_shape *out, cv
         } else {
             lo = lo < 0 ? 0 : lo > n - 1 ? n - 1 : lo;
             hi = hi < -1 ? -1 : hi > n - 1 ? n - 1 : hi;
-            count = n > 0 && lo > hi ? (lo - hi - 1) / -step + 1 : 0;
+            /* -step overflows for INT64_MIN: divide by the magnitude unsigned */
+            count = n > 0 && lo > hi ? (int64_t)((uint64_t)(lo - hi - 1) / ((uint64_t)0 - (uint64_t)step)) + 1 : 0;
         }
+        /* With at most one element the step is never taken; a hostile one
+         * (INT64_MAX) would overflow the offset arithmetic of the walk. */
+        if (count <= 1)
+            step = step > 0 ? 1 : -1;
         g->start[a] = count ? lo : 0;
         g->step[a] = step;
         g->count[a] = count;
