@@ -21,6 +21,8 @@ extern const cv_op_def *const cv_ops_math[];
 extern const cv_op_def *const cv_ops_variadic[];
 extern const cv_op_def *const cv_ops_split[];
 extern const cv_op_def *const cv_ops_expand[];
+extern const cv_op_def *const cv_ops_resize[];
+extern const cv_op_def *const cv_ops_convtranspose[];
 
 static const cv_op_def *const *const groups[] = {
     cv_ops_conv,
@@ -41,6 +43,8 @@ static const cv_op_def *const *const groups[] = {
     cv_ops_variadic,
     cv_ops_split,
     cv_ops_expand,
+    cv_ops_resize,
+    cv_ops_convtranspose,
 };
 
 const cv_op_def *cv_op_find(const char *type)
