@@ -64,3 +64,6 @@ demo:
 
 clean:
 	rm -rf build
+
+# Optional fragments (fixtures, ...): one file per topic.
+-include mk/*.mk
