@@ -239,7 +239,8 @@ int netref_run_manifest(const char *path, const char *label, double out_tol, dou
     for (int k = 0; k < n; k++) {
         const char *rel = cs[k].model + (strncmp(cs[k].model, path, dir_len) == 0 ? dir_len : 0);
         char name[700];
-        snprintf(name, sizeof name, "%s%s%s batch %d", label ? label : "", label ? "/" : "", rel, cs[k].batch);
+        snprintf(name, sizeof name, "%s%s%s batch %d, d %s", label ? label : "", label ? "/" : "", rel,
+                 cs[k].batch, cs[k].tensor);
         current = &cs[k];
         current_out_tol = out_tol;
         current_grad_tol = grad_tol;

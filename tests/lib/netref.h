@@ -35,7 +35,7 @@ int netref_read_manifest(const char *path, netref_case **cases, char *msg, size_
  * gradient's relative max error must be <= grad_tol. Prints both errors. */
 void netref_check(const netref_case *c, double out_tol, double grad_tol);
 
-/* RUN one test per manifest line, named "[label/]MODEL batch N". A missing
+/* RUN one test per manifest line, named "[label/]MODEL batch N, d TENSOR". A missing
  * or malformed manifest fails one test. Returns the number of cases run. */
 int netref_run_manifest(const char *path, const char *label, double out_tol, double grad_tol);
 
