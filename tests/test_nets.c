@@ -43,6 +43,11 @@ static void test_fashion_samples(void)
     CHECK(labels && strncmp(labels, "T-shirt/top,Trouser,", 20) == 0, "labels metadata '%s'",
           labels ? labels : "(none)");
     CHECK(cv_model_meta(m, "description") != NULL, "no description metadata");
+    /* Short layer names for the command line (models/README.md). */
+    static const char *const layers[] = {"conv1", "relu1", "pool1", "conv3", "relu4", "fc"};
+    for (size_t k = 0; k < sizeof layers / sizeof layers[0]; k++)
+        CHECK(cv_model_find_layer(m, layers[k], &err) >= 0, "%s", err.msg);
+    CHECK(cv_model_num_layers(m) == 12, "%d layers, expected 12", cv_model_num_layers(m));
     cv_preprocess p;
     float mean, std;
     CHECK(meta_float(m, "mean", 0, &mean) && meta_float(m, "std", 1, &std), "no mean/std metadata");
