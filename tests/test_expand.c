@@ -196,6 +196,39 @@ static void test_where(void)
     }
 }
 
+/* torch.where(x > 0, x, c): the condition is computed from the input at
+ * run time, and backward needs it (the executor keeps runtime int64
+ * values when it plans gradients). */
+static void test_where_runtime_condition(void)
+{
+    cv_shape xs = {2, {3, 4}}, sc = {0, {0}};
+    float x[12], c[12], zero = 0, ref[12];
+    test_seed(810);
+    test_fill(x, 12, -2, 2);
+    test_fill(c, 12, -2, 2);
+    const float kink = 0;
+    opcase_avoid(x, 12, &kink, 1, 0.05f);
+    oplab lab;
+    oplab_begin(&lab, "Greater", &xs);
+    oplab_const(&lab, &sc, &zero);
+    cv_model *m = lab.m;
+    int cond = cv_model_value(m, "cond", NULL), y = m->outputs[0];
+    m->nodes[lab.node].out[0] = cond;
+    int cv = opcase_value(&lab, CV_F32, &xs, c);
+    int win[3] = {cond, m->input, cv};
+    cv_model_add_node(m, "where", "Where", win, 3, &y, 1, NULL);
+    REQUIRE(oplab_end(&lab) == CV_OK, "%s", lab.err.msg);
+    REQUIRE(oplab_forward(&lab, x) == CV_OK, "%s", lab.err.msg);
+    for (int k = 0; k < 12; k++)
+        ref[k] = x[k] > 0 ? x[k] : c[k];
+    double d = test_max_abs_diff(lab.y, ref, 12);
+    printf("    Where(Greater(x, 0), x, c): max abs diff %.3g\n", d);
+    CHECK(d == 0, "forward differs by %g", d);
+    double e = oplab_gradcheck(&lab, x, 1e-2f);
+    CHECK(e < 1e-3, "gradient mismatch %g", e);
+    oplab_free(&lab);
+}
+
 /* ---- comparisons --------------------------------------------------------------------- */
 
 static void test_compare(void)
@@ -306,6 +339,7 @@ int main(void)
     RUN(test_expand_torch_pattern);
     RUN(test_tile);
     RUN(test_where);
+    RUN(test_where_runtime_condition);
     RUN(test_compare);
     RUN(test_errors);
     return test_summary("expand");
