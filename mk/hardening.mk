@@ -113,8 +113,10 @@ FUZZ_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
             ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizer/lsan.supp
 
-.PHONY: $(patsubst %,fuzz-%,$(FUZZ_NAMES))
-fuzz-%: $(FUZZ_BUILD)/fuzz_% fuzz-seeds
+# (a static pattern rule: make skips implicit rules for phony targets)
+FUZZ_RUNS := $(patsubst %,fuzz-%,$(FUZZ_NAMES))
+.PHONY: $(FUZZ_RUNS)
+$(FUZZ_RUNS): fuzz-%: $(FUZZ_BUILD)/fuzz_% fuzz-seeds
 	@mkdir -p $(FUZZ_BUILD)/corpus/$* $(FUZZ_BUILD)/artifacts/$*
 	@echo "fuzz-$*: $(FUZZ_SECONDS) s, log in $(FUZZ_BUILD)/fuzz-$*.log"
 	@$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -timeout=25 -rss_limit_mb=3072 \
@@ -123,8 +125,8 @@ fuzz-%: $(FUZZ_BUILD)/fuzz_% fuzz-seeds
 	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$*/ $(FUZZ_FLAGS) \
 	    $(FUZZ_BUILD)/corpus/$* $(FUZZ_SEEDS_$*) > $(FUZZ_BUILD)/fuzz-$*.log 2>&1; \
 	status=$$?; \
-	grep -E "^#[0-9]+ +(INITED|DONE)|ERROR|SUMMARY|stat::number_of_executed_units|Test unit written" \
+	grep -E "^#[0-9]+[[:space:]]+(INITED|DONE)|ERROR|SUMMARY|stat::number_of_executed_units|Test unit written" \
 	    $(FUZZ_BUILD)/fuzz-$*.log | sed 's/^/fuzz-$*: /'; \
 	exit $$status
 
-fuzz: $(patsubst %,fuzz-%,$(FUZZ_NAMES))
+fuzz: $(FUZZ_RUNS)

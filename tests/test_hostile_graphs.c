@@ -553,6 +553,10 @@ static const char *const all_ops[] = {
     "Conv", "Gemm", "MatMul", "LRN", "Pad", "MaxPool", "AveragePool", "GlobalMaxPool", "GlobalAveragePool",
     "Identity", "Dropout", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Softmax", "LogSoftmax", "Transpose",
     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "Add", "Sub", "Mul", "Div",
+    /* (later operators: skipped where this build lacks them) */
+    "ConvTranspose", "Expand", "Tile", "Where", "Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual",
+    "Split", "Resize", "Upsample", "Max", "Min", "Sum", "Mean", "Sqrt", "Exp", "Log", "Reciprocal", "Erf",
+    "Softplus", "Softsign", "Sin", "Cos", "Floor", "Ceil", "Round", "Neg", "Abs", "Sign", "Pow",
 };
 
 static void test_arity(void)
@@ -633,6 +637,185 @@ static void test_graph_structure(void)
     try_run(&nb, x, &XS, 0, "output = input, no nodes");
 }
 
+
+/* ---- shapes that only exist as products: overflow in the plan itself ------------------ */
+
+/* Conv on a 1x1 input padded by 2^20 with a 2048x2048 kernel: the output
+ * would be ~2^21 x 2^21 pixels and taps x pixels ~2^64, which must be
+ * refused before that product is formed. */
+static void test_conv_product_overflow(void)
+{
+    cv_shape xs = {4, {1, 1, 1, 1}};
+    netbuild nb;
+    int x = nb_begin(&nb, &xs, 13);
+    int y = conv_node(&nb, x, 1, 1, 2048);
+    int64_t pads[4] = {1 << 20, 1 << 20, 1 << 20, 1 << 20};
+    set_ints(&nb, "pads", pads, 4);
+    cv_status st = try_run(&nb, y, &xs, 0, "Conv 2048x2048 kernel on 1x1 padded by 2^20");
+    EXPECT_REFUSED(st, "Conv 2048x2048 kernel on 1x1 padded by 2^20");
+}
+
+static int ct_node(netbuild *nb, int x, const cv_shape *ws)
+{
+    int in[2] = {x, c_f32(nb, ws, 0.1f)};
+    return nb_node(nb, "ConvTranspose", in, 2);
+}
+
+static void test_conv_transpose(void)
+{
+    if (!cv_op_find("ConvTranspose"))
+        SKIP("no ConvTranspose in this build");
+    /* strides 2^20 on 4096 x 4096: each output side ~2^32, their product
+     * overflows int64 */
+    cv_shape xs = {4, {1, 1, 4096, 4096}}, ws = {4, {1, 1, 1, 1}};
+    netbuild nb;
+    int x = nb_begin(&nb, &xs, 13);
+    int y = ct_node(&nb, x, &ws);
+    int64_t strides[2] = {1 << 20, 1 << 20};
+    set_ints(&nb, "strides", strides, 2);
+    cv_status st = try_run(&nb, y, &xs, (size_t)1 << 30, "ConvTranspose strides 2^20 on 4096x4096");
+    EXPECT_REFUSED(st, "ConvTranspose strides 2^20 on 4096x4096");
+
+    static const struct {
+        const char *what, *attr;
+        int64_t v[4];
+        int n;
+    } cases[] = {
+        {"output_padding 2^40", "output_padding", {BIG, BIG}, 2},
+        {"output_shape 2^40", "output_shape", {BIG, BIG}, 2},
+        {"output_shape 0", "output_shape", {0, 0}, 2},
+        {"pads 2^20 (empty output)", "pads", {1 << 20, 1 << 20, 1 << 20, 1 << 20}, 4},
+        {"group 2^62", "group", {(int64_t)1 << 62}, 0},
+        {"group -1", "group", {-1}, 0},
+        {"dilations 0", "dilations", {0, 0}, 2},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        cv_shape ws3 = {4, {3, 2, 3, 3}};
+        x = nb_begin(&nb, &XS, 13);
+        y = ct_node(&nb, x, &ws3);
+        if (cases[k].n)
+            set_ints(&nb, cases[k].attr, cases[k].v, cases[k].n);
+        else
+            set_int(&nb, cases[k].attr, cases[k].v[0]);
+        st = try_run(&nb, y, &XS, 0, cases[k].what);
+        EXPECT_REFUSED(st, cases[k].what);
+    }
+    /* empty input channels (0 % group == 0) and weights [0, 2^40, 1, 1]
+     * (no elements): output channels = 2^40 * group must not overflow */
+    x = nb_begin(&nb, &XS, 13);
+    int64_t s0[1] = {0}, e0[1] = {0}, ax[1] = {1};
+    int in[4] = {x, c_i64(&nb, s0, 1), c_i64(&nb, e0, 1), c_i64(&nb, ax, 1)};
+    int e = nb_node(&nb, "Slice", in, 4);
+    cv_shape wbig = {4, {0, BIG, 1, 1}};
+    y = ct_node(&nb, e, &wbig);
+    set_int(&nb, "group", (int64_t)1 << 40);
+    st = try_run(&nb, y, &XS, 0, "ConvTranspose empty channels, weights [0, 2^40, 1, 1], group 2^40");
+    EXPECT_REFUSED(st, "ConvTranspose empty channels, weights [0, 2^40, 1, 1], group 2^40");
+}
+
+static void test_expand_tile_resize(void)
+{
+    static const struct {
+        const char *op;
+        int64_t v[4];
+        int n;
+        const char *what;
+    } cases[] = {
+        {"Expand", {BIG, BIG}, 2, "Expand to [2^40, 2^40]"},
+        {"Expand", {-1}, 1, "Expand to [-1]"},
+        {"Expand", {1, 3, (int64_t)1 << 31, (int64_t)1 << 31}, 4, "Expand to [1, 3, 2^31, 2^31]"},
+        {"Tile", {1, 1, BIG, BIG}, 4, "Tile repeats 2^40"},
+        {"Tile", {1, 1, -1, 1}, 4, "Tile repeats -1"},
+        {"Tile", {(int64_t)1 << 62, 2, 1, 1}, 4, "Tile repeats 2^62"},
+        {"Tile", {1, 1}, 2, "Tile repeats of the wrong length"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        if (!cv_op_find(cases[k].op))
+            continue;
+        netbuild nb;
+        int x = nb_begin(&nb, &XS, 13);
+        int y = node2(&nb, cases[k].op, x, c_i64(&nb, cases[k].v, cases[k].n));
+        cv_status st = try_run(&nb, y, &XS, 0, cases[k].what);
+        EXPECT_REFUSED(st, cases[k].what);
+    }
+    if (!cv_op_find("Resize"))
+        return;
+    static const struct {
+        float v[4];
+        const char *what;
+    } scales[] = {
+        {{1, 1, 1e30f, 1e30f}, "Resize scales 1e30"},
+        {{1, 1, 0, 0}, "Resize scales 0"},
+        {{1, 1, -2, -2}, "Resize scales -2"},
+        {{1, 1, 1.0f / 0.0f, 1}, "Resize scales inf"},
+        {{1, 1, 0.0f / 0.0f, 1}, "Resize scales NaN"},
+        {{1, 1, 1e-30f, 1e-30f}, "Resize scales 1e-30 (an empty output)"},
+        {{1, 1, 65536, 65536}, "Resize scales 65536 (a 2^38-pixel output)"},
+    };
+    for (size_t k = 0; k < sizeof scales / sizeof scales[0]; k++) {
+        netbuild nb;
+        int x = nb_begin(&nb, &XS, 13);
+        cv_shape s4 = {1, {4}}, s0 = {1, {0}};
+        int sc = c_f32(&nb, &s4, 1);
+        memcpy(nb.m->values[sc].data, scales[k].v, sizeof scales[k].v);
+        int in[3] = {x, c_f32(&nb, &s0, 0), sc};
+        int y = nb_node(&nb, "Resize", in, 3);
+        cv_status st = try_run(&nb, y, &XS, 0, scales[k].what);
+        if (k != 5) /* an empty output may be refused or produced */
+            EXPECT_REFUSED(st, scales[k].what);
+    }
+    static const struct {
+        int64_t v[4];
+        const char *what;
+    } sizes[] = {
+        {{1, 3, BIG, BIG}, "Resize sizes 2^40"},
+        {{1, 3, -8, 8}, "Resize sizes -8"},
+        {{1, 3, INT64_MAX, 1}, "Resize sizes INT64_MAX"},
+        {{2, 3, 8, 8}, "Resize sizes doubling the batch"},
+    };
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        netbuild nb;
+        int x = nb_begin(&nb, &XS, 13);
+        cv_shape s0 = {1, {0}};
+        int in[4] = {x, c_f32(&nb, &s0, 0), c_f32(&nb, &s0, 0), c_i64(&nb, sizes[k].v, 4)};
+        int y = nb_node(&nb, "Resize", in, 4);
+        cv_status st = try_run(&nb, y, &XS, 0, sizes[k].what);
+        if (k != 3) /* nearest-neighbour batch resizing is legal */
+            EXPECT_REFUSED(st, sizes[k].what);
+    }
+}
+
+static void test_split(void)
+{
+    if (!cv_op_find("Split"))
+        SKIP("no Split in this build");
+    static const struct {
+        int64_t v[3];
+        int n;
+        const char *what;
+    } cases[] = {
+        {{BIG, -BIG + 3}, 2, "Split [2^40, 3 - 2^40] (sums to 3)"},
+        {{-1, 4}, 2, "Split [-1, 4]"},
+        {{1, 1}, 2, "Split [1, 1] of 3 channels"},
+        {{INT64_MAX, INT64_MAX, 5}, 3, "Split summing past INT64_MAX"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        netbuild nb;
+        int x = nb_begin(&nb, &XS, 13);
+        int in[2] = {x, c_i64(&nb, cases[k].v, cases[k].n)};
+        int outs[3];
+        for (int o = 0; o < cases[k].n; o++) {
+            char name[16];
+            snprintf(name, sizeof name, "s%d", o);
+            outs[o] = cv_model_value(nb.m, name, NULL);
+        }
+        cv_model_add_node(nb.m, "split", "Split", in, 2, outs, cases[k].n, NULL);
+        set_int(&nb, "axis", 1);
+        cv_status st = try_run(&nb, outs[0], &XS, 0, cases[k].what);
+        EXPECT_REFUSED(st, cases[k].what);
+    }
+}
+
 /* ---- memory limits ---------------------------------------------------------------------- */
 
 static void test_memory_limit(void)
@@ -692,6 +875,10 @@ int main(void)
     RUN(test_misc_attrs);
     RUN(test_arity);
     RUN(test_graph_structure);
+    RUN(test_conv_product_overflow);
+    RUN(test_conv_transpose);
+    RUN(test_expand_tile_resize);
+    RUN(test_split);
     RUN(test_memory_limit);
     return test_summary("hostile_graphs");
 }

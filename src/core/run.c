@@ -435,11 +435,7 @@ cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_s
             bool runtime = v == m->input || (m->values[v].producer >= 0 && r->needed[m->values[v].producer]);
             if (!runtime || r->is_static[v])
                 continue;
-            /* Non-float values computed at run time (a Gather's indices
-             * from a Cast) get no gradient, but backward reads them. */
             r->keep[v] = true;
-            if (r->t[v].dtype != CV_F32)
-                continue;
             size_t n = cv_shape_numel(&r->t[v].shape);
             if ((st = alloc_tensor(r, v, err)) != CV_OK)
                 goto fail;

@@ -196,6 +196,11 @@ static cv_status conv_plan_make(const cv_op_ctx *c, conv_plan *pl, cv_error *err
     const cv_window *g = &pl->w;
     pl->k = pl->cg * g->kh * g->kw;
     pl->p = g->oh * g->ow;
+    /* sgemm takes int sizes; checking here also keeps k * p below (the
+     * tiling test) from overflowing int64 on hostile pads */
+    if (pl->p > INT_MAX || pl->k > INT_MAX || pl->m > INT_MAX)
+        return cv_fail(err, CV_ERR_LIMIT, "convolution of %lld pixels x %lld taps x %lld channels is too large",
+                       (long long)pl->p, (long long)pl->k, (long long)pl->m);
     if (pl->cg == 1 && pl->g > 1)
         pl->kind = CONV_DEPTHWISE;
     else if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && !g->pt && !g->pl && !g->pb && !g->pr)
@@ -221,10 +226,6 @@ static cv_status conv_infer(cv_op_ctx *c, cv_error *err)
         return st;
     if (!c->in_static[1] || (c->n_in > 2 && !c->in_static[2]))
         return cv_fail(err, CV_ERR_UNSUPPORTED, "weights or bias computed from the input are not supported");
-    /* sgemm takes int sizes */
-    if (pl.p > INT_MAX || pl.k > INT_MAX || pl.m > INT_MAX)
-        return cv_fail(err, CV_ERR_LIMIT, "convolution of %lld pixels x %lld taps x %lld channels is too large",
-                       (long long)pl.p, (long long)pl.k, (long long)pl.m);
     cv_tensor *y = c->out[0];
     y->dtype = CV_F32;
     y->shape = c->in[0]->shape;

@@ -118,6 +118,10 @@ static cv_status ct_axis(const ct_params *p, int i, int nsp, int64_t in, int64_t
     if (o < 1)
         return cv_fail(err, CV_ERR_SHAPE, "input %s: output size %lld along spatial axis %d (pads %lld+%lld) is empty",
                        xs, (long long)o, i, (long long)*pb, (long long)*pe);
+    /* so that products of two sides (pixel counts) stay within int64 */
+    if (o > INT_MAX)
+        return cv_fail(err, CV_ERR_LIMIT, "input %s: output size %lld along spatial axis %d is too large", xs,
+                       (long long)o, i);
     *out = o;
     return CV_OK;
 }
@@ -163,9 +167,14 @@ static cv_status ct_plan_make(const cv_op_ctx *c, ct_plan *pl, cv_error *err)
                        (long long)pl->c, (long long)pl->g);
     pl->cg = pl->c / pl->g;
     pl->mg = w->shape.d[1];
-    pl->m = pl->mg * pl->g;
     if (pl->mg < 1)
         return cv_fail(err, CV_ERR_SHAPE, "weights %s have no output channels", ws);
+    /* bound both factors first: a hostile group (with an empty input, any
+     * group divides 0 channels) times the weights' count overflows int64 */
+    if (pl->mg > INT_MAX || pl->g > INT_MAX || pl->mg * pl->g > INT_MAX)
+        return cv_fail(err, CV_ERR_LIMIT, "weights %s with group %lld give too many output channels", ws,
+                       (long long)pl->g);
+    pl->m = pl->mg * pl->g;
     if (b && (b->shape.ndim != 1 || b->shape.d[0] != pl->m))
         return cv_fail(err, CV_ERR_SHAPE, "bias %s does not match weights %s: expected [%lld]",
                        cv_shape_str(&b->shape, bs, sizeof bs), ws, (long long)pl->m);
