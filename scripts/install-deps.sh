@@ -2,14 +2,20 @@
 # Install the Debian packages cnnviz needs to build and test.
 # --if-missing: only call apt-get when something is missing (for `make demo`).
 # --with-python: also PyTorch & co., for regenerating fixtures and benchmarks.
+# --with-fuzz: also clang and its libFuzzer/sanitizer runtimes, for `make fuzz`
+#   (not needed by CI: `make check-asan` uses gcc's sanitizers).
+# --with-valgrind: also valgrind, for `make check-valgrind`.
 set -e
 PKGS="build-essential pkg-config libopenblas-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev
       libpng-dev libjpeg-dev libhdf5-dev libcjson-dev libonnx-testdata"
 PY_PKGS="python3-torch python3-torchvision python3-onnx python3-h5py python3-numpy dataset-fashion-mnist"
+FUZZ_PKGS="clang libclang-rt-14-dev libomp-14-dev"
 want="$PKGS"
 for a in "$@"; do
     case "$a" in
         --with-python) want="$want $PY_PKGS" ;;
+        --with-fuzz) want="$want $FUZZ_PKGS" ;;
+        --with-valgrind) want="$want valgrind" ;;
     esac
 done
 missing=""

@@ -408,7 +408,7 @@ static cv_status sort_nodes(cv_model *m, cv_error *err)
     }
     for (int k = 0; k < nn; k++)
         sorted[k] = m->nodes[order[k]];
-    if (nn) /* a graph without nodes has m->nodes NULL: no memcpy from/to NULL */
+    if (nn > 0) /* a graph without nodes has m->nodes NULL: no memcpy from/to NULL */
         memcpy(m->nodes, sorted, sizeof(cv_node) * (size_t)nn);
     for (int k = 0; k < nn; k++)
         for (int o = 0; o < m->nodes[k].n_out; o++)

@@ -178,10 +178,13 @@ static cv_status conv_plan_make(const cv_op_ctx *c, conv_plan *pl, cv_error *err
                        (long long)pl->c, (long long)pl->g);
     /* divide rather than multiply: a hostile group times the weights'
      * channel count can overflow int64 */
-    if (w->shape.d[1] != pl->c / pl->g)
-        return cv_fail(err, CV_ERR_SHAPE, "input %s has %lld channels, weights %s have %lld per group, expected %lld "
-                       "(group %lld)", xs, (long long)pl->c, ws, (long long)w->shape.d[1],
-                       (long long)(pl->c / pl->g), (long long)pl->g);
+    if (w->shape.d[1] != pl->c / pl->g) {
+        int64_t expect;
+        bool over = __builtin_mul_overflow(w->shape.d[1], pl->g, &expect);
+        return cv_fail(err, CV_ERR_SHAPE, "input %s has %lld channels, weights %s expect %s%lld (group %lld)", xs,
+                       (long long)pl->c, ws, over ? "more than " : "", (long long)(over ? INT64_MAX : expect),
+                       (long long)pl->g);
+    }
     if (pl->m < 1 || pl->m % pl->g != 0)
         return cv_fail(err, CV_ERR_SHAPE, "weights %s: %lld output channels, not a positive multiple of group %lld",
                        ws, (long long)pl->m, (long long)pl->g);

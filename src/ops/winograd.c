@@ -104,7 +104,15 @@ void cv_wino_transform_weights(float *u, const float *w, int64_t m, int64_t c, b
 
 /* ---- input transform: V = B^T d B ---------------------------------------- */
 
+/* Two-vector shuffles: GCC's __builtin_shuffle takes the lane indices as a
+ * vector, clang's __builtin_shufflevector as constant arguments (clang
+ * builds the fuzzers and sanitizer runs, docs/robustness.md). */
 typedef int i16 __attribute__((vector_size(64)));
+#ifdef __clang__
+#define WINO_SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define WINO_SHUF(a, b, ...) __builtin_shuffle(a, b, (i16){__VA_ARGS__})
+#endif
 
 /* o[k] = (B^T in)[k], k < 6, for in[j] = in[j*si]; vectors of 16 tiles */
 static inline void bt6(v16 *o, int so, const v16 *in, int si)
@@ -121,18 +129,22 @@ static inline void bt6(v16 *o, int so, const v16 *in, int si)
 /* p[j][t] = f[4t + j] for j < 4, t < 16: the four phases of 64 floats */
 static inline void deinterleave4(v16 *p, const float *f)
 {
-    const i16 ev = {0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29};
-    const i16 od = {2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31};
-    const i16 lo = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
-    const i16 hi = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
+#define EV 0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29
+#define OD 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31
+#define LO 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define HI 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
     v16 a0 = *(const v16u *)f, a1 = *(const v16u *)(f + 16), a2 = *(const v16u *)(f + 32),
         a3 = *(const v16u *)(f + 48);
-    v16 s0 = __builtin_shuffle(a0, a1, ev), s1 = __builtin_shuffle(a0, a1, od);
-    v16 s2 = __builtin_shuffle(a2, a3, ev), s3 = __builtin_shuffle(a2, a3, od);
-    p[0] = __builtin_shuffle(s0, s2, lo);
-    p[1] = __builtin_shuffle(s0, s2, hi);
-    p[2] = __builtin_shuffle(s1, s3, lo);
-    p[3] = __builtin_shuffle(s1, s3, hi);
+    v16 s0 = WINO_SHUF(a0, a1, EV), s1 = WINO_SHUF(a0, a1, OD);
+    v16 s2 = WINO_SHUF(a2, a3, EV), s3 = WINO_SHUF(a2, a3, OD);
+    p[0] = WINO_SHUF(s0, s2, LO);
+    p[1] = WINO_SHUF(s0, s2, HI);
+    p[2] = WINO_SHUF(s1, s3, LO);
+    p[3] = WINO_SHUF(s1, s3, HI);
+#undef EV
+#undef OD
+#undef LO
+#undef HI
 }
 
 /* V for batch tile rows R0 .. R0+rows-1 of x (N, C, IH, IW), 16 tiles at a
@@ -242,16 +254,20 @@ static inline void at4(v16 *o, const v16 *in, int si)
  * output columns of 16 tiles, back in pixel order. */
 static inline void interleave4(float *out, v16 a, v16 b, v16 c, v16 d)
 {
-    const i16 lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
-    const i16 hi = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-    const i16 q0 = {0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23};
-    const i16 q1 = {8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31};
-    v16 ab0 = __builtin_shuffle(a, b, lo), ab1 = __builtin_shuffle(a, b, hi);
-    v16 cd0 = __builtin_shuffle(c, d, lo), cd1 = __builtin_shuffle(c, d, hi);
-    *(v16u *)(out) = __builtin_shuffle(ab0, cd0, q0);
-    *(v16u *)(out + 16) = __builtin_shuffle(ab0, cd0, q1);
-    *(v16u *)(out + 32) = __builtin_shuffle(ab1, cd1, q0);
-    *(v16u *)(out + 48) = __builtin_shuffle(ab1, cd1, q1);
+#define LO 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
+#define HI 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
+#define Q0 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23
+#define Q1 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31
+    v16 ab0 = WINO_SHUF(a, b, LO), ab1 = WINO_SHUF(a, b, HI);
+    v16 cd0 = WINO_SHUF(c, d, LO), cd1 = WINO_SHUF(c, d, HI);
+    *(v16u *)(out) = WINO_SHUF(ab0, cd0, Q0);
+    *(v16u *)(out + 16) = WINO_SHUF(ab0, cd0, Q1);
+    *(v16u *)(out + 32) = WINO_SHUF(ab1, cd1, Q0);
+    *(v16u *)(out + 48) = WINO_SHUF(ab1, cd1, Q1);
+#undef LO
+#undef HI
+#undef Q0
+#undef Q1
 }
 
 static void output_transform(float *y, const float *o, const float *bias, const cv_wino_geom *g, int64_t r0,
