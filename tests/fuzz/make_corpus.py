@@ -15,6 +15,10 @@ every branch.
   keras/  written by `build/tests/test_fuzz_replay --keras-seeds` (see the
           Makefile target fuzz-seeds); this script does not touch them
 
+and, in tests/fuzz/regress/onnx/, model files for the overflows that
+tests/test_hostile_graphs.c found (fixed), so the loader path to each stays
+in every replay.
+
 Run from the repository root:  /usr/bin/python3 tests/fuzz/make_corpus.py
 """
 import io
@@ -27,12 +31,13 @@ from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+REGRESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "regress")
 F, I64 = TensorProto.FLOAT, TensorProto.INT64
 rng = np.random.default_rng(7)
 
 
-def out(kind, name, data):
-    d = os.path.join(ROOT, kind)
+def out(kind, name, data, root=ROOT):
+    d = os.path.join(root, kind)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)
@@ -48,13 +53,19 @@ def i64(name, values):
     return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
 
 
-def onnx_model(name, nodes, x_shape, inits=(), opset=13, y_shape=None):
+def onnx_model(name, nodes, x_shape, inits=(), opset=13, y_shape=None, grad=None, root=ROOT):
+    """grad: True/False makes the file size odd/even, which is what tells
+    fuzz_onnx to run backward too (None: leave it to chance)."""
     g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", F, x_shape)],
                           [helper.make_tensor_value_info("y", F, y_shape)], initializer=list(inits))
     m = helper.make_model(g, producer_name="cnnviz-fuzz-corpus", opset_imports=[helper.make_opsetid("", opset)])
     m.ir_version = 8
     # (no onnx.checker: it wants output shapes; test_fuzz_replay shows they run)
-    out("onnx", name + ".onnx", m.SerializeToString())
+    data = m.SerializeToString()
+    if grad is not None and len(data) % 2 != int(grad):
+        m.doc_string = "x"
+        data = m.SerializeToString()
+    out("onnx", name + ".onnx", data, root)
 
 
 def onnx_corpus():
@@ -122,6 +133,44 @@ def onnx_corpus():
         n("HardSwish", ["h"], ["l"]),
         n("LogSoftmax", ["l"], ["y"], axis=1),
     ], [1, 2, 16], [w("w", 3, 2, 3)])
+
+
+def regress_model(*args, **kw):
+    onnx_model(*args, root=REGRESS, **kw)
+
+
+def hostile_onnx_corpus():
+    """The bugs test_hostile_graphs.c found, as model files in regress/onnx/:
+    the loader path to each fixed overflow stays in every replay."""
+    n = helper.make_node
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, dtype=np.int64), name)
+    # Conv with group 2^62 after a Slice that empties the channel axis:
+    # weights' channels x group overflowed int64.
+    regress_model("hostile_conv_group", [
+        n("Slice", ["x", "s0", "e0", "ax"], ["e"]),
+        n("Conv", ["e", "w"], ["y"], group=1 << 62),
+    ], [1, 3, 8, 8], [i64("s0", [0]), i64("e0", [0]), i64("ax", [1]),
+                      numpy_helper.from_array(np.ones((1, 4, 1, 1), np.float32), "w")])
+    # Slice steps INT64_MIN (negation overflowed) and INT64_MAX (the walk's
+    # offset product overflowed).
+    regress_model("hostile_slice_steps", [
+        n("Slice", ["x", "st", "en", "axes", "steps"], ["y"]),
+    ], [1, 3, 8, 8], [i64("st", [2 ** 63 - 1, -2 ** 63]), i64("en", [-2 ** 63, 2 ** 63 - 1]),
+                      i64("axes", [2, 3]), i64("steps", [-2 ** 63, 2 ** 63 - 1])], grad=True)
+    # Gather indices computed from the input, with backward: the int64
+    # indices must survive forward for backward to read them.
+    regress_model("hostile_gather_grad", [
+        n("Mul", ["x", "k"], ["big"]),
+        n("Cast", ["big"], ["idx"], to=I64),
+        n("Gather", ["x", "idx"], ["y"], axis=3),
+    ], [1, 1, 2, 3], [numpy_helper.from_array(np.array(2.0, np.float32), "k")], grad=True)
+    # ConvTranspose: weights [0, 2^40, 1, 1] (no elements) on an empty
+    # channel axis with group 2^40: output channels overflowed int64.
+    regress_model("hostile_convtranspose_group", [
+        n("Slice", ["x", "s0", "e0", "ax"], ["e"]),
+        n("ConvTranspose", ["e", "w"], ["y"], group=1 << 40),
+    ], [1, 3, 8, 8], [i64("s0", [0]), i64("e0", [0]), i64("ax", [1]),
+                      helper.make_tensor("w", F, [0, 1 << 40, 1, 1], [])])
 
 
 # ---- images ----------------------------------------------------------------------------
@@ -196,6 +245,7 @@ def npy_corpus():
 
 def main():
     onnx_corpus()
+    hostile_onnx_corpus()
     image_corpus()
     npy_corpus()
 
