@@ -180,8 +180,6 @@ static void test_replay_shared(void)
     const char *shared = test_shared_dir();
     if (!shared)
         SKIP("../shared is absent");
-    if (getenv("CNNVIZ_FUZZ_SKIP_SLOW"))
-        SKIP("CNNVIZ_FUZZ_SKIP_SLOW is set (real models are slow under valgrind)");
     char dir[512];
     int failed = 0;
     snprintf(dir, sizeof dir, "%s/images", shared);

@@ -325,7 +325,7 @@ static const struct {
 static void add_empty_conv(hid_t f, const char *name, int cin, int cout)
 {
     hid_t g = H5Gcreate2(f, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    char wn[2][64];
+    char wn[2][64] = {{0}}; /* whole fixed-length strings go to the file: no stack garbage after the nul */
     snprintf(wn[0], sizeof wn[0], "%s_W:0", name);
     snprintf(wn[1], sizeof wn[1], "%s_b:0", name);
     hid_t st = H5Tcopy(H5T_C_S1);
