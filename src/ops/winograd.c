@@ -13,7 +13,7 @@
  *
  * Layouts (floats), xi = 6*k + l for entry (k, l) of a 6x6 transform:
  *   U: [36][Mp/16][C][16]      (Mp = M rounded up to 16, zero padded)
- *   V: [36][C][Tp]             (Tp = tiles in the chunk rounded up to 16)
+ *   V: [36][Tp/16][C][16]      (Tp = tiles in the chunk rounded up to 16)
  *   O: [36][Mp][Tp]            (the products, before the output transform)
  * Tiles are numbered row-major, the tile rows of all images of the batch
  * one after the other (so small images share the pass over U), and
@@ -105,6 +105,7 @@ void cv_wino_transform_weights(float *u, const float *w, int64_t m, int64_t c, b
 /* ---- input transform: V = B^T d B ---------------------------------------- */
 
 typedef int i16 __attribute__((vector_size(64)));
+typedef int i16u __attribute__((vector_size(64), aligned(4)));
 
 /* o[k] = (B^T in)[k], k < 6, for in[j] = in[j*si]; vectors of 16 tiles */
 static inline void bt6(v16 *o, int so, const v16 *in, int si)
@@ -135,16 +136,43 @@ static inline void deinterleave4(v16 *p, const float *f)
     p[3] = __builtin_shuffle(s1, s3, hi);
 }
 
+/* Lanes t < n of vec into the tile vectors of V for tiles tl0 .. tl0+n-1
+ * (n <= 16): at most two vectors, each read, blended and written back.
+ * p points at the vector of tile block 0; step is the distance between
+ * consecutive tile blocks. */
+static inline void store_tiles(float *p, int64_t step, int64_t tl0, int n, v16 vec)
+{
+    const i16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    int o = (int)(tl0 % WINO_NR);
+    float *b0 = p + tl0 / WINO_NR * step;
+    if (o == 0 && n == WINO_NR) {
+        *(v16u *)b0 = vec;
+        return;
+    }
+    v16 rot = __builtin_shuffle(vec, (iota - o) & 15); /* lane k holds tile tl0 - o + k */
+    i16 m0 = (iota >= o) & (iota < o + n), m1 = iota < o + n - WINO_NR;
+    i16 r = (i16)rot, old = *(const i16u *)b0;
+    *(i16u *)b0 = (r & m0) | (old & ~m0);
+    if (o + n > WINO_NR) {
+        float *b1 = b0 + step;
+        old = *(const i16u *)b1;
+        *(i16u *)b1 = (r & m1) | (old & ~m1);
+    }
+}
+
 /* V for batch tile rows R0 .. R0+rows-1 of x (N, C, IH, IW), 16 tiles at a
- * time: tile t of a run reads input columns col0 + 4t .. col0 + 4t + 5. */
+ * time: tile t of a run reads input columns col0 + 4t .. col0 + 4t + 5.
+ * One job per channel: a tile vector shared by two tile rows is then
+ * blended by one thread only. */
 static void input_transform(float *v, const float *x, const cv_wino_geom *g, int64_t r0, int64_t rows,
                             int64_t tw, int64_t th, int64_t tp)
 {
-    int64_t jobs = g->c * rows, tiles = rows * tw;
+    int64_t tiles = rows * tw;
     enum { SPAN = 4 * WINO_NR + 4 }; /* columns read per run: 68 (66 used) */
-#pragma omp parallel for schedule(static) if (jobs * tw >= 64)
-    for (int64_t job = 0; job < jobs; job++) {
-        int64_t ch = job / rows, r = job % rows, img = (r0 + r) / th, ty = (r0 + r) % th;
+#pragma omp parallel for schedule(static) if (g->c * tiles >= 64)
+    for (int64_t ch = 0; ch < g->c; ch++)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t img = (r0 + r) / th, ty = (r0 + r) % th;
         const float *xc = x + (img * g->c + ch) * g->ih * g->iw;
         float buf[6][SPAN];
         static const float zero[SPAN];
@@ -176,20 +204,14 @@ static void input_transform(float *v, const float *x, const cv_wino_geom *g, int
                 bt6(t1 + j, 6, d + j, 6);
             for (int k = 0; k < 6; k++) /* rows: vt[k][l] = sum_j BT[l][j] t1[k][j] */
                 bt6(vt + k * 6, 1, t1 + k * 6, 1);
-            float *vp = v + ch * tp + r * tw + tx0;
-            if (n == WINO_NR)
-                for (int xi = 0; xi < 36; xi++)
-                    *(v16u *)(vp + xi * g->c * tp) = vt[xi];
-            else /* the end of a tile row: the next lanes belong to the next row */
-                for (int xi = 0; xi < 36; xi++)
-                    for (int t = 0; t < n; t++)
-                        vp[xi * g->c * tp + t] = vt[xi][t];
+            for (int xi = 0; xi < 36; xi++)
+                store_tiles(v + xi * g->c * tp + ch * WINO_NR, g->c * WINO_NR, r * tw + tx0, n, vt[xi]);
         }
         /* the padding tiles of the last vector: zero, so the kernel reads numbers */
-        if (r == rows - 1)
+        if (r == rows - 1 && tiles < tp)
             for (int xi = 0; xi < 36; xi++)
-                for (int64_t tl = tiles; tl < tp; tl++)
-                    v[(xi * g->c + ch) * tp + tl] = 0.0f;
+                store_tiles(v + xi * g->c * tp + ch * WINO_NR, g->c * WINO_NR, tiles, (int)(tp - tiles),
+                            (v16){0});
     }
 }
 
@@ -221,7 +243,8 @@ static void products(float *o, const float *u, const float *v, const cv_wino_geo
         int64_t xi = job / mblocks, mb = job % mblocks;
         const float *up = u + (xi * mblocks + mb) * g->c * WINO_MB;
         for (int64_t t0 = 0; t0 < tp; t0 += WINO_NR)
-            kernel_16x16(o + (xi * mp + mb * WINO_MB) * tp + t0, tp, up, v + xi * g->c * tp + t0, tp, g->c);
+            kernel_16x16(o + (xi * mp + mb * WINO_MB) * tp + t0, tp, up, v + xi * g->c * tp + t0 * g->c, WINO_NR,
+                         g->c);
     }
 }
 
