@@ -170,48 +170,49 @@ static void input_transform(float *v, const float *x, const cv_wino_geom *g, int
     int64_t tiles = rows * tw;
     enum { SPAN = 4 * WINO_NR + 4 }; /* columns read per run: 68 (66 used) */
 #pragma omp parallel for schedule(static) if (g->c * tiles >= 64)
-    for (int64_t ch = 0; ch < g->c; ch++)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t img = (r0 + r) / th, ty = (r0 + r) % th;
-        const float *xc = x + (img * g->c + ch) * g->ih * g->iw;
-        float buf[6][SPAN];
-        static const float zero[SPAN];
-        for (int64_t tx0 = 0; tx0 < tw; tx0 += WINO_NR) {
-            int n = (int)(tw - tx0 < WINO_NR ? tw - tx0 : WINO_NR);
-            int64_t col0 = tx0 * 4 - g->pl;
-            bool inside = col0 >= 0 && col0 + SPAN <= g->iw;
-            v16 d[36], t1[36], vt[36];
-            for (int i = 0; i < 6; i++) {
-                int64_t iy = ty * 4 - g->pt + i;
-                const float *src;
-                if (iy < 0 || iy >= g->ih) {
-                    src = zero;
-                } else if (inside) {
-                    src = xc + iy * g->iw + col0;
-                } else { /* a border run: copy with zeros outside the row */
-                    const float *xr = xc + iy * g->iw;
-                    for (int q = 0; q < SPAN; q++)
-                        buf[i][q] = col0 + q >= 0 && col0 + q < g->iw ? xr[col0 + q] : 0.0f;
-                    src = buf[i];
+    for (int64_t ch = 0; ch < g->c; ch++) {
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t img = (r0 + r) / th, ty = (r0 + r) % th;
+            const float *xc = x + (img * g->c + ch) * g->ih * g->iw;
+            float buf[6][SPAN];
+            static const float zero[SPAN];
+            for (int64_t tx0 = 0; tx0 < tw; tx0 += WINO_NR) {
+                int n = (int)(tw - tx0 < WINO_NR ? tw - tx0 : WINO_NR);
+                int64_t col0 = tx0 * 4 - g->pl;
+                bool inside = col0 >= 0 && col0 + SPAN <= g->iw;
+                v16 d[36], t1[36], vt[36];
+                for (int i = 0; i < 6; i++) {
+                    int64_t iy = ty * 4 - g->pt + i;
+                    const float *src;
+                    if (iy < 0 || iy >= g->ih) {
+                        src = zero;
+                    } else if (inside) {
+                        src = xc + iy * g->iw + col0;
+                    } else { /* a border run: copy with zeros outside the row */
+                        const float *xr = xc + iy * g->iw;
+                        for (int q = 0; q < SPAN; q++)
+                            buf[i][q] = col0 + q >= 0 && col0 + q < g->iw ? xr[col0 + q] : 0.0f;
+                        src = buf[i];
+                    }
+                    v16 p[8];
+                    deinterleave4(p, src);      /* columns 4t + 0..3 */
+                    deinterleave4(p + 4, src + 4); /* columns 4t + 4..7 */
+                    for (int j = 0; j < 6; j++)
+                        d[i * 6 + j] = p[j];
                 }
-                v16 p[8];
-                deinterleave4(p, src);      /* columns 4t + 0..3 */
-                deinterleave4(p + 4, src + 4); /* columns 4t + 4..7 */
-                for (int j = 0; j < 6; j++)
-                    d[i * 6 + j] = p[j];
+                for (int j = 0; j < 6; j++) /* columns: t1[k][j] = sum_i BT[k][i] d[i][j] */
+                    bt6(t1 + j, 6, d + j, 6);
+                for (int k = 0; k < 6; k++) /* rows: vt[k][l] = sum_j BT[l][j] t1[k][j] */
+                    bt6(vt + k * 6, 1, t1 + k * 6, 1);
+                for (int xi = 0; xi < 36; xi++)
+                    store_tiles(v + xi * g->c * tp + ch * WINO_NR, g->c * WINO_NR, r * tw + tx0, n, vt[xi]);
             }
-            for (int j = 0; j < 6; j++) /* columns: t1[k][j] = sum_i BT[k][i] d[i][j] */
-                bt6(t1 + j, 6, d + j, 6);
-            for (int k = 0; k < 6; k++) /* rows: vt[k][l] = sum_j BT[l][j] t1[k][j] */
-                bt6(vt + k * 6, 1, t1 + k * 6, 1);
-            for (int xi = 0; xi < 36; xi++)
-                store_tiles(v + xi * g->c * tp + ch * WINO_NR, g->c * WINO_NR, r * tw + tx0, n, vt[xi]);
+            /* the padding tiles of the last vector: zero, so the kernel reads numbers */
+            if (r == rows - 1 && tiles < tp)
+                for (int xi = 0; xi < 36; xi++)
+                    store_tiles(v + xi * g->c * tp + ch * WINO_NR, g->c * WINO_NR, tiles, (int)(tp - tiles),
+                                (v16){0});
         }
-        /* the padding tiles of the last vector: zero, so the kernel reads numbers */
-        if (r == rows - 1 && tiles < tp)
-            for (int xi = 0; xi < 36; xi++)
-                store_tiles(v + xi * g->c * tp + ch * WINO_NR, g->c * WINO_NR, tiles, (int)(tp - tiles),
-                            (v16){0});
     }
 }
 
