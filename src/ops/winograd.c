@@ -17,8 +17,8 @@
  *   O: [36][Mp][Tp]            (the products, before the output transform)
  * Tiles are numbered row-major, the tile rows of all images of the batch
  * one after the other (so small images share the pass over U), and
- * processed in chunks of whole tile rows so that V and O stay within
- * WINO_CHUNK_FLOATS.
+ * processed in chunks of whole tile rows so that V and O stay small (see
+ * wino_grid).
  *
  * The transform matrices are Lavin & Gray's (interpolation points 0, +-1,
  * +-2 and infinity), as in most Winograd convolution libraries.
@@ -33,7 +33,7 @@
 
 #define WINO_NR 16         /* tiles per kernel call: one vector */
 #define WINO_MB 16         /* output channels per kernel call */
-#define WINO_CHUNK_FLOATS ((int64_t)1 << 22) /* V + O per chunk: 16 MiB */
+#define WINO_CHUNK_FLOATS ((int64_t)1 << 20) /* V + O per chunk, at least: 4 MiB */
 
 typedef float v16 __attribute__((vector_size(64)));
 /* the same, for loads and stores at any float alignment */
@@ -49,7 +49,12 @@ static void wino_grid(const cv_wino_geom *g, int64_t *tw, int64_t *th, int64_t *
     *th = (g->oh + 3) / 4;
     int64_t all = (g->n > 0 ? g->n : 1) * *th;
     int64_t per_row = 36 * round_up(*tw, WINO_NR) * (g->c + round_up(g->m, WINO_MB));
-    int64_t r = WINO_CHUNK_FLOATS / (per_row ? per_row : 1);
+    /* small chunks keep V and O in cache between the phases, but every
+     * chunk reads all of U: let a chunk's V and O be at least half U's size */
+    int64_t budget = (int64_t)cv_wino_weights_floats(g->m, g->c) / 2;
+    if (budget < WINO_CHUNK_FLOATS)
+        budget = WINO_CHUNK_FLOATS;
+    int64_t r = budget / (per_row ? per_row : 1);
     *rows = r < 1 ? 1 : r > all ? all : r;
 }
 
