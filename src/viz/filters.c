@@ -415,18 +415,6 @@ out:
 
 /* ---- method lucid ------------------------------------------------------------------ */
 
-/* rgb planar [C][H][W] in (0, 1) -> model input planar in model channel order. */
-static void rgb_to_input(const geom *g, const cv_preprocess *p, float *dst, const float *rgb)
-{
-    size_t plane = (size_t)g->h * g->w;
-    for (int c = 0; c < g->c; c++) {
-        const float *src = rgb + (size_t)rgb_plane(p, g->c, c) * plane;
-        float *d = dst + (size_t)c * plane;
-        for (size_t q = 0; q < plane; q++)
-            d[q] = pixel_to_input(p, 255.0f * src[q], c);
-    }
-}
-
 /* A random view per step, in the spirit of lucid's standard transforms:
  * jitter up to 1/16 of the side, scale 0.9..1.1 in steps of 0.02, rotation
  * -10..10 degrees. */
@@ -484,20 +472,15 @@ static cv_status run_lucid(chunk_ctx *k, const cv_lucid *lu, cv_error *err)
         for (int i = 0; i < n; i++) {
             warps[i] = random_view(&views[i], g->h, g->w);
             cv_warp_forward(view + (size_t)i * in, rgb + (size_t)i * in, g->c, g->h, g->w, &warps[i], 0.5f);
-            rgb_to_input(g, pre, x + (size_t)i * in, view + (size_t)i * in);
+            cv_lucid_to_input(x + (size_t)i * in, view + (size_t)i * in, g->c, plane, pre);
         }
         if ((st = engine_eval(e, n, ks, x, NULL, grad, k->first, err)) != CV_OK)
             goto out;
 #pragma omp parallel for schedule(static) if (n > 1)
         for (int i = 0; i < n; i++) {
             /* back through the preprocessing (into the view, RGB planes) and the warp */
-            float *gi = grad + (size_t)i * in, *dv = view + (size_t)i * in;
-            for (int c = 0; c < g->c; c++) {
-                float f = 255.0f * pre->scale / pre->std[c];
-                float *d = dv + (size_t)rgb_plane(pre, g->c, c) * plane;
-                for (size_t q = 0; q < plane; q++)
-                    d[q] = gi[(size_t)c * plane + q] * f;
-            }
+            float *dv = view + (size_t)i * in;
+            cv_lucid_to_input_backward(dv, grad + (size_t)i * in, g->c, plane, pre);
             float *dr = drgb + (size_t)i * in;
             memset(dr, 0, sizeof(float) * in);
             cv_warp_backward(dr, dv, g->c, g->h, g->w, &warps[i]);
@@ -511,7 +494,7 @@ static cv_status run_lucid(chunk_ctx *k, const cv_lucid *lu, cv_error *err)
     /* The result: the un-warped image. */
     for (int i = 0; i < n; i++) {
         cv_lucid_render(lu, rgb + (size_t)i * in, params + (size_t)i * np, work);
-        rgb_to_input(g, pre, x + (size_t)i * in, rgb + (size_t)i * in);
+        cv_lucid_to_input(x + (size_t)i * in, rgb + (size_t)i * in, g->c, plane, pre);
     }
     if ((st = engine_eval(e, n, ks, x, k->res->activation + k->first, NULL, 0, err)) != CV_OK)
         goto out;

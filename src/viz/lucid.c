@@ -20,16 +20,17 @@
  *                          [-0.5808 -0.0045 -0.8140]
  *                          [-0.5836 -0.6948  0.4203]
  * A square root of the covariance is V diag(sqrt(eigenvalues)); divided by
- * its largest column norm (sqrt(0.2175)) and with the first column made
- * positive it is the matrix below: column 0 is luminance, 1 and 2 the two
- * colour-opponent axes, at their natural relative strength. Independent
- * unit-variance latents mapped through it have ImageNet's colour statistics. */
+ * its largest column norm (sqrt(0.2175) times |v0| = 0.99999) and with the
+ * first column made positive it is the matrix below: column 0 is luminance,
+ * 1 and 2 the two colour-opponent axes at their natural relative strength
+ * (column norms 1, 0.2940, 0.1438). Independent latents of equal variance
+ * mapped through it have ImageNet's colour correlations. The fixture script
+ * tests/fixtures/make_filters_ref.py recomputes it from the numbers above. */
 const float cv_lucid_colour[3][3] = {
-    {0.5675f, 0.7192f * 0.29400213f, 0.4009f * 0.14383899f},
-    {0.5808f, -0.0045f * 0.29400213f, -0.8140f * 0.14383899f},
-    {0.5836f, -0.6948f * 0.29400213f, 0.4203f * 0.14383899f},
+    {0.56750742f, 0.21144852f, 0.05766581f},
+    {0.58080759f, -0.00132302f, -0.11708647f},
+    {0.58360763f, -0.20427479f, 0.06045632f},
 };
-/* 0.29400213 = sqrt(0.0188 / 0.2175), 0.14383899 = sqrt(0.0045 / 0.2175). */
 
 struct cv_lucid {
     int h, w, k, c;
@@ -270,6 +271,34 @@ void cv_warp_backward(float *dimg, const float *dout, int c, int h, int w, const
                         dst[(size_t)ys[q] * w + xs[q]] += wt[q] * d;
             }
         }
+}
+
+/* ---- pixels -> model input ---------------------------------------------------- */
+
+/* Which RGB plane feeds model channel c. */
+static int rgb_plane(const cv_preprocess *p, int channels, int c)
+{
+    return channels == 3 && p->bgr ? 2 - c : c;
+}
+
+void cv_lucid_to_input(float *x, const float *rgb, int c, size_t plane, const cv_preprocess *pre)
+{
+    for (int ch = 0; ch < c; ch++) {
+        const float *src = rgb + (size_t)rgb_plane(pre, c, ch) * plane;
+        float *d = x + (size_t)ch * plane, f = 255.0f * pre->scale / pre->std[ch], b = pre->mean[ch] / pre->std[ch];
+        for (size_t q = 0; q < plane; q++)
+            d[q] = src[q] * f - b;
+    }
+}
+
+void cv_lucid_to_input_backward(float *drgb, const float *dx, int c, size_t plane, const cv_preprocess *pre)
+{
+    for (int ch = 0; ch < c; ch++) {
+        float *d = drgb + (size_t)rgb_plane(pre, c, ch) * plane, f = 255.0f * pre->scale / pre->std[ch];
+        const float *src = dx + (size_t)ch * plane;
+        for (size_t q = 0; q < plane; q++)
+            d[q] = src[q] * f;
+    }
 }
 
 /* ---- Adam ------------------------------------------------------------------ */

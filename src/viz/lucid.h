@@ -22,6 +22,7 @@
 #define CV_LUCID_H
 
 #include "../core/graph.h"
+#include "cnnviz_io.h"
 
 /* The colour decorrelation matrix for RGB, column j = eigenvector j of
  * ImageNet's pixel covariance times sqrt(eigenvalue j / eigenvalue 0). */
@@ -66,6 +67,12 @@ typedef struct {
 void cv_warp_forward(float *out, const float *img, int c, int h, int w, const cv_warp *t, float pad);
 /* dimg += the transpose of cv_warp_forward applied to dout (pad gets no gradient). */
 void cv_warp_backward(float *dimg, const float *dout, int c, int h, int w, const cv_warp *t);
+
+/* rgb [C][H][W] in (0, 1), RGB plane order -> model input [C][H][W] in the
+ * channel order fed to the model: x = (255 rgb * pre.scale - mean) / std. */
+void cv_lucid_to_input(float *x, const float *rgb, int c, size_t plane, const cv_preprocess *pre);
+/* drgb = the transpose of cv_lucid_to_input applied to dx (overwrites drgb). */
+void cv_lucid_to_input_backward(float *drgb, const float *dx, int c, size_t plane, const cv_preprocess *pre);
 
 /* Adam (Kingma & Ba) ascent step on n parameters: p += lr * mhat / (sqrt(vhat) + eps).
  * t is the 1-based step number; m, v start at zero. */
