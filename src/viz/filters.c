@@ -221,6 +221,9 @@ static cv_status engine_plan(engine *e, int batch, cv_error *err)
     cv_run_options ro = cv_run_defaults();
     ro.stop_layer = e->o->layer;
     ro.need_grad = 1;
+    /* lucid starts from a flat grey image, where deep units are often all
+     * off: let the gradient through ReLUs that it would switch on. */
+    ro.relu_redirect = e->o->method == CV_FILTERS_LUCID;
     cv_shape s = input_shape(&e->g, batch);
     cv_status st = cv_run_create(&e->run, e->m, &s, &ro, err);
     if (st != CV_OK)
