@@ -162,6 +162,7 @@ static int run(const cli_args *a)
     cv_filters_result res = {0};
     cv_image grid = {0};
     char *txt = NULL;
+    bool seed_raw_note = false;
     if (!cli_load_model(a, &m))
         goto out;
     int layer = cv_model_find_layer(m, layer_name, &err);
@@ -179,7 +180,7 @@ static int run(const cli_args *a)
             goto out;
         }
         o.pre.bgr = 1;
-        cli_note("--method seed feeds raw 0..255 BGR pixels, as the original (set --preprocess to change)");
+        seed_raw_note = true;
     } else if (!cli_preprocess(a, m, &o.pre)) {
         goto out;
     }
@@ -223,6 +224,8 @@ static int run(const cli_args *a)
         printf(" %d", ks[i]);
     printf("\n");
     fflush(stdout);
+    if (seed_raw_note)
+        cli_note("--method seed feeds raw 0..255 BGR pixels, as the original (set --preprocess to change)");
     snprintf(ps.what, sizeof ps.what, "filters");
     int steps_guess = (int)(iters ? iters : o.method == CV_FILTERS_SEED ? 20 : 256);
     cli_progress_start(&ps.bar, ps.what, steps_guess);
