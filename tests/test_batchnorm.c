@@ -75,6 +75,37 @@ static void test_bn_per_activation(void)
     oplab_free(&lab);
 }
 
+/* Against torch.nn.functional.batch_norm(training=False). */
+static void test_bn_torch_golden(void)
+{
+    ref_record *r;
+    char why[256];
+    int n = ref_golden_load("tests/fixtures/conv_ops_torch.bin", "bn", &r, why, sizeof why);
+    REQUIRE(n > 0, "%s", n < 0 ? why : "no bn records");
+    for (int k = 0; k < n; k++) {
+        const ref_tensor *x = &r[k].t[0], *y = &r[k].t[5], *dy = &r[k].t[6], *dx = &r[k].t[7];
+        cv_shape xs = {x->ndim, {0}}, ss = {1, {x->d[1]}};
+        for (int d = 0; d < x->ndim; d++)
+            xs.d[d] = x->d[d];
+        oplab lab;
+        oplab_begin(&lab, "BatchNormalization", &xs);
+        for (int t = 1; t <= 4; t++)
+            oplab_const(&lab, &ss, r[k].t[t].data);
+        cv_node_set_float(lab.m, lab.node, "epsilon", r[k].params[0], NULL);
+        REQUIRE(oplab_end(&lab) == CV_OK, "%s", lab.err.msg);
+        REQUIRE(oplab_forward(&lab, x->data) == CV_OK, "%s", lab.err.msg);
+        const float *g = NULL;
+        REQUIRE(cv_run_backward(lab.run, 0, dy->data, &g, &lab.err) == CV_OK, "%s", lab.err.msg);
+        double f = test_max_rel_diff(lab.y, y->data, y->numel), b = test_max_rel_diff(g, dx->data, dx->numel);
+        char buf[64];
+        printf("    PyTorch %s: forward max rel diff %.3g, backward %.3g (tol 1e-6)\n",
+               cv_shape_str(&xs, buf, sizeof buf), f, b);
+        CHECK(f <= 1e-6 && b <= 1e-6, "differs from PyTorch");
+        oplab_free(&lab);
+    }
+    ref_golden_free(r, n);
+}
+
 static void test_bn_errors(void)
 {
     cv_shape xs = {4, {1, 3, 2, 2}}, s4 = {1, {4}}, s3 = {1, {3}};
@@ -113,6 +144,7 @@ int main(void)
 {
     RUN(test_bn_forward_backward);
     RUN(test_bn_per_activation);
+    RUN(test_bn_torch_golden);
     RUN(test_bn_errors);
     return test_summary("batchnorm");
 }

@@ -99,6 +99,34 @@ static void test_lrn_backward_large(void)
     free(x); free(seed); free(y0); free(y1);
 }
 
+/* Against torch.nn.functional.local_response_norm (odd sizes). */
+static void test_lrn_torch_golden(void)
+{
+    ref_record *r;
+    char why[256];
+    int n = ref_golden_load("tests/fixtures/conv_ops_torch.bin", "lrn", &r, why, sizeof why);
+    REQUIRE(n > 0, "%s", n < 0 ? why : "no lrn records");
+    for (int k = 0; k < n; k++) {
+        const float *p = r[k].params;
+        const ref_tensor *x = &r[k].t[0], *y = &r[k].t[1], *dy = &r[k].t[2], *dx = &r[k].t[3];
+        cv_shape xs = {x->ndim, {0}};
+        for (int d = 0; d < x->ndim; d++)
+            xs.d[d] = x->d[d];
+        oplab lab;
+        REQUIRE(lrn_lab(&lab, &xs, (int)p[0], p[1], p[2], p[3]) == CV_OK, "%s", lab.err.msg);
+        REQUIRE(oplab_forward(&lab, x->data) == CV_OK, "%s", lab.err.msg);
+        const float *g = NULL;
+        REQUIRE(cv_run_backward(lab.run, 0, dy->data, &g, &lab.err) == CV_OK, "%s", lab.err.msg);
+        double f = test_max_rel_diff(lab.y, y->data, y->numel), b = test_max_rel_diff(g, dx->data, dx->numel);
+        char buf[64];
+        printf("    PyTorch %s size %g: forward max rel diff %.3g, backward %.3g (tol 1e-5)\n",
+               cv_shape_str(&xs, buf, sizeof buf), p[0], f, b);
+        CHECK(f <= 1e-5 && b <= 1e-5, "differs from PyTorch");
+        oplab_free(&lab);
+    }
+    ref_golden_free(r, n);
+}
+
 static void test_lrn_errors(void)
 {
     cv_shape xs = {4, {1, 3, 2, 2}};
@@ -118,6 +146,7 @@ int main(void)
 {
     RUN(test_lrn_forward);
     RUN(test_lrn_backward_large);
+    RUN(test_lrn_torch_golden);
     RUN(test_lrn_errors);
     return test_summary("lrn");
 }

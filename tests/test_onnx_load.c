@@ -459,7 +459,17 @@ static void test_random_and_mutated(void)
     CHECK(ok == 0, "random bytes loaded as a model");
 
     /* Models with a few bytes changed: anything may happen except a crash
-     * or a message without the file name. */
+     * or a message without the file name. They live in a directory of their
+     * own with a copy of external.bin, which external.onnx names. */
+    char dir[256], bin[300], mpath[300];
+    snprintf(dir, sizeof dir, "/tmp/cnnviz_onnx_%d_mutants", (int)getpid());
+    snprintf(bin, sizeof bin, "%s/external.bin", dir);
+    snprintf(mpath, sizeof mpath, "%s/mutant.onnx", dir);
+    REQUIRE(mkdir(dir, 0700) == 0, "cannot mkdir %s", dir);
+    size_t bin_len;
+    char *bin_data = slurp(FIX "external.bin", &bin_len);
+    REQUIRE(bin_data && spit(bin, bin_data, bin_len), "cannot copy external.bin");
+    free(bin_data);
     const char *models[] = {FIX "ir3.onnx", FIX "fp16.onnx", FIX "attrs.onnx", FIX "external.onnx"};
     int loaded = 0, total = 0;
     for (int mi = 0; mi < 4; mi++) {
@@ -474,21 +484,16 @@ static void test_random_and_mutated(void)
                 size_t at = (size_t)test_uniform(0, (float)len) % len;
                 mut[at] = (char)(k & 1 ? (unsigned char)test_uniform(0, 256) : mut[at] ^ (1 << (k % 8)));
             }
-            /* external.onnx names external.bin next to it: keep the copy there */
-            char mpath[300];
-            if (mi == 3)
-                snprintf(mpath, sizeof mpath, FIX "cnnviz_mutant_%d.onnx", (int)getpid());
-            else
-                snprintf(mpath, sizeof mpath, "%s", path);
             REQUIRE(spit(mpath, mut, len), "cannot write %s", mpath);
             loaded += try_load(mpath) == CV_OK;
             total++;
-            if (mi == 3)
-                remove(mpath);
         }
         free(mut);
         free(orig);
     }
+    remove(mpath);
+    remove(bin);
+    rmdir(dir);
     printf("    %d mutated models: %d still loaded, the rest refused cleanly\n", total, loaded);
     remove(path);
 }

@@ -419,10 +419,55 @@ static void test_pool_errors(void)
                  "expected (N, C, spatial...)");
 }
 
+#define GOLDEN "tests/fixtures/conv_ops_torch.bin"
+
+/* Against PyTorch's max_pool2d / avg_pool2d (ceil_mode, count_include_pad). */
+static void test_pool_torch_golden(void)
+{
+    for (int is_max = 1; is_max >= 0; is_max--) {
+        ref_record *r;
+        char why[256];
+        int n = ref_golden_load(GOLDEN, is_max ? "maxpool" : "avgpool", &r, why, sizeof why);
+        REQUIRE(n > 0, "%s", n < 0 ? why : "no pool records");
+        double fwd = 0, bwd = 0;
+        for (int k = 0; k < n; k++) {
+            const float *p = r[k].params;
+            pool_case pc = {.g = {(int)p[0], (int)p[1], (int)p[2], (int)p[3], 0, 0, (int)p[4], (int)p[5], (int)p[6],
+                                  (int)p[7], (int)p[8], (int)p[9], (int)p[10], (int)p[11], (int)p[12], (int)p[13],
+                                  (int)p[14], (int)p[15]},
+                            .is_max = is_max, .ceil_attr = (int)p[14]};
+            const ref_tensor *x = &r[k].t[0], *y = &r[k].t[1], *dy = &r[k].t[2], *dx = &r[k].t[3];
+            char text[256];
+            case_text(&pc, text, sizeof text);
+            oplab lab;
+            cv_status st = pool_lab(&lab, &pc);
+            if (st == CV_OK)
+                st = oplab_forward(&lab, x->data);
+            CHECK(st == CV_OK, "%s: %s", text, lab.err.msg);
+            if (st == CV_OK && lab.y_numel == y->numel) {
+                double f = test_max_rel_diff(lab.y, y->data, y->numel);
+                const float *g = NULL;
+                st = cv_run_backward(lab.run, 0, dy->data, &g, &lab.err);
+                double bd = st == CV_OK ? test_max_rel_diff(g, dx->data, dx->numel) : INFINITY;
+                CHECK(f <= 1e-6 && bd <= 1e-6, "%s: forward rel diff %.3g, backward %.3g", text, f, bd);
+                fwd = f > fwd ? f : fwd;
+                bwd = bd > bwd ? bd : bwd;
+            } else if (st == CV_OK) {
+                CHECK(0, "%s: %zu outputs, torch has %zu", text, lab.y_numel, y->numel);
+            }
+            oplab_free(&lab);
+        }
+        printf("    %s: %d PyTorch cases: forward max rel diff %.3g, backward %.3g (tol 1e-6)\n",
+               is_max ? "MaxPool" : "AveragePool", n, fwd, bwd);
+        ref_golden_free(r, n);
+    }
+}
+
 int main(void)
 {
     RUN(test_pool_random);
     RUN(test_pool_real_shapes);
+    RUN(test_pool_torch_golden);
     RUN(test_pool_gradcheck);
     RUN(test_maxpool_ties);
     RUN(test_global_pools);

@@ -128,8 +128,8 @@ static cv_status cv_png_load(cv_image *img, FILE *f, const char *path, cv_error 
         png_set_palette_to_rgb(png);
     if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8)
         png_set_expand_gray_1_2_4_to_8(png);
-    if (ctype & PNG_COLOR_MASK_ALPHA)
-        png_set_strip_alpha(png);
+    /* alpha goes, including the alpha that palette expansion makes from tRNS */
+    png_set_strip_alpha(png);
     if (ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA)
         png_set_gray_to_rgb(png);
     png_set_interlace_handling(png);
@@ -189,9 +189,10 @@ cv_status cv_image_save_png(const cv_image *img, const char *path, cv_error *err
         return cv_fail(err, CV_ERR_IO, "%s: writing PNG failed (%s)", path, trap.msg);
     }
     png_init_io(png, a.f);
-    /* level 3: nearly the size of the default 6 at about half the time,
-     * which matters when writing one frame per occlusion position */
-    png_set_compression_level(png, 3);
+    /* zlib level 1: on a 224 x 224 photo about 5 % larger than the
+     * default level 6 in less than half the time, which matters when
+     * writing one frame per occlusion position */
+    png_set_compression_level(png, 1);
     png_set_IHDR(png, info, (png_uint_32)img->w, (png_uint_32)img->h, 8, ctypes[img->c],
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
@@ -320,7 +321,7 @@ cv_status cv_image_save_jpeg(const cv_image *img, const char *path, int quality,
     if (!img->px || img->w <= 0 || img->h <= 0 || img->c < 1 || img->c > 4)
         return cv_fail(err, CV_ERR_INVALID, "%s: cannot save an empty image or one with %d channels",
                        path, img->c);
-    quality = quality < 1 ? 1 : quality > 100 ? 100 : quality;
+    const int q = quality < 1 ? 1 : quality > 100 ? 100 : quality;
     int out_c = img->c >= 3 ? 3 : 1; /* JPEG has no alpha: drop it */
     JSAMPLE *row = malloc((size_t)img->w * out_c);
     if (!row)
@@ -348,7 +349,7 @@ cv_status cv_image_save_jpeg(const cv_image *img, const char *path, int quality,
     cinfo.input_components = out_c;
     cinfo.in_color_space = out_c == 3 ? JCS_RGB : JCS_GRAYSCALE;
     jpeg_set_defaults(&cinfo);
-    jpeg_set_quality(&cinfo, quality, TRUE);
+    jpeg_set_quality(&cinfo, q, TRUE);
     jpeg_start_compress(&cinfo, TRUE);
     while (cinfo.next_scanline < cinfo.image_height) {
         const uint8_t *src = img->px + (size_t)cinfo.next_scanline * img->w * img->c;
@@ -413,10 +414,10 @@ typedef struct {
     float f;
 } cv_tap;
 
-static inline cv_tap cv_tap_at(int d, int out, int in)
+static inline cv_tap cv_tap_at(int d, double scale, int in)
 {
     cv_tap t;
-    double s = (d + 0.5) * ((double)in / out) - 0.5;
+    double s = (d + 0.5) * scale - 0.5;
     if (s < 0)
         s = 0;
     t.i0 = (int)s;
@@ -433,12 +434,13 @@ static inline cv_tap cv_tap_at(int d, int out, int in)
 void cv_resize_bilinear_f32(float *out, int oh, int ow, const float *in, int h, int w, int c)
 {
     /* out is (oh, ow, c), in is (h, w, c) */
+    double sy = (double)h / oh, sx = (double)w / ow;
     for (int y = 0; y < oh; y++) {
-        cv_tap ty = cv_tap_at(y, oh, h);
+        cv_tap ty = cv_tap_at(y, sy, h);
         const float *r0 = in + (size_t)ty.i0 * w * c, *r1 = in + (size_t)ty.i1 * w * c;
         float *o = out + (size_t)y * ow * c;
         for (int x = 0; x < ow; x++) {
-            cv_tap tx = cv_tap_at(x, ow, w);
+            cv_tap tx = cv_tap_at(x, sx, w);
             int a = tx.i0 * c, b = tx.i1 * c;
             for (int k = 0; k < c; k++) {
                 float top = r0[a + k] + (r0[b + k] - r0[a + k]) * tx.f;
@@ -457,13 +459,14 @@ cv_status cv_image_resize(cv_image *out, const cv_image *in, int w, int h, cv_er
     if (st != CV_OK)
         return st;
     int c = in->c;
+    double sy = (double)in->h / h, sx = (double)in->w / w;
     for (int y = 0; y < h; y++) {
-        cv_tap ty = cv_tap_at(y, h, in->h);
+        cv_tap ty = cv_tap_at(y, sy, in->h);
         const uint8_t *r0 = in->px + (size_t)ty.i0 * in->w * c;
         const uint8_t *r1 = in->px + (size_t)ty.i1 * in->w * c;
         uint8_t *o = out->px + (size_t)y * w * c;
         for (int x = 0; x < w; x++) {
-            cv_tap tx = cv_tap_at(x, w, in->w);
+            cv_tap tx = cv_tap_at(x, sx, in->w);
             int a = tx.i0 * c, b = tx.i1 * c;
             for (int k = 0; k < c; k++) {
                 float top = r0[a + k] + (r0[b + k] - r0[a + k]) * tx.f;
