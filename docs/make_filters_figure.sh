@@ -34,6 +34,7 @@ d = ImageDraw.Draw(out)
 d.text((4, 8), "--method seed (the original: 20 steps, blur/decay/clip)", fill="black")
 d.text((seed.width + gap + 4, 8), "--method lucid (256 steps: 1/f Fourier, decorrelated colour, views, Adam)", fill="black")
 d.text((4, h - 16), "SqueezeNet 1.1, layer %s, filters %s (same filters, same order)" % (layer, filters), fill="black")
-out.save(sys.argv[3], optimize=True)
+# 256 colours (median cut, dithered) keep the file under 1 MB
+out.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG).save(sys.argv[3], optimize=True)
 print("wrote", sys.argv[3])
 PY

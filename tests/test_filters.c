@@ -55,14 +55,24 @@ static int add_const(cv_model *m, const char *name, const char *fix)
 }
 
 /* x -> Conv(3->4) -> Relu -> MaxPool 2 -> Conv(4->6) -> Relu "r2"
- *   [-> GlobalAveragePool -> Flatten "flat" when with_flat] */
-static cv_model *small_net(bool with_flat)
+ *   [-> GlobalAveragePool -> Flatten "flat" when with_flat]
+ * nhwc: the input is channels-last, transposed to NCHW first (as Keras models are). */
+static cv_model *small_net_layout(bool with_flat, bool nhwc)
 {
     cv_error err;
     cv_model *m = cv_model_new("<small net>", &err);
     int x = cv_model_value(m, "x", NULL);
     m->values[x].shape = (cv_shape){4, {1, 3, 16, 16}};
     m->input = x;
+    if (nhwc) {
+        int t = cv_model_value(m, "x_nchw", NULL);
+        m->values[x].shape = (cv_shape){4, {1, 16, 16, 3}};
+        m->input_nhwc = 1;
+        int64_t perm[4] = {0, 3, 1, 2};
+        int n = cv_model_add_node(m, "to_nchw", "Transpose", &x, 1, &t, 1, NULL);
+        cv_node_set_ints(m, n, "perm", perm, 4, NULL);
+        x = t;
+    }
     int w1 = add_const(m, "w1", "seed_w1"), b1 = add_const(m, "b1", "seed_b1");
     int w2 = add_const(m, "w2", "seed_w2"), b2 = add_const(m, "b2", "seed_b2");
     int c1 = cv_model_value(m, "c1", NULL), r1 = cv_model_value(m, "r1", NULL), p1 = cv_model_value(m, "p1", NULL);
@@ -97,6 +107,8 @@ static cv_model *small_net(bool with_flat)
     }
     return m;
 }
+
+static cv_model *small_net(bool with_flat) { return small_net_layout(with_flat, false); }
 
 static const int ref_filters[3] = {0, 1, 3};
 
@@ -234,6 +246,30 @@ static void test_seed_noise(void)
     cv_filters_result_free(&a);
     cv_filters_result_free(&b);
     cv_filters_result_free(&c);
+    cv_model_free(m);
+}
+
+/* A channels-last model: the same pictures, init and images in its layout. */
+static void test_seed_nhwc(void)
+{
+    cv_model *m = small_net_layout(false, true);
+    REQUIRE(m, "model");
+    float *x0 = fixture("seed_x0", NULL), *ref = fixture("seed_iter3", NULL);
+    REQUIRE(x0 && ref, "fixtures");
+    float hwc[16 * 16 * 3];
+    for (int c = 0; c < 3; c++)
+        for (int p = 0; p < 256; p++)
+            hwc[p * 3 + c] = x0[c * 256 + p];
+    cv_filters_options o = seed_options(m, hwc, 3);
+    cv_filters_result res;
+    cv_error err;
+    REQUIRE(cv_filters_run(&res, m, &o, &err) == CV_OK, "%s", err.msg);
+    double d = scaled_diff(res.images, ref, (size_t)3 * 16 * 16 * 3);
+    printf("    channels-last model, 3 iterations: max scaled diff from the reference %.3g\n", d);
+    CHECK(d <= 1e-4, "NHWC images differ by %g", d);
+    cv_filters_result_free(&res);
+    free(x0);
+    free(ref);
     cv_model_free(m);
 }
 
@@ -674,6 +710,7 @@ int main(int argc, char **argv)
     RUN(test_seed_chunks);
     RUN(test_seed_dead_filter);
     RUN(test_seed_noise);
+    RUN(test_seed_nhwc);
     RUN(test_choose);
     RUN(test_errors);
     RUN(test_irfft2);
