@@ -37,6 +37,10 @@ cv_status cv_image_save_jpeg(const cv_image *img, const char *path, int quality,
 /* Bilinear resize, half-pixel centres (as OpenCV INTER_LINEAR / PyTorch
  * align_corners=False), no antialiasing. out is allocated. */
 cv_status cv_image_resize(cv_image *out, const cv_image *in, int w, int h, cv_error *err);
+/* Antialiased resize: a bilinear (triangle) filter widened by the shrink
+ * factor, as PIL and torchvision's antialias=True; plain bilinear when
+ * enlarging. What most training pipelines did, so the default for inputs. */
+cv_status cv_image_resize_antialias(cv_image *out, const cv_image *in, int w, int h, cv_error *err);
 /* The same on float planes: in is h x w x c (HWC), out oh x ow x c. */
 void cv_resize_bilinear_f32(float *out, int oh, int ow, const float *in, int h, int w, int c);
 

@@ -766,6 +766,49 @@ static void test_resize_torch(void)
     }
 }
 
+/* Antialiased shrink against torchvision's antialias=True (float result,
+ * rounded by us to 8 bits: at most 1 off). */
+static void test_resize_antialias_torch(void)
+{
+    enum { H = 60, W = 80, C = 3 };
+    cv_image in, out;
+    cv_error err;
+    REQUIRE(cv_image_alloc(&in, W, H, C, &err) == CV_OK, "%s", err.msg);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            for (int c = 0; c < C; c++)
+                in.px[(y * W + x) * C + c] = (uint8_t)(((11 * y + 5 * x + 41 * c) * 37) % 256);
+    const char *names[2] = {"tests/fixtures/resize_torch_aa_down.npy", "tests/fixtures/resize_torch_aa_mild.npy"};
+    for (int k = 0; k < 2; k++) {
+        cv_shape s;
+        float *ref;
+        REQUIRE(cv_npy_read(names[k], &s, &ref, &err) == CV_OK, "%s", err.msg);
+        int oh = (int)s.d[0], ow = (int)s.d[1];
+        REQUIRE(cv_image_resize_antialias(&out, &in, ow, oh, &err) == CV_OK, "%s", err.msg);
+        double worst = 0;
+        for (int i = 0; i < oh * ow * C; i++) {
+            double d = fabs(out.px[i] - ref[i]);
+            worst = d > worst ? d : worst;
+        }
+        printf("    antialias %dx%d -> %dx%d vs torch: max abs diff %.3f (8-bit rounding)\n", W, H, ow, oh, worst);
+        CHECK(worst <= 0.5 + 1e-3, "differs from torchvision by %g", worst);
+        cv_image_free(&out);
+        free(ref);
+    }
+    /* enlarging equals plain bilinear */
+    cv_image a, b;
+    REQUIRE(cv_image_resize_antialias(&a, &in, 101, 77, &err) == CV_OK, "%s", err.msg);
+    REQUIRE(cv_image_resize(&b, &in, 101, 77, &err) == CV_OK, "%s", err.msg);
+    int maxd = 0;
+    for (int i = 0; i < 101 * 77 * C; i++)
+        maxd = abs(a.px[i] - b.px[i]) > maxd ? abs(a.px[i] - b.px[i]) : maxd;
+    printf("    antialias vs bilinear when enlarging: max diff %d\n", maxd);
+    CHECK(maxd <= 1, "enlarging differs from bilinear by %d", maxd);
+    cv_image_free(&a);
+    cv_image_free(&b);
+    cv_image_free(&in);
+}
+
 static void test_shared_images(void)
 {
     const char *dir = test_shared_dir();
@@ -826,6 +869,7 @@ int main(void)
     RUN(test_resize_f32_reference);
     RUN(test_resize_u8_reference);
     RUN(test_resize_torch);
+    RUN(test_resize_antialias_torch);
     RUN(test_shared_images);
     remove_tmpdir();
     return test_summary("image");
