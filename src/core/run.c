@@ -25,6 +25,7 @@ struct cv_run {
     int n_targets;
     int last_node;
     bool need_grad;
+    bool relu_redirect;
     float *scratch;
     size_t scratch_floats;
 };
@@ -112,6 +113,7 @@ static void make_ctx(const cv_run *r, int k, cv_op_ctx *ctx)
     ctx->out = r->node_out[k];
     ctx->scratch = r->scratch;
     ctx->scratch_floats = r->scratch_floats;
+    ctx->relu_redirect = r->relu_redirect;
 }
 
 /* Mark the nodes that the target values depend on. */
@@ -255,6 +257,7 @@ cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_s
         goto fail;
     }
     r->need_grad = opt->need_grad != 0;
+    r->relu_redirect = opt->relu_redirect != 0;
     for (int k = 0; k < m->n_nodes; k++) {
         const cv_node *n = &m->nodes[k];
         r->node_in[k] = calloc((size_t)(n->n_in + 1), sizeof(cv_tensor *));
