@@ -101,6 +101,13 @@ cv_status cv_node_set_ints(cv_model *m, int k, const char *name, const int64_t *
 cv_status cv_node_set_floats(cv_model *m, int k, const char *name, const float *v, int n, cv_error *err);
 cv_status cv_node_set_string(cv_model *m, int k, const char *name, const char *v, cv_error *err);
 cv_status cv_model_set_meta(cv_model *m, const char *key, const char *val, cv_error *err);
+/* Adds a constant value that takes ownership of data (float* or int64_t*,
+ * numel(shape) elements; freed even on failure). If `name` is taken, a
+ * suffix makes it unique. Returns the value index or -1. */
+int cv_model_add_constant(cv_model *m, const char *name, cv_dtype dtype, const cv_shape *shape,
+                          void *data, cv_error *err);
+/* TENSOR attribute on node k referring to constant value `value`. */
+cv_status cv_node_set_tensor(cv_model *m, int k, const char *name, int value, cv_error *err);
 
 /* Resolve op defs, run each op's init (attribute parsing/validation),
  * sort nodes topologically and check the graph is well formed. Loaders call

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static char *dup_str(const char *s)
 {
@@ -227,6 +228,35 @@ cv_status cv_model_set_meta(cv_model *m, const char *key, const char *val, cv_er
     return CV_OK;
 }
 
+int cv_model_add_constant(cv_model *m, const char *name, cv_dtype dtype, const cv_shape *shape,
+                          void *data, cv_error *err)
+{
+    /* Attribute tensors have no name of their own in ONNX; the caller makes
+     * one from the node and attribute, and we only add a counter on a clash. */
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", name);
+    for (int n = 2; cv_model_find_value(m, buf) >= 0; n++)
+        snprintf(buf, sizeof buf, "%s#%d", name, n);
+    int v = cv_model_value(m, buf, err);
+    if (v < 0) {
+        free(data);
+        return -1;
+    }
+    m->values[v].dtype = dtype;
+    m->values[v].shape = *shape;
+    m->values[v].data = data;
+    return v;
+}
+
+cv_status cv_node_set_tensor(cv_model *m, int k, const char *name, int value, cv_error *err)
+{
+    cv_attr *a = new_attr(m, k, name, CV_ATTR_TENSOR, err);
+    if (!a)
+        return CV_ERR_NOMEM;
+    a->tensor = value;
+    return CV_OK;
+}
+
 const cv_attr *cv_node_attr(const cv_node *n, const char *name)
 {
     for (int k = 0; k < n->n_attr; k++)
@@ -382,6 +412,12 @@ cv_status cv_model_load(cv_model **out, const char *path, const cv_load_options 
     FILE *f = fopen(path, "rb");
     if (!f)
         return cv_fail(err, CV_ERR_IO, "%s: cannot open model file", path);
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* fopen succeeds on a directory; reading it would look "empty" */
+        fclose(f);
+        return cv_fail(err, CV_ERR_IO, "%s: is a directory, not a model file", path);
+    }
     unsigned char magic[8] = {0};
     size_t got = fread(magic, 1, sizeof magic, f);
     fclose(f);

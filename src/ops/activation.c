@@ -1,10 +1,30 @@
 /* Elementwise activations: out = f(in), same shape. Each has its forward
- * and its backward (d in = f'(.) * d out) side by side. */
-#include "../core/graph.h"
+ * and its backward (d in = f'(.) * d out) side by side.
+ *
+ * At kinks (x == 0 for Relu/LeakyRelu/PRelu, the clip bounds, the ends of
+ * HardSigmoid/HardSwish's linear part) the subgradient is PyTorch's, so
+ * gradients match what the original framework computes.
+ */
+#include "bcast.h"
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 
-/* Output has the input's shape. Shared by every unary op here. */
+/* Attributes of the parametrised activations, parsed once in init. */
+typedef struct {
+    float alpha, beta, gamma;
+    float lo, hi;           /* Clip bounds from attributes (opset < 11) */
+    bool bounds_from_inputs;/* Clip opset >= 11: min/max are inputs 1 and 2 */
+} act_params;
+
+/* Zeroed params owned by the node, or NULL when out of memory. */
+static act_params *act_params_new(cv_node *n)
+{
+    return n->params = calloc(1, sizeof(act_params));
+}
+
+/* Output has the input's shape. Shared by every unary float op here. */
 static cv_status infer_same(cv_op_ctx *c, cv_error *err)
 {
     if (c->n_in < 1 || !c->in[0] || c->in[0]->dtype != CV_F32)
@@ -45,4 +65,438 @@ static const cv_op_def relu = {
     .type = "Relu", .infer = infer_same, .forward = relu_forward, .backward = relu_backward,
 };
 
-const cv_op_def *const cv_ops_activation[] = {&relu, NULL};
+/* ---- LeakyRelu: x < 0 ? alpha x : x ---------------------------------------- */
+
+static cv_status leaky_init(cv_node *n, const cv_model *m, cv_error *err)
+{
+    act_params *p = act_params_new(n);
+    if (!p)
+        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    p->alpha = cv_attr_float(n, "alpha", 0.01f);
+    return CV_OK;
+}
+
+static void leaky_forward(cv_op_ctx *c)
+{
+    const act_params *p = c->params;
+    const float *x = c->in[0]->f;
+    float *y = c->out[0]->f;
+    size_t n = numel0(c);
+    float alpha = p->alpha;
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (size_t k = 0; k < n; k++)
+        y[k] = x[k] < 0.0f ? alpha * x[k] : x[k];
+}
+
+static void leaky_backward(cv_op_ctx *c)
+{
+    if (!c->in[0]->grad)
+        return;
+    const act_params *p = c->params;
+    const float *x = c->in[0]->f, *dy = c->out[0]->grad;
+    float *dx = c->in[0]->grad;
+    size_t n = numel0(c);
+    float alpha = p->alpha;
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (size_t k = 0; k < n; k++)
+        dx[k] += x[k] > 0.0f ? dy[k] : alpha * dy[k];
+}
+
+static const cv_op_def leaky_relu = {
+    .type = "LeakyRelu", .init = leaky_init, .infer = infer_same,
+    .forward = leaky_forward, .backward = leaky_backward,
+};
+
+/* ---- PRelu: x < 0 ? slope x : x, slope broadcast to x (unidirectional) ---- */
+
+static cv_status prelu_infer(cv_op_ctx *c, cv_error *err)
+{
+    cv_status st = infer_same(c, err);
+    if (st != CV_OK)
+        return st;
+    if (c->n_in != 2 || !c->in[1] || c->in[1]->dtype != CV_F32)
+        return cv_fail(err, CV_ERR_INVALID, "expects a float 'slope' input");
+    cv_shape b;
+    char sx[160], ss[160];
+    if (cv_broadcast_shape(&c->in[0]->shape, &c->in[1]->shape, &b) != CV_OK ||
+        !cv_shape_equal(&b, &c->in[0]->shape))
+        return cv_fail(err, CV_ERR_SHAPE, "slope %s does not broadcast to the input %s",
+                       cv_shape_str(&c->in[1]->shape, ss, sizeof ss), cv_shape_str(&c->in[0]->shape, sx, sizeof sx));
+    return CV_OK;
+}
+
+static void prelu_forward(cv_op_ctx *c)
+{
+    const cv_tensor *xt = c->in[0], *st = c->in[1];
+    cv_bcast bc; /* rows of x; the slope's inner stride is 0 (per channel) or 1 */
+    cv_bcast_plan(&bc, &xt->shape, &xt->shape, &st->shape);
+    const int64_t ss = bc.sb[bc.nd - 1], len = bc.len;
+#pragma omp parallel for if (bc.rows * len > 65536 && bc.rows > 1) schedule(static)
+    for (int64_t r = 0; r < bc.rows; r++) {
+        int64_t ox, os;
+        cv_bcast_row(&bc, r, &ox, &os);
+        const float *x = xt->f + ox, *s = st->f + os;
+        float *y = c->out[0]->f + ox;
+        for (int64_t k = 0; k < len; k++)
+            y[k] = x[k] < 0.0f ? s[k * ss] * x[k] : x[k];
+    }
+}
+
+static void prelu_backward(cv_op_ctx *c)
+{
+    const cv_tensor *xt = c->in[0], *st = c->in[1];
+    const float *dyall = c->out[0]->grad;
+    cv_bcast bc;
+    cv_bcast_plan(&bc, &xt->shape, &xt->shape, &st->shape);
+    const int64_t ss = bc.sb[bc.nd - 1], len = bc.len;
+    if (xt->grad) {
+#pragma omp parallel for if (bc.rows * len > 65536 && bc.rows > 1) schedule(static)
+        for (int64_t r = 0; r < bc.rows; r++) {
+            int64_t ox, os;
+            cv_bcast_row(&bc, r, &ox, &os);
+            const float *x = xt->f + ox, *s = st->f + os, *dy = dyall + ox;
+            float *dx = xt->grad + ox;
+            for (int64_t k = 0; k < len; k++)
+                dx[k] += x[k] > 0.0f ? dy[k] : s[k * ss] * dy[k];
+        }
+    }
+    if (st->grad) { /* a runtime slope: reduce over where it was broadcast */
+        for (int64_t r = 0; r < bc.rows; r++) {
+            int64_t ox, os;
+            cv_bcast_row(&bc, r, &ox, &os);
+            const float *x = xt->f + ox, *dy = dyall + ox;
+            float *ds = st->grad + os;
+            for (int64_t k = 0; k < len; k++)
+                if (x[k] <= 0.0f)
+                    ds[k * ss] += x[k] * dy[k];
+        }
+    }
+}
+
+static const cv_op_def prelu = {
+    .type = "PRelu", .infer = prelu_infer, .forward = prelu_forward, .backward = prelu_backward,
+};
+
+/* ---- Elu: x < 0 ? alpha (e^x - 1) : x -------------------------------------- */
+
+static cv_status elu_init(cv_node *n, const cv_model *m, cv_error *err)
+{
+    act_params *p = act_params_new(n);
+    if (!p)
+        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    p->alpha = cv_attr_float(n, "alpha", 1.0f);
+    return CV_OK;
+}
+
+static void elu_forward(cv_op_ctx *c)
+{
+    const act_params *p = c->params;
+    const float *x = c->in[0]->f;
+    float *y = c->out[0]->f;
+    size_t n = numel0(c);
+    float alpha = p->alpha;
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (size_t k = 0; k < n; k++)
+        y[k] = x[k] < 0.0f ? alpha * expm1f(x[k]) : x[k];
+}
+
+static void elu_backward(cv_op_ctx *c)
+{
+    if (!c->in[0]->grad)
+        return;
+    const act_params *p = c->params;
+    const float *x = c->in[0]->f, *dy = c->out[0]->grad;
+    float *dx = c->in[0]->grad;
+    size_t n = numel0(c);
+    float alpha = p->alpha;
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (size_t k = 0; k < n; k++)
+        dx[k] += x[k] > 0.0f ? dy[k] : alpha * expf(x[k]) * dy[k];
+}
+
+static const cv_op_def elu = {
+    .type = "Elu", .init = elu_init, .infer = infer_same, .forward = elu_forward, .backward = elu_backward,
+};
+
+/* ---- Selu: gamma (x <= 0 ? alpha (e^x - 1) : x) ---------------------------- */
+
+static cv_status selu_init(cv_node *n, const cv_model *m, cv_error *err)
+{
+    act_params *p = act_params_new(n);
+    if (!p)
+        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    p->alpha = cv_attr_float(n, "alpha", 1.67326319217681884765625f);
+    p->gamma = cv_attr_float(n, "gamma", 1.05070102214813232421875f);
+    return CV_OK;
+}
+
+static void selu_forward(cv_op_ctx *c)
+{
+    const act_params *p = c->params;
+    const float *x = c->in[0]->f;
+    float *y = c->out[0]->f;
+    size_t n = numel0(c);
+    float alpha = p->alpha, gamma = p->gamma;
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (size_t k = 0; k < n; k++)
+        y[k] = gamma * (x[k] <= 0.0f ? alpha * expm1f(x[k]) : x[k]);
+}
+
+static void selu_backward(cv_op_ctx *c)
+{
+    if (!c->in[0]->grad)
+        return;
+    const act_params *p = c->params;
+    const float *x = c->in[0]->f, *dy = c->out[0]->grad;
+    float *dx = c->in[0]->grad;
+    size_t n = numel0(c);
+    float alpha = p->alpha, gamma = p->gamma;
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (size_t k = 0; k < n; k++)
+        dx[k] += gamma * (x[k] > 0.0f ? dy[k] : alpha * expf(x[k]) * dy[k]);
+}
+
+static const cv_op_def selu = {
+    .type = "Selu", .init = selu_init, .infer = infer_same, .forward = selu_forward, .backward = selu_backward,
+};
+
+/* ---- Clip: min(max(x, lo), hi) ---------------------------------------------
+ * Opset < 11: `min`/`max` attributes (default -/+FLT_MAX). Opset >= 11:
+ * optional inputs 1 and 2, which must be constant. Also works on int64. */
+
+static cv_status clip_init(cv_node *n, const cv_model *m, cv_error *err)
+{
+    act_params *p = act_params_new(n);
+    if (!p)
+        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    bool attrs = cv_node_attr(n, "min") || cv_node_attr(n, "max");
+    p->bounds_from_inputs = cv_opset(m) >= 11 && !attrs;
+    if (!p->bounds_from_inputs && n->n_in > 1)
+        return cv_fail(err, CV_ERR_INVALID, "opset %d Clip takes its bounds as attributes, not inputs", m->opset);
+    p->lo = cv_attr_float(n, "min", -FLT_MAX);
+    p->hi = cv_attr_float(n, "max", FLT_MAX);
+    return CV_OK;
+}
+
+static cv_status clip_infer(cv_op_ctx *c, cv_error *err)
+{
+    const act_params *p = c->params;
+    const cv_tensor *x = c->in[0];
+    if (!x || (x->dtype != CV_F32 && x->dtype != CV_I64))
+        return cv_fail(err, CV_ERR_INVALID, "expects a float or int64 input");
+    if (!p->bounds_from_inputs && x->dtype != CV_F32)
+        return cv_fail(err, CV_ERR_INVALID, "Clip with attribute bounds expects a float input");
+    static const char *const names[] = {"", "min", "max"};
+    for (int k = 1; k < c->n_in && k < 3; k++) {
+        if (!c->in[k])
+            continue;
+        if (!c->in_static[k])
+            return cv_fail(err, CV_ERR_UNSUPPORTED, "'%s' input must be constant", names[k]);
+        if (c->in[k]->dtype != x->dtype || cv_shape_numel(&c->in[k]->shape) != 1)
+            return cv_fail(err, CV_ERR_INVALID, "'%s' must be a scalar of the input's type", names[k]);
+    }
+    c->out[0]->dtype = x->dtype;
+    c->out[0]->shape = x->shape;
+    return CV_OK;
+}
+
+/* The bounds for this run (inputs when given, else attributes/defaults). */
+static void clip_bounds_f32(const cv_op_ctx *c, float *lo, float *hi)
+{
+    const act_params *p = c->params;
+    *lo = p->lo;
+    *hi = p->hi;
+    if (p->bounds_from_inputs) {
+        *lo = c->n_in > 1 && c->in[1] ? c->in[1]->f[0] : -INFINITY;
+        *hi = c->n_in > 2 && c->in[2] ? c->in[2]->f[0] : INFINITY;
+    }
+}
+
+static void clip_forward(cv_op_ctx *c)
+{
+    size_t n = numel0(c);
+    if (c->in[0]->dtype == CV_I64) {
+        int64_t lo = c->n_in > 1 && c->in[1] ? c->in[1]->i[0] : INT64_MIN;
+        int64_t hi = c->n_in > 2 && c->in[2] ? c->in[2]->i[0] : INT64_MAX;
+        const int64_t *x = c->in[0]->i;
+        int64_t *y = c->out[0]->i;
+        for (size_t k = 0; k < n; k++) {
+            int64_t v = x[k] < lo ? lo : x[k];
+            y[k] = v > hi ? hi : v;
+        }
+        return;
+    }
+    float lo, hi;
+    clip_bounds_f32(c, &lo, &hi);
+    const float *x = c->in[0]->f;
+    float *y = c->out[0]->f;
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (size_t k = 0; k < n; k++) {
+        float v = x[k] < lo ? lo : x[k];
+        y[k] = v > hi ? hi : v;
+    }
+}
+
+static void clip_backward(cv_op_ctx *c)
+{
+    if (!c->in[0]->grad)
+        return;
+    float lo, hi;
+    clip_bounds_f32(c, &lo, &hi);
+    const float *x = c->in[0]->f, *dy = c->out[0]->grad;
+    float *dx = c->in[0]->grad;
+    size_t n = numel0(c);
+    /* Gradient passes on the closed interval, as torch.clamp's does. */
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (size_t k = 0; k < n; k++)
+        dx[k] += x[k] >= lo && x[k] <= hi ? dy[k] : 0.0f;
+}
+
+static const cv_op_def clip = {
+    .type = "Clip", .init = clip_init, .infer = clip_infer, .forward = clip_forward, .backward = clip_backward,
+};
+
+/* ---- Sigmoid: 1 / (1 + e^-x) ------------------------------------------------ */
+
+static void sigmoid_forward(cv_op_ctx *c)
+{
+    const float *x = c->in[0]->f;
+    float *y = c->out[0]->f;
+    size_t n = numel0(c);
+    /* Two branches so exp never overflows. */
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (size_t k = 0; k < n; k++) {
+        if (x[k] >= 0.0f) {
+            y[k] = 1.0f / (1.0f + expf(-x[k]));
+        } else {
+            float e = expf(x[k]);
+            y[k] = e / (1.0f + e);
+        }
+    }
+}
+
+static void sigmoid_backward(cv_op_ctx *c)
+{
+    if (!c->in[0]->grad)
+        return;
+    const float *y = c->out[0]->f, *dy = c->out[0]->grad; /* y is kept: runs with grads keep activations */
+    float *dx = c->in[0]->grad;
+    size_t n = numel0(c);
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (size_t k = 0; k < n; k++)
+        dx[k] += dy[k] * y[k] * (1.0f - y[k]);
+}
+
+static const cv_op_def sigmoid = {
+    .type = "Sigmoid", .infer = infer_same, .forward = sigmoid_forward, .backward = sigmoid_backward,
+};
+
+/* ---- HardSigmoid: max(0, min(1, alpha x + beta)) ---------------------------- */
+
+static cv_status hsig_init(cv_node *n, const cv_model *m, cv_error *err)
+{
+    act_params *p = act_params_new(n);
+    if (!p)
+        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    p->alpha = cv_attr_float(n, "alpha", 0.2f);
+    p->beta = cv_attr_float(n, "beta", 0.5f);
+    return CV_OK;
+}
+
+static void hsig_forward(cv_op_ctx *c)
+{
+    const act_params *p = c->params;
+    const float *x = c->in[0]->f;
+    float *y = c->out[0]->f;
+    size_t n = numel0(c);
+    float alpha = p->alpha, beta = p->beta;
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (size_t k = 0; k < n; k++) {
+        float v = alpha * x[k] + beta;
+        y[k] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+    }
+}
+
+static void hsig_backward(cv_op_ctx *c)
+{
+    if (!c->in[0]->grad)
+        return;
+    const act_params *p = c->params;
+    const float *x = c->in[0]->f, *dy = c->out[0]->grad;
+    float *dx = c->in[0]->grad;
+    size_t n = numel0(c);
+    float alpha = p->alpha, beta = p->beta;
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (size_t k = 0; k < n; k++) {
+        float v = alpha * x[k] + beta;
+        dx[k] += v > 0.0f && v < 1.0f ? alpha * dy[k] : 0.0f;
+    }
+}
+
+static const cv_op_def hard_sigmoid = {
+    .type = "HardSigmoid", .init = hsig_init, .infer = infer_same,
+    .forward = hsig_forward, .backward = hsig_backward,
+};
+
+/* ---- HardSwish: x * max(0, min(1, x/6 + 1/2)) (opset 14) ------------------- */
+
+static void hswish_forward(cv_op_ctx *c)
+{
+    const float *x = c->in[0]->f;
+    float *y = c->out[0]->f;
+    size_t n = numel0(c);
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (size_t k = 0; k < n; k++) {
+        float v = x[k] / 6.0f + 0.5f;
+        y[k] = x[k] * (v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v);
+    }
+}
+
+static void hswish_backward(cv_op_ctx *c)
+{
+    if (!c->in[0]->grad)
+        return;
+    const float *x = c->in[0]->f, *dy = c->out[0]->grad;
+    float *dx = c->in[0]->grad;
+    size_t n = numel0(c);
+    /* PyTorch's hardswish_backward: 0 below -3, x/3 + 1/2 on [-3, 3], 1 above. */
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (size_t k = 0; k < n; k++)
+        dx[k] += x[k] < -3.0f ? 0.0f : x[k] <= 3.0f ? dy[k] * (x[k] / 3.0f + 0.5f) : dy[k];
+}
+
+static const cv_op_def hard_swish = {
+    .type = "HardSwish", .infer = infer_same, .forward = hswish_forward, .backward = hswish_backward,
+};
+
+/* ---- Tanh ------------------------------------------------------------------- */
+
+static void tanh_forward(cv_op_ctx *c)
+{
+    const float *x = c->in[0]->f;
+    float *y = c->out[0]->f;
+    size_t n = numel0(c);
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (size_t k = 0; k < n; k++)
+        y[k] = tanhf(x[k]);
+}
+
+static void tanh_backward(cv_op_ctx *c)
+{
+    if (!c->in[0]->grad)
+        return;
+    const float *y = c->out[0]->f, *dy = c->out[0]->grad;
+    float *dx = c->in[0]->grad;
+    size_t n = numel0(c);
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (size_t k = 0; k < n; k++)
+        dx[k] += dy[k] * (1.0f - y[k] * y[k]);
+}
+
+static const cv_op_def tanh_ = {
+    .type = "Tanh", .infer = infer_same, .forward = tanh_forward, .backward = tanh_backward,
+};
+
+const cv_op_def *const cv_ops_activation[] = {
+    &relu, &leaky_relu, &prelu, &elu, &selu, &clip, &sigmoid, &hard_sigmoid, &hard_swish, &tanh_, NULL,
+};

@@ -1,4 +1,401 @@
+/* Conv (ONNX, opsets 1-17): 2-D convolution, and 1-D as 2-D with height 1.
+ *
+ *   x (N, C, IH, IW), w (M, C/group, KH, KW), optional b (M) -> y (N, M, OH, OW)
+ *   y[n, m, oy, ox] = b[m] + sum_{c in group(m), ki, kj}
+ *                     w[m, c, ki, kj] * x[n, c, oy*SH - PT + ki*DH, ox*SW - PL + kj*DW]
+ * (x is zero outside its bounds). Attributes: kernel_shape (else from w),
+ * strides, dilations, pads, auto_pad, group.
+ *
+ * Three kernels, chosen per node and input size by conv_plan_make:
+ * - 1x1, stride 1, no padding: y_g = w_g . x_g, one sgemm per image and group;
+ * - depthwise (one input channel per group): a direct loop, OpenMP over
+ *   channel planes;
+ * - anything else: im2col + sgemm, tiled over output pixels so that the
+ *   column matrix (K x tile, K = C/group*KH*KW) stays in cache between being
+ *   written and being packed by sgemm.
+ * Backward to the input mirrors each: dx_g += w_g^T . dy_g (1x1),
+ * col2im(w_g^T . dy_g) (general), and a direct scatter (depthwise).
+ * Gradients with respect to w and b are not computed: weights must be
+ * constants, which infer checks.
+ */
 #include "../core/graph.h"
-#include <stddef.h>
+#include "window.h"
+#include <cblas.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
 
-const cv_op_def *const cv_ops_conv[] = {NULL};
+/* Column-matrix tile, in floats. Half of a core's 2 MiB L2: the tile is
+ * written by im2col and read back at once by sgemm's packing. */
+#define CONV_COL_TILE_FLOATS ((int64_t)1 << 18)
+
+static int64_t cv_omp_min = 65536;
+typedef struct {
+    cv_window_attrs win;
+    int64_t group;
+} conv_params;
+
+typedef enum { CONV_IM2COL, CONV_1X1, CONV_DEPTHWISE } conv_kind;
+
+/* Everything the kernels need for one input size. */
+typedef struct {
+    int64_t n, c, m;        /* batch, input channels, output channels */
+    int64_t g, cg, mg;      /* groups; input and output channels per group */
+    cv_window w;            /* resolved geometry (2-D) */
+    int64_t k;              /* rows of the column matrix: cg*KH*KW */
+    int64_t p;              /* output pixels per image: OH*OW */
+    int64_t tile;           /* output pixels per im2col tile */
+    conv_kind kind;
+} conv_plan;
+
+static cv_status conv_init(cv_node *node, const cv_model *m, cv_error *err)
+{
+    conv_params *p = calloc(1, sizeof *p);
+    if (!p)
+        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    node->params = p;
+    cv_status st = cv_window_parse(node, &p->win, false, true, false, err);
+    if (st != CV_OK)
+        return st;
+    p->group = cv_attr_int(node, "group", 1);
+    if (p->group < 1)
+        return cv_fail(err, CV_ERR_INVALID, "attribute 'group' = %lld, expected >= 1", (long long)p->group);
+    if (node->n_in < 2 || node->n_in > 3 || node->in[0] < 0 || node->in[1] < 0)
+        return cv_fail(err, CV_ERR_INVALID, "expects inputs X, W and an optional B, got %d inputs", node->n_in);
+    return CV_OK;
+}
+
+/* Check the shapes and choose a kernel. Called by infer (which reports the
+ * errors) and by forward/backward (which cannot fail: infer passed). */
+static cv_status conv_plan_make(const cv_op_ctx *c, conv_plan *pl, cv_error *err)
+{
+    const conv_params *p = c->params;
+    const cv_tensor *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
+    char xs[160], ws[160], bs[160];
+    if (x->dtype != CV_F32 || w->dtype != CV_F32 || (b && b->dtype != CV_F32))
+        return cv_fail(err, CV_ERR_INVALID, "expects float32 inputs");
+    cv_shape_str(&x->shape, xs, sizeof xs);
+    cv_shape_str(&w->shape, ws, sizeof ws);
+    if (x->shape.ndim == 5)
+        return cv_fail(err, CV_ERR_UNSUPPORTED, "input %s: 3-D convolution is not supported", xs);
+    if (x->shape.ndim < 3 || x->shape.ndim > 4)
+        return cv_fail(err, CV_ERR_SHAPE, "input %s: expected (N, C, H, W) or (N, C, L)", xs);
+    if (w->shape.ndim != x->shape.ndim)
+        return cv_fail(err, CV_ERR_SHAPE, "weights %s do not match input %s: expected %d dimensions",
+                       ws, xs, x->shape.ndim);
+    memset(pl, 0, sizeof *pl);
+    pl->n = x->shape.d[0];
+    pl->c = x->shape.d[1];
+    pl->m = w->shape.d[0];
+    pl->g = p->group;
+    if (pl->c % pl->g != 0)
+        return cv_fail(err, CV_ERR_SHAPE, "input %s has %lld channels, not divisible by group %lld", xs,
+                       (long long)pl->c, (long long)pl->g);
+    if (w->shape.d[1] * pl->g != pl->c)
+        return cv_fail(err, CV_ERR_SHAPE, "input %s has %lld channels, weights %s expect %lld (group %lld)", xs,
+                       (long long)pl->c, ws, (long long)(w->shape.d[1] * pl->g), (long long)pl->g);
+    if (pl->m < 1 || pl->m % pl->g != 0)
+        return cv_fail(err, CV_ERR_SHAPE, "weights %s: %lld output channels, not a positive multiple of group %lld",
+                       ws, (long long)pl->m, (long long)pl->g);
+    if (b && (cv_shape_numel(&b->shape) != (size_t)pl->m || b->shape.ndim != 1))
+        return cv_fail(err, CV_ERR_SHAPE, "bias %s does not match weights %s: expected [%lld]",
+                       cv_shape_str(&b->shape, bs, sizeof bs), ws, (long long)pl->m);
+    pl->cg = pl->c / pl->g;
+    pl->mg = pl->m / pl->g;
+    cv_status st = cv_window_resolve(&p->win, &x->shape, &w->shape.d[2], &pl->w, err);
+    if (st != CV_OK)
+        return st;
+    const cv_window *g = &pl->w;
+    pl->k = pl->cg * g->kh * g->kw;
+    pl->p = g->oh * g->ow;
+    if (pl->cg == 1 && pl->g > 1)
+        pl->kind = CONV_DEPTHWISE;
+    else if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && !g->pt && !g->pl && !g->pb && !g->pr)
+        pl->kind = CONV_1X1;
+    else
+        pl->kind = CONV_IM2COL;
+    pl->tile = pl->p;
+    static int64_t budget = 0;
+    if (!budget) { const char *e = getenv("CV_TILE"); budget = e ? atoll(e) : CONV_COL_TILE_FLOATS; }
+    if (pl->kind == CONV_IM2COL && pl->k * pl->p > budget) {
+        pl->tile = budget / pl->k;
+        pl->tile = pl->tile < 64 ? 64 : pl->tile & ~(int64_t)15; /* at least a few vectors wide */
+        if (pl->tile > pl->p)
+            pl->tile = pl->p;
+    }
+    return CV_OK;
+}
+
+static cv_status conv_infer(cv_op_ctx *c, cv_error *err)
+{
+    conv_plan pl;
+    { const char *e = getenv("CV_OMPMIN"); if (e) cv_omp_min = atoll(e); }
+    cv_status st = conv_plan_make(c, &pl, err);
+    if (st != CV_OK)
+        return st;
+    if (!c->in_static[1] || (c->n_in > 2 && !c->in_static[2]))
+        return cv_fail(err, CV_ERR_UNSUPPORTED, "weights or bias computed from the input are not supported");
+    /* sgemm takes int sizes */
+    if (pl.p > INT_MAX || pl.k > INT_MAX || pl.m > INT_MAX)
+        return cv_fail(err, CV_ERR_LIMIT, "convolution of %lld pixels x %lld taps x %lld channels is too large",
+                       (long long)pl.p, (long long)pl.k, (long long)pl.m);
+    cv_tensor *y = c->out[0];
+    y->dtype = CV_F32;
+    y->shape = c->in[0]->shape;
+    y->shape.d[1] = pl.m;
+    if (y->shape.ndim == 4)
+        y->shape.d[2] = pl.w.oh;
+    y->shape.d[y->shape.ndim - 1] = pl.w.ow;
+    c->scratch_floats = pl.kind == CONV_IM2COL ? (size_t)(pl.k * pl.tile) : 0;
+    return CV_OK;
+}
+
+/* col (K, np) = the input patches of output pixels p0 .. p0+np-1; row
+ * kk = (c*KH + ki)*KW + kj. x is one group of one image: (cg, IH, IW). */
+static void conv_im2col(float *col, const float *x, const conv_plan *pl, int64_t p0, int64_t np)
+{
+    const cv_window *w = &pl->w;
+    int64_t khw = w->kh * w->kw;
+#pragma omp parallel for schedule(static) if (pl->k * np >= cv_omp_min)
+    for (int64_t kk = 0; kk < pl->k; kk++) {
+        int64_t ch = kk / khw, ki = kk / w->kw % w->kh, kj = kk % w->kw;
+        const float *xc = x + ch * w->ih * w->iw;        /* (IH, IW) */
+        float *dst = col + kk * np;
+        int64_t off = kj * w->dw - w->pl;                /* ix = ox*SW + off */
+        int64_t ox_lo, ox_hi;                            /* ox whose ix is inside */
+        cv_window_taps(off, w->ow, w->sw, 0, w->iw, &ox_lo, &ox_hi);
+        for (int64_t q = p0, end = p0 + np; q < end;) {
+            int64_t oy = q / w->ow, ox = q % w->ow;
+            int64_t cnt = w->ow - ox < end - q ? w->ow - ox : end - q;
+            int64_t iy = oy * w->sh - w->pt + ki * w->dh;
+            if (iy < 0 || iy >= w->ih) {
+                memset(dst, 0, (size_t)cnt * sizeof(float));
+            } else {
+                const float *row = xc + iy * w->iw;
+                int64_t a = ox_lo > ox ? ox_lo : ox, b = ox_hi < ox + cnt ? ox_hi : ox + cnt;
+                if (b < a)
+                    b = a;
+                for (int64_t t = ox; t < a; t++)
+                    dst[t - ox] = 0.0f;
+                if (w->sw == 1)
+                    memcpy(dst + (a - ox), row + a + off, (size_t)(b - a) * sizeof(float));
+                else
+                    for (int64_t t = a; t < b; t++)
+                        dst[t - ox] = row[t * w->sw + off];
+                for (int64_t t = b; t < ox + cnt; t++)
+                    dst[t - ox] = 0.0f;
+            }
+            dst += cnt;
+            q += cnt;
+        }
+    }
+}
+
+/* The adjoint of conv_im2col: dx (cg, IH, IW) += the patches in col. One
+ * thread per input channel, so no two threads add into the same pixel. */
+static void conv_col2im_add(float *dx, const float *col, const conv_plan *pl, int64_t p0, int64_t np)
+{
+    const cv_window *w = &pl->w;
+#pragma omp parallel for schedule(static) if (pl->k * np >= cv_omp_min)
+    for (int64_t ch = 0; ch < pl->cg; ch++) {
+        float *dxc = dx + ch * w->ih * w->iw;            /* (IH, IW) */
+        for (int64_t ki = 0; ki < w->kh; ki++)
+            for (int64_t kj = 0; kj < w->kw; kj++) {
+                const float *src = col + ((ch * w->kh + ki) * w->kw + kj) * np;
+                int64_t off = kj * w->dw - w->pl;
+                int64_t ox_lo, ox_hi;
+                cv_window_taps(off, w->ow, w->sw, 0, w->iw, &ox_lo, &ox_hi);
+                for (int64_t q = p0, end = p0 + np; q < end;) {
+                    int64_t oy = q / w->ow, ox = q % w->ow;
+                    int64_t cnt = w->ow - ox < end - q ? w->ow - ox : end - q;
+                    int64_t iy = oy * w->sh - w->pt + ki * w->dh;
+                    if (iy >= 0 && iy < w->ih) {
+                        float *row = dxc + iy * w->iw;
+                        int64_t a = ox_lo > ox ? ox_lo : ox, b = ox_hi < ox + cnt ? ox_hi : ox + cnt;
+                        for (int64_t t = a; t < b; t++)
+                            row[t * w->sw + off] += src[t - ox];
+                    }
+                    src += cnt;
+                    q += cnt;
+                }
+            }
+    }
+}
+
+/* y (rows, ld) [:, 0:cnt] = bias per row, so sgemm can run with beta = 1. */
+static void conv_fill_bias(float *y, const float *bias, int64_t rows, int64_t cnt, int64_t ld)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        float v = bias[r], *yr = y + r * ld;
+        for (int64_t t = 0; t < cnt; t++)
+            yr[t] = v;
+    }
+}
+
+/* Depthwise: group == C; output channel m reads input channel m / mg.
+ * x (N, C, IH, IW), w (M, 1, KH, KW), b (M) or NULL -> y (N, M, OH, OW). */
+static void conv_depthwise_forward(float *y, const float *x, const float *wt, const float *bias,
+                                   const conv_plan *pl)
+{
+    const cv_window *w = &pl->w;
+    int64_t planes = pl->n * pl->m;
+#pragma omp parallel for schedule(static) if (planes * pl->p * w->kh * w->kw >= 32768)
+    for (int64_t q = 0; q < planes; q++) {
+        int64_t n = q / pl->m, m = q % pl->m, ch = m / pl->mg;
+        const float *xc = x + (n * pl->c + ch) * w->ih * w->iw;
+        const float *wk = wt + m * w->kh * w->kw;
+        float *yp = y + q * pl->p;
+        float b = bias ? bias[m] : 0.0f;
+        for (int64_t oy = 0; oy < w->oh; oy++) {
+            float *yr = yp + oy * w->ow;
+            for (int64_t ox = 0; ox < w->ow; ox++)
+                yr[ox] = b;
+            int64_t iy0 = oy * w->sh - w->pt, ki0, ki1;
+            cv_window_taps(iy0, w->kh, w->dh, 0, w->ih, &ki0, &ki1);
+            for (int64_t ki = ki0; ki < ki1; ki++) {
+                const float *xr = xc + (iy0 + ki * w->dh) * w->iw;
+                for (int64_t kj = 0; kj < w->kw; kj++) {
+                    float wv = wk[ki * w->kw + kj];
+                    int64_t off = kj * w->dw - w->pl, a, e;
+                    cv_window_taps(off, w->ow, w->sw, 0, w->iw, &a, &e);
+                    if (w->sw == 1) {
+                        const float *xs = xr + off;
+                        for (int64_t ox = a; ox < e; ox++)
+                            yr[ox] += wv * xs[ox];
+                    } else {
+                        for (int64_t ox = a; ox < e; ox++)
+                            yr[ox] += wv * xr[ox * w->sw + off];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* dx (N, C, IH, IW) += depthwise-conv^T(dy (N, M, OH, OW)); one thread per
+ * input channel plane, which gathers from its mg output channels. */
+static void conv_depthwise_backward(float *dx, const float *dy, const float *wt, const conv_plan *pl)
+{
+    const cv_window *w = &pl->w;
+    int64_t planes = pl->n * pl->c;
+#pragma omp parallel for schedule(static) if (planes * pl->p * w->kh * w->kw >= 32768)
+    for (int64_t q = 0; q < planes; q++) {
+        int64_t n = q / pl->c, ch = q % pl->c;
+        float *dxc = dx + q * w->ih * w->iw;
+        for (int64_t j = 0; j < pl->mg; j++) {
+            int64_t m = ch * pl->mg + j;
+            const float *dyp = dy + (n * pl->m + m) * pl->p;
+            const float *wk = wt + m * w->kh * w->kw;
+            for (int64_t oy = 0; oy < w->oh; oy++) {
+                const float *dyr = dyp + oy * w->ow;
+                int64_t iy0 = oy * w->sh - w->pt, ki0, ki1;
+                cv_window_taps(iy0, w->kh, w->dh, 0, w->ih, &ki0, &ki1);
+                for (int64_t ki = ki0; ki < ki1; ki++) {
+                    float *dxr = dxc + (iy0 + ki * w->dh) * w->iw;
+                    for (int64_t kj = 0; kj < w->kw; kj++) {
+                        float wv = wk[ki * w->kw + kj];
+                        int64_t off = kj * w->dw - w->pl, a, e;
+                        cv_window_taps(off, w->ow, w->sw, 0, w->iw, &a, &e);
+                        if (w->sw == 1) {
+                            float *d = dxr + off;
+                            for (int64_t ox = a; ox < e; ox++)
+                                d[ox] += wv * dyr[ox];
+                        } else {
+                            for (int64_t ox = a; ox < e; ox++)
+                                dxr[ox * w->sw + off] += wv * dyr[ox];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void conv_forward(cv_op_ctx *c)
+{
+    conv_plan pl;
+    if (conv_plan_make(c, &pl, NULL) != CV_OK)
+        return; /* unreachable: infer accepted these shapes */
+    const float *x = c->in[0]->f;                       /* (N, C, IH, IW) */
+    const float *wt = c->in[1]->f;                      /* (M, cg, KH, KW) */
+    const float *bias = c->n_in > 2 && c->in[2] ? c->in[2]->f : NULL; /* (M) */
+    float *y = c->out[0]->f;                            /* (N, M, OH, OW) */
+    int64_t in_img = pl.c * pl.w.ih * pl.w.iw, out_img = pl.m * pl.p;
+    if (pl.kind == CONV_DEPTHWISE) {
+        conv_depthwise_forward(y, x, wt, bias, &pl);
+        return;
+    }
+    float beta = bias ? 1.0f : 0.0f;
+    for (int64_t n = 0; n < pl.n; n++)
+        for (int64_t g = 0; g < pl.g; g++) {
+            const float *wg = wt + g * pl.mg * pl.k;    /* (mg, K) */
+            const float *xg = x + n * in_img + g * pl.cg * pl.w.ih * pl.w.iw;
+            float *yg = y + n * out_img + g * pl.mg * pl.p; /* (mg, P) */
+            const float *bg = bias ? bias + g * pl.mg : NULL;
+            if (pl.kind == CONV_1X1) {
+                if (bg)
+                    conv_fill_bias(yg, bg, pl.mg, pl.p, pl.p);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl.mg, (int)pl.p, (int)pl.k, 1.0f,
+                            wg, (int)pl.k, xg, (int)pl.p, beta, yg, (int)pl.p);
+                continue;
+            }
+            for (int64_t p0 = 0; p0 < pl.p; p0 += pl.tile) {
+                int64_t np = pl.p - p0 < pl.tile ? pl.p - p0 : pl.tile;
+                conv_im2col(c->scratch, xg, &pl, p0, np);
+                if (bg)
+                    conv_fill_bias(yg + p0, bg, pl.mg, np, pl.p);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl.mg, (int)np, (int)pl.k, 1.0f,
+                            wg, (int)pl.k, c->scratch, (int)np, beta, yg + p0, (int)pl.p);
+            }
+        }
+}
+
+static void conv_backward(cv_op_ctx *c)
+{
+    if (!c->in[0]->grad)
+        return;
+    conv_plan pl;
+    if (conv_plan_make(c, &pl, NULL) != CV_OK)
+        return;
+    const float *wt = c->in[1]->f;                      /* (M, cg, KH, KW) */
+    const float *dy = c->out[0]->grad;                  /* (N, M, OH, OW) */
+    float *dx = c->in[0]->grad;                         /* (N, C, IH, IW) */
+    int64_t in_img = pl.c * pl.w.ih * pl.w.iw, out_img = pl.m * pl.p;
+    if (pl.kind == CONV_DEPTHWISE) {
+        conv_depthwise_backward(dx, dy, wt, &pl);
+        return;
+    }
+    for (int64_t n = 0; n < pl.n; n++)
+        for (int64_t g = 0; g < pl.g; g++) {
+            const float *wg = wt + g * pl.mg * pl.k;    /* (mg, K) */
+            const float *dyg = dy + n * out_img + g * pl.mg * pl.p; /* (mg, P) */
+            float *dxg = dx + n * in_img + g * pl.cg * pl.w.ih * pl.w.iw;
+            if (pl.kind == CONV_1X1) {
+                /* dx_g (cg, P) += w_g^T . dy_g; beta = 1 adds */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)pl.k, (int)pl.p, (int)pl.mg, 1.0f,
+                            wg, (int)pl.k, dyg, (int)pl.p, 1.0f, dxg, (int)pl.p);
+                continue;
+            }
+            for (int64_t p0 = 0; p0 < pl.p; p0 += pl.tile) {
+                int64_t np = pl.p - p0 < pl.tile ? pl.p - p0 : pl.tile;
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)pl.k, (int)np, (int)pl.mg, 1.0f,
+                            wg, (int)pl.k, dyg + p0, (int)pl.p, 0.0f, c->scratch, (int)np);
+                conv_col2im_add(dxg, c->scratch, &pl, p0, np);
+            }
+        }
+}
+
+static double conv_macs(const cv_op_ctx *c)
+{
+    conv_plan pl;
+    if (conv_plan_make(c, &pl, NULL) != CV_OK)
+        return 0.0;
+    return (double)pl.n * (double)pl.m * (double)pl.p * (double)pl.k;
+}
+
+static const cv_op_def conv = {
+    .type = "Conv", .init = conv_init, .infer = conv_infer, .forward = conv_forward,
+    .backward = conv_backward, .macs = conv_macs,
+};
+
+const cv_op_def *const cv_ops_conv[] = {&conv, NULL};

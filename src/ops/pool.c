@@ -1,4 +1,399 @@
+/* Pooling (ONNX): MaxPool, AveragePool, GlobalMaxPool, GlobalAveragePool.
+ *
+ *   x (N, C, IH, IW) -> y (N, C, OH, OW); 1-D pools run as 2-D with height 1.
+ *   MaxPool:     y = max over the window's taps inside x (padding never wins);
+ *                optional Indices output: the flat index of that tap in x.
+ *   AveragePool: y = sum over the taps inside x / count, where count is the
+ *                number of taps inside x, or with count_include_pad the
+ *                number inside the padded input (x plus pads; a ceil_mode
+ *                window may reach past even that, and those taps never count).
+ *   Global*:     one window covering all spatial positions, any rank >= 3.
+ * Backward: MaxPool routes dy to the argmax, recomputed from x (ties go to
+ * the first tap in row-major window order, as forward picks it);
+ * AveragePool spreads dy / count over the taps inside x.
+ * All loops run one channel plane per OpenMP iteration, so backward's
+ * scatter never has two threads adding into one pixel.
+ */
 #include "../core/graph.h"
-#include <stddef.h>
+#include "window.h"
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
 
-const cv_op_def *const cv_ops_pool[] = {NULL};
+typedef struct {
+    cv_window_attrs win;
+    int count_include_pad;  /* AveragePool */
+    int storage_order;      /* MaxPool Indices: 0 row-major, 1 column-major */
+    bool is_max;
+} pool_params;
+
+/* Work per plane above which the plane loop goes parallel. */
+#define POOL_OMP_MIN 32768
+
+static cv_status pool_init_common(cv_node *node, bool is_max, cv_error *err)
+{
+    pool_params *p = calloc(1, sizeof *p);
+    if (!p)
+        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    node->params = p;
+    p->is_max = is_max;
+    /* AveragePool has dilations only from opset 19, but they cost nothing here. */
+    cv_status st = cv_window_parse(node, &p->win, true, true, true, err);
+    if (st != CV_OK)
+        return st;
+    if (node->n_in != 1 || node->in[0] < 0)
+        return cv_fail(err, CV_ERR_INVALID, "expects one input, got %d", node->n_in);
+    if (is_max) {
+        int64_t so = cv_attr_int(node, "storage_order", 0);
+        if (so != 0 && so != 1)
+            return cv_fail(err, CV_ERR_INVALID, "attribute 'storage_order' = %lld, expected 0 or 1", (long long)so);
+        p->storage_order = (int)so;
+        if (node->n_out > 2)
+            return cv_fail(err, CV_ERR_INVALID, "expects at most 2 outputs (Y, Indices), got %d", node->n_out);
+    } else {
+        int64_t cip = cv_attr_int(node, "count_include_pad", 0);
+        if (cip != 0 && cip != 1)
+            return cv_fail(err, CV_ERR_INVALID, "attribute 'count_include_pad' = %lld, expected 0 or 1", (long long)cip);
+        p->count_include_pad = (int)cip;
+        if (node->n_out != 1)
+            return cv_fail(err, CV_ERR_INVALID, "expects one output, got %d", node->n_out);
+    }
+    return CV_OK;
+}
+
+static cv_status maxpool_init(cv_node *node, const cv_model *m, cv_error *err)
+{
+    return pool_init_common(node, true, err);
+}
+
+static cv_status avgpool_init(cv_node *node, const cv_model *m, cv_error *err)
+{
+    return pool_init_common(node, false, err);
+}
+
+/* true when some output window along one axis has no tap inside the input. */
+static bool axis_has_empty_window(int64_t o, int64_t s, int64_t pb, int64_t k, int64_t d, int64_t in)
+{
+    for (int64_t i = 0; i < o; i++) {
+        int64_t t0, t1;
+        cv_window_taps(cv_window_start(i, s, pb), k, d, 0, in, &t0, &t1);
+        if (t0 >= t1)
+            return true;
+    }
+    return false;
+}
+
+static cv_status pool_infer(cv_op_ctx *c, cv_error *err)
+{
+    const pool_params *p = c->params;
+    const cv_tensor *x = c->in[0];
+    if (x->dtype != CV_F32)
+        return cv_fail(err, CV_ERR_INVALID, "expects a float32 input");
+    cv_window w;
+    cv_status st = cv_window_resolve(&p->win, &x->shape, NULL, &w, err);
+    if (st != CV_OK)
+        return st;
+    /* A window entirely in the padding has no maximum, and no average
+     * unless padding counts: refuse rather than invent a value. */
+    if ((p->is_max || !p->count_include_pad) &&
+        (axis_has_empty_window(w.oh, w.sh, w.pt, w.kh, w.dh, w.ih) ||
+         axis_has_empty_window(w.ow, w.sw, w.pl, w.kw, w.dw, w.iw))) {
+        char xs[160];
+        return cv_fail(err, CV_ERR_UNSUPPORTED, "input %s: pads so large that some windows see no input",
+                       cv_shape_str(&x->shape, xs, sizeof xs));
+    }
+    cv_tensor *y = c->out[0];
+    y->dtype = CV_F32;
+    y->shape = x->shape;
+    if (y->shape.ndim == 4)
+        y->shape.d[2] = w.oh;
+    y->shape.d[y->shape.ndim - 1] = w.ow;
+    if (c->n_out > 1 && c->out[1]) {
+        c->out[1]->dtype = CV_I64;
+        c->out[1]->shape = y->shape;
+    }
+    return CV_OK;
+}
+
+/* Resolve again at run time (infer accepted these shapes). */
+static void pool_geometry(const cv_op_ctx *c, cv_window *w, int64_t *planes)
+{
+    const pool_params *p = c->params;
+    cv_window_resolve(&p->win, &c->in[0]->shape, NULL, w, NULL);
+    *planes = c->in[0]->shape.d[0] * c->in[0]->shape.d[1];
+}
+
+/* The argmax tap of output (oy, ox) in plane xp (IH, IW), as an offset
+ * into the plane; first maximum in row-major window order, NaN wins. */
+static inline int64_t max_tap(const float *xp, const cv_window *w, int64_t oy, int64_t ox)
+{
+    int64_t iy0 = cv_window_start(oy, w->sh, w->pt), ix0 = cv_window_start(ox, w->sw, w->pl);
+    int64_t ki0, ki1, kj0, kj1;
+    cv_window_taps(iy0, w->kh, w->dh, 0, w->ih, &ki0, &ki1);
+    cv_window_taps(ix0, w->kw, w->dw, 0, w->iw, &kj0, &kj1);
+    int64_t best_at = (iy0 + ki0 * w->dh) * w->iw + ix0 + kj0 * w->dw;
+    float best = xp[best_at];
+    for (int64_t ki = ki0; ki < ki1; ki++) {
+        const float *row = xp + (iy0 + ki * w->dh) * w->iw + ix0;
+        for (int64_t kj = kj0; kj < kj1; kj++) {
+            float v = row[kj * w->dw];
+            if (v > best || (v != v && best == best)) {
+                best = v;
+                best_at = row + kj * w->dw - xp;
+            }
+        }
+    }
+    return best_at;
+}
+
+static void maxpool_forward(cv_op_ctx *c)
+{
+    const pool_params *p = c->params;
+    cv_window w;
+    int64_t planes;
+    pool_geometry(c, &w, &planes);
+    const float *x = c->in[0]->f;                       /* (planes, IH, IW) */
+    float *y = c->out[0]->f;                            /* (planes, OH, OW) */
+    int64_t *idx = c->n_out > 1 && c->out[1] ? c->out[1]->i : NULL;
+    int64_t in_plane = w.ih * w.iw, out_plane = w.oh * w.ow;
+#pragma omp parallel for schedule(static) if (planes * out_plane * w.kh * w.kw >= POOL_OMP_MIN)
+    for (int64_t q = 0; q < planes; q++) {
+        const float *xp = x + q * in_plane;
+        float *yp = y + q * out_plane;
+        for (int64_t oy = 0; oy < w.oh; oy++)
+            for (int64_t ox = 0; ox < w.ow; ox++) {
+                int64_t at = max_tap(xp, &w, oy, ox);
+                yp[oy * w.ow + ox] = xp[at];
+                if (idx) {
+                    int64_t h = at / w.iw, col = at % w.iw;
+                    idx[q * out_plane + oy * w.ow + ox] =
+                        q * in_plane + (p->storage_order ? h + col * w.ih : at);
+                }
+            }
+    }
+}
+
+static void maxpool_backward(cv_op_ctx *c)
+{
+    if (!c->in[0]->grad)
+        return;
+    cv_window w;
+    int64_t planes;
+    pool_geometry(c, &w, &planes);
+    const float *x = c->in[0]->f;                       /* (planes, IH, IW) */
+    const float *dy = c->out[0]->grad;                  /* (planes, OH, OW) */
+    float *dx = c->in[0]->grad;                         /* (planes, IH, IW) */
+    int64_t in_plane = w.ih * w.iw, out_plane = w.oh * w.ow;
+#pragma omp parallel for schedule(static) if (planes * out_plane * w.kh * w.kw >= POOL_OMP_MIN)
+    for (int64_t q = 0; q < planes; q++) {
+        const float *xp = x + q * in_plane, *dyp = dy + q * out_plane;
+        float *dxp = dx + q * in_plane;
+        for (int64_t oy = 0; oy < w.oh; oy++)
+            for (int64_t ox = 0; ox < w.ow; ox++)
+                dxp[max_tap(xp, &w, oy, ox)] += dyp[oy * w.ow + ox];
+    }
+}
+
+/* Taps of output (oy, ox) inside x, and the divisor for the average. */
+static inline void avg_window(const cv_window *w, bool include_pad, int64_t oy, int64_t ox, int64_t *ki0,
+                              int64_t *ki1, int64_t *kj0, int64_t *kj1, float *count)
+{
+    int64_t iy0 = cv_window_start(oy, w->sh, w->pt), ix0 = cv_window_start(ox, w->sw, w->pl);
+    cv_window_taps(iy0, w->kh, w->dh, 0, w->ih, ki0, ki1);
+    cv_window_taps(ix0, w->kw, w->dw, 0, w->iw, kj0, kj1);
+    if (include_pad) {
+        int64_t a0, a1, b0, b1;
+        cv_window_taps(iy0, w->kh, w->dh, -w->pt, w->ih + w->pb, &a0, &a1);
+        cv_window_taps(ix0, w->kw, w->dw, -w->pl, w->iw + w->pr, &b0, &b1);
+        *count = (float)((a1 - a0) * (b1 - b0));
+    } else {
+        *count = (float)((*ki1 - *ki0) * (*kj1 - *kj0));
+    }
+}
+
+static void avgpool_forward(cv_op_ctx *c)
+{
+    const pool_params *p = c->params;
+    cv_window w;
+    int64_t planes;
+    pool_geometry(c, &w, &planes);
+    const float *x = c->in[0]->f;                       /* (planes, IH, IW) */
+    float *y = c->out[0]->f;                            /* (planes, OH, OW) */
+    int64_t in_plane = w.ih * w.iw, out_plane = w.oh * w.ow;
+    bool cip = p->count_include_pad;
+#pragma omp parallel for schedule(static) if (planes * out_plane * w.kh * w.kw >= POOL_OMP_MIN)
+    for (int64_t q = 0; q < planes; q++) {
+        const float *xp = x + q * in_plane;
+        float *yp = y + q * out_plane;
+        for (int64_t oy = 0; oy < w.oh; oy++)
+            for (int64_t ox = 0; ox < w.ow; ox++) {
+                int64_t ki0, ki1, kj0, kj1;
+                float count;
+                avg_window(&w, cip, oy, ox, &ki0, &ki1, &kj0, &kj1, &count);
+                int64_t iy0 = cv_window_start(oy, w.sh, w.pt), ix0 = cv_window_start(ox, w.sw, w.pl);
+                float s = 0.0f;
+                for (int64_t ki = ki0; ki < ki1; ki++) {
+                    const float *row = xp + (iy0 + ki * w.dh) * w.iw + ix0;
+                    for (int64_t kj = kj0; kj < kj1; kj++)
+                        s += row[kj * w.dw];
+                }
+                yp[oy * w.ow + ox] = count > 0 ? s / count : 0.0f;
+            }
+    }
+}
+
+static void avgpool_backward(cv_op_ctx *c)
+{
+    if (!c->in[0]->grad)
+        return;
+    const pool_params *p = c->params;
+    cv_window w;
+    int64_t planes;
+    pool_geometry(c, &w, &planes);
+    const float *dy = c->out[0]->grad;                  /* (planes, OH, OW) */
+    float *dx = c->in[0]->grad;                         /* (planes, IH, IW) */
+    int64_t in_plane = w.ih * w.iw, out_plane = w.oh * w.ow;
+    bool cip = p->count_include_pad;
+#pragma omp parallel for schedule(static) if (planes * out_plane * w.kh * w.kw >= POOL_OMP_MIN)
+    for (int64_t q = 0; q < planes; q++) {
+        const float *dyp = dy + q * out_plane;
+        float *dxp = dx + q * in_plane;
+        for (int64_t oy = 0; oy < w.oh; oy++)
+            for (int64_t ox = 0; ox < w.ow; ox++) {
+                int64_t ki0, ki1, kj0, kj1;
+                float count;
+                avg_window(&w, cip, oy, ox, &ki0, &ki1, &kj0, &kj1, &count);
+                if (count <= 0)
+                    continue;
+                int64_t iy0 = cv_window_start(oy, w.sh, w.pt), ix0 = cv_window_start(ox, w.sw, w.pl);
+                float g = dyp[oy * w.ow + ox] / count;
+                for (int64_t ki = ki0; ki < ki1; ki++) {
+                    float *row = dxp + (iy0 + ki * w.dh) * w.iw + ix0;
+                    for (int64_t kj = kj0; kj < kj1; kj++)
+                        row[kj * w.dw] += g;
+                }
+            }
+    }
+}
+
+/* ---- GlobalMaxPool, GlobalAveragePool ------------------------------------ */
+
+static cv_status global_init(cv_node *node, const cv_model *m, cv_error *err)
+{
+    if (node->n_in != 1 || node->in[0] < 0 || node->n_out != 1)
+        return cv_fail(err, CV_ERR_INVALID, "expects one input and one output");
+    return CV_OK;
+}
+
+static cv_status global_infer(cv_op_ctx *c, cv_error *err)
+{
+    const cv_tensor *x = c->in[0];
+    char xs[160];
+    if (x->dtype != CV_F32)
+        return cv_fail(err, CV_ERR_INVALID, "expects a float32 input");
+    if (x->shape.ndim < 3)
+        return cv_fail(err, CV_ERR_SHAPE, "input %s: expected (N, C, spatial...)", cv_shape_str(&x->shape, xs, sizeof xs));
+    for (int d = 2; d < x->shape.ndim; d++)
+        if (x->shape.d[d] < 1)
+            return cv_fail(err, CV_ERR_SHAPE, "input %s has an empty spatial axis", cv_shape_str(&x->shape, xs, sizeof xs));
+    cv_tensor *y = c->out[0];
+    y->dtype = CV_F32;
+    y->shape = x->shape;
+    for (int d = 2; d < y->shape.ndim; d++)
+        y->shape.d[d] = 1;
+    return CV_OK;
+}
+
+/* planes (N*C) and the spatial size of one plane. */
+static void global_sizes(const cv_op_ctx *c, int64_t *planes, int64_t *size)
+{
+    const cv_shape *s = &c->in[0]->shape;
+    *planes = s->d[0] * s->d[1];
+    *size = 1;
+    for (int d = 2; d < s->ndim; d++)
+        *size *= s->d[d];
+}
+
+static inline int64_t global_argmax(const float *xp, int64_t size)
+{
+    int64_t at = 0;
+    for (int64_t k = 1; k < size; k++)
+        if (xp[k] > xp[at] || (xp[k] != xp[k] && xp[at] == xp[at]))
+            at = k;
+    return at;
+}
+
+static void globalmax_forward(cv_op_ctx *c)
+{
+    int64_t planes, size;
+    global_sizes(c, &planes, &size);
+    const float *x = c->in[0]->f;                       /* (planes, size) */
+    float *y = c->out[0]->f;                            /* (planes) */
+#pragma omp parallel for schedule(static) if (planes * size >= POOL_OMP_MIN)
+    for (int64_t q = 0; q < planes; q++)
+        y[q] = x[q * size + global_argmax(x + q * size, size)];
+}
+
+static void globalmax_backward(cv_op_ctx *c)
+{
+    if (!c->in[0]->grad)
+        return;
+    int64_t planes, size;
+    global_sizes(c, &planes, &size);
+    const float *x = c->in[0]->f, *dy = c->out[0]->grad;
+    float *dx = c->in[0]->grad;
+#pragma omp parallel for schedule(static) if (planes * size >= POOL_OMP_MIN)
+    for (int64_t q = 0; q < planes; q++)
+        dx[q * size + global_argmax(x + q * size, size)] += dy[q];
+}
+
+static void globalavg_forward(cv_op_ctx *c)
+{
+    int64_t planes, size;
+    global_sizes(c, &planes, &size);
+    const float *x = c->in[0]->f;                       /* (planes, size) */
+    float *y = c->out[0]->f;                            /* (planes) */
+#pragma omp parallel for schedule(static) if (planes * size >= POOL_OMP_MIN)
+    for (int64_t q = 0; q < planes; q++) {
+        const float *xp = x + q * size;
+        double s = 0.0; /* a 224x224 plane loses digits in a float sum */
+        for (int64_t k = 0; k < size; k++)
+            s += xp[k];
+        y[q] = (float)(s / (double)size);
+    }
+}
+
+static void globalavg_backward(cv_op_ctx *c)
+{
+    if (!c->in[0]->grad)
+        return;
+    int64_t planes, size;
+    global_sizes(c, &planes, &size);
+    const float *dy = c->out[0]->grad;
+    float *dx = c->in[0]->grad;
+#pragma omp parallel for schedule(static) if (planes * size >= POOL_OMP_MIN)
+    for (int64_t q = 0; q < planes; q++) {
+        float g = dy[q] / (float)size, *dxp = dx + q * size;
+        for (int64_t k = 0; k < size; k++)
+            dxp[k] += g;
+    }
+}
+
+static const cv_op_def maxpool = {
+    .type = "MaxPool", .init = maxpool_init, .infer = pool_infer, .forward = maxpool_forward,
+    .backward = maxpool_backward,
+};
+static const cv_op_def avgpool = {
+    .type = "AveragePool", .init = avgpool_init, .infer = pool_infer, .forward = avgpool_forward,
+    .backward = avgpool_backward,
+};
+static const cv_op_def globalmax = {
+    .type = "GlobalMaxPool", .init = global_init, .infer = global_infer, .forward = globalmax_forward,
+    .backward = globalmax_backward,
+};
+static const cv_op_def globalavg = {
+    .type = "GlobalAveragePool", .init = global_init, .infer = global_infer, .forward = globalavg_forward,
+    .backward = globalavg_backward,
+};
+
+const cv_op_def *const cv_ops_pool[] = {&maxpool, &avgpool, &globalmax, &globalavg, NULL};

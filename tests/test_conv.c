@@ -1,0 +1,376 @@
+/* Conv: forward and backward-to-input against the naive loops in
+ * tests/lib/ref_conv.c over many random configurations, finite-difference
+ * gradient checks, VGG-sized shapes (fast kernels vs naive), and the errors
+ * a bad model gets. */
+#include "lib/oplab.h"
+#include "lib/ref.h"
+#include "lib/test.h"
+#include <math.h>
+#include <string.h>
+
+enum { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID };
+static const char *const pad_names[] = {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"};
+
+typedef struct {
+    ref_geom g;              /* explicit pads (for auto_pad: what ONNX resolves them to) */
+    int auto_pad;
+    int bias;
+    int kernel_attr;         /* write kernel_shape (else inferred from W) */
+    int one_d;               /* (N, C, L) tensors */
+} conv_case;
+
+static int irand(int lo, int hi) { return lo + (int)test_uniform(0.0f, (float)(hi - lo + 1) - 1e-3f); }
+
+/* What ONNX's SAME_* rule gives along one axis: begin and end pads. */
+static void same_pads(int in, int k, int s, int d, int upper, int *pb, int *pe)
+{
+    int out = (in + s - 1) / s;
+    int total = (out - 1) * s + (k - 1) * d + 1 - in;
+    if (total < 0)
+        total = 0;
+    *pb = upper ? total / 2 : total - total / 2;
+    *pe = total - *pb;
+}
+
+static void case_text(const conv_case *cc, char *buf, size_t len)
+{
+    const ref_geom *g = &cc->g;
+    snprintf(buf, len,
+             "%s n%d c%d %dx%d m%d group%d k%dx%d s%dx%d d%dx%d pads(t%d l%d b%d r%d) auto_pad %s bias %d",
+             cc->one_d ? "1-D" : "2-D", g->n, g->c, g->h, g->w, g->m, g->group, g->kh, g->kw, g->sh, g->sw,
+             g->dh, g->dw, g->pt, g->pl, g->pb, g->pr, pad_names[cc->auto_pad], cc->bias);
+}
+
+/* Build the one-Conv model for cc with weights w and bias b. */
+static cv_status conv_lab(oplab *lab, const conv_case *cc, const float *w, const float *b)
+{
+    const ref_geom *g = &cc->g;
+    cv_shape xs = {4, {g->n, g->c, g->h, g->w}};
+    cv_shape ws = {4, {g->m, g->c / g->group, g->kh, g->kw}};
+    if (cc->one_d) {
+        xs = (cv_shape){3, {g->n, g->c, g->w}};
+        ws = (cv_shape){3, {g->m, g->c / g->group, g->kw}};
+    }
+    cv_shape bs = {1, {g->m}};
+    oplab_begin(lab, "Conv", &xs);
+    oplab_const(lab, &ws, w);
+    if (cc->bias)
+        oplab_const(lab, &bs, b);
+    int nsp = cc->one_d ? 1 : 2;
+    int64_t k[2] = {g->kh, g->kw}, s[2] = {g->sh, g->sw}, d[2] = {g->dh, g->dw};
+    int64_t p[4] = {g->pt, g->pl, g->pb, g->pr};
+    if (cc->one_d) {
+        k[0] = g->kw, s[0] = g->sw, d[0] = g->dw;
+        p[0] = g->pl, p[1] = g->pr;
+    }
+    cv_node_set_ints(lab->m, lab->node, "strides", s, nsp, NULL);
+    cv_node_set_ints(lab->m, lab->node, "dilations", d, nsp, NULL);
+    cv_node_set_int(lab->m, lab->node, "group", g->group, NULL);
+    if (cc->kernel_attr)
+        cv_node_set_ints(lab->m, lab->node, "kernel_shape", k, nsp, NULL);
+    if (cc->auto_pad == PAD_NOTSET)
+        cv_node_set_ints(lab->m, lab->node, "pads", p, 2 * nsp, NULL);
+    else
+        cv_node_set_string(lab->m, lab->node, "auto_pad", pad_names[cc->auto_pad], NULL);
+    return oplab_end(lab);
+}
+
+/* A random case whose output is not empty. */
+static void random_case(conv_case *cc)
+{
+    for (;;) {
+        memset(cc, 0, sizeof *cc);
+        ref_geom *g = &cc->g;
+        g->n = irand(1, 2);
+        int kind = irand(0, 9);
+        if (kind < 5) {                          /* ordinary */
+            g->group = 1;
+        } else if (kind < 8) {                   /* grouped */
+            g->group = irand(2, 3);
+        } else {                                 /* depthwise, multiplier 1 or 2 */
+            g->group = irand(2, 6);
+        }
+        int cg = kind >= 8 ? 1 : irand(1, 3), mg = kind >= 8 ? irand(1, 2) : irand(1, 3);
+        g->c = g->group * cg;
+        g->m = g->group * mg;
+        cc->one_d = irand(0, 6) == 0;
+        g->h = cc->one_d ? 1 : irand(1, 12);
+        g->w = irand(1, 12);
+        g->kh = cc->one_d ? 1 : irand(1, 4);
+        g->kw = irand(1, 4);
+        g->sh = cc->one_d ? 1 : irand(1, 3);
+        g->sw = irand(1, 3);
+        g->dh = cc->one_d || irand(0, 1) ? 1 : irand(2, 3);
+        g->dw = irand(0, 1) ? 1 : irand(2, 3);
+        int r = irand(0, 19);
+        cc->auto_pad = r < 12 ? PAD_NOTSET : r < 15 ? PAD_SAME_UPPER : r < 18 ? PAD_SAME_LOWER : PAD_VALID;
+        if (cc->auto_pad == PAD_NOTSET) {
+            g->pt = cc->one_d ? 0 : irand(0, 2);
+            g->pb = cc->one_d ? 0 : irand(0, 2);
+            g->pl = irand(0, 2);
+            g->pr = irand(0, 2);
+        } else if (cc->auto_pad != PAD_VALID) {
+            int up = cc->auto_pad == PAD_SAME_UPPER;
+            same_pads(g->h, g->kh, g->sh, g->dh, up, &g->pt, &g->pb);
+            same_pads(g->w, g->kw, g->sw, g->dw, up, &g->pl, &g->pr);
+        }
+        cc->bias = irand(0, 2) > 0;
+        cc->kernel_attr = irand(0, 1);
+        int oh, ow;
+        ref_out_size(g, &oh, &ow);
+        if (oh >= 1 && ow >= 1)
+            return;
+    }
+}
+
+static size_t conv_out_numel(const ref_geom *g)
+{
+    int oh, ow;
+    ref_out_size(g, &oh, &ow);
+    return (size_t)g->n * g->m * oh * ow;
+}
+
+/* Forward and backward of one case against the naive loops; returns the
+ * larger relative difference, and prints the case when it is above tol. */
+static double check_case(const conv_case *cc, double tol, double *fwd_out, double *bwd_out)
+{
+    const ref_geom *g = &cc->g;
+    size_t nx = (size_t)g->n * g->c * g->h * g->w, nw = (size_t)g->m * (g->c / g->group) * g->kh * g->kw;
+    size_t ny = conv_out_numel(g);
+    float *x = malloc(nx * sizeof(float)), *w = malloc(nw * sizeof(float)), *b = malloc((size_t)g->m * sizeof(float));
+    float *ref = malloc(ny * sizeof(float)), *seed = malloc(ny * sizeof(float)), *dref = malloc(nx * sizeof(float));
+    test_fill(x, nx, -1.0f, 1.0f);
+    test_fill(w, nw, -1.0f, 1.0f);
+    test_fill(b, (size_t)g->m, -1.0f, 1.0f);
+    test_fill(seed, ny, -1.0f, 1.0f);
+    ref_conv2d(ref, x, w, cc->bias ? b : NULL, g);
+    ref_conv2d_backward_input(dref, seed, w, g);
+    oplab lab;
+    char text[256];
+    case_text(cc, text, sizeof text);
+    double worst = INFINITY;
+    if (conv_lab(&lab, cc, w, b) != CV_OK || oplab_forward(&lab, x) != CV_OK) {
+        CHECK(0, "%s: %s", text, lab.err.msg);
+    } else if (lab.y_numel != ny) {
+        CHECK(0, "%s: output has %zu values, expected %zu", text, lab.y_numel, ny);
+    } else {
+        double f = test_max_rel_diff(lab.y, ref, ny);
+        const float *dx = NULL;
+        cv_status st = cv_run_backward(lab.run, 0, seed, &dx, &lab.err);
+        CHECK(st == CV_OK, "%s: backward: %s", text, lab.err.msg);
+        double bd = st == CV_OK ? test_max_rel_diff(dx, dref, nx) : INFINITY;
+        CHECK(f <= tol, "%s: forward rel diff %.3g", text, f);
+        CHECK(bd <= tol, "%s: backward rel diff %.3g", text, bd);
+        if (fwd_out && f > *fwd_out)
+            *fwd_out = f;
+        if (bwd_out && bd > *bwd_out)
+            *bwd_out = bd;
+        worst = f > bd ? f : bd;
+    }
+    oplab_free(&lab);
+    free(x); free(w); free(b); free(ref); free(seed); free(dref);
+    return worst;
+}
+
+static void test_conv_random(void)
+{
+    test_seed(20240601);
+    double fwd = 0, bwd = 0;
+    int cases = 400, counts[4] = {0};
+    for (int k = 0; k < cases; k++) {
+        conv_case cc;
+        random_case(&cc);
+        counts[cc.auto_pad]++;
+        check_case(&cc, 1e-5, &fwd, &bwd);
+        if (test_failed_now)
+            return;
+    }
+    printf("    %d random configs (auto_pad NOTSET %d, SAME_UPPER %d, SAME_LOWER %d, VALID %d): "
+           "forward max rel diff %.3g, backward %.3g (tol 1e-5)\n",
+           cases, counts[0], counts[1], counts[2], counts[3], fwd, bwd);
+}
+
+/* Shapes of real networks, where the fast paths and the im2col tiling are used. */
+static void test_conv_real_shapes(void)
+{
+    static const struct {
+        const char *what;
+        conv_case cc;
+    } cases[] = {
+        {"VGG 64->64 56x56 3x3", {.g = {1, 64, 56, 56, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, .bias = 1}},
+        {"1x1 256->64 28x28 batch 2", {.g = {2, 256, 28, 28, 64, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, .bias = 1}},
+        {"im2col tiled 64->16 112x112", {.g = {1, 64, 112, 112, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, .bias = 1}},
+        {"tiled, strided, dilated", {.g = {2, 48, 150, 170, 8, 1, 3, 3, 2, 2, 2, 2, 2, 1, 1, 2}}},
+        {"depthwise 32 56x56 stride 2", {.g = {1, 32, 56, 56, 32, 32, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1}, .bias = 1}},
+        {"grouped 4x(16->16) 28x28 5x5", {.g = {1, 64, 28, 28, 64, 4, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2}, .bias = 1}},
+        {"AlexNet conv1 11x11/4", {.g = {1, 3, 227, 227, 16, 1, 11, 11, 4, 4, 1, 1, 0, 0, 0, 0}, .bias = 1}},
+    };
+    test_seed(7);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        double f = 0, b = 0;
+        check_case(&cases[k].cc, 1e-4, &f, &b);
+        printf("    %-30s forward max rel diff %.3g, backward %.3g (tol 1e-4)\n", cases[k].what, f, b);
+    }
+}
+
+/* Finite differences on small cases of each kernel. */
+static void test_conv_gradcheck(void)
+{
+    static const struct {
+        const char *what;
+        conv_case cc;
+    } cases[] = {
+        {"3x3 pad 1", {.g = {1, 2, 5, 6, 3, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, .bias = 1}},
+        {"stride 2, dilation 2, asymmetric pads", {.g = {2, 2, 7, 6, 2, 1, 3, 2, 2, 1, 2, 2, 0, 1, 2, 0}}},
+        {"group 2", {.g = {1, 4, 5, 5, 4, 2, 3, 3, 1, 2, 1, 1, 1, 0, 1, 1}, .bias = 1}},
+        {"depthwise x2, stride 2", {.g = {1, 3, 6, 6, 6, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1}}},
+        {"1x1", {.g = {2, 3, 4, 5, 2, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, .bias = 1}},
+        {"1-D k3 s2", {.g = {1, 2, 1, 9, 3, 1, 1, 3, 1, 2, 1, 1, 0, 1, 0, 2}, .one_d = 1}},
+        {"SAME_LOWER k2", {.g = {1, 2, 5, 4, 2, 1, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0}, .auto_pad = PAD_SAME_LOWER}},
+    };
+    test_seed(11);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const conv_case *cc = &cases[k].cc;
+        const ref_geom *g = &cc->g;
+        size_t nx = (size_t)g->n * g->c * g->h * g->w, nw = (size_t)g->m * (g->c / g->group) * g->kh * g->kw;
+        float x[512], w[512], b[16];
+        test_fill(x, nx, -1.0f, 1.0f);
+        test_fill(w, nw, -1.0f, 1.0f);
+        test_fill(b, 16, -1.0f, 1.0f);
+        oplab lab;
+        cv_status st = conv_lab(&lab, cc, w, b);
+        CHECK(st == CV_OK, "%s: %s", cases[k].what, lab.err.msg);
+        if (st == CV_OK) {
+            printf("    %s:\n", cases[k].what);
+            /* conv is linear in x: central differences are exact up to rounding */
+            double e = oplab_gradcheck(&lab, x, 1e-2f);
+            CHECK(e < 1e-3, "%s: gradient rel err %.3g", cases[k].what, e);
+        }
+        oplab_free(&lab);
+    }
+}
+
+/* auto_pad by hand: input [1 2 3 4], kernel [1 10], stride 1. SAME pads one
+ * pixel: at the end for SAME_UPPER, at the start for SAME_LOWER. */
+static void test_conv_auto_pad_values(void)
+{
+    float x[4] = {1, 2, 3, 4}, w[2] = {1, 10};
+    static const float upper[4] = {21, 32, 43, 4}, lower[4] = {10, 21, 32, 43}, valid[3] = {21, 32, 43};
+    const float *want[4] = {NULL, upper, lower, valid};
+    for (int ap = PAD_SAME_UPPER; ap <= PAD_VALID; ap++) {
+        conv_case cc = {.g = {1, 1, 1, 4, 1, 1, 1, 2, 1, 1, 1, 1, 0, 0, 0, 0}, .auto_pad = ap};
+        oplab lab;
+        REQUIRE(conv_lab(&lab, &cc, w, NULL) == CV_OK, "%s", lab.err.msg);
+        REQUIRE(oplab_forward(&lab, x) == CV_OK, "%s", lab.err.msg);
+        size_t n = ap == PAD_VALID ? 3 : 4;
+        CHECK(lab.y_numel == n, "%s: %zu outputs", pad_names[ap], lab.y_numel);
+        if (lab.y_numel == n) {
+            double d = test_max_abs_diff(lab.y, want[ap], n);
+            printf("    auto_pad %-10s -> [", pad_names[ap]);
+            for (size_t i = 0; i < n; i++)
+                printf(i ? " %g" : "%g", lab.y[i]);
+            printf("], max abs diff %.3g\n", d);
+            CHECK(d == 0, "%s: differs by %g", pad_names[ap], d);
+        }
+        oplab_free(&lab);
+    }
+}
+
+static void test_conv_macs(void)
+{
+    conv_case cc = {.g = {2, 6, 10, 9, 4, 2, 3, 2, 2, 1, 1, 1, 1, 0, 1, 0}, .bias = 1};
+    float w[4 * 3 * 3 * 2], b[4] = {0};
+    test_fill(w, sizeof w / sizeof w[0], -1, 1);
+    oplab lab;
+    REQUIRE(conv_lab(&lab, &cc, w, b) == CV_OK, "%s", lab.err.msg);
+    float x[2 * 6 * 10 * 9];
+    test_fill(x, sizeof x / sizeof x[0], -1, 1);
+    REQUIRE(oplab_forward(&lab, x) == CV_OK, "%s", lab.err.msg);
+    int oh, ow;
+    ref_out_size(&cc.g, &oh, &ow);
+    double want = 2.0 * 4 * oh * ow * 3 * 3 * 2;
+    double got = cv_run_layer_macs(lab.run, 0);
+    printf("    macs %.0f (expected %.0f)\n", got, want);
+    CHECK(got == want, "macs %g, expected %g", got, want);
+    oplab_free(&lab);
+}
+
+/* Build a Conv from shapes and attributes and expect a failure at
+ * finalize (init) or at planning (infer) with status st and a message
+ * containing `needle`. */
+static void expect_error(const char *what, const cv_shape *xs, const cv_shape *ws, const cv_shape *bs,
+                         void (*attrs)(cv_model *, int), cv_status st, const char *needle)
+{
+    float buf[4096] = {0};
+    oplab lab;
+    oplab_begin(&lab, "Conv", xs);
+    oplab_const(&lab, ws, buf);
+    if (bs)
+        oplab_const(&lab, bs, buf);
+    if (attrs)
+        attrs(lab.m, lab.node);
+    cv_status got = oplab_end(&lab);
+    if (got == CV_OK)
+        got = oplab_forward(&lab, buf);
+    printf("    %s: %s\n", what, got == CV_OK ? "(accepted)" : lab.err.msg);
+    CHECK(got == st, "%s: status %s, expected %s", what, cv_status_string(got), cv_status_string(st));
+    CHECK(got == CV_OK || strstr(lab.err.msg, needle), "%s: message lacks '%s'", what, needle);
+    oplab_free(&lab);
+}
+
+static void attr_group2(cv_model *m, int k) { cv_node_set_int(m, k, "group", 2, NULL); }
+static void attr_kernel5(cv_model *m, int k)
+{
+    int64_t ks[2] = {5, 5};
+    cv_node_set_ints(m, k, "kernel_shape", ks, 2, NULL);
+}
+static void attr_bad_auto_pad(cv_model *m, int k) { cv_node_set_string(m, k, "auto_pad", "SAME", NULL); }
+static void attr_pads_and_auto(cv_model *m, int k)
+{
+    int64_t p[4] = {1, 1, 1, 1};
+    cv_node_set_ints(m, k, "pads", p, 4, NULL);
+    cv_node_set_string(m, k, "auto_pad", "SAME_UPPER", NULL);
+}
+static void attr_strides3(cv_model *m, int k)
+{
+    int64_t s[3] = {1, 1, 1};
+    cv_node_set_ints(m, k, "strides", s, 3, NULL);
+}
+static void attr_pads_len(cv_model *m, int k)
+{
+    int64_t p[2] = {1, 1};
+    cv_node_set_ints(m, k, "pads", p, 2, NULL);
+}
+static void attr_neg_pad(cv_model *m, int k)
+{
+    int64_t p[4] = {0, -1, 0, 0};
+    cv_node_set_ints(m, k, "pads", p, 4, NULL);
+}
+
+static void test_conv_errors(void)
+{
+    cv_shape x4 = {4, {1, 4, 8, 8}}, w3 = {4, {2, 3, 3, 3}}, w4 = {4, {2, 4, 3, 3}}, w2 = {4, {3, 2, 3, 3}};
+    cv_shape b5 = {1, {5}}, x5 = {5, {1, 4, 8, 8, 8}}, w5 = {5, {2, 4, 3, 3, 3}}, small = {4, {1, 4, 2, 2}};
+    expect_error("channel mismatch", &x4, &w3, NULL, NULL, CV_ERR_SHAPE, "input [1, 4, 8, 8] has 4 channels, weights [2, 3, 3, 3] expect 3");
+    expect_error("bias length", &x4, &w4, &b5, NULL, CV_ERR_SHAPE, "bias [5]");
+    expect_error("3-D conv", &x5, &w5, NULL, NULL, CV_ERR_UNSUPPORTED, "3-D convolution");
+    expect_error("group vs output channels", &x4, &w2, NULL, attr_group2, CV_ERR_SHAPE, "group 2");
+    expect_error("kernel_shape vs weights", &x4, &w4, NULL, attr_kernel5, CV_ERR_SHAPE, "kernel_shape");
+    expect_error("unknown auto_pad", &x4, &w4, NULL, attr_bad_auto_pad, CV_ERR_INVALID, "auto_pad");
+    expect_error("pads with auto_pad", &x4, &w4, NULL, attr_pads_and_auto, CV_ERR_INVALID, "auto_pad");
+    expect_error("3 strides", &x4, &w4, NULL, attr_strides3, CV_ERR_UNSUPPORTED, "strides");
+    expect_error("pads length", &x4, &w4, NULL, attr_pads_len, CV_ERR_SHAPE, "spatial axes");
+    expect_error("negative pad", &x4, &w4, NULL, attr_neg_pad, CV_ERR_INVALID, "pads");
+    expect_error("kernel larger than input", &small, &w4, NULL, NULL, CV_ERR_SHAPE, "smaller than the kernel");
+}
+
+int main(void)
+{
+    RUN(test_conv_random);
+    RUN(test_conv_real_shapes);
+    RUN(test_conv_gradcheck);
+    RUN(test_conv_auto_pad_values);
+    RUN(test_conv_macs);
+    RUN(test_conv_errors);
+    return test_summary("conv");
+}
