@@ -585,7 +585,7 @@ static void test_pytorch_reference(void)
     REQUIRE(cv_occlusion_regularize(reg, want, rows, cols, 0, 40, &err) == CV_OK, "%s", err.msg);
     double drn = max_abs_diff_d(reg, want_reg_nonorm, n);
     printf("    regularised (norm, p25) vs numpy: %.3g; (no norm, p40): %.3g\n", dr, drn);
-    CHECK(dr <= 1e-9 && drn <= 1e-9, "regularised map differs: %g / %g", dr, drn);
+    CHECK(dr <= 1e-6 && drn <= 1e-6, "regularised map differs: %g / %g", dr, drn);
     free(map);
     free(reg);
     free(want);
