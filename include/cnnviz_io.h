@@ -14,8 +14,10 @@
 extern "C" {
 #endif
 
-/* Largest image side accepted by the loaders (pixels). */
+/* Largest image side and pixel count accepted by the loaders and by
+ * cv_image_alloc; checked from the file header, before any allocation. */
 #define CV_IMAGE_MAX_SIDE 16384
+#define CV_IMAGE_MAX_PIXELS ((int64_t)1 << 28)
 
 typedef struct {
     int w, h;

@@ -1,0 +1,123 @@
+/* cnnviz rendering: pictures a person can read.
+ *
+ *     cv_error err;
+ *     cv_image heat, over;
+ *     // a 38 x 38 occlusion map of probabilities, drawn with a colour bar
+ *     cv_render_heatmap(prob, 38, 38, 0.0f, 1.0f, CV_CMAP_ROCKET, 0, &heat, &err);
+ *     cv_image_save_png(&heat, "occlusion.png", &err);
+ *     // the same map over the photo, 50 % opaque
+ *     cv_render_overlay_alpha(&photo, prob, 38, 38, 0.0f, 1.0f, CV_CMAP_JET, 0.5f, &over, &err);
+ *     cv_image_free(&heat);
+ *     cv_image_free(&over);
+ *
+ * Conventions: every function that makes a picture allocates *out (free it
+ * with cv_image_free) and returns a cv_status with a message in err; on
+ * failure *out is left empty. Pictures are 8-bit RGB (c = 3), rows top to
+ * bottom. Maps are float, row-major (rows x cols), row 0 at the top.
+ * Value ranges: where vmin/vmax are taken, passing vmax <= vmin (or NaN)
+ * means "the range of the finite values in the map". NaN cells are drawn
+ * light grey. Drawing helpers clip to the image and accept c = 1, 3 or 4.
+ */
+#ifndef CNNVIZ_RENDER_H
+#define CNNVIZ_RENDER_H
+
+#include "cnnviz_io.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- colour maps ---------------------------------------------------------- */
+
+typedef enum {
+    CV_CMAP_ROCKET,  /* seaborn's default: black-purple-red-cream, perceptually uniform */
+    CV_CMAP_VIRIDIS,
+    CV_CMAP_MAGMA,
+    CV_CMAP_JET,     /* rainbow; familiar, but not perceptually uniform */
+    CV_CMAP_GREY
+} cv_cmap;
+
+/* "rocket", "viridis", "magma", "jet", "grey" (or "gray"). */
+cv_status cv_cmap_from_name(cv_cmap *out, const char *name, cv_error *err);
+const char *cv_cmap_name(cv_cmap cmap);
+/* Colour at t in [0, 1] (clamped; NaN gives light grey). */
+void cv_cmap_rgb(cv_cmap cmap, float t, uint8_t rgb[3]);
+/* 256-entry table: lut[i] = cv_cmap_rgb(cmap, i / 255). */
+void cv_cmap_lut(cv_cmap cmap, uint8_t lut[256][3]);
+
+/* ---- drawing ------------------------------------------------------------- */
+
+/* The built-in font: 5x7 glyphs for printable ASCII in a 6x8 cell at
+ * scale 1 (each font pixel becomes scale x scale). Other bytes draw as '?'. */
+#define CV_FONT_ADVANCE 6
+#define CV_FONT_HEIGHT 7
+#define CV_FONT_LINE 9
+
+/* Width in pixels of text drawn at scale (no trailing gap). */
+int cv_render_text_width(const char *text, int scale);
+/* Draw text with its top-left corner at (x, y); '\n' starts a new line.
+ * Returns the x just past the last glyph of the last line. */
+int cv_render_text(cv_image *img, int x, int y, const char *text, int scale, const uint8_t rgb[3]);
+void cv_render_fill_rect(cv_image *img, int x, int y, int w, int h, const uint8_t rgb[3]);
+
+/* ---- pictures -------------------------------------------------------------- */
+
+/* A map as a picture: each cell a cell_px x cell_px square (cell_px <= 0:
+ * chosen so the map is about 400 pixels on its longer side), on white,
+ * with a vertical colour bar on the right labelled with round numbers
+ * (0.25, 0.50, ...). The bar's top is vmax. */
+cv_status cv_render_heatmap(const float *map, int rows, int cols, float vmin, float vmax,
+                            cv_cmap cmap, int cell_px, cv_image *out, cv_error *err);
+
+/* A white band above `in` with `text` centred in it. */
+cv_status cv_render_caption(const cv_image *in, const char *text, cv_image *out, cv_error *err);
+
+/* Tiles in a grid on black: n_per_side columns (<= 0: floor(sqrt(count)),
+ * as the original tool), margin pixels between tiles (the original used 5)
+ * and none around; tile k goes to row k / n, column k % n. Unlike the
+ * original, a count that is not a square gets extra rows instead of
+ * dropping tiles. All tiles must be tile_w x tile_h (1, 3 or 4 channels;
+ * alpha is ignored). */
+cv_status cv_render_grid(const cv_image *tiles, int count, int tile_w, int tile_h, int n_per_side,
+                         int margin, cv_image *out, cv_error *err);
+
+/* img blended with the colour-mapped map: out = (1 - alpha) img + alpha colour.
+ * The map (rows x cols, any size) is resized bilinearly to img's size. */
+cv_status cv_render_overlay_alpha(const cv_image *img, const float *map, int rows, int cols,
+                                  float vmin, float vmax, cv_cmap cmap, float alpha,
+                                  cv_image *out, cv_error *err);
+
+/* The original tool's "projection": map values (clamped to [0, 1], resized
+ * bilinearly to img's size) multiplied into every channel of img. */
+cv_status cv_render_overlay_multiply(const cv_image *img, const float *map, int rows, int cols,
+                                     cv_image *out, cv_error *err);
+
+/* A label map (class index per cell; < 0 = none, drawn black) as distinct
+ * colours with a legend on the right listing the labels present, most
+ * frequent first, as "name (share %)". names[k] names label k; labels
+ * without a name (k >= n_names or names NULL) show as their number. */
+cv_status cv_render_labels(const int *labels, int rows, int cols, const char *const *names, int n_names,
+                           int cell_px, cv_image *out, cv_error *err);
+/* The colour of label k in cv_render_labels (black for k < 0). */
+void cv_label_rgb(int label, uint8_t rgb[3]);
+
+/* ---- animated GIF ------------------------------------------------------------ */
+
+/* Write frames (all the same size) as an animated GIF that loops, with a
+ * 256-colour global palette made by median cut over all frames and
+ * delay_cs hundredths of a second per frame. Written atomically. */
+cv_status cv_gif_write(const char *path, const cv_image *frames, int n, int delay_cs, cv_error *err);
+
+/* The same, one frame at a time, for sequences too long to hold in memory.
+ * The palette comes from `sample` (median cut), or is a fixed 6x7x6 colour
+ * cube when sample is NULL. Nothing appears at path before cv_gif_end. */
+typedef struct cv_gif cv_gif;
+cv_status cv_gif_begin(cv_gif **out, const char *path, int w, int h, const cv_image *sample, cv_error *err);
+cv_status cv_gif_add(cv_gif *g, const cv_image *frame, int delay_cs, cv_error *err);
+cv_status cv_gif_end(cv_gif *g, cv_error *err);   /* finishes and frees g, even on failure */
+void cv_gif_abort(cv_gif *g);                     /* discards; accepts NULL */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,477 @@
+/* Images: PNG (libpng) and JPEG (libjpeg-turbo) in, PNG and JPEG out,
+ * bilinear resize.
+ *
+ * Both decoders report errors through callbacks that would print and
+ * exit by default; here they are replaced by ones that record the message
+ * and longjmp back, and warnings are dropped, so the library stays silent.
+ * Image files are treated as hostile: dimensions are checked against
+ * CV_IMAGE_MAX_SIDE / CV_IMAGE_MAX_PIXELS from the header, before any
+ * pixel memory is allocated, and truncated files are errors (not images
+ * padded with grey, which is what libjpeg does by default).
+ */
+#include "cnnviz_io.h"
+#include "../core/graph.h"
+#include "atomic.h"
+
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <png.h>
+#include <jpeglib.h>
+#include <jerror.h>
+
+/* ---- allocation ------------------------------------------------------- */
+
+static cv_status cv_image_check_size(int64_t w, int64_t h, const char *what, cv_error *err)
+{
+    if (w <= 0 || h <= 0)
+        return cv_fail(err, CV_ERR_FORMAT, "%s: image has no pixels (%lld x %lld)",
+                       what, (long long)w, (long long)h);
+    if (w > CV_IMAGE_MAX_SIDE || h > CV_IMAGE_MAX_SIDE || w * h > CV_IMAGE_MAX_PIXELS)
+        return cv_fail(err, CV_ERR_LIMIT,
+                       "%s: image is %lld x %lld pixels; the limit is %d per side and %lld in all",
+                       what, (long long)w, (long long)h, CV_IMAGE_MAX_SIDE,
+                       (long long)CV_IMAGE_MAX_PIXELS);
+    return CV_OK;
+}
+
+cv_status cv_image_alloc(cv_image *img, int w, int h, int c, cv_error *err)
+{
+    memset(img, 0, sizeof *img);
+    if (c < 1 || c > 4)
+        return cv_fail(err, CV_ERR_INVALID, "image: %d channels (expected 1 to 4)", c);
+    cv_status st = cv_image_check_size(w, h, "image", err);
+    if (st != CV_OK)
+        return st;
+    img->px = calloc((size_t)w * (size_t)h, (size_t)c);
+    if (!img->px)
+        return cv_fail(err, CV_ERR_NOMEM, "image: out of memory for %d x %d x %d", w, h, c);
+    img->w = w;
+    img->h = h;
+    img->c = c;
+    return CV_OK;
+}
+
+void cv_image_free(cv_image *img)
+{
+    if (!img)
+        return;
+    free(img->px);
+    memset(img, 0, sizeof *img);
+}
+
+/* ---- PNG ---------------------------------------------------------------- */
+
+typedef struct {
+    jmp_buf jb;
+    char msg[256];
+} cv_png_trap;
+
+static void cv_png_error(png_structp png, png_const_charp msg)
+{
+    cv_png_trap *t = png_get_error_ptr(png);
+    snprintf(t->msg, sizeof t->msg, "%s", msg);
+    longjmp(t->jb, 1);
+}
+
+static void cv_png_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg; /* warnings (bad ancillary chunks, sRGB profiles) do not stop us */
+}
+
+static cv_status cv_png_load(cv_image *img, FILE *f, const char *path, cv_error *err)
+{
+    cv_png_trap trap;
+    trap.msg[0] = 0;
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &trap, cv_png_error, cv_png_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory starting the PNG decoder", path);
+    }
+    /* assigned after setjmp, read after longjmp: must be volatile */
+    uint8_t *volatile px = NULL;
+    png_bytep *volatile rows = NULL;
+    if (setjmp(trap.jb)) {
+        free(px);
+        free(rows);
+        png_destroy_read_struct(&png, &info, NULL);
+        return cv_fail(err, CV_ERR_FORMAT, "%s: corrupt or truncated PNG (%s)", path, trap.msg);
+    }
+    png_init_io(png, f);
+    /* our own limits below give the clearer message; libpng's default
+     * (1e6 per side) would answer first otherwise */
+    png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
+    png_read_info(png, info);
+
+    png_uint_32 w, h;
+    int depth, ctype, interlace;
+    png_get_IHDR(png, info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
+    cv_status st = cv_image_check_size(w, h, path, err);
+    if (st != CV_OK) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return st;
+    }
+
+    /* everything becomes 8-bit RGB */
+#ifdef PNG_READ_SCALE_16_TO_8_SUPPORTED
+    png_set_scale_16(png); /* exact (v * 255 + 32767) / 65535, not just the high byte */
+#else
+    png_set_strip_16(png);
+#endif
+    if (ctype == PNG_COLOR_TYPE_PALETTE)
+        png_set_palette_to_rgb(png);
+    if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8)
+        png_set_expand_gray_1_2_4_to_8(png);
+    if (ctype & PNG_COLOR_MASK_ALPHA)
+        png_set_strip_alpha(png);
+    if (ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA)
+        png_set_gray_to_rgb(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    if (png_get_channels(png, info) != 3 || png_get_bit_depth(png, info) != 8 ||
+        png_get_rowbytes(png, info) != (size_t)w * 3) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return cv_fail(err, CV_ERR_UNSUPPORTED, "%s: PNG colour type %d, depth %d could not be converted to RGB",
+                       path, ctype, depth);
+    }
+
+    px = malloc((size_t)w * h * 3);
+    rows = malloc(sizeof(png_bytep) * h);
+    if (!px || !rows) {
+        free(px);
+        free(rows);
+        png_destroy_read_struct(&png, &info, NULL);
+        return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory for %u x %u pixels", path, w, h);
+    }
+    for (png_uint_32 y = 0; y < h; y++)
+        rows[y] = px + (size_t)y * w * 3;
+    png_read_image(png, rows);
+    /* reading to IEND makes a file cut after the pixel data an error too */
+    png_read_end(png, NULL);
+    png_destroy_read_struct(&png, &info, NULL);
+    free(rows);
+    img->w = (int)w;
+    img->h = (int)h;
+    img->c = 3;
+    img->px = px;
+    return CV_OK;
+}
+
+cv_status cv_image_save_png(const cv_image *img, const char *path, cv_error *err)
+{
+    static const int ctypes[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA,
+                                  PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
+    if (!img->px || img->w <= 0 || img->h <= 0 || img->c < 1 || img->c > 4)
+        return cv_fail(err, CV_ERR_INVALID, "%s: cannot save an empty image or one with %d channels",
+                       path, img->c);
+    cv_atomic a;
+    cv_status st = cv_atomic_open(&a, path, err);
+    if (st != CV_OK)
+        return st;
+    cv_png_trap trap;
+    trap.msg[0] = 0;
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &trap, cv_png_error, cv_png_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        cv_atomic_abort(&a);
+        return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory starting the PNG encoder", path);
+    }
+    if (setjmp(trap.jb)) {
+        png_destroy_write_struct(&png, &info);
+        cv_atomic_abort(&a);
+        return cv_fail(err, CV_ERR_IO, "%s: writing PNG failed (%s)", path, trap.msg);
+    }
+    png_init_io(png, a.f);
+    /* level 3: nearly the size of the default 6 at about half the time,
+     * which matters when writing one frame per occlusion position */
+    png_set_compression_level(png, 3);
+    png_set_IHDR(png, info, (png_uint_32)img->w, (png_uint_32)img->h, 8, ctypes[img->c],
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < img->h; y++)
+        png_write_row(png, img->px + (size_t)y * img->w * img->c);
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    return cv_atomic_commit(&a, err);
+}
+
+/* ---- JPEG ------------------------------------------------------------- */
+
+typedef struct {
+    struct jpeg_error_mgr pub;  /* first: libjpeg casts cinfo->err to this */
+    jmp_buf jb;
+    int truncated;
+    char msg[JMSG_LENGTH_MAX];
+} cv_jpeg_trap;
+
+static void cv_jpeg_error_exit(j_common_ptr cinfo)
+{
+    cv_jpeg_trap *t = (cv_jpeg_trap *)cinfo->err;
+    cinfo->err->format_message(cinfo, t->msg);
+    longjmp(t->jb, 1);
+}
+
+static void cv_jpeg_emit(j_common_ptr cinfo, int level)
+{
+    /* libjpeg answers a premature end of file with a warning and grey
+     * pixels; we remember it and refuse the image. Other warnings (corrupt
+     * but decodable data) are dropped, as image viewers do. */
+    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF)
+        ((cv_jpeg_trap *)cinfo->err)->truncated = 1;
+}
+
+static void cv_jpeg_output(j_common_ptr cinfo)
+{
+    (void)cinfo; /* never print */
+}
+
+static void cv_jpeg_trap_init(cv_jpeg_trap *t)
+{
+    jpeg_std_error(&t->pub);
+    t->pub.error_exit = cv_jpeg_error_exit;
+    t->pub.emit_message = cv_jpeg_emit;
+    t->pub.output_message = cv_jpeg_output;
+    t->truncated = 0;
+    t->msg[0] = 0;
+}
+
+static cv_status cv_jpeg_load(cv_image *img, FILE *f, const char *path, cv_error *err)
+{
+    struct jpeg_decompress_struct cinfo;
+    cv_jpeg_trap trap;
+    cv_jpeg_trap_init(&trap);
+    cinfo.err = &trap.pub;
+    uint8_t *volatile px = NULL;
+    JSAMPLE *volatile row = NULL;
+    if (setjmp(trap.jb)) {
+        jpeg_destroy_decompress(&cinfo);
+        free(px);
+        free(row);
+        return cv_fail(err, CV_ERR_FORMAT, "%s: corrupt or truncated JPEG (%s)", path, trap.msg);
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_stdio_src(&cinfo, f);
+    jpeg_read_header(&cinfo, TRUE);
+    cv_status st = cv_image_check_size(cinfo.image_width, cinfo.image_height, path, err);
+    if (st != CV_OK) {
+        jpeg_destroy_decompress(&cinfo);
+        return st;
+    }
+    int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+    cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB; /* libjpeg-turbo expands grey to RGB */
+    jpeg_start_decompress(&cinfo);
+    int w = (int)cinfo.output_width, h = (int)cinfo.output_height;
+    int nc = cinfo.output_components;
+    if (nc != (cmyk ? 4 : 3)) {
+        jpeg_destroy_decompress(&cinfo);
+        return cv_fail(err, CV_ERR_UNSUPPORTED, "%s: JPEG colour space %d gives %d components (expected %d)",
+                       path, (int)cinfo.jpeg_color_space, nc, cmyk ? 4 : 3);
+    }
+    px = malloc((size_t)w * h * 3);
+    row = malloc((size_t)w * nc);
+    if (!px || !row) {
+        jpeg_destroy_decompress(&cinfo);
+        free(px);
+        free(row);
+        return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory for %d x %d pixels", path, w, h);
+    }
+    /* Adobe writes CMYK inverted (0 = full ink); most CMYK JPEGs are Adobe's */
+    int inverted = cinfo.saw_Adobe_marker;
+    while (cinfo.output_scanline < cinfo.output_height) {
+        uint8_t *dst = px + (size_t)cinfo.output_scanline * w * 3;
+        JSAMPROW r = cmyk ? row : dst;
+        jpeg_read_scanlines(&cinfo, &r, 1);
+        if (cmyk) {
+            for (int x = 0; x < w; x++) {
+                int c4[4];
+                for (int k = 0; k < 4; k++)
+                    c4[k] = inverted ? row[4 * x + k] : 255 - row[4 * x + k];
+                for (int k = 0; k < 3; k++)
+                    dst[3 * x + k] = (uint8_t)((c4[k] * c4[3] + 127) / 255);
+            }
+        }
+        if (trap.truncated)
+            break;
+    }
+    if (!trap.truncated)
+        jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    free(row);
+    if (trap.truncated) {
+        free(px);
+        return cv_fail(err, CV_ERR_FORMAT, "%s: truncated JPEG (the data ends before the image does)", path);
+    }
+    img->w = w;
+    img->h = h;
+    img->c = 3;
+    img->px = px;
+    return CV_OK;
+}
+
+cv_status cv_image_save_jpeg(const cv_image *img, const char *path, int quality, cv_error *err)
+{
+    if (!img->px || img->w <= 0 || img->h <= 0 || img->c < 1 || img->c > 4)
+        return cv_fail(err, CV_ERR_INVALID, "%s: cannot save an empty image or one with %d channels",
+                       path, img->c);
+    quality = quality < 1 ? 1 : quality > 100 ? 100 : quality;
+    int out_c = img->c >= 3 ? 3 : 1; /* JPEG has no alpha: drop it */
+    JSAMPLE *row = malloc((size_t)img->w * out_c);
+    if (!row)
+        return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory", path);
+    cv_atomic a;
+    cv_status st = cv_atomic_open(&a, path, err);
+    if (st != CV_OK) {
+        free(row);
+        return st;
+    }
+    struct jpeg_compress_struct cinfo;
+    cv_jpeg_trap trap;
+    cv_jpeg_trap_init(&trap);
+    cinfo.err = &trap.pub;
+    if (setjmp(trap.jb)) {
+        jpeg_destroy_compress(&cinfo);
+        cv_atomic_abort(&a);
+        free(row);
+        return cv_fail(err, CV_ERR_IO, "%s: writing JPEG failed (%s)", path, trap.msg);
+    }
+    jpeg_create_compress(&cinfo);
+    jpeg_stdio_dest(&cinfo, a.f);
+    cinfo.image_width = (JDIMENSION)img->w;
+    cinfo.image_height = (JDIMENSION)img->h;
+    cinfo.input_components = out_c;
+    cinfo.in_color_space = out_c == 3 ? JCS_RGB : JCS_GRAYSCALE;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    while (cinfo.next_scanline < cinfo.image_height) {
+        const uint8_t *src = img->px + (size_t)cinfo.next_scanline * img->w * img->c;
+        for (int x = 0; x < img->w; x++)
+            for (int k = 0; k < out_c; k++)
+                row[x * out_c + k] = src[x * img->c + k];
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&cinfo, &r, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    free(row);
+    return cv_atomic_commit(&a, err);
+}
+
+/* ---- loading by magic -------------------------------------------------- */
+
+cv_status cv_image_load(cv_image *img, const char *path, cv_error *err)
+{
+    memset(img, 0, sizeof *img);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cv_fail(err, CV_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char m[12] = {0};
+    size_t n = fread(m, 1, sizeof m, f);
+    cv_status st;
+    if (n == 0) {
+        st = cv_fail(err, CV_ERR_FORMAT, "%s: empty file (expected a PNG or JPEG image)", path);
+    } else if (fseek(f, 0, SEEK_SET) != 0) {
+        st = cv_fail(err, CV_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
+    } else if (n >= 8 && memcmp(m, "\x89PNG\r\n\x1a\n", 8) == 0) {
+        st = cv_png_load(img, f, path, err);
+    } else if (n >= 3 && m[0] == 0xFF && m[1] == 0xD8 && m[2] == 0xFF) {
+        st = cv_jpeg_load(img, f, path, err);
+    } else {
+        /* name the formats people actually try, so the fix is obvious */
+        const char *kind = n >= 4 && memcmp(m, "GIF8", 4) == 0 ? "a GIF image"
+                         : n >= 2 && memcmp(m, "BM", 2) == 0 ? "a BMP image"
+                         : n >= 12 && memcmp(m, "RIFF", 4) == 0 && memcmp(m + 8, "WEBP", 4) == 0 ? "a WebP image"
+                         : n >= 4 && (memcmp(m, "II*\0", 4) == 0 || memcmp(m, "MM\0*", 4) == 0) ? "a TIFF image"
+                         : NULL;
+        if (kind)
+            st = cv_fail(err, CV_ERR_UNSUPPORTED, "%s: %s; cnnviz reads PNG and JPEG (convert it first)",
+                         path, kind);
+        else
+            st = cv_fail(err, CV_ERR_FORMAT, "%s: not a PNG or JPEG file (unknown first bytes %02x %02x %02x %02x)",
+                         path, m[0], m[1], m[2], m[3]);
+    }
+    fclose(f);
+    return st;
+}
+
+/* ---- bilinear resize --------------------------------------------------- */
+
+/* One output coordinate d of an axis of size out, from an axis of size in,
+ * with half-pixel centres:
+ *     src = (d + 0.5) * in / out - 0.5, clamped to [0, in - 1]
+ * giving the two neighbours and the weight of the second. This is what
+ * OpenCV INTER_LINEAR and PyTorch (align_corners=False, no antialias) do. */
+typedef struct {
+    int i0, i1;
+    float f;
+} cv_tap;
+
+static inline cv_tap cv_tap_at(int d, int out, int in)
+{
+    cv_tap t;
+    double s = (d + 0.5) * ((double)in / out) - 0.5;
+    if (s < 0)
+        s = 0;
+    t.i0 = (int)s;
+    if (t.i0 >= in - 1) {
+        t.i0 = t.i1 = in - 1;
+        t.f = 0;
+    } else {
+        t.i1 = t.i0 + 1;
+        t.f = (float)(s - t.i0);
+    }
+    return t;
+}
+
+void cv_resize_bilinear_f32(float *out, int oh, int ow, const float *in, int h, int w, int c)
+{
+    /* out is (oh, ow, c), in is (h, w, c) */
+    for (int y = 0; y < oh; y++) {
+        cv_tap ty = cv_tap_at(y, oh, h);
+        const float *r0 = in + (size_t)ty.i0 * w * c, *r1 = in + (size_t)ty.i1 * w * c;
+        float *o = out + (size_t)y * ow * c;
+        for (int x = 0; x < ow; x++) {
+            cv_tap tx = cv_tap_at(x, ow, w);
+            int a = tx.i0 * c, b = tx.i1 * c;
+            for (int k = 0; k < c; k++) {
+                float top = r0[a + k] + (r0[b + k] - r0[a + k]) * tx.f;
+                float bot = r1[a + k] + (r1[b + k] - r1[a + k]) * tx.f;
+                o[x * c + k] = top + (bot - top) * ty.f;
+            }
+        }
+    }
+}
+
+cv_status cv_image_resize(cv_image *out, const cv_image *in, int w, int h, cv_error *err)
+{
+    if (!in->px || in->w <= 0 || in->h <= 0)
+        return cv_fail(err, CV_ERR_INVALID, "resize: empty input image");
+    cv_status st = cv_image_alloc(out, w, h, in->c, err);
+    if (st != CV_OK)
+        return st;
+    int c = in->c;
+    for (int y = 0; y < h; y++) {
+        cv_tap ty = cv_tap_at(y, h, in->h);
+        const uint8_t *r0 = in->px + (size_t)ty.i0 * in->w * c;
+        const uint8_t *r1 = in->px + (size_t)ty.i1 * in->w * c;
+        uint8_t *o = out->px + (size_t)y * w * c;
+        for (int x = 0; x < w; x++) {
+            cv_tap tx = cv_tap_at(x, w, in->w);
+            int a = tx.i0 * c, b = tx.i1 * c;
+            for (int k = 0; k < c; k++) {
+                float top = r0[a + k] + (r0[b + k] - r0[a + k]) * tx.f;
+                float bot = r1[a + k] + (r1[b + k] - r1[a + k]) * tx.f;
+                float v = top + (bot - top) * ty.f + 0.5f;
+                o[x * c + k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+        }
+    }
+    return CV_OK;
+}
