@@ -74,17 +74,51 @@ static bool same_ci(const char *s, const char *t, size_t n)
     return true;
 }
 
-static bool contains_ci(const char *hay, const char *needle)
+/* Edit distance between a and b[0..n), ignoring case; stops counting at 9. */
+static int edit_distance(const char *a, const char *b, size_t n)
 {
-    size_t n = strlen(needle);
-    for (; *hay; hay++) {
-        size_t k = 0;
-        while (k < n && hay[k] && tolower((unsigned char)hay[k]) == tolower((unsigned char)needle[k]))
-            k++;
-        if (k == n)
-            return true;
+    size_t m = strlen(a);
+    if (m > 63 || n > 63)
+        return 9;
+    int row[64];
+    for (size_t j = 0; j <= n; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= m; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= n; j++) {
+            int up = row[j];
+            int sub = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            int best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
+            row[j] = sub < best ? sub : best;
+            diag = up;
+        }
     }
-    return false;
+    return row[n] < 9 ? row[n] : 9;
+}
+
+/* How well `name` fits the synonym s[0..n): 0 a whole word of it, 1 a
+ * prefix, 2 a substring, 3 + d within edit distance d <= 2; -1 not at all. */
+static int fit_score(const char *name, const char *s, size_t n)
+{
+    size_t len = strlen(name);
+    int best = -1;
+    for (size_t k = 0; k + len <= n; k++) {
+        bool eq = true;
+        for (size_t j = 0; j < len && eq; j++)
+            eq = tolower((unsigned char)s[k + j]) == tolower((unsigned char)name[j]);
+        if (!eq)
+            continue;
+        bool word = (k == 0 || s[k - 1] == ' ' || s[k - 1] == '-') &&
+                    (k + len == n || s[k + len] == ' ' || s[k + len] == '-');
+        int sc = word ? 0 : k == 0 ? 1 : 2;
+        if (best < 0 || sc < best)
+            best = sc;
+    }
+    if (best >= 0)
+        return best;
+    int d = edit_distance(name, s, n);
+    return d <= 2 ? 3 + d : -1;
 }
 
 /* A class name matches a label when it equals the label or one of its
@@ -131,20 +165,40 @@ static int resolve_class(const char *spec, char **labels, int n_labels)
     int found = find_class(spec, labels, n_labels);
     if (found >= 0)
         return found;
-    char hint[512] = "";
-    size_t used = 0;
-    int shown = 0;
-    for (int j = 0; j < n_labels && shown < 5; j++)
-        if (contains_ci(labels[j], spec)) {
-            used += (size_t)snprintf(hint + used, sizeof hint - used, "%s'%s' (%d)", shown ? ", " : "", labels[j], j);
-            if (used >= sizeof hint)
-                break;
-            shown++;
+    /* Suggest the five best fits over every label's synonyms. */
+    int best[5], best_score[5], shown = 0;
+    for (int j = 0; j < n_labels; j++) {
+        int score = -1;
+        for (const char *p = labels[j]; *p;) {
+            while (*p == ' ' || *p == ',')
+                p++;
+            size_t len = strcspn(p, ",");
+            while (len && p[len - 1] == ' ')
+                len--;
+            int sc = len ? fit_score(spec, p, len) : -1;
+            if (sc >= 0 && (score < 0 || sc < score))
+                score = sc;
+            p += strcspn(p, ",");
         }
+        if (score < 0 || (shown == 5 && score >= best_score[4]))
+            continue;
+        int at = shown < 5 ? shown++ : 4;
+        while (at > 0 && best_score[at - 1] > score) {
+            best[at] = best[at - 1];
+            best_score[at] = best_score[at - 1];
+            at--;
+        }
+        best[at] = j;
+        best_score[at] = score;
+    }
+    char hint[1024] = "";
+    size_t used = 0;
+    for (int k = 0; k < shown && used < sizeof hint; k++)
+        used += (size_t)snprintf(hint + used, sizeof hint - used, "%s%d '%s'", k ? ", " : "", best[k], labels[best[k]]);
     if (shown)
         cli_error("--class: unknown class name '%s'; did you mean %s?", spec, hint);
     else
-        cli_error("--class: unknown class name '%s' (none of the %d class names contains it)", spec, n_labels);
+        cli_error("--class: unknown class name '%s' (no class name is close; see --labels or pass an index)", spec);
     return -2;
 }
 
@@ -185,6 +239,28 @@ static float *to_float(const double *x, size_t n)
     return f;
 }
 
+/* A white band above img with text centred in it, at font scale 2 when
+ * that fits the width (the maps are about 400 pixels wide). */
+static cv_status add_caption(const cv_image *img, const char *text, cv_image *out, cv_error *err)
+{
+    int s = cv_render_text_width(text, 2) + 16 <= img->w ? 2 : 1;
+    int tw = cv_render_text_width(text, s), band = CV_FONT_LINE * s + 12;
+    int W = img->w > tw + 16 ? img->w : tw + 16;
+    cv_status st = cv_image_alloc(out, W, img->h + band, 3, err);
+    if (st != CV_OK)
+        return st;
+    const uint8_t white[3] = {255, 255, 255}, black[3] = {0, 0, 0};
+    cv_render_fill_rect(out, 0, 0, W, out->h, white);
+    int ox = (W - img->w) / 2;
+    for (int y = 0; y < img->h; y++)
+        for (int x = 0; x < img->w; x++)
+            for (int c = 0; c < 3; c++)
+                out->px[((size_t)(y + band) * W + ox + x) * 3 + c] =
+                    img->px[((size_t)y * img->w + x) * img->c + (img->c >= 3 ? c : 0)];
+    cv_render_text(out, (W - tw) / 2, 8, text, s, black);
+    return CV_OK;
+}
+
 /* Save a picture, with a caption band above it when caption is given. */
 static bool save_picture(const cv_image *img, const char *caption, const char *dir, const char *name)
 {
@@ -192,7 +268,7 @@ static bool save_picture(const cv_image *img, const char *caption, const char *d
     cv_image captioned = {0};
     const cv_image *out = img;
     if (caption) {
-        if (cv_render_caption(img, caption, &captioned, &err) != CV_OK)
+        if (add_caption(img, caption, &captioned, &err) != CV_OK)
             return cli_fail(&err), false;
         out = &captioned;
     }
@@ -484,7 +560,7 @@ static int run(const cli_args *a)
 
     mapf = to_float(map, cells);
     regf = to_float(reg, cells);
-    drop = malloc(cells * sizeof(float));
+    drop = malloc((size_t)g.height * g.width * sizeof(float));
     if (!mapf || !regf || !drop) {
         cli_error("out of memory");
         goto out;
@@ -493,7 +569,7 @@ static int run(const cli_args *a)
         cli_fail(&err);
         goto out;
     }
-    snprintf(caption, sizeof caption, "p(%s) with a %ld px occluder at each position", tname, occ);
+    snprintf(caption, sizeof caption, "p(%.*s) under a %ld px occluder", (int)strcspn(tname, ","), tname, occ);
     if (!save_picture(&pic, caption, dir, "heatmap.png"))
         goto out;
     cv_image_free(&pic);
@@ -501,8 +577,7 @@ static int run(const cli_args *a)
         cli_fail(&err);
         goto out;
     }
-    snprintf(caption, sizeof caption, "regularised: %sbelow %g%% zeroed, blur(1 - x)", norm ? "normalised, " : "",
-             percentile);
+    snprintf(caption, sizeof caption, "regularised (%sp%g, blur 3x3)", norm ? "norm, " : "", percentile);
     if (!save_picture(&pic, caption, dir, "heatmap_reg.png"))
         goto out;
     cv_image_free(&pic);
@@ -516,10 +591,15 @@ static int run(const cli_args *a)
     if (!save_picture(&pic, NULL, dir, "overlay.png"))
         goto out;
     cv_image_free(&pic);
-    /* The probability drop over the photo: where hiding the image hurts most. */
-    for (size_t k = 0; k < cells; k++)
-        drop[k] = (float)(probs[target] - map[k]);
-    if (cv_render_overlay_alpha(&original, drop, rows, cols, 0, 0, cmap, 0.6f, &pic, &err) != CV_OK) {
+    /* The probability drop over the photo, interpolated between window
+     * centres so it sits where the windows were: where hiding hurts most. */
+    if (cv_occlusion_pixel_map(drop, map, &og, (int)occ, (int)stride, 1, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    for (size_t k = 0; k < (size_t)g.height * g.width; k++)
+        drop[k] = probs[target] - drop[k];
+    if (cv_render_overlay_alpha(&original, drop, g.height, g.width, 0, 0, cmap, 0.6f, &pic, &err) != CV_OK) {
         cli_fail(&err);
         goto out;
     }
@@ -543,7 +623,7 @@ static int run(const cli_args *a)
             cli_fail(&err);
             goto out;
         }
-        if (!save_picture(&pic, "most likely class with the occluder at each position", dir, "all_classes.png"))
+        if (!save_picture(&pic, "top class under the occluder", dir, "all_classes.png"))
             goto out;
         cv_image_free(&pic);
     }

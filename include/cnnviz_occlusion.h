@@ -151,6 +151,18 @@ void cv_occlusion_fill_mean(float value[CV_OCCLUSION_MAX_CHANNELS], const float 
 cv_status cv_occlusion_fill_blur(float *out, const float *image, const cv_occlusion_geometry *g,
                                  double sigma, cv_error *err);
 
+/* ---- per-pixel map ---------------------------------------------------------- */
+
+/* The map spread back over the input's pixels (out: height x width floats).
+ * smooth 0: each pixel gets the mean of map over the windows that cover it
+ * (the attribution Captum's Occlusion computes); a pixel no window covers
+ * (stride > occ_size) is NaN. smooth 1: the map interpolated bilinearly
+ * between the windows' centres (held constant beyond the outer centres), for
+ * pictures. Either way a feature sits where it is in the image rather than
+ * at its window's corner, as a plain resize of the map would put it. */
+cv_status cv_occlusion_pixel_map(float *out, const double *map, const cv_occlusion_geometry *g, int occ_size,
+                                 int stride, int smooth, cv_error *err);
+
 /* ---- the regularised map -------------------------------------------------- */
 
 /* The original tool's regularised heatmap, into out (may be map):

@@ -489,6 +489,71 @@ static void test_fills(void)
     cv_model_free(m);
 }
 
+/* The per-pixel map against a naive loop over the windows covering each
+ * pixel; gaps (stride > occ) are NaN. */
+static void test_pixel_map(void)
+{
+    cv_error err;
+    const int cases[][4] = {{20, 17, 6, 3}, {20, 17, 5, 5}, {20, 17, 3, 5}, {9, 9, 9, 1}};
+    for (int t = 0; t < 4; t++) {
+        int H = cases[t][0], W = cases[t][1], occ = cases[t][2], stride = cases[t][3], rows, cols;
+        cv_occlusion_geometry g = {3, H, W, 0};
+        REQUIRE(cv_occlusion_grid_size(&g, occ, stride, &rows, &cols, &err) == CV_OK, "%s", err.msg);
+        double *map = malloc(sizeof(double) * rows * cols);
+        test_seed(50 + t);
+        for (int k = 0; k < rows * cols; k++)
+            map[k] = test_uniform(0, 1);
+        float *px = malloc(sizeof(float) * H * W);
+        REQUIRE(cv_occlusion_pixel_map(px, map, &g, occ, stride, 0, &err) == CV_OK, "%s", err.msg);
+        double d = 0;
+        int nan_ok = 1, gaps = 0;
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                double s = 0;
+                int n = 0;
+                for (int i = 0; i < rows; i++)
+                    for (int j = 0; j < cols; j++)
+                        if (y >= i * stride && y < i * stride + occ && x >= j * stride && x < j * stride + occ) {
+                            s += map[i * cols + j];
+                            n++;
+                        }
+                float v = px[y * W + x];
+                if (n == 0) {
+                    gaps++;
+                    nan_ok = nan_ok && isnan(v);
+                } else {
+                    d = fmax(d, fabs(v - s / n));
+                }
+            }
+        printf("    %dx%d occ %d stride %d: max abs diff %.3g, %d uncovered pixels\n", H, W, occ, stride, d, gaps);
+        CHECK(d < 1e-6 && nan_ok, "pixel map differs by %g (NaN gaps ok: %d)", d, nan_ok);
+        CHECK((stride > occ) == (gaps > 0), "gaps %d", gaps);
+        /* smooth: at a window centre with integer coordinates the value is
+         * the window's; between two centres it lies between their values. */
+        REQUIRE(cv_occlusion_pixel_map(px, map, &g, occ, stride, 1, &err) == CV_OK, "%s", err.msg);
+        double dc = 0;
+        int checked = 0, between = 1;
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                int y0 = i * stride, y1 = y0 + occ < H ? y0 + occ : H;
+                int x0 = j * stride, x1 = x0 + occ < W ? x0 + occ : W;
+                if ((y0 + y1 - 1) % 2 || (x0 + x1 - 1) % 2)
+                    continue;
+                dc = fmax(dc, fabs(px[(y0 + y1 - 1) / 2 * W + (x0 + x1 - 1) / 2] - map[i * cols + j]));
+                checked++;
+            }
+        double lo = 1, hi = 0;
+        for (int k = 0; k < rows * cols; k++)
+            lo = fmin(lo, map[k]), hi = fmax(hi, map[k]);
+        for (int k = 0; k < H * W; k++)
+            between = between && px[k] >= lo - 1e-6 && px[k] <= hi + 1e-6;
+        printf("    smooth: max abs diff at %d window centres %.3g, within the map's range: %d\n", checked, dc, between);
+        CHECK(dc < 1e-6 && between, "smooth pixel map wrong");
+        free(map);
+        free(px);
+    }
+}
+
 /* Regularisation on a hand-checked 3x3 case, then its errors. */
 static void test_regularize_small(void)
 {
@@ -656,6 +721,7 @@ int main(void)
     RUN(test_nhwc);
     RUN(test_fixed_batch_model);
     RUN(test_fills);
+    RUN(test_pixel_map);
     RUN(test_regularize_small);
     RUN(test_pytorch_reference);
     RUN(test_squeezenet);

@@ -523,6 +523,109 @@ cv_status cv_occlusion_fill_blur(float *out, const float *image, const cv_occlus
     return CV_OK;
 }
 
+/* ---- per-pixel map ----------------------------------------------------------- */
+
+/* For each pixel coordinate 0..n-1: the window index k below it and the
+ * weight t of window k + 1, interpolating between window centres
+ * (y0 + y1 - 1) / 2 of the clipped windows. */
+static void centre_weights(int *k_out, float *t_out, int n, int count, int occ, int stride)
+{
+    int k = 0;
+    for (int y = 0; y < n; y++) {
+        double c0, c1;
+        for (;;) {
+            int a0 = k * stride, b0 = a0 + occ < n ? a0 + occ : n;
+            c0 = (a0 + b0 - 1) / 2.0;
+            if (k + 1 >= count) {
+                c1 = c0;
+                break;
+            }
+            int a1 = (k + 1) * stride, b1 = a1 + occ < n ? a1 + occ : n;
+            c1 = (a1 + b1 - 1) / 2.0;
+            if (y < c1)
+                break;
+            k++;
+        }
+        double t = c1 > c0 ? (y - c0) / (c1 - c0) : 0.0;
+        k_out[y] = k;
+        t_out[y] = (float)(t < 0 ? 0 : t > 1 ? 1 : t);
+    }
+}
+
+static cv_status pixel_map_smooth(float *out, const double *map, int rows, int cols, int H, int W, int occ,
+                                  int stride, cv_error *err)
+{
+    int *ky = malloc(sizeof(int) * (size_t)H), *kx = malloc(sizeof(int) * (size_t)W);
+    float *ty = malloc(sizeof(float) * (size_t)H), *tx = malloc(sizeof(float) * (size_t)W);
+    if (!ky || !kx || !ty || !tx) {
+        free(ky), free(kx), free(ty), free(tx);
+        return cv_fail(err, CV_ERR_NOMEM, "occlusion: out of memory for a %d x %d pixel map", H, W);
+    }
+    centre_weights(ky, ty, H, rows, occ, stride);
+    centre_weights(kx, tx, W, cols, occ, stride);
+    for (int y = 0; y < H; y++) {
+        int i0 = ky[y], i1 = i0 + 1 < rows ? i0 + 1 : i0;
+        for (int x = 0; x < W; x++) {
+            int j0 = kx[x], j1 = j0 + 1 < cols ? j0 + 1 : j0;
+            double a = map[(size_t)i0 * cols + j0] * (1 - tx[x]) + map[(size_t)i0 * cols + j1] * tx[x];
+            double b = map[(size_t)i1 * cols + j0] * (1 - tx[x]) + map[(size_t)i1 * cols + j1] * tx[x];
+            out[(size_t)y * W + x] = (float)(a * (1 - ty[y]) + b * ty[y]);
+        }
+    }
+    free(ky), free(kx), free(ty), free(tx);
+    return CV_OK;
+}
+
+cv_status cv_occlusion_pixel_map(float *out, const double *map, const cv_occlusion_geometry *g, int occ_size,
+                                 int stride, int smooth, cv_error *err)
+{
+    int rows, cols;
+    cv_status st = cv_occlusion_grid_size(g, occ_size, stride, &rows, &cols, err);
+    if (st != CV_OK)
+        return st;
+    if (smooth)
+        return pixel_map_smooth(out, map, rows, cols, g->height, g->width, occ_size, stride, err);
+    const int H = g->height, W = g->width;
+    /* Rectangle sums through 2-D difference arrays: O(H*W + rows*cols)
+     * instead of O(H*W*occ^2/stride^2). */
+    size_t n = (size_t)(H + 1) * (size_t)(W + 1);
+    double *sum = calloc(n, sizeof(double)), *cnt = calloc(n, sizeof(double));
+    if (!sum || !cnt) {
+        free(sum);
+        free(cnt);
+        return cv_fail(err, CV_ERR_NOMEM, "occlusion: out of memory for a %d x %d pixel map", H, W);
+    }
+#define D(a, y, x) a[(size_t)(y) * (W + 1) + (x)]
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            int y0 = i * stride, x0 = j * stride;
+            int y1 = y0 + occ_size < H ? y0 + occ_size : H, x1 = x0 + occ_size < W ? x0 + occ_size : W;
+            double v = map[(size_t)i * cols + j];
+            D(sum, y0, x0) += v, D(sum, y0, x1) -= v, D(sum, y1, x0) -= v, D(sum, y1, x1) += v;
+            D(cnt, y0, x0) += 1, D(cnt, y0, x1) -= 1, D(cnt, y1, x0) -= 1, D(cnt, y1, x1) += 1;
+        }
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            if (x > 0) {
+                D(sum, y, x) += D(sum, y, x - 1);
+                D(cnt, y, x) += D(cnt, y, x - 1);
+            }
+            if (y > 0) {
+                D(sum, y, x) += D(sum, y - 1, x) - (x > 0 ? D(sum, y - 1, x - 1) : 0);
+                D(cnt, y, x) += D(cnt, y - 1, x) - (x > 0 ? D(cnt, y - 1, x - 1) : 0);
+            }
+        }
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            double c = D(cnt, y, x);
+            out[(size_t)y * W + x] = c > 0.5 ? (float)(D(sum, y, x) / c) : NAN;
+        }
+#undef D
+    free(sum);
+    free(cnt);
+    return CV_OK;
+}
+
 /* ---- the regularised map ----------------------------------------------------- */
 
 static int cmp_double(const void *a, const void *b)
