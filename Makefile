@@ -64,3 +64,13 @@ demo:
 
 clean:
 	rm -rf build
+
+# Benchmarks (bench/*.c drivers; the .py scripts run them beside PyTorch).
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libcnnviz.a
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libcnnviz.a $(LDLIBS)
+bench: $(BENCH_BIN)
+.PHONY: bench
+
+-include mk/*.mk

@@ -126,6 +126,7 @@ typedef struct cv_run cv_run;
 typedef struct {
     int stop_layer;     /* run layers up to and including this one; -1 = whole graph */
     int need_grad;      /* keep activations and allow cv_run_backward */
+    int keep_all;       /* keep every activation after forward (no gradients) */
 } cv_run_options;
 
 cv_run_options cv_run_defaults(void);
@@ -154,6 +155,28 @@ double cv_run_layer_macs(const cv_run *r, int layer);
  * next call). Requires need_grad. */
 cv_status cv_run_backward(cv_run *r, int layer, const float *seed,
                           const float **input_grad, cv_error *err);
+
+/* ---- incremental occlusion inference ------------------------------------- */
+
+/* Exact occlusion inference that recomputes, per position, only the part of
+ * each layer an occluding patch can reach (see src/core/incremental.c).
+ *
+ * Plan for the clean input (1 x C x H x W, NCHW, preprocessed) and n_pos
+ * patch positions: patch p covers rows [pos_y[p], pos_y[p] + patch_h) and
+ * columns [pos_x[p], pos_x[p] + patch_w), inside the input. */
+typedef struct cv_incr cv_incr;
+cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_shape, const float *clean_input,
+                         int n_pos, const int *pos_y, const int *pos_x, int patch_h, int patch_w, int max_batch,
+                         cv_error *err);
+/* Evaluate positions [first, first + count) (count <= max_batch). patches:
+ * count x C x patch_h x patch_w, the input's values inside each patch window
+ * (the occluded values). *out: output 0 of the model for those positions,
+ * [count, ...], valid until the next call. */
+cv_status cv_incr_run(cv_incr *ic, int first, int count, const float *patches, const cv_tensor **out,
+                      cv_error *err);
+/* Multiply-adds of full inference over those of incremental, per position. */
+double cv_incr_speedup_bound(const cv_incr *ic);
+void cv_incr_free(cv_incr *ic);
 
 #ifdef __cplusplus
 }

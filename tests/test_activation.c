@@ -151,6 +151,26 @@ static void test_prelu(void)
         CHECK(oplab_gradcheck(&lab, s, 1e-3f) < 2e-3, "gradient (slope) mismatch");
         oplab_free(&lab);
     }
+    /* opset 6: a 1-D slope of size C is per channel (dim 1) */
+    {
+        cv_shape cs = {1, {3}};
+        test_fill(s, 3, -0.5f, 0.5f);
+        oplab lab;
+        oplab_begin(&lab, "PRelu", &xs);
+        lab.m->opset = 6;
+        oplab_const(&lab, &cs, s);
+        REQUIRE(oplab_end(&lab) == CV_OK, "%s", lab.err.msg);
+        REQUIRE(oplab_forward(&lab, x) == CV_OK, "%s", lab.err.msg);
+        for (size_t k = 0; k < NX; k++) {
+            float sl = s[(k / 35) % 3]; /* channel of [2, 3, 5, 7] */
+            ref[k] = x[k] < 0 ? sl * x[k] : x[k];
+        }
+        double d = test_max_abs_diff(lab.y, ref, NX);
+        printf("    prelu opset 6 per-channel slope [3]: max abs diff %.3g\n", d);
+        CHECK(d == 0, "forward differs by %g", d);
+        CHECK(oplab_gradcheck(&lab, x, 1e-3f) < 2e-3, "gradient mismatch");
+        oplab_free(&lab);
+    }
     /* a slope that does not broadcast to x (unidirectional) */
     {
         cv_shape bad = {5, {2, 2, 3, 5, 7}};

@@ -6,6 +6,7 @@
 #include "lib/ref.h"
 #include "lib/test.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID };
@@ -213,6 +214,38 @@ static void test_conv_real_shapes(void)
     }
 }
 
+/* Winograd F(4x4, 3x3), forced on (CNNVIZ_CONV_ALGO=winograd) for every
+ * 3x3 / stride 1 / group 1 case: odd sizes, asymmetric pads (backward uses
+ * it for pads <= 2), channel counts off the kernel's blocks of 32, batch 2,
+ * and an image large enough to be processed in several chunks. */
+static void test_conv_winograd(void)
+{
+    setenv("CNNVIZ_CONV_ALGO", "winograd", 1);
+    test_seed(99);
+    double fwd = 0, bwd = 0;
+    int cases = 120;
+    for (int k = 0; k < cases && !test_failed_now; k++) {
+        conv_case cc = {.bias = irand(0, 1), .kernel_attr = irand(0, 1)};
+        ref_geom *g = &cc.g;
+        *g = (ref_geom){.n = irand(1, 2), .c = irand(1, 40), .h = irand(2, 19), .w = irand(1, 19), .m = irand(1, 70),
+                        .group = 1, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1,
+                        .pt = irand(0, 3), .pl = irand(0, 3), .pb = irand(0, 3), .pr = irand(0, 3)};
+        int oh, ow;
+        ref_out_size(g, &oh, &ow);
+        if (oh < 1 || ow < 1) {
+            k--;
+            continue;
+        }
+        check_case(&cc, 1e-4, &fwd, &bwd);
+    }
+    printf("    %d random 3x3 configs: forward max rel diff %.3g, backward %.3g (tol 1e-4)\n", cases, fwd, bwd);
+    conv_case big = {.g = {1, 16, 200, 204, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, .bias = 1};
+    fwd = bwd = 0;
+    check_case(&big, 1e-4, &fwd, &bwd);
+    printf("    16->8 200x204 (several chunks): forward max rel diff %.3g, backward %.3g (tol 1e-4)\n", fwd, bwd);
+    unsetenv("CNNVIZ_CONV_ALGO");
+}
+
 /* Finite differences on small cases of each kernel. */
 static void test_conv_gradcheck(void)
 {
@@ -364,10 +397,54 @@ static void test_conv_errors(void)
     expect_error("kernel larger than input", &small, &w4, NULL, NULL, CV_ERR_SHAPE, "smaller than the kernel");
 }
 
+#define GOLDEN "tests/fixtures/conv_ops_torch.bin"
+
+/* Against PyTorch (F.conv2d on an explicitly padded input, autograd). */
+static void test_conv_torch_golden(void)
+{
+    ref_record *r;
+    char why[256];
+    int n = ref_golden_load(GOLDEN, "conv", &r, why, sizeof why);
+    REQUIRE(n > 0, "%s", n < 0 ? why : "no conv records");
+    double fwd = 0, bwd = 0;
+    for (int k = 0; k < n; k++) {
+        const float *p = r[k].params;
+        conv_case cc = {.g = {(int)p[0], (int)p[1], (int)p[2], (int)p[3], (int)p[4], (int)p[5], (int)p[6], (int)p[7],
+                              (int)p[8], (int)p[9], (int)p[10], (int)p[11], (int)p[12], (int)p[13], (int)p[14],
+                              (int)p[15]},
+                        .bias = (int)p[16], .kernel_attr = k % 2};
+        const ref_tensor *x = &r[k].t[0], *w = &r[k].t[1], *b = &r[k].t[2], *y = &r[k].t[3], *dy = &r[k].t[4],
+                         *dx = &r[k].t[5];
+        char text[256];
+        case_text(&cc, text, sizeof text);
+        oplab lab;
+        cv_status st = conv_lab(&lab, &cc, w->data, b->data);
+        if (st == CV_OK)
+            st = oplab_forward(&lab, x->data);
+        CHECK(st == CV_OK, "%s: %s", text, lab.err.msg);
+        if (st == CV_OK && lab.y_numel == y->numel) {
+            double f = test_max_rel_diff(lab.y, y->data, y->numel);
+            const float *g = NULL;
+            st = cv_run_backward(lab.run, 0, dy->data, &g, &lab.err);
+            double bd = st == CV_OK ? test_max_rel_diff(g, dx->data, dx->numel) : INFINITY;
+            CHECK(f <= 1e-5 && bd <= 1e-5, "%s: forward rel diff %.3g, backward %.3g", text, f, bd);
+            fwd = f > fwd ? f : fwd;
+            bwd = bd > bwd ? bd : bwd;
+        } else if (st == CV_OK) {
+            CHECK(0, "%s: %zu outputs, torch has %zu", text, lab.y_numel, y->numel);
+        }
+        oplab_free(&lab);
+    }
+    printf("    %d PyTorch cases: forward max rel diff %.3g, backward %.3g (tol 1e-5)\n", n, fwd, bwd);
+    ref_golden_free(r, n);
+}
+
 int main(void)
 {
     RUN(test_conv_random);
     RUN(test_conv_real_shapes);
+    RUN(test_conv_torch_golden);
+    RUN(test_conv_winograd);
     RUN(test_conv_gradcheck);
     RUN(test_conv_auto_pad_values);
     RUN(test_conv_macs);

@@ -9,6 +9,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+/* PNG decoding for the SqueezeNet check, private to this test (static, so it
+ * cannot clash with a copy inside the library). */
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#pragma GCC diagnostic ignored "-Wunused-function" /* stb declares more than it defines here */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#include <stb/stb_image.h>
+#pragma GCC diagnostic pop
 
 #define FIX "tests/fixtures/onnx/"
 
@@ -449,7 +459,17 @@ static void test_random_and_mutated(void)
     CHECK(ok == 0, "random bytes loaded as a model");
 
     /* Models with a few bytes changed: anything may happen except a crash
-     * or a message without the file name. */
+     * or a message without the file name. They live in a directory of their
+     * own with a copy of external.bin, which external.onnx names. */
+    char dir[256], bin[300], mpath[300];
+    snprintf(dir, sizeof dir, "/tmp/cnnviz_onnx_%d_mutants", (int)getpid());
+    snprintf(bin, sizeof bin, "%s/external.bin", dir);
+    snprintf(mpath, sizeof mpath, "%s/mutant.onnx", dir);
+    REQUIRE(mkdir(dir, 0700) == 0, "cannot mkdir %s", dir);
+    size_t bin_len;
+    char *bin_data = slurp(FIX "external.bin", &bin_len);
+    REQUIRE(bin_data && spit(bin, bin_data, bin_len), "cannot copy external.bin");
+    free(bin_data);
     const char *models[] = {FIX "ir3.onnx", FIX "fp16.onnx", FIX "attrs.onnx", FIX "external.onnx"};
     int loaded = 0, total = 0;
     for (int mi = 0; mi < 4; mi++) {
@@ -464,21 +484,16 @@ static void test_random_and_mutated(void)
                 size_t at = (size_t)test_uniform(0, (float)len) % len;
                 mut[at] = (char)(k & 1 ? (unsigned char)test_uniform(0, 256) : mut[at] ^ (1 << (k % 8)));
             }
-            /* external.onnx names external.bin next to it: keep the copy there */
-            char mpath[300];
-            if (mi == 3)
-                snprintf(mpath, sizeof mpath, FIX "cnnviz_mutant_%d.onnx", (int)getpid());
-            else
-                snprintf(mpath, sizeof mpath, "%s", path);
             REQUIRE(spit(mpath, mut, len), "cannot write %s", mpath);
             loaded += try_load(mpath) == CV_OK;
             total++;
-            if (mi == 3)
-                remove(mpath);
         }
         free(mut);
         free(orig);
     }
+    remove(mpath);
+    remove(bin);
+    rmdir(dir);
     printf("    %d mutated models: %d still loaded, the rest refused cleanly\n", total, loaded);
     remove(path);
 }
@@ -545,6 +560,47 @@ static void test_squeezenet(void)
     printf("    weight sum %.10g (numpy 1223.8778478503227), sum |w| %.10g (numpy 48096.13858169317)\n", sum,
            sum_abs);
     CHECK(fabs(sum - 1223.8778478503227) < 1e-6 && fabs(sum_abs - 48096.13858169317) < 1e-5, "weights differ");
+
+    /* End to end: the kitten (already 224x224) as BGR 0..255 NCHW, the
+     * model's preprocessing; an independent interpreter gives "tabby, tabby
+     * cat" (class 281) with p = 0.93. */
+    char img[512];
+    snprintf(img, sizeof img, "%s/images/kitten_224.png", shared);
+    int w, h, ch;
+    unsigned char *px = stbi_load(img, &w, &h, &ch, 3);
+    if (!px || w != 224 || h != 224) {
+        stbi_image_free(px);
+        cv_model_free(m);
+        SKIP("cannot read kitten_224.png as a 224x224 image");
+    }
+    float *x = malloc(sizeof(float) * 3 * 224 * 224); /* x is (1,3,224,224), BGR */
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < 224 * 224; i++)
+            x[c * 224 * 224 + i] = px[i * 3 + (2 - c)];
+    stbi_image_free(px);
+    cv_run *r;
+    cv_run_options opt = cv_run_defaults();
+    if (cv_run_create(&r, m, &xs, &opt, &err) == CV_OK) {
+        CHECK(cv_run_forward(r, x, &err) == CV_OK, "%s", err.msg);
+        const cv_tensor *y = cv_run_output(r, 0);
+        size_t n = cv_shape_numel(&y->shape);
+        CHECK(n == 1000, "%zu outputs", n);
+        int best = 0;
+        double total = 0;
+        for (size_t k = 0; k < n; k++) {
+            total += y->f[k];
+            if (y->f[k] > y->f[best])
+                best = (int)k;
+        }
+        printf("    kitten_224.png: class %d, p = %.4f (reference 281, 0.93); sum of probabilities %.6f\n", best,
+               y->f[best], total);
+        CHECK(best == 281 && y->f[best] > 0.85f, "top class %d p %g", best, y->f[best]);
+        CHECK(fabs(total - 1) < 1e-4, "probabilities sum to %g", total);
+        cv_run_free(r);
+    } else {
+        CHECK(0, "%s", err.msg);
+    }
+    free(x);
     cv_model_free(m);
 }
 

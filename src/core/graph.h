@@ -165,6 +165,11 @@ typedef struct cv_op_def {
 
 const cv_op_def *cv_op_find(const char *type);
 
+/* Executor internals for engines built on a run (incremental inference). */
+cv_tensor *cv_run_value(cv_run *r, int v);
+bool cv_run_value_static(const cv_run *r, int v);
+bool cv_run_node_needed(const cv_run *r, int k);
+
 /* Helpers for ops. */
 /* Numpy-style broadcast of a and b into out; CV_ERR_SHAPE if incompatible. */
 cv_status cv_broadcast_shape(const cv_shape *a, const cv_shape *b, cv_shape *out);

@@ -31,7 +31,7 @@ struct cv_run {
 
 cv_run_options cv_run_defaults(void)
 {
-    cv_run_options o = {.stop_layer = -1, .need_grad = 0};
+    cv_run_options o = {.stop_layer = -1, .need_grad = 0, .keep_all = 0};
     return o;
 }
 
@@ -301,6 +301,9 @@ cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_s
             goto fail;
     for (int i = 0; i < r->n_targets; i++)
         r->keep[r->targets[i]] = true;
+    if (opt->keep_all)
+        for (int v = 0; v < m->n_values; v++)
+            r->keep[v] = true;
     for (int k = 0; k <= r->last_node; k++) {
         if (!r->needed[k])
             continue;
@@ -396,6 +399,10 @@ const cv_tensor *cv_run_layer_output(const cv_run *r, int layer)
         return NULL;
     return &r->t[v];
 }
+
+cv_tensor *cv_run_value(cv_run *r, int v) { return &r->t[v]; }
+bool cv_run_value_static(const cv_run *r, int v) { return r->is_static[v]; }
+bool cv_run_node_needed(const cv_run *r, int k) { return r->needed[k]; }
 
 cv_shape cv_run_layer_shape(const cv_run *r, int layer)
 {

@@ -16,6 +16,7 @@ typedef struct {
     float alpha, beta, gamma;
     float lo, hi;           /* Clip bounds from attributes (opset < 11) */
     bool bounds_from_inputs;/* Clip opset >= 11: min/max are inputs 1 and 2 */
+    bool legacy_channel_slope; /* PRelu opset < 7: 1-D slope is per channel */
 } act_params;
 
 /* Zeroed params owned by the node, or NULL when out of memory. */
@@ -107,7 +108,32 @@ static const cv_op_def leaky_relu = {
     .forward = leaky_forward, .backward = leaky_backward,
 };
 
-/* ---- PRelu: x < 0 ? slope x : x, slope broadcast to x (unidirectional) ---- */
+/* ---- PRelu: x < 0 ? slope x : x, slope broadcast to x (unidirectional) ----
+ * Before opset 7 (old PyTorch exports) a 1-D slope of size C is per channel
+ * (dim 1) rather than numpy-aligned to the last dim. */
+
+static cv_status prelu_init(cv_node *n, const cv_model *m, cv_error *err)
+{
+    act_params *p = act_params_new(n);
+    if (!p)
+        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    p->legacy_channel_slope = cv_opset(m) < 7;
+    return CV_OK;
+}
+
+/* The slope's shape as it broadcasts against x. */
+static cv_shape prelu_slope_shape(const cv_op_ctx *c)
+{
+    const act_params *p = c->params;
+    const cv_shape *xs = &c->in[0]->shape, *ss = &c->in[1]->shape;
+    cv_shape eff = *ss;
+    if (p->legacy_channel_slope && ss->ndim == 1 && xs->ndim >= 2 && ss->d[0] == xs->d[1] && ss->d[0] != 1) {
+        eff.ndim = xs->ndim - 1; /* [C] -> [C, 1, ..., 1] */
+        for (int k = 1; k < eff.ndim; k++)
+            eff.d[k] = 1;
+    }
+    return eff;
+}
 
 static cv_status prelu_infer(cv_op_ctx *c, cv_error *err)
 {
@@ -116,10 +142,9 @@ static cv_status prelu_infer(cv_op_ctx *c, cv_error *err)
         return st;
     if (c->n_in != 2 || !c->in[1] || c->in[1]->dtype != CV_F32)
         return cv_fail(err, CV_ERR_INVALID, "expects a float 'slope' input");
-    cv_shape b;
+    cv_shape b, eff = prelu_slope_shape(c);
     char sx[160], ss[160];
-    if (cv_broadcast_shape(&c->in[0]->shape, &c->in[1]->shape, &b) != CV_OK ||
-        !cv_shape_equal(&b, &c->in[0]->shape))
+    if (cv_broadcast_shape(&c->in[0]->shape, &eff, &b) != CV_OK || !cv_shape_equal(&b, &c->in[0]->shape))
         return cv_fail(err, CV_ERR_SHAPE, "slope %s does not broadcast to the input %s",
                        cv_shape_str(&c->in[1]->shape, ss, sizeof ss), cv_shape_str(&c->in[0]->shape, sx, sizeof sx));
     return CV_OK;
@@ -128,8 +153,9 @@ static cv_status prelu_infer(cv_op_ctx *c, cv_error *err)
 static void prelu_forward(cv_op_ctx *c)
 {
     const cv_tensor *xt = c->in[0], *st = c->in[1];
+    cv_shape eff = prelu_slope_shape(c);
     cv_bcast bc; /* rows of x; the slope's inner stride is 0 (per channel) or 1 */
-    cv_bcast_plan(&bc, &xt->shape, &xt->shape, &st->shape);
+    cv_bcast_plan(&bc, &xt->shape, &xt->shape, &eff);
     const int64_t ss = bc.sb[bc.nd - 1], len = bc.len;
 #pragma omp parallel for if (bc.rows * len > 65536 && bc.rows > 1) schedule(static)
     for (int64_t r = 0; r < bc.rows; r++) {
@@ -146,8 +172,9 @@ static void prelu_backward(cv_op_ctx *c)
 {
     const cv_tensor *xt = c->in[0], *st = c->in[1];
     const float *dyall = c->out[0]->grad;
+    cv_shape eff = prelu_slope_shape(c);
     cv_bcast bc;
-    cv_bcast_plan(&bc, &xt->shape, &xt->shape, &st->shape);
+    cv_bcast_plan(&bc, &xt->shape, &xt->shape, &eff);
     const int64_t ss = bc.sb[bc.nd - 1], len = bc.len;
     if (xt->grad) {
 #pragma omp parallel for if (bc.rows * len > 65536 && bc.rows > 1) schedule(static)
@@ -174,7 +201,7 @@ static void prelu_backward(cv_op_ctx *c)
 }
 
 static const cv_op_def prelu = {
-    .type = "PRelu", .infer = prelu_infer, .forward = prelu_forward, .backward = prelu_backward,
+    .type = "PRelu", .init = prelu_init, .infer = prelu_infer, .forward = prelu_forward, .backward = prelu_backward,
 };
 
 /* ---- Elu: x < 0 ? alpha (e^x - 1) : x -------------------------------------- */
@@ -363,15 +390,11 @@ static void sigmoid_forward(cv_op_ctx *c)
     const float *x = c->in[0]->f;
     float *y = c->out[0]->f;
     size_t n = numel0(c);
-    /* Two branches so exp never overflows. */
+    /* e = e^-|x| never overflows, and tiny results for x << 0 keep their precision. */
 #pragma omp parallel for if (n > 65536) schedule(static)
     for (size_t k = 0; k < n; k++) {
-        if (x[k] >= 0.0f) {
-            y[k] = 1.0f / (1.0f + expf(-x[k]));
-        } else {
-            float e = expf(x[k]);
-            y[k] = e / (1.0f + e);
-        }
+        float e = expf(-fabsf(x[k]));
+        y[k] = (x[k] >= 0.0f ? 1.0f : e) / (1.0f + e);
     }
 }
 

@@ -5,11 +5,12 @@
  * once per plan on int64 data. Gather, Slice and Cast also run on float
  * activations and have a backward.
  *
- * Element types: cnnviz tensors are float32 or int64. Cast maps every
- * floating type (float16, bfloat16, double) to float32 without rounding to
- * the narrower type, and every integer type and bool to int64, with the
- * value converted as the target type would hold it (bool: x != 0; int32:
- * wraps to 32 bits; float -> integer truncates toward zero, saturating).
+ * Element types: cnnviz tensors are float32 or int64. Cast stores every
+ * floating type in float32, with the value rounded as the target holds it
+ * (float16 and bfloat16: round to nearest even; double: exact), and every
+ * integer type and bool in int64, likewise converted as the target would
+ * hold it (bool: x != 0; int32: wraps to 32 bits; float -> integer
+ * truncates toward zero, saturating).
  */
 #include "bcast.h"
 #include <math.h>
@@ -168,6 +169,8 @@ static cv_status gather_infer(cv_op_ctx *c, cv_error *err)
 {
     const cv_tensor *x = c->in[0], *idx = c->n_in > 1 ? c->in[1] : NULL;
     char s[160];
+    if (!x)
+        return cv_fail(err, CV_ERR_INVALID, "missing the data input");
     if (x->dtype != CV_F32 && x->dtype != CV_I64)
         return cv_fail(err, CV_ERR_UNSUPPORTED, "data must be float32 or int64");
     if (!idx || idx->dtype != CV_I64)
@@ -348,6 +351,8 @@ static cv_status slice_plan(const cv_op_ctx *c, slice_geom *g, cv_shape *out, cv
 static cv_status slice_infer(cv_op_ctx *c, cv_error *err)
 {
     const cv_tensor *x = c->in[0];
+    if (!x)
+        return cv_fail(err, CV_ERR_INVALID, "missing the data input");
     if (x->dtype != CV_F32 && x->dtype != CV_I64)
         return cv_fail(err, CV_ERR_UNSUPPORTED, "data must be float32 or int64");
     slice_geom g;
@@ -582,6 +587,24 @@ static int64_t cast_f2i(int to, float x)
     return cast_narrow(to, (int64_t)x);
 }
 
+/* A float32 as a 16-bit float target would hold it. */
+static float cast_round(int to, float v)
+{
+    if (to == T_FLOAT16)
+        return cv_half_to_float(cv_float_to_half(v));
+    if (to == T_BFLOAT16) { /* keep the top 16 bits, rounding to nearest even */
+        uint32_t b;
+        memcpy(&b, &v, sizeof b);
+        if ((b & 0x7fffffffu) > 0x7f800000u)
+            b |= 0x00400000u; /* NaN stays a (quiet) NaN */
+        else
+            b += 0x7fffu + ((b >> 16) & 1u);
+        b &= 0xffff0000u;
+        memcpy(&v, &b, sizeof v);
+    }
+    return v;
+}
+
 static void cast_forward(cv_op_ctx *c)
 {
     const cast_params *p = c->params;
@@ -589,13 +612,14 @@ static void cast_forward(cv_op_ctx *c)
     cv_tensor *y = c->out[0];
     size_t n = cv_shape_numel(&x->shape);
     if (x->dtype == CV_F32 && y->dtype == CV_F32)
-        memcpy(y->f, x->f, n * sizeof(float));
+        for (size_t k = 0; k < n; k++)
+            y->f[k] = cast_round(p->to, x->f[k]);
     else if (x->dtype == CV_F32)
         for (size_t k = 0; k < n; k++)
             y->i[k] = cast_f2i(p->to, x->f[k]);
     else if (y->dtype == CV_F32)
         for (size_t k = 0; k < n; k++)
-            y->f[k] = (float)x->i[k];
+            y->f[k] = cast_round(p->to, (float)x->i[k]);
     else
         for (size_t k = 0; k < n; k++)
             y->i[k] = cast_narrow(p->to, x->i[k]);
@@ -603,7 +627,9 @@ static void cast_forward(cv_op_ctx *c)
 
 static void cast_backward(cv_op_ctx *c)
 {
-    /* Only float -> float carries a gradient (identity). */
+    /* Only float -> float carries a gradient: identity (rounding to a
+     * 16-bit float passes the gradient straight through, as PyTorch's
+     * .half() does). */
     float *dx = c->in[0]->grad;
     if (!dx || c->out[0]->dtype != CV_F32 || !c->out[0]->grad)
         return;

@@ -6,34 +6,55 @@
  * (x is zero outside its bounds). Attributes: kernel_shape (else from w),
  * strides, dilations, pads, auto_pad, group.
  *
- * Three kernels, chosen per node and input size by conv_plan_make:
+ * Four kernels, chosen per node and input size by conv_plan_make:
  * - 1x1, stride 1, no padding: y_g = w_g . x_g, one sgemm per image and group;
  * - depthwise (one input channel per group): a direct loop, OpenMP over
  *   channel planes;
+ * - 3x3, stride 1, one group, enough channels: Winograd F(4x4, 3x3)
+ *   (winograd.c), 4x fewer multiplications; the transformed weights are
+ *   made on first use and kept with the node;
  * - anything else: im2col + sgemm, tiled over output pixels so that the
  *   column matrix (K x tile, K = C/group*KH*KW) stays in cache between being
  *   written and being packed by sgemm.
- * Backward to the input mirrors each: dx_g += w_g^T . dy_g (1x1),
- * col2im(w_g^T . dy_g) (general), and a direct scatter (depthwise).
+ * Backward to the input mirrors each: dx_g += w_g^T . dy_g (1x1), Winograd
+ * on dy with flipped weights, col2im(w_g^T . dy_g) (general), and a direct
+ * scatter (depthwise).
  * Gradients with respect to w and b are not computed: weights must be
  * constants, which infer checks.
  */
 #include "../core/graph.h"
+#include "winograd.h"
 #include "window.h"
 #include <cblas.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Column-matrix tile, in floats. Half of a core's 2 MiB L2: the tile is
- * written by im2col and read back at once by sgemm's packing. */
-#define CONV_COL_TILE_FLOATS ((int64_t)1 << 18)
+/* Column-matrix tile, in floats (8 MiB). Tiling bounds the scratch and
+ * keeps the tile in cache between im2col writing it and sgemm packing it;
+ * much smaller tiles make sgemm calls too narrow to run at full speed
+ * (measured on VGG16: 1 MiB tiles 30% slower, 8 MiB best). */
+#define CONV_COL_TILE_FLOATS ((int64_t)1 << 21)
 
-static int64_t cv_omp_min = 65536;
 typedef struct {
     cv_window_attrs win;
     int64_t group;
+    /* Winograd-transformed weights, [0] for forward, [1] for backward, made
+     * on first use (a node's weights never change: they are constants) and
+     * published atomically so that concurrent runs of one model are safe. */
+    _Atomic(float *) wino_u[2];
 } conv_params;
+
+static void conv_free_params(void *params)
+{
+    conv_params *p = params;
+    if (!p)
+        return;
+    free(atomic_load(&p->wino_u[0]));
+    free(atomic_load(&p->wino_u[1]));
+    free(p);
+}
 
 typedef enum { CONV_IM2COL, CONV_1X1, CONV_DEPTHWISE } conv_kind;
 
@@ -46,7 +67,64 @@ typedef struct {
     int64_t p;              /* output pixels per image: OH*OW */
     int64_t tile;           /* output pixels per im2col tile */
     conv_kind kind;
+    bool wino_fits[2];      /* Winograd applies, forward [0] / backward [1] */
+    bool wino[2];           /* ... and is chosen */
+    cv_wino_geom wg[2];     /* ... and its geometry (backward: dy -> dx) */
 } conv_plan;
+
+/* CNNVIZ_CONV_ALGO=im2col or =winograd overrides the choice below (for
+ * benchmarks and tests); anything else, or unset, means automatic. */
+static int conv_algo_override(void)
+{
+    const char *e = getenv("CNNVIZ_CONV_ALGO");
+    if (!e)
+        return 0;
+    return strcmp(e, "im2col") == 0 ? -1 : strcmp(e, "winograd") == 0 ? 1 : 0;
+}
+
+/* Winograd F(4x4, 3x3) where it applies: 3x3, stride 1, no dilation, one
+ * group; and, unless forced, where it pays: enough channels that the 36
+ * products dominate the transforms. Backward runs the transposed
+ * convolution, whose padding 2 - pad must not be negative. */
+static void conv_choose_winograd(conv_plan *pl)
+{
+    const cv_window *w = &pl->w;
+    int force = conv_algo_override();
+    bool fits = pl->kind == CONV_IM2COL && pl->g == 1 && w->kh == 3 && w->kw == 3 && w->sh == 1 &&
+                w->sw == 1 && w->dh == 1 && w->dw == 1 && w->ih > 1;
+    bool pays = force > 0 || (force == 0 && pl->c >= 16 && pl->m >= 16);
+    pl->wino_fits[0] = fits;
+    pl->wino_fits[1] = fits && w->pt <= 2 && w->pl <= 2 && w->pb <= 2 && w->pr <= 2;
+    pl->wino[0] = pl->wino_fits[0] && pays;
+    pl->wino[1] = pl->wino_fits[1] && pays;
+    pl->wg[0] = (cv_wino_geom){.c = pl->c, .m = pl->m, .ih = w->ih, .iw = w->iw, .oh = w->oh, .ow = w->ow,
+                               .pt = w->pt, .pl = w->pl};
+    pl->wg[1] = (cv_wino_geom){.c = pl->m, .m = pl->c, .ih = w->oh, .iw = w->ow, .oh = w->ih, .ow = w->iw,
+                               .pt = 2 - w->pt, .pl = 2 - w->pl};
+}
+
+/* The transformed weights for direction dir, made now if need be; NULL
+ * when there is no memory for them (the caller then uses im2col). */
+static const float *conv_wino_weights(const cv_op_ctx *c, const conv_plan *pl, int dir)
+{
+    conv_params *p = (conv_params *)c->params; /* the cache is the one mutable field */
+    if (cv_wino_scratch_floats(&pl->wg[dir]) > c->scratch_floats)
+        return NULL; /* not planned for: use im2col */
+    float *u = atomic_load_explicit(&p->wino_u[dir], memory_order_acquire);
+    if (u)
+        return u;
+    size_t bytes = cv_wino_weights_floats(dir ? pl->c : pl->m, dir ? pl->m : pl->c) * sizeof(float);
+    u = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!u)
+        return NULL;
+    cv_wino_transform_weights(u, c->in[1]->f, pl->m, pl->c, dir == 1);
+    float *none = NULL;
+    if (!atomic_compare_exchange_strong(&p->wino_u[dir], &none, u)) {
+        free(u); /* another run made them first */
+        return none;
+    }
+    return u;
+}
 
 static cv_status conv_init(cv_node *node, const cv_model *m, cv_error *err)
 {
@@ -71,11 +149,13 @@ static cv_status conv_plan_make(const cv_op_ctx *c, conv_plan *pl, cv_error *err
 {
     const conv_params *p = c->params;
     const cv_tensor *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
-    char xs[160], ws[160], bs[160];
+    char xs[160] = "", ws[160] = "", bs[160] = "";
     if (x->dtype != CV_F32 || w->dtype != CV_F32 || (b && b->dtype != CV_F32))
         return cv_fail(err, CV_ERR_INVALID, "expects float32 inputs");
-    cv_shape_str(&x->shape, xs, sizeof xs);
-    cv_shape_str(&w->shape, ws, sizeof ws);
+    if (err) { /* only for messages: forward plans again without them */
+        cv_shape_str(&x->shape, xs, sizeof xs);
+        cv_shape_str(&w->shape, ws, sizeof ws);
+    }
     if (x->shape.ndim == 5)
         return cv_fail(err, CV_ERR_UNSUPPORTED, "input %s: 3-D convolution is not supported", xs);
     if (x->shape.ndim < 3 || x->shape.ndim > 4)
@@ -115,21 +195,19 @@ static cv_status conv_plan_make(const cv_op_ctx *c, conv_plan *pl, cv_error *err
     else
         pl->kind = CONV_IM2COL;
     pl->tile = pl->p;
-    static int64_t budget = 0;
-    if (!budget) { const char *e = getenv("CV_TILE"); budget = e ? atoll(e) : CONV_COL_TILE_FLOATS; }
-    if (pl->kind == CONV_IM2COL && pl->k * pl->p > budget) {
-        pl->tile = budget / pl->k;
+    if (pl->kind == CONV_IM2COL && pl->k * pl->p > CONV_COL_TILE_FLOATS) {
+        pl->tile = CONV_COL_TILE_FLOATS / pl->k;
         pl->tile = pl->tile < 64 ? 64 : pl->tile & ~(int64_t)15; /* at least a few vectors wide */
         if (pl->tile > pl->p)
             pl->tile = pl->p;
     }
+    conv_choose_winograd(pl);
     return CV_OK;
 }
 
 static cv_status conv_infer(cv_op_ctx *c, cv_error *err)
 {
     conv_plan pl;
-    { const char *e = getenv("CV_OMPMIN"); if (e) cv_omp_min = atoll(e); }
     cv_status st = conv_plan_make(c, &pl, err);
     if (st != CV_OK)
         return st;
@@ -146,17 +224,25 @@ static cv_status conv_infer(cv_op_ctx *c, cv_error *err)
     if (y->shape.ndim == 4)
         y->shape.d[2] = pl.w.oh;
     y->shape.d[y->shape.ndim - 1] = pl.w.ow;
-    c->scratch_floats = pl.kind == CONV_IM2COL ? (size_t)(pl.k * pl.tile) : 0;
+    size_t need = pl.kind == CONV_IM2COL ? (size_t)(pl.k * pl.tile) : 0; /* im2col is also the fallback */
+    /* room for Winograd wherever it applies, so that the choice may change
+     * after planning (CNNVIZ_CONV_ALGO) */
+    for (int dir = 0; dir < 2; dir++)
+        if (pl.wino_fits[dir] && cv_wino_scratch_floats(&pl.wg[dir]) > need)
+            need = cv_wino_scratch_floats(&pl.wg[dir]);
+    c->scratch_floats = need;
     return CV_OK;
 }
 
 /* col (K, np) = the input patches of output pixels p0 .. p0+np-1; row
- * kk = (c*KH + ki)*KW + kj. x is one group of one image: (cg, IH, IW). */
+ * kk = (c*KH + ki)*KW + kj. x is one group of one image: (cg, IH, IW).
+ * Single-threaded on purpose, like conv_col2im_add: an OpenMP region here
+ * leaves its worker spinning while the next sgemm's OpenBLAS threads want
+ * the same two cores, which cost more than the parallel copy saved. */
 static void conv_im2col(float *col, const float *x, const conv_plan *pl, int64_t p0, int64_t np)
 {
     const cv_window *w = &pl->w;
     int64_t khw = w->kh * w->kw;
-#pragma omp parallel for schedule(static) if (pl->k * np >= cv_omp_min)
     for (int64_t kk = 0; kk < pl->k; kk++) {
         int64_t ch = kk / khw, ki = kk / w->kw % w->kh, kj = kk % w->kw;
         const float *xc = x + ch * w->ih * w->iw;        /* (IH, IW) */
@@ -191,12 +277,10 @@ static void conv_im2col(float *col, const float *x, const conv_plan *pl, int64_t
     }
 }
 
-/* The adjoint of conv_im2col: dx (cg, IH, IW) += the patches in col. One
- * thread per input channel, so no two threads add into the same pixel. */
+/* The adjoint of conv_im2col: dx (cg, IH, IW) += the patches in col. */
 static void conv_col2im_add(float *dx, const float *col, const conv_plan *pl, int64_t p0, int64_t np)
 {
     const cv_window *w = &pl->w;
-#pragma omp parallel for schedule(static) if (pl->k * np >= cv_omp_min)
     for (int64_t ch = 0; ch < pl->cg; ch++) {
         float *dxc = dx + ch * w->ih * w->iw;            /* (IH, IW) */
         for (int64_t ki = 0; ki < w->kh; ki++)
@@ -325,6 +409,12 @@ static void conv_forward(cv_op_ctx *c)
         conv_depthwise_forward(y, x, wt, bias, &pl);
         return;
     }
+    const float *u = pl.wino[0] ? conv_wino_weights(c, &pl, 0) : NULL;
+    if (u) {
+        for (int64_t n = 0; n < pl.n; n++)
+            cv_wino_conv(y + n * out_img, x + n * in_img, u, bias, &pl.wg[0], false, c->scratch);
+        return;
+    }
     float beta = bias ? 1.0f : 0.0f;
     for (int64_t n = 0; n < pl.n; n++)
         for (int64_t g = 0; g < pl.g; g++) {
@@ -365,6 +455,13 @@ static void conv_backward(cv_op_ctx *c)
         conv_depthwise_backward(dx, dy, wt, &pl);
         return;
     }
+    const float *u = pl.wino[1] ? conv_wino_weights(c, &pl, 1) : NULL;
+    if (u) {
+        /* dx += the transposed convolution of dy: flipped weights, padding 2 - pad */
+        for (int64_t n = 0; n < pl.n; n++)
+            cv_wino_conv(dx + n * in_img, dy + n * out_img, u, NULL, &pl.wg[1], true, c->scratch);
+        return;
+    }
     for (int64_t n = 0; n < pl.n; n++)
         for (int64_t g = 0; g < pl.g; g++) {
             const float *wg = wt + g * pl.mg * pl.k;    /* (mg, K) */
@@ -395,7 +492,7 @@ static double conv_macs(const cv_op_ctx *c)
 
 static const cv_op_def conv = {
     .type = "Conv", .init = conv_init, .infer = conv_infer, .forward = conv_forward,
-    .backward = conv_backward, .macs = conv_macs,
+    .backward = conv_backward, .macs = conv_macs, .free_params = conv_free_params,
 };
 
 const cv_op_def *const cv_ops_conv[] = {&conv, NULL};

@@ -96,6 +96,8 @@ static cv_status pad_infer(cv_op_ctx *c, cv_error *err)
 {
     const pad_params *p = c->params;
     const cv_tensor *x = c->in[0];
+    if (!x)
+        return cv_fail(err, CV_ERR_INVALID, "missing the data input");
     if (x->dtype != CV_F32 && x->dtype != CV_I64)
         return cv_fail(err, CV_ERR_UNSUPPORTED, "data must be float32 or int64");
     static const char *const names[] = {"", "pads", "constant_value", "axes"};
@@ -111,7 +113,10 @@ static cv_status pad_infer(cv_op_ctx *c, cv_error *err)
     cv_shape out = x->shape;
     char s[160];
     for (int k = 0; k < out.ndim; k++) {
-        out.d[k] = x->shape.d[k] + begin[k] + end[k];
+        if (__builtin_add_overflow(x->shape.d[k], begin[k], &out.d[k]) ||
+            __builtin_add_overflow(out.d[k], end[k], &out.d[k]))
+            return cv_fail(err, CV_ERR_LIMIT, "pads %lld/%lld on dim %d overflow", (long long)begin[k],
+                           (long long)end[k], k);
         if (out.d[k] < 0)
             return cv_fail(err, CV_ERR_SHAPE, "pads %lld/%lld crop more than dim %d of input %s", (long long)begin[k],
                            (long long)end[k], k, cv_shape_str(&x->shape, s, sizeof s));

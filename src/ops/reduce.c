@@ -81,6 +81,8 @@ static cv_status reduce_infer(cv_op_ctx *c, cv_error *err)
 {
     const reduce_params *p = c->params;
     const cv_tensor *x = c->in[0];
+    if (!x)
+        return cv_fail(err, CV_ERR_INVALID, "missing the data input");
     if (x->dtype != CV_F32 && !(x->dtype == CV_I64 && p->op != RED_MEAN))
         return cv_fail(err, CV_ERR_UNSUPPORTED, "data must be float32%s", p->op != RED_MEAN ? " or int64" : "");
     if (c->n_in > 1 && c->in[1] && !c->in_static[1])

@@ -67,6 +67,12 @@ static cv_status softmax_infer(cv_op_ctx *c, cv_error *err)
     return CV_OK;
 }
 
+/* Work is split into blocks of up to SM_BLOCK neighbouring positions along
+ * `inner` (one position when inner == 1): each block normalises SM_BLOCK
+ * lines at once, reading rows of contiguous memory instead of striding
+ * through it, e.g. a channel softmax on NCHW maps. */
+#define SM_BLOCK 64
+
 static void softmax_forward(cv_op_ctx *c)
 {
     const softmax_params *p = c->params;
@@ -74,26 +80,43 @@ static void softmax_forward(cv_op_ctx *c)
     softmax_view(p, &c->in[0]->shape, &outer, &n, &inner);
     const float *xall = c->in[0]->f; /* (outer, n, inner) */
     float *yall = c->out[0]->f;      /* (outer, n, inner) */
-    int64_t lines = outer * inner;
-#pragma omp parallel for if (lines * n > 32768 && lines > 1) schedule(static)
-    for (int64_t l = 0; l < lines; l++) {
-        int64_t o = l / inner, i = l % inner;
-        const float *x = xall + o * n * inner + i;
-        float *y = yall + o * n * inner + i;
-        float mx = -INFINITY;
+    int64_t per_outer = (inner + SM_BLOCK - 1) / SM_BLOCK, blocks = outer * per_outer;
+#pragma omp parallel for if (blocks * n * (inner < SM_BLOCK ? inner : SM_BLOCK) > 32768 && blocks > 1) schedule(static)
+    for (int64_t blk = 0; blk < blocks; blk++) {
+        int64_t o = blk / per_outer, i0 = (blk % per_outer) * SM_BLOCK;
+        int w = (int)(inner - i0 < SM_BLOCK ? inner - i0 : SM_BLOCK);
+        const float *x = xall + o * n * inner + i0; /* x[k * inner + i], i < w */
+        float *y = yall + o * n * inner + i0;
+        float mx[SM_BLOCK];
+        double sum[SM_BLOCK];
+        for (int i = 0; i < w; i++) {
+            mx[i] = -INFINITY;
+            sum[i] = 0;
+        }
         for (int64_t k = 0; k < n; k++)
-            if (x[k * inner] > mx)
-                mx = x[k * inner];
-        double sum = 0;
+            for (int i = 0; i < w; i++)
+                mx[i] = x[k * inner + i] > mx[i] ? x[k * inner + i] : mx[i];
+        /* y = e^(x - max) first, then scale (or, for log, x - max - log sum) */
         for (int64_t k = 0; k < n; k++)
-            sum += exp((double)(x[k * inner] - mx));
+            for (int i = 0; i < w; i++) {
+                float e = expf(x[k * inner + i] - mx[i]);
+                sum[i] += e;
+                y[k * inner + i] = e;
+            }
         if (p->log) {
-            float lse = (float)log(sum);
+            float lse[SM_BLOCK]; /* (x - max) - log sum: keeps x - max exact */
+            for (int i = 0; i < w; i++)
+                lse[i] = (float)log(sum[i]);
             for (int64_t k = 0; k < n; k++)
-                y[k * inner] = x[k * inner] - mx - lse;
+                for (int i = 0; i < w; i++)
+                    y[k * inner + i] = (x[k * inner + i] - mx[i]) - lse[i];
         } else {
+            float inv[SM_BLOCK];
+            for (int i = 0; i < w; i++)
+                inv[i] = (float)(1.0 / sum[i]);
             for (int64_t k = 0; k < n; k++)
-                y[k * inner] = (float)(exp((double)(x[k * inner] - mx)) / sum);
+                for (int i = 0; i < w; i++)
+                    y[k * inner + i] *= inv[i];
         }
     }
 }
@@ -108,23 +131,31 @@ static void softmax_backward(cv_op_ctx *c)
     softmax_view(p, &c->in[0]->shape, &outer, &n, &inner);
     const float *yall = c->out[0]->f, *dyall = c->out[0]->grad; /* (outer, n, inner) */
     float *dxall = c->in[0]->grad;
-    int64_t lines = outer * inner;
-#pragma omp parallel for if (lines * n > 32768 && lines > 1) schedule(static)
-    for (int64_t l = 0; l < lines; l++) {
-        int64_t off = (l / inner) * n * inner + l % inner;
+    int64_t per_outer = (inner + SM_BLOCK - 1) / SM_BLOCK, blocks = outer * per_outer;
+#pragma omp parallel for if (blocks * n * (inner < SM_BLOCK ? inner : SM_BLOCK) > 32768 && blocks > 1) schedule(static)
+    for (int64_t blk = 0; blk < blocks; blk++) {
+        int64_t o = blk / per_outer, i0 = (blk % per_outer) * SM_BLOCK;
+        int w = (int)(inner - i0 < SM_BLOCK ? inner - i0 : SM_BLOCK);
+        int64_t off = o * n * inner + i0;
         const float *y = yall + off, *dy = dyall + off;
         float *dx = dxall + off;
-        double s = 0;
+        double s[SM_BLOCK];
+        float sf[SM_BLOCK];
+        for (int i = 0; i < w; i++)
+            s[i] = 0;
+        for (int64_t k = 0; k < n; k++)
+            for (int i = 0; i < w; i++)
+                s[i] += p->log ? (double)dy[k * inner + i] : (double)dy[k * inner + i] * y[k * inner + i];
+        for (int i = 0; i < w; i++)
+            sf[i] = (float)s[i];
         if (p->log) {
             for (int64_t k = 0; k < n; k++)
-                s += dy[k * inner];
-            for (int64_t k = 0; k < n; k++)
-                dx[k * inner] += dy[k * inner] - expf(y[k * inner]) * (float)s;
+                for (int i = 0; i < w; i++)
+                    dx[k * inner + i] += dy[k * inner + i] - expf(y[k * inner + i]) * sf[i];
         } else {
             for (int64_t k = 0; k < n; k++)
-                s += (double)dy[k * inner] * y[k * inner];
-            for (int64_t k = 0; k < n; k++)
-                dx[k * inner] += y[k * inner] * (dy[k * inner] - (float)s);
+                for (int i = 0; i < w; i++)
+                    dx[k * inner + i] += y[k * inner + i] * (dy[k * inner + i] - sf[i]);
         }
     }
 }

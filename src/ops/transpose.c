@@ -51,6 +51,8 @@ static cv_status transpose_infer(cv_op_ctx *c, cv_error *err)
     const transpose_params *p = c->params;
     const cv_tensor *x = c->in[0];
     char s[160];
+    if (!x)
+        return cv_fail(err, CV_ERR_INVALID, "missing the data input");
     if (x->dtype != CV_F32 && x->dtype != CV_I64)
         return cv_fail(err, CV_ERR_UNSUPPORTED, "data must be float32 or int64");
     if (p->n && p->n != x->shape.ndim)

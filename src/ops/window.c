@@ -132,19 +132,17 @@ static cv_status resolve_axis(const cv_window_attrs *a, int64_t in, int64_t k, i
 cv_status cv_window_resolve(const cv_window_attrs *a, const cv_shape *x, const int64_t *kernel,
                             cv_window *w, cv_error *err)
 {
-    char xs[160];
-    cv_shape_str(x, xs, sizeof xs);
+    char xs[160] = "";
+    if (err) /* messages only; forward resolves again without them */
+        cv_shape_str(x, xs, sizeof xs);
     if (x->ndim == 5)
-        return cv_fail(err, CV_ERR_UNSUPPORTED, "input %s: 3-D windows are not supported",
-                       cv_shape_str(x, xs, sizeof xs));
+        return cv_fail(err, CV_ERR_UNSUPPORTED, "input %s: 3-D windows are not supported", xs);
     if (x->ndim < 3 || x->ndim > 4)
-        return cv_fail(err, CV_ERR_SHAPE, "input %s: expected (N, C, H, W) or (N, C, L)",
-                       cv_shape_str(x, xs, sizeof xs));
+        return cv_fail(err, CV_ERR_SHAPE, "input %s: expected (N, C, H, W) or (N, C, L)", xs);
     int nsp = x->ndim - 2;
     if ((a->n_kernel && a->n_kernel != nsp) || (a->n_strides && a->n_strides != nsp) ||
         (a->n_dil && a->n_dil != nsp) || (a->n_pads && a->n_pads != 2 * nsp))
-        return cv_fail(err, CV_ERR_SHAPE, "input %s has %d spatial axes, the window attributes have %d",
-                       cv_shape_str(x, xs, sizeof xs), nsp,
+        return cv_fail(err, CV_ERR_SHAPE, "input %s has %d spatial axes, the window attributes have %d", xs, nsp,
                        a->n_kernel ? a->n_kernel : a->n_strides ? a->n_strides : a->n_dil ? a->n_dil : a->n_pads / 2);
     int64_t k[2], s[2] = {1, 1}, d[2] = {1, 1}, pb[2] = {0, 0}, pe[2] = {0, 0};
     for (int i = 0; i < nsp; i++) {

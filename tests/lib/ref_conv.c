@@ -2,6 +2,7 @@
 #include "ref.h"
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int axis_out(int in, int pb, int pe, int k, int s, int d, int ceil_mode)
@@ -125,5 +126,47 @@ void ref_avgpool2d(float *y, const float *x, const ref_geom *g)
                     }
                 int count = g->count_include_pad ? padded : inside;
                 y[((size_t)q * oh + oy) * ow + ox] = count ? (float)(s / count) : 0.0f;
+            }
+}
+
+void ref_maxpool2d_backward(float *dx, const float *dy, const float *x, const ref_geom *g)
+{
+    int oh, ow;
+    ref_out_size(g, &oh, &ow);
+    size_t ny = (size_t)g->n * g->c * oh * ow;
+    float *y = malloc(ny * sizeof(float));
+    int64_t *idx = malloc(ny * sizeof(int64_t));
+    ref_maxpool2d(y, idx, x, g);
+    memset(dx, 0, (size_t)g->n * g->c * g->h * g->w * sizeof(float));
+    for (size_t k = 0; k < ny; k++)
+        if (idx[k] >= 0)
+            dx[idx[k]] += dy[k];
+    free(y);
+    free(idx);
+}
+
+void ref_avgpool2d_backward(float *dx, const float *dy, const ref_geom *g)
+{
+    int oh, ow;
+    ref_out_size(g, &oh, &ow);
+    memset(dx, 0, (size_t)g->n * g->c * g->h * g->w * sizeof(float));
+    for (int q = 0; q < g->n * g->c; q++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                int inside = 0, padded = 0;
+                for (int pass = 0; pass < 2; pass++)
+                    for (int ki = 0; ki < g->kh; ki++)
+                        for (int kj = 0; kj < g->kw; kj++) {
+                            int iy = oy * g->sh - g->pt + ki * g->dh;
+                            int ix = ox * g->sw - g->pl + kj * g->dw;
+                            int in = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w;
+                            if (pass == 0) {
+                                padded += iy >= -g->pt && iy < g->h + g->pb && ix >= -g->pl && ix < g->w + g->pr;
+                                inside += in;
+                            } else if (in) {
+                                int count = g->count_include_pad ? padded : inside;
+                                dx[((size_t)q * g->h + iy) * g->w + ix] += dy[((size_t)q * oh + oy) * ow + ox] / count;
+                            }
+                        }
             }
 }

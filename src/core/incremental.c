@@ -1,0 +1,688 @@
+/* Incremental inference for occlusion maps.
+ *
+ * An occluder changes a small square of the input, yet a plain occlusion
+ * map re-runs the whole network per position. Here (after Nakandala, Kumar
+ * and Papakonstantinou, "Incremental and Approximate Inference for Faster
+ * Occlusion-based Deep CNN Explanations", SIGMOD 2019) the clean image runs
+ * once with every activation kept; then, per position, each layer recomputes
+ * only the window of its output that the changed input can reach, reading
+ * everything else from the clean activations. Windows have one size per
+ * layer (the largest any position needs, shifted inward at the borders), so
+ * a batch of positions runs through each layer as one ordinary op call.
+ *
+ * Per value, a position's state is either
+ *   PATCH: a [B, C, rh, rw] window at a per-position origin; outside it the
+ *          value equals the clean activation, or
+ *   FULL:  a whole [B, ...] tensor (from the first layer whose change covers
+ *          everything, e.g. global pooling or a dense layer, and for any op
+ *          this engine does not know how to window).
+ * Results are exact: a window is recomputed from exactly the inputs the
+ * full network would read.
+ */
+#include "graph.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { V_NONE, V_STATIC, V_PATCH, V_FULL } vkind;
+
+typedef enum {
+    N_SKIP,      /* static or not needed */
+    N_POINTWISE, /* one spatial runtime input, output window = input window */
+    N_MERGE,     /* several same-shape runtime inputs (Add, Concat, ...) */
+    N_WINDOW,    /* Conv / pools: output window from an input window */
+    N_FULL       /* plain op on whole tensors */
+} nkind;
+
+typedef struct {
+    vkind kind;
+    int rh, rw;          /* PATCH window size */
+    int *wy, *wx;        /* [n_pos] PATCH window origin */
+    int *cy0, *cy1, *cx0, *cx1; /* [n_pos] changed range [c0, c1) */
+    cv_tensor buf;       /* PATCH [B,C,rh,rw] or FULL [B,...] */
+} vstate;
+
+typedef struct {
+    nkind kind;
+    int kh, kw, sh, sw, dh, dw, ph, pw; /* N_WINDOW geometry; ph/pw = leading pads */
+    float pad_value;
+    cv_node shadow;      /* N_WINDOW: the node with pads removed */
+    bool has_shadow;
+    cv_tensor *tmp;      /* gathered inputs [n_in] */
+} nstate;
+
+struct cv_incr {
+    const cv_model *m;
+    cv_run *clean;
+    int n_pos, max_batch, patch_h, patch_w;
+    vstate *v;
+    nstate *n;
+    float *scratch;
+    size_t scratch_floats;
+    double macs_incr, macs_full;
+};
+
+/* ---- geometry ---------------------------------------------------------------- */
+
+static int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+static int ceil_div(int a, int b) { return -floor_div(-a, b); }
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static bool is_pointwise_op(const char *t)
+{
+    static const char *const ops[] = {"Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Sigmoid", "HardSigmoid",
+                                      "HardSwish", "Tanh", "Clip", "BatchNormalization", "Dropout", "Identity",
+                                      "LRN", "Add", "Sub", "Mul", "Div", "Softplus", NULL};
+    for (int k = 0; ops[k]; k++)
+        if (strcmp(t, ops[k]) == 0)
+            return true;
+    return false;
+}
+
+/* A static input that broadcasts against [B,C,h,w] without spatial extent. */
+static bool nonspatial_const(const cv_tensor *t)
+{
+    const cv_shape *s = &t->shape;
+    if (s->ndim > 4)
+        return false;
+    if (s->ndim >= 2 && s->d[s->ndim - 1] != 1)
+        return s->ndim < 2 ? true : false;
+    if (s->ndim >= 2 && s->d[s->ndim - 2] != 1)
+        return false;
+    if (s->ndim == 1 && s->d[0] != 1)
+        return false; /* [W] would broadcast along width */
+    if (s->ndim == 4 && s->d[0] != 1)
+        return false;
+    return true;
+}
+
+/* Resolve a window op's geometry; false if this engine cannot window it. */
+static bool window_geometry(const cv_node *node, const cv_tensor *x, const cv_tensor *w, nstate *ns)
+{
+    int64_t k[2] = {0, 0}, s[2] = {1, 1}, d[2] = {1, 1}, p[4] = {0, 0, 0, 0};
+    if (x->shape.ndim != 4)
+        return false;
+    if (cv_attr_ints(node, "kernel_shape", k, 2) != 2) {
+        if (strcmp(node->op_type, "Conv") != 0 || !w || w->shape.ndim != 4)
+            return false;
+        k[0] = w->shape.d[2];
+        k[1] = w->shape.d[3];
+    }
+    if (cv_node_attr(node, "strides") && cv_attr_ints(node, "strides", s, 2) != 2)
+        return false;
+    if (cv_node_attr(node, "dilations") && cv_attr_ints(node, "dilations", d, 2) != 2)
+        return false;
+    if (cv_node_attr(node, "pads") && cv_attr_ints(node, "pads", p, 4) != 4)
+        return false;
+    const char *auto_pad = cv_attr_string(node, "auto_pad", "NOTSET");
+    int H = (int)x->shape.d[2], W = (int)x->shape.d[3];
+    int keh = (int)((k[0] - 1) * d[0] + 1), kew = (int)((k[1] - 1) * d[1] + 1);
+    if (strcmp(auto_pad, "SAME_UPPER") == 0 || strcmp(auto_pad, "SAME_LOWER") == 0) {
+        int th = (ceil_div(H, (int)s[0]) - 1) * (int)s[0] + keh - H;
+        int tw = (ceil_div(W, (int)s[1]) - 1) * (int)s[1] + kew - W;
+        th = th > 0 ? th : 0;
+        tw = tw > 0 ? tw : 0;
+        bool upper = auto_pad[5] == 'U';
+        p[0] = upper ? th / 2 : th - th / 2;
+        p[1] = upper ? tw / 2 : tw - tw / 2;
+    } else if (strcmp(auto_pad, "VALID") == 0) {
+        p[0] = p[1] = 0;
+    } else if (strcmp(auto_pad, "NOTSET") != 0) {
+        return false;
+    }
+    if (strcmp(node->op_type, "AveragePool") == 0) {
+        /* Zero-filled windows are exact only when pads count as zeros. */
+        bool pads = p[0] || p[1] || p[2] || p[3] || strcmp(auto_pad, "NOTSET") != 0;
+        if (pads && !cv_attr_int(node, "count_include_pad", 0))
+            return false;
+        if (cv_attr_int(node, "ceil_mode", 0))
+            return false;
+    }
+    ns->kh = (int)k[0];
+    ns->kw = (int)k[1];
+    ns->sh = (int)s[0];
+    ns->sw = (int)s[1];
+    ns->dh = (int)d[0];
+    ns->dw = (int)d[1];
+    ns->ph = (int)p[0];
+    ns->pw = (int)p[1];
+    ns->pad_value = strcmp(node->op_type, "MaxPool") == 0 ? -INFINITY : 0.0f;
+    return ns->kh > 0 && ns->kw > 0 && ns->sh > 0 && ns->sw > 0 && ns->dh > 0 && ns->dw > 0;
+}
+
+/* The node with pads removed, for running on a gathered window. */
+static cv_status make_shadow(const cv_model *m, const cv_node *node, nstate *ns, cv_error *err)
+{
+    cv_node *sh = &ns->shadow;
+    *sh = *node;
+    sh->params = NULL;
+    sh->attrs = calloc((size_t)node->n_attr + 1, sizeof(cv_attr));
+    if (!sh->attrs)
+        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    static int64_t zeros[4] = {0, 0, 0, 0};
+    static char pads_name[] = "pads";
+    sh->n_attr = 0;
+    for (int a = 0; a < node->n_attr; a++) {
+        const cv_attr *at = &node->attrs[a];
+        if (strcmp(at->name, "pads") == 0 || strcmp(at->name, "auto_pad") == 0)
+            continue;
+        sh->attrs[sh->n_attr++] = *at; /* shallow: owned by the model */
+    }
+    sh->attrs[sh->n_attr++] = (cv_attr){.name = pads_name, .type = CV_ATTR_INTS, .n = 4, .ints = zeros};
+    ns->has_shadow = true;
+    if (node->op->init) {
+        cv_status st = node->op->init(sh, m, err);
+        if (st != CV_OK)
+            return st;
+    }
+    return CV_OK;
+}
+
+/* ---- planning ----------------------------------------------------------------- */
+
+static bool alloc_ranges(vstate *vs, int n)
+{
+    vs->wy = malloc(sizeof(int) * (size_t)n);
+    vs->wx = malloc(sizeof(int) * (size_t)n);
+    vs->cy0 = malloc(sizeof(int) * (size_t)n);
+    vs->cy1 = malloc(sizeof(int) * (size_t)n);
+    vs->cx0 = malloc(sizeof(int) * (size_t)n);
+    vs->cx1 = malloc(sizeof(int) * (size_t)n);
+    return vs->wy && vs->wx && vs->cy0 && vs->cy1 && vs->cx0 && vs->cx1;
+}
+
+/* Window of size r holding [c0, c1) inside [0, n). */
+static int place(int c0, int r, int n) { return clampi(c0, 0, n - r); }
+
+static void free_ranges(vstate *vs)
+{
+    free(vs->wy);
+    free(vs->wx);
+    free(vs->cy0);
+    free(vs->cy1);
+    free(vs->cx0);
+    free(vs->cx1);
+}
+
+void cv_incr_free(cv_incr *ic)
+{
+    if (!ic)
+        return;
+    const cv_model *m = ic->m;
+    if (ic->v)
+        for (int v = 0; v < m->n_values; v++) {
+            free_ranges(&ic->v[v]);
+            free(ic->v[v].buf.f);
+        }
+    if (ic->n)
+        for (int k = 0; k < m->n_nodes; k++) {
+            nstate *ns = &ic->n[k];
+            if (ns->has_shadow) {
+                if (ns->shadow.op->free_params)
+                    ns->shadow.op->free_params(ns->shadow.params);
+                else
+                    free(ns->shadow.params);
+                free(ns->shadow.attrs);
+            }
+            if (ns->tmp)
+                for (int i = 0; i < m->nodes[k].n_in; i++)
+                    free(ns->tmp[i].f);
+            free(ns->tmp);
+        }
+    free(ic->v);
+    free(ic->n);
+    free(ic->scratch);
+    cv_run_free(ic->clean);
+    free(ic);
+}
+
+static cv_status plan_node(cv_incr *ic, int k, cv_error *err)
+{
+    const cv_model *m = ic->m;
+    const cv_node *node = &m->nodes[k];
+    nstate *ns = &ic->n[k];
+    int n_pos = ic->n_pos;
+    bool any_runtime = false, any_full = false;
+    int n_patch = 0;
+    for (int i = 0; i < node->n_in; i++) {
+        int v = node->in[i];
+        if (v < 0)
+            continue;
+        vkind kd = ic->v[v].kind;
+        if (kd == V_FULL)
+            any_full = true;
+        if (kd == V_PATCH)
+            n_patch++;
+        if (kd == V_PATCH || kd == V_FULL)
+            any_runtime = true;
+    }
+    if (!cv_run_node_needed(ic->clean, k) || !any_runtime) {
+        ns->kind = N_SKIP;
+        for (int o = 0; o < node->n_out; o++)
+            if (node->out[o] >= 0)
+                ic->v[node->out[o]].kind = V_STATIC; /* unchanged: read the clean value */
+        return CV_OK;
+    }
+    int y = node->out[0];
+    vstate *out = &ic->v[y];
+    const cv_tensor *yc = cv_run_value(ic->clean, y);
+    ns->kind = N_FULL;
+    if (!any_full && node->n_out == 1 && yc->shape.ndim == 4) {
+        const char *t = node->op_type;
+        int x = node->in[0];
+        bool first_patch = x >= 0 && ic->v[x].kind == V_PATCH;
+        const cv_tensor *xc = x >= 0 ? cv_run_value(ic->clean, x) : NULL;
+        if ((strcmp(t, "Conv") == 0 || strcmp(t, "MaxPool") == 0 || strcmp(t, "AveragePool") == 0) &&
+            first_patch && n_patch == 1 && (node->n_out == 1)) {
+            const cv_tensor *w = node->n_in > 1 && node->in[1] >= 0 ? cv_run_value(ic->clean, node->in[1]) : NULL;
+            if (window_geometry(node, xc, w, ns))
+                ns->kind = N_WINDOW;
+        } else if (is_pointwise_op(t) || strcmp(t, "Concat") == 0) {
+            bool ok = true, same_shape = true;
+            for (int i = 0; i < node->n_in && ok; i++) {
+                int v = node->in[i];
+                if (v < 0)
+                    continue;
+                const cv_tensor *tv = cv_run_value(ic->clean, v);
+                if (ic->v[v].kind == V_STATIC)
+                    ok = strcmp(t, "Concat") != 0 && nonspatial_const(tv);
+                else if (tv->shape.ndim != 4 || tv->shape.d[2] != yc->shape.d[2] || tv->shape.d[3] != yc->shape.d[3] ||
+                         tv->shape.d[0] != 1)
+                    same_shape = false;
+            }
+            if (strcmp(t, "Concat") == 0) {
+                int64_t axis = cv_attr_int(node, "axis", 1);
+                ok = ok && (axis == 1 || axis == -3);
+            }
+            if (ok && same_shape)
+                ns->kind = (n_patch == 1 && first_patch && strcmp(t, "Concat") != 0) ? N_POINTWISE : N_MERGE;
+        }
+    }
+    if (ns->kind == N_FULL) {
+        for (int o = 0; o < node->n_out; o++)
+            if (node->out[o] >= 0)
+                ic->v[node->out[o]].kind = V_FULL;
+        return CV_OK;
+    }
+    /* Changed ranges per position, then one window size for all. */
+    if (!alloc_ranges(out, n_pos))
+        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    out->kind = V_PATCH;
+    int H = (int)yc->shape.d[2], W = (int)yc->shape.d[3];
+    if (ns->kind == N_POINTWISE) {
+        const vstate *in = &ic->v[node->in[0]];
+        out->rh = in->rh;
+        out->rw = in->rw;
+        memcpy(out->wy, in->wy, sizeof(int) * (size_t)n_pos);
+        memcpy(out->wx, in->wx, sizeof(int) * (size_t)n_pos);
+        memcpy(out->cy0, in->cy0, sizeof(int) * (size_t)n_pos);
+        memcpy(out->cy1, in->cy1, sizeof(int) * (size_t)n_pos);
+        memcpy(out->cx0, in->cx0, sizeof(int) * (size_t)n_pos);
+        memcpy(out->cx1, in->cx1, sizeof(int) * (size_t)n_pos);
+        return CV_OK;
+    }
+    int rh = 1, rw = 1;
+    for (int p = 0; p < n_pos; p++) {
+        int y0 = H, y1 = 0, x0 = W, x1 = 0;
+        if (ns->kind == N_WINDOW) {
+            const vstate *in = &ic->v[node->in[0]];
+            int keh = (ns->kh - 1) * ns->dh + 1, kew = (ns->kw - 1) * ns->dw + 1;
+            y0 = ceil_div(in->cy0[p] + ns->ph - keh + 1, ns->sh);
+            y1 = floor_div(in->cy1[p] - 1 + ns->ph, ns->sh) + 1;
+            x0 = ceil_div(in->cx0[p] + ns->pw - kew + 1, ns->sw);
+            x1 = floor_div(in->cx1[p] - 1 + ns->pw, ns->sw) + 1;
+        } else {
+            for (int i = 0; i < node->n_in; i++) {
+                int v = node->in[i];
+                if (v < 0 || ic->v[v].kind != V_PATCH)
+                    continue;
+                const vstate *in = &ic->v[v];
+                y0 = in->cy0[p] < y0 ? in->cy0[p] : y0;
+                y1 = in->cy1[p] > y1 ? in->cy1[p] : y1;
+                x0 = in->cx0[p] < x0 ? in->cx0[p] : x0;
+                x1 = in->cx1[p] > x1 ? in->cx1[p] : x1;
+            }
+        }
+        y0 = clampi(y0, 0, H);
+        y1 = clampi(y1, y0, H);
+        x0 = clampi(x0, 0, W);
+        x1 = clampi(x1, x0, W);
+        if (y1 == y0) { /* nothing changes here; keep a 1-row window */
+            y1 = y0 < H ? y0 + 1 : y0;
+            y0 = y1 - 1;
+        }
+        if (x1 == x0) {
+            x1 = x0 < W ? x0 + 1 : x0;
+            x0 = x1 - 1;
+        }
+        out->cy0[p] = y0;
+        out->cy1[p] = y1;
+        out->cx0[p] = x0;
+        out->cx1[p] = x1;
+        rh = y1 - y0 > rh ? y1 - y0 : rh;
+        rw = x1 - x0 > rw ? x1 - x0 : rw;
+    }
+    out->rh = rh;
+    out->rw = rw;
+    for (int p = 0; p < n_pos; p++) {
+        out->wy[p] = place(out->cy0[p], rh, H);
+        out->wx[p] = place(out->cx0[p], rw, W);
+    }
+    if (ns->kind == N_WINDOW)
+        return make_shadow(m, node, ns, err);
+    return CV_OK;
+}
+
+/* ---- execution ------------------------------------------------------------------ */
+
+/* Shape of value v's buffer for b positions: PATCH [b, C, rh, rw] or FULL. */
+static cv_shape buf_shape(const cv_incr *ic, int v, int b)
+{
+    cv_shape s = cv_run_value(ic->clean, v)->shape;
+    if (s.ndim > 0)
+        s.d[0] = b;
+    if (ic->v[v].kind == V_PATCH) {
+        s.d[2] = ic->v[v].rh;
+        s.d[3] = ic->v[v].rw;
+    }
+    return s;
+}
+
+static cv_status ensure(cv_tensor *t, const cv_shape *s, cv_error *err)
+{
+    size_t need = cv_shape_numel(s), have = t->f ? cv_shape_numel(&t->shape) : 0;
+    if (!t->f || need > have) {
+        float *p = realloc(t->f, (need ? need : 1) * sizeof(float));
+        if (!p)
+            return cv_fail(err, CV_ERR_NOMEM, "out of memory for incremental buffers");
+        t->f = p;
+    }
+    t->dtype = CV_F32;
+    t->shape = *s;
+    return CV_OK;
+}
+
+/* Fill dst [b, C, h, w] with value v seen through windows at (wy, wx) per
+ * position: clean activation, overlaid by v's PATCH, `pad` outside the map. */
+static void gather(const cv_incr *ic, int v, int first, int b, const int *wy, const int *wx, int h, int w,
+                   float pad, float *dst)
+{
+    const cv_tensor *clean = cv_run_value(ic->clean, v);
+    const vstate *vs = &ic->v[v];
+    int C = (int)clean->shape.d[1], H = (int)clean->shape.d[2], W = (int)clean->shape.d[3];
+    const float *patch = vs->kind == V_PATCH ? vs->buf.f : NULL;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int i = 0; i < b; i++)
+        for (int c = 0; c < C; c++) {
+            int p = first + i;
+            int oy = wy[p], ox = wx[p];
+            float *d = dst + ((size_t)i * C + c) * (size_t)h * w;
+            const float *src = clean->f + (size_t)c * H * W;
+            for (int r = 0; r < h; r++) {
+                int y = oy + r;
+                float *row = d + (size_t)r * w;
+                if (y < 0 || y >= H) {
+                    for (int q = 0; q < w; q++)
+                        row[q] = pad;
+                    continue;
+                }
+                int q0 = clampi(-ox, 0, w), q1 = clampi(W - ox, q0, w);
+                for (int q = 0; q < q0; q++)
+                    row[q] = pad;
+                memcpy(row + q0, src + (size_t)y * W + ox + q0, sizeof(float) * (size_t)(q1 - q0));
+                for (int q = q1; q < w; q++)
+                    row[q] = pad;
+                if (!patch)
+                    continue;
+                int py = vs->wy[p], px = vs->wx[p];
+                if (y < py || y >= py + vs->rh)
+                    continue;
+                int a = px > ox ? px : ox, e = px + vs->rw < ox + w ? px + vs->rw : ox + w;
+                if (e > a)
+                    memcpy(row + (a - ox), patch + (((size_t)i * C + c) * vs->rh + (y - py)) * vs->rw + (a - px),
+                           sizeof(float) * (size_t)(e - a));
+            }
+        }
+}
+
+static cv_status run_op(cv_incr *ic, const cv_node *node, const void *params, cv_tensor **in, cv_tensor **out,
+                        bool count_macs, cv_error *err)
+{
+    cv_op_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    bool in_static[64] = {false};
+    ctx.node = node;
+    ctx.params = params;
+    ctx.model = ic->m;
+    ctx.n_in = node->n_in;
+    ctx.n_out = node->n_out;
+    ctx.in = in;
+    ctx.out = out;
+    for (int i = 0; i < node->n_in && i < 64; i++)
+        in_static[i] = node->in[i] < 0 || ic->v[node->in[i]].kind == V_STATIC;
+    ctx.in_static = in_static;
+    /* infer checks the shapes; output buffers are ours, keep their pointers */
+    cv_shape keep[8];
+    for (int o = 0; o < node->n_out && o < 8; o++)
+        if (out[o])
+            keep[o] = out[o]->shape;
+    cv_status st = node->op->infer(&ctx, err);
+    if (st != CV_OK)
+        return st;
+    for (int o = 0; o < node->n_out && o < 8; o++)
+        if (out[o] && !cv_shape_equal(&keep[o], &out[o]->shape)) {
+            char a[128], b[128];
+            return cv_fail(err, CV_ERR_SHAPE, "incremental: node '%s' gives %s, expected %s", node->name,
+                           cv_shape_str(&out[o]->shape, a, sizeof a), cv_shape_str(&keep[o], b, sizeof b));
+        }
+    if (ctx.scratch_floats > ic->scratch_floats) {
+        float *s = realloc(ic->scratch, ctx.scratch_floats * sizeof(float));
+        if (!s)
+            return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+        ic->scratch = s;
+        ic->scratch_floats = ctx.scratch_floats;
+    }
+    ctx.scratch = ic->scratch;
+    ctx.scratch_floats = ic->scratch_floats;
+    if (count_macs && node->op->macs)
+        ic->macs_incr += node->op->macs(&ctx);
+    node->op->forward(&ctx);
+    return CV_OK;
+}
+
+static cv_status run_node(cv_incr *ic, int k, int first, int b, bool count_macs, cv_error *err)
+{
+    const cv_model *m = ic->m;
+    const cv_node *node = &m->nodes[k];
+    nstate *ns = &ic->n[k];
+    cv_tensor *in[64] = {NULL}, *out[8] = {NULL};
+    cv_status st;
+    if (node->n_in > 64 || node->n_out > 8)
+        return cv_fail(err, CV_ERR_UNSUPPORTED, "node '%s' has too many inputs or outputs", node->name);
+    for (int o = 0; o < node->n_out; o++) {
+        int v = node->out[o];
+        if (v < 0)
+            continue;
+        cv_shape s = buf_shape(ic, v, b);
+        if ((st = ensure(&ic->v[v].buf, &s, err)) != CV_OK)
+            return st;
+        out[o] = &ic->v[v].buf;
+    }
+    const vstate *ys = &ic->v[node->out[0]];
+    for (int i = 0; i < node->n_in; i++) {
+        int v = node->in[i];
+        if (v < 0)
+            continue;
+        vkind kd = ic->v[v].kind;
+        if (kd == V_STATIC || (kd == V_FULL && ns->kind == N_FULL) || (kd == V_PATCH && ns->kind == N_POINTWISE)) {
+            in[i] = kd == V_STATIC ? cv_run_value(ic->clean, v) : &ic->v[v].buf;
+            continue;
+        }
+        /* Gather v into the window this node reads. */
+        const cv_tensor *clean = cv_run_value(ic->clean, v);
+        cv_tensor *t = &ns->tmp[i];
+        int h, w;
+        const int *wy, *wx;
+        int *oy = NULL, *ox = NULL;
+        float pad = 0.0f;
+        if (ns->kind == N_FULL) {
+            h = (int)clean->shape.d[2];
+            w = (int)clean->shape.d[3];
+            oy = calloc((size_t)ic->n_pos, sizeof(int));
+            ox = calloc((size_t)ic->n_pos, sizeof(int));
+            if (!oy || !ox) {
+                free(oy);
+                free(ox);
+                return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+            }
+            wy = oy;
+            wx = ox;
+        } else if (ns->kind == N_WINDOW) {
+            int keh = (ns->kh - 1) * ns->dh + 1, kew = (ns->kw - 1) * ns->dw + 1;
+            h = (ys->rh - 1) * ns->sh + keh;
+            w = (ys->rw - 1) * ns->sw + kew;
+            oy = malloc(sizeof(int) * (size_t)ic->n_pos);
+            ox = malloc(sizeof(int) * (size_t)ic->n_pos);
+            if (!oy || !ox) {
+                free(oy);
+                free(ox);
+                return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+            }
+            for (int p = first; p < first + b; p++) {
+                oy[p] = ys->wy[p] * ns->sh - ns->ph;
+                ox[p] = ys->wx[p] * ns->sw - ns->pw;
+            }
+            wy = oy;
+            wx = ox;
+            pad = ns->pad_value;
+        } else { /* N_MERGE: the output's window */
+            h = ys->rh;
+            w = ys->rw;
+            wy = ys->wy;
+            wx = ys->wx;
+        }
+        if (clean->shape.ndim != 4) {
+            free(oy);
+            free(ox);
+            return cv_fail(err, CV_ERR_UNSUPPORTED, "incremental: node '%s' input is not 4-D", node->name);
+        }
+        cv_shape s = {4, {b, clean->shape.d[1], h, w}};
+        if ((st = ensure(t, &s, err)) != CV_OK) {
+            free(oy);
+            free(ox);
+            return st;
+        }
+        gather(ic, v, first, b, wy, wx, h, w, pad, t->f);
+        free(oy);
+        free(ox);
+        in[i] = t;
+    }
+    const cv_node *exec = ns->kind == N_WINDOW ? &ns->shadow : node;
+    return run_op(ic, exec, exec->params, in, out, count_macs, err);
+}
+
+cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_shape, const float *clean_input,
+                         int n_pos, const int *pos_y, const int *pos_x, int patch_h, int patch_w, int max_batch,
+                         cv_error *err)
+{
+    *out = NULL;
+    if (in_shape->ndim != 4 || in_shape->d[0] != 1 || m->input_nhwc)
+        return cv_fail(err, CV_ERR_UNSUPPORTED, "incremental inference needs a 1xCxHxW (NCHW) input");
+    int H = (int)in_shape->d[2], W = (int)in_shape->d[3];
+    if (patch_h < 1 || patch_w < 1 || patch_h > H || patch_w > W || n_pos < 1 || max_batch < 1)
+        return cv_fail(err, CV_ERR_INVALID, "incremental: bad patch size or position count");
+    for (int p = 0; p < n_pos; p++)
+        if (pos_y[p] < 0 || pos_x[p] < 0 || pos_y[p] + patch_h > H || pos_x[p] + patch_w > W)
+            return cv_fail(err, CV_ERR_INVALID, "incremental: position %d (%d,%d) puts the patch outside the input",
+                           p, pos_y[p], pos_x[p]);
+    cv_incr *ic = calloc(1, sizeof *ic);
+    if (!ic)
+        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    ic->m = m;
+    ic->n_pos = n_pos;
+    ic->max_batch = max_batch;
+    ic->patch_h = patch_h;
+    ic->patch_w = patch_w;
+    cv_status st;
+    cv_run_options opt = cv_run_defaults();
+    opt.keep_all = 1;
+    if ((st = cv_run_create(&ic->clean, m, in_shape, &opt, err)) != CV_OK ||
+        (st = cv_run_forward(ic->clean, clean_input, err)) != CV_OK)
+        goto fail;
+    ic->v = calloc((size_t)m->n_values, sizeof(vstate));
+    ic->n = calloc((size_t)(m->n_nodes ? m->n_nodes : 1), sizeof(nstate));
+    if (!ic->v || !ic->n) {
+        st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (int v = 0; v < m->n_values; v++)
+        ic->v[v].kind = cv_run_value_static(ic->clean, v) ? V_STATIC : V_NONE;
+    vstate *x = &ic->v[m->input];
+    x->kind = V_PATCH;
+    x->rh = patch_h;
+    x->rw = patch_w;
+    if (!alloc_ranges(x, n_pos)) {
+        st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (int p = 0; p < n_pos; p++) {
+        x->wy[p] = x->cy0[p] = pos_y[p];
+        x->wx[p] = x->cx0[p] = pos_x[p];
+        x->cy1[p] = pos_y[p] + patch_h;
+        x->cx1[p] = pos_x[p] + patch_w;
+    }
+    for (int k = 0; k < m->n_nodes; k++) {
+        ic->n[k].tmp = calloc((size_t)m->nodes[k].n_in + 1, sizeof(cv_tensor));
+        if (!ic->n[k].tmp) {
+            st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        if ((st = plan_node(ic, k, err)) != CV_OK)
+            goto fail;
+        if (ic->n[k].kind != N_SKIP)
+            ic->macs_full += cv_run_layer_macs(ic->clean, k);
+    }
+    if (ic->v[m->outputs[0]].kind == V_STATIC || ic->v[m->outputs[0]].kind == V_NONE) {
+        st = cv_fail(err, CV_ERR_INVALID, "%s: the output does not depend on the input", m->path);
+        goto fail;
+    }
+    *out = ic;
+    return CV_OK;
+fail:
+    cv_incr_free(ic);
+    return st;
+}
+
+cv_status cv_incr_run(cv_incr *ic, int first, int count, const float *patches, const cv_tensor **out, cv_error *err)
+{
+    const cv_model *m = ic->m;
+    if (first < 0 || count < 1 || count > ic->max_batch || first + count > ic->n_pos)
+        return cv_fail(err, CV_ERR_INVALID, "incremental: positions [%d, %d) out of range", first, first + count);
+    vstate *x = &ic->v[m->input];
+    const cv_tensor *xc = cv_run_value(ic->clean, m->input);
+    cv_shape s = {4, {count, xc->shape.d[1], ic->patch_h, ic->patch_w}};
+    cv_status st = ensure(&x->buf, &s, err);
+    if (st != CV_OK)
+        return st;
+    memcpy(x->buf.f, patches, cv_shape_numel(&s) * sizeof(float));
+    /* Per-position arrays are indexed by absolute position (first + item);
+     * buffers by batch item. */
+    bool count_macs = first == 0;
+    if (count_macs)
+        ic->macs_incr = 0;
+    for (int k = 0; k < m->n_nodes; k++) {
+        if (ic->n[k].kind == N_SKIP)
+            continue;
+        if ((st = run_node(ic, k, first, count, count_macs, err)) != CV_OK)
+            return st;
+    }
+    if (count_macs)
+        ic->macs_incr /= count;
+    *out = &ic->v[m->outputs[0]].buf;
+    return CV_OK;
+}
+
+double cv_incr_speedup_bound(const cv_incr *ic)
+{
+    return ic->macs_incr > 0 ? ic->macs_full / ic->macs_incr : 0.0;
+}
