@@ -339,7 +339,22 @@ static void draw_frame(cv_image *f, const cv_image *sized, int y0, int x0, int o
     cv_render_text(f, x0 + (w - tw) / 2, y0 + (h - th) / 2, text, scale, ink);
 }
 
-static bool write_frames(const char *dir, const cv_image *sized, const double *map, int rows, int cols, int occ,
+/* Frames of small inputs (CIFAR's 32 x 32) are enlarged by a whole factor,
+ * nearest neighbour, to about 224 pixels so the numbers fit and read. */
+static cv_status enlarge(const cv_image *in, int factor, cv_image *out, cv_error *err)
+{
+    cv_status st = cv_image_alloc(out, in->w * factor, in->h * factor, 3, err);
+    if (st != CV_OK)
+        return st;
+    for (int y = 0; y < out->h; y++)
+        for (int x = 0; x < out->w; x++)
+            for (int c = 0; c < 3; c++)
+                out->px[((size_t)y * out->w + x) * 3 + c] =
+                    in->px[((size_t)(y / factor) * in->w + x / factor) * in->c + (in->c >= 3 ? c : 0)];
+    return CV_OK;
+}
+
+static bool write_frames(const char *dir, const cv_image *sized_in, const double *map, int rows, int cols, int occ,
                          int stride)
 {
     char fdir[4096], path[4200];
@@ -347,11 +362,18 @@ static bool write_frames(const char *dir, const cv_image *sized, const double *m
     if (!cli_make_dir(fdir))
         return false;
     cv_error err;
-    cv_image f = {0};
+    cv_image f = {0}, big = {0};
     cv_gif *gif = NULL;
     bool ok = false;
-    if (cv_image_alloc(&f, sized->w, sized->h, 3, &err) != CV_OK)
+    int side = sized_in->w > sized_in->h ? sized_in->w : sized_in->h;
+    int factor = side >= 224 ? 1 : (224 + side - 1) / side;
+    if (enlarge(sized_in, factor, &big, &err) != CV_OK || cv_image_alloc(&f, big.w, big.h, 3, &err) != CV_OK) {
+        cv_image_free(&big);
         return cli_fail(&err), false;
+    }
+    const cv_image *sized = &big;
+    occ *= factor;
+    stride *= factor;
     /* Palette from a frame with a mid-grey window: the photo's colours plus greys. */
     draw_frame(&f, sized, 0, 0, occ, 0.5);
     if (cv_gif_begin(&gif, cli_path(path, sizeof path, dir, "frames.gif"), f.w, f.h, &f, &err) != CV_OK) {
@@ -386,6 +408,7 @@ static bool write_frames(const char *dir, const cv_image *sized, const double *m
 out:
     cv_gif_abort(gif);
     cv_image_free(&f);
+    cv_image_free(&big);
     return ok;
 }
 
