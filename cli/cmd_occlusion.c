@@ -29,7 +29,7 @@ static const cli_opt opts[] = {
     {"percentile", NULL, "P", "25", "regularised map: zero entries whose |x| is below this percentile"},
     {"out", NULL, "DIR", "out/occlusion", "output directory"},
     {"batch", NULL, "N", "0", "positions per forward pass (0: chosen from memory)"},
-    {"cmap", NULL, "NAME", "rocket", "colour map: rocket, viridis, magma, jet"},
+    {"cmap", NULL, "NAME", "rocket", "colour map: rocket, viridis, magma, jet, grey"},
     {"frames", NULL, NULL, NULL, "also one PNG per position in DIR/frames/, frames.gif (5 fps) and, when ffmpeg is "
                                  "on PATH, frames.mp4"},
     {"all-classes", NULL, NULL, NULL, "also the most likely class at each position: all_classes.png and .npy"},
