@@ -7,36 +7,14 @@
  * image with each window occluded. The one engine today reruns the whole
  * network on batched copies. An incremental engine (issue #5: recompute
  * only the region each window can reach) is another occ_engine_ops behind
- * the same driver, chosen by cv_occlusion_params.engine.
+ * the same driver (src/viz/occlusion_engine.h), chosen by
+ * cv_occlusion_params.engine.
  */
-#include "cnnviz_occlusion.h"
-#include "../core/graph.h"
+#include "occlusion_engine.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* A window of occluded pixels: rows [y0, y1), columns [x0, x1). An empty
- * window (y0 == y1) is the unoccluded image. */
-typedef struct {
-    int y0, y1, x0, x1;
-} occ_window;
-
-typedef struct occ_engine occ_engine;
-
-typedef struct {
-    const char *name;
-    /* scores: n x n_classes, the model's raw output 0 for each window.
-     * n <= engine->batch. */
-    cv_status (*eval)(occ_engine *e, const occ_window *w, int n, float *scores, cv_error *err);
-    void (*free)(occ_engine *e);
-} occ_engine_ops;
-
-struct occ_engine {
-    const occ_engine_ops *ops;
-    int batch;      /* windows per eval call it is planned for */
-    int n_classes;  /* floats of output 0 per image */
-};
 
 struct cv_occlusion {
     const cv_model *m;
@@ -223,7 +201,7 @@ static size_t default_budget(void)
  * matrix products at batch 16. */
 #define OCC_MAX_AUTO_BATCH 64
 
-static cv_status full_create(occ_engine **out, const cv_model *m, const float *image,
+cv_status occ_full_engine_create(occ_engine **out, const cv_model *m, const float *image,
                              const cv_occlusion_geometry *g, const cv_occlusion_params *p, long positions,
                              cv_error *err)
 {
@@ -358,7 +336,7 @@ cv_status cv_occlusion_create(cv_occlusion **out, const cv_model *m, const float
     o->p = *p;
     o->rows = rows;
     o->cols = cols;
-    if ((st = full_create(&o->engine, m, image, g, p, (long)rows * cols, err)) != CV_OK)
+    if ((st = occ_full_engine_create(&o->engine, m, image, g, p, (long)rows * cols, err)) != CV_OK)
         goto fail;
     int n = o->engine->n_classes, batch = o->engine->batch;
     o->base_probs = malloc((size_t)n * sizeof(float));
