@@ -444,7 +444,7 @@ static int run(const cli_args *a)
     cv_model *m = NULL;
     cv_occlusion *o = NULL;
     float *x = NULL, *fill_img = NULL, *mapf = NULL, *regf = NULL, *drop = NULL;
-    double *map = NULL, *reg = NULL, *top_p = NULL, *top_d = NULL;
+    double *map = NULL, *reg = NULL, *top_d = NULL;
     int *top = NULL;
     char **labels = NULL;
     int n_labels = 0, status = 1;
@@ -542,14 +542,13 @@ static int run(const cli_args *a)
     map = malloc(cells * sizeof(double));
     reg = malloc(cells * sizeof(double));
     top = malloc(cells * sizeof(int));
-    top_p = malloc(cells * sizeof(double));
-    if (!map || !reg || !top || !top_p) {
+    if (!map || !reg || !top) {
         cli_error("out of memory");
         goto out;
     }
     cli_progress_start(&pr, "occlusion", total);
     double t0 = cli_now();
-    cv_status st = cv_occlusion_run(o, target, map, top, top_p, &err);
+    cv_status st = cv_occlusion_run(o, target, map, top, NULL, &err);
     double elapsed = cli_now() - t0;
     if (st != CV_OK) {
         cli_fail(&err);
@@ -664,7 +663,6 @@ out:
     free(map);
     free(reg);
     free(top);
-    free(top_p);
     free(top_d);
     free(mapf);
     free(regf);

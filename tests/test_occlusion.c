@@ -711,6 +711,17 @@ static void test_squeezenet(void)
     printf("    4 x 4 map: min %.4f max %.4f\n", lo, hi);
     CHECK(lo < hi && hi <= 1.0 && lo >= 0.0, "map range [%g, %g]", lo, hi);
     cv_occlusion_free(o);
+    /* The same map one position at a time (batch 1) and in batches of 5
+     * (a partial last batch): a real network's convolutions must not
+     * depend on the batch. */
+    for (int b = 1; b <= 5; b += 4) {
+        double one[16];
+        p.batch = b;
+        REQUIRE(cv_occlusion_map(m, x, &g, &p, one, &err) == CV_OK, "%s", err.msg);
+        double d = max_abs_diff_d(one, map, 16);
+        printf("    batch %d vs auto batch: max abs diff %.3g\n", b, d);
+        CHECK(d <= 1e-5, "batch %d differs by %g", b, d);
+    }
     free(x);
     cv_image_free(&img);
     cv_image_free(&sized);
