@@ -73,4 +73,5 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libcnnviz.a
 bench: $(BENCH_BIN)
 .PHONY: bench
 
+# Optional fragments (fixtures, ...): one file per topic.
 -include mk/*.mk

@@ -25,6 +25,8 @@ const cli_opt cli_preprocess_opts[] = {
     {"mean", NULL, "A,B,C", NULL, "subtract per-channel means (after the preset's scaling)"},
     {"std", NULL, "A,B,C", NULL, "divide by per-channel std (after the preset's scaling)"},
     {"labels", NULL, "FILE", NULL, "class names, one per line (or index,name)"},
+    {"resize", NULL, "MODE", "antialias",
+     "image resize: antialias (PIL/torchvision-style when shrinking) or bilinear (OpenCV INTER_LINEAR)"},
     {NULL},
 };
 
@@ -292,7 +294,16 @@ float *cli_image_input(const cli_args *a, const cv_model *m, const char *img_pat
         cli_fail(&err);
         return NULL;
     }
-    if (cv_image_resize(&sized, &img, g->width, g->height, &err) != CV_OK) {
+    const char *mode = cli_str(a, "resize");
+    bool bilinear = mode && strcmp(mode, "bilinear") == 0;
+    if (mode && !bilinear && strcmp(mode, "antialias") != 0) {
+        cv_image_free(&img);
+        cli_error("--resize must be antialias or bilinear, got '%s'", mode);
+        return NULL;
+    }
+    cv_status rs = bilinear ? cv_image_resize(&sized, &img, g->width, g->height, &err)
+                            : cv_image_resize_antialias(&sized, &img, g->width, g->height, &err);
+    if (rs != CV_OK) {
         cv_image_free(&img);
         cli_fail(&err);
         return NULL;

@@ -25,7 +25,10 @@ typedef struct {
     uint8_t *px;    /* h * w * c bytes */
 } cv_image;
 
-/* Load PNG or JPEG (grey, grey+alpha, RGB, RGBA, palette, 16-bit) as RGB. */
+/* Load PNG or JPEG (grey, grey+alpha, RGB, RGBA, palette, 16-bit; JPEG
+ * grey, RGB, CMYK) as 8-bit RGB, chosen by the file's first bytes. Alpha
+ * is dropped. Truncated or corrupt files are errors (CV_ERR_FORMAT), sizes
+ * over the limits above are refused from the header (CV_ERR_LIMIT). */
 cv_status cv_image_load(cv_image *img, const char *path, cv_error *err);
 cv_status cv_image_alloc(cv_image *img, int w, int h, int c, cv_error *err);
 void cv_image_free(cv_image *img);
@@ -34,15 +37,23 @@ cv_status cv_image_save_jpeg(const cv_image *img, const char *path, int quality,
 /* Bilinear resize, half-pixel centres (as OpenCV INTER_LINEAR / PyTorch
  * align_corners=False), no antialiasing. out is allocated. */
 cv_status cv_image_resize(cv_image *out, const cv_image *in, int w, int h, cv_error *err);
+/* Antialiased resize: a bilinear (triangle) filter widened by the shrink
+ * factor, as PIL and torchvision's antialias=True; plain bilinear when
+ * enlarging. What most training pipelines did, so the default for inputs. */
+cv_status cv_image_resize_antialias(cv_image *out, const cv_image *in, int w, int h, cv_error *err);
 /* The same on float planes: in is h x w x c (HWC), out oh x ow x c. */
 void cv_resize_bilinear_f32(float *out, int oh, int ow, const float *in, int h, int w, int c);
 
 /* ---- NumPy .npy ------------------------------------------------------------ */
 
-/* Read a little-endian float32 or float64 (converted) C-order array. */
+/* Read a little-endian float32 or float64 (converted) C-order array,
+ * format version 1, 2 or 3. *data is malloc'ed (free() it), never NULL on
+ * success, NULL on failure. The file size must match the shape exactly. */
 cv_status cv_npy_read(const char *path, cv_shape *shape, float **data, cv_error *err);
 cv_status cv_npy_write_f32(const char *path, const cv_shape *shape, const float *data, cv_error *err);
 cv_status cv_npy_write_f64(const char *path, const cv_shape *shape, const double *data, cv_error *err);
+/* (writers: version 1.0, header padded so the data starts at a multiple of
+ * 64 bytes, written atomically like the images) */
 
 /* ---- preprocessing ------------------------------------------------------- */
 

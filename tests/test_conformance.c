@@ -33,17 +33,11 @@ static const struct {
     const char *name;
     const char *why;
 } known_failures[] = {
-    /* Cast (ops-rest): casting to a 16-bit float type keeps float32
-     * precision instead of rounding to the target type. */
-    {"node/test_cast_FLOAT_to_FLOAT16", "Cast to FLOAT16 does not round to float16"},
-    {"node/test_cast_FLOAT_to_BFLOAT16", "Cast to BFLOAT16 does not round to bfloat16"},
-    {"node/test_castlike_FLOAT_to_FLOAT16_expanded", "Cast to FLOAT16 does not round to float16"},
-    {"node/test_castlike_FLOAT_to_BFLOAT16_expanded", "Cast to BFLOAT16 does not round to bfloat16"},
-    /* PRelu (ops-rest): before opset 7 a 1-D slope of size C is per channel
-     * (axis 1), not numpy-broadcast; PyTorch's old exports rely on it. */
-    {"pytorch-converted/test_PReLU_1d_multiparam", "PRelu opset 6 per-channel slope refused"},
-    {"pytorch-converted/test_PReLU_2d_multiparam", "PRelu opset 6 per-channel slope refused"},
-    {"pytorch-converted/test_PReLU_3d_multiparam", "PRelu opset 6 per-channel slope refused"},
+    /* The installed test data (onnx 1.12) truncates to bfloat16; cnnviz
+     * rounds to nearest-even as onnx's own helper, PyTorch and onnx >= 1.14
+     * do, so these expected values are off by one bfloat16 ulp. */
+    {"node/test_cast_FLOAT_to_BFLOAT16", "test data truncates to bfloat16; cnnviz rounds to nearest-even"},
+    {"node/test_castlike_FLOAT_to_BFLOAT16_expanded", "test data truncates to bfloat16; cnnviz rounds to nearest-even"},
     {NULL, NULL},
 };
 

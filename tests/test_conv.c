@@ -243,6 +243,12 @@ static void test_conv_winograd(void)
     fwd = bwd = 0;
     check_case(&big, 1e-4, &fwd, &bwd);
     printf("    16->8 200x204 (several chunks): forward max rel diff %.3g, backward %.3g (tol 1e-4)\n", fwd, bwd);
+    /* batch 7 of 40x200: the images' tile rows share chunks, one boundary inside an image */
+    conv_case batch = {.g = {7, 16, 40, 200, 16, 1, 3, 3, 1, 1, 1, 1, 1, 0, 1, 2}, .bias = 1};
+    fwd = bwd = 0;
+    check_case(&batch, 1e-4, &fwd, &bwd);
+    printf("    batch 7 16->16 40x200 (chunks across images): forward max rel diff %.3g, backward %.3g (tol 1e-4)\n",
+           fwd, bwd);
     unsetenv("CNNVIZ_CONV_ALGO");
 }
 

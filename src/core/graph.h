@@ -75,6 +75,8 @@ struct cv_model {
     char *path;
     cv_value *values;
     int n_values, cap_values;
+    int *value_index;   /* open-addressing hash of value names: index + 1, 0 = empty */
+    int index_cap;      /* power of two, at least 2 * n_values */
     cv_node *nodes;     /* in topological order */
     int n_nodes, cap_nodes;
     int input;          /* the one real input value */

@@ -72,7 +72,9 @@ static bool is_pointwise_op(const char *t)
 {
     static const char *const ops[] = {"Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Sigmoid", "HardSigmoid",
                                       "HardSwish", "Tanh", "Clip", "BatchNormalization", "Dropout", "Identity",
-                                      "LRN", "Add", "Sub", "Mul", "Div", "Softplus", NULL};
+                                      "LRN", "Add", "Sub", "Mul", "Div", "Softplus", "Softsign", "Pow", "Max",
+                                      "Min", "Sum", "Mean", "Sqrt", "Exp", "Log", "Neg", "Abs", "Reciprocal",
+                                      "Erf", "Floor", "Ceil", "Round", "Sign", NULL};
     for (int k = 0; ops[k]; k++)
         if (strcmp(t, ops[k]) == 0)
             return true;

@@ -65,6 +65,7 @@ void cv_model_free(cv_model *m)
     free(m->meta_keys);
     free(m->meta_vals);
     free(m->values);
+    free(m->value_index);
     free(m->nodes);
     free(m->outputs);
     free(m->path);
@@ -87,12 +88,55 @@ static bool grow(void **arr, int *cap, int need, size_t elem)
     return true;
 }
 
+/* FNV-1a: value names are short; the index keeps loading linear in the
+ * number of names (a linear search made 20,000-node graphs take seconds). */
+static size_t name_hash(const char *s)
+{
+    size_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
 int cv_model_find_value(const cv_model *m, const char *name)
 {
-    for (int k = 0; k < m->n_values; k++)
+    if (!m->index_cap)
+        return -1;
+    size_t mask = (size_t)m->index_cap - 1;
+    for (size_t h = name_hash(name) & mask;; h = (h + 1) & mask) {
+        int k = m->value_index[h] - 1;
+        if (k < 0)
+            return -1;
         if (strcmp(m->values[k].name, name) == 0)
             return k;
-    return -1;
+    }
+}
+
+static void index_insert(cv_model *m, int k)
+{
+    size_t mask = (size_t)m->index_cap - 1, h = name_hash(m->values[k].name) & mask;
+    while (m->value_index[h])
+        h = (h + 1) & mask;
+    m->value_index[h] = k + 1;
+}
+
+/* Keep the index at most half full. */
+static bool index_reserve(cv_model *m, int n)
+{
+    if ((size_t)n * 2 <= (size_t)m->index_cap)
+        return true;
+    int cap = m->index_cap ? m->index_cap : 64;
+    while ((size_t)n * 2 > (size_t)cap)
+        cap *= 2;
+    int *idx = calloc((size_t)cap, sizeof(int));
+    if (!idx)
+        return false;
+    free(m->value_index);
+    m->value_index = idx;
+    m->index_cap = cap;
+    for (int k = 0; k < m->n_values; k++)
+        index_insert(m, k);
+    return true;
 }
 
 int cv_model_value(cv_model *m, const char *name, cv_error *err)
@@ -100,7 +144,8 @@ int cv_model_value(cv_model *m, const char *name, cv_error *err)
     int k = cv_model_find_value(m, name);
     if (k >= 0)
         return k;
-    if (!grow((void **)&m->values, &m->cap_values, m->n_values + 1, sizeof *m->values)) {
+    if (!grow((void **)&m->values, &m->cap_values, m->n_values + 1, sizeof *m->values) ||
+        !index_reserve(m, m->n_values + 1)) {
         cv_fail(err, CV_ERR_NOMEM, "%s: out of memory", m->path);
         return -1;
     }
@@ -112,6 +157,7 @@ int cv_model_value(cv_model *m, const char *name, cv_error *err)
     }
     v->dtype = CV_F32;
     v->producer = -1;
+    index_insert(m, m->n_values);
     return m->n_values++;
 }
 
@@ -384,6 +430,9 @@ cv_status cv_model_finalize(cv_model *m, cv_error *err)
         return cv_fail(err, CV_ERR_FORMAT, "%s: the model has no output", m->path);
     for (int k = 0; k < m->n_nodes; k++) {
         cv_node *n = &m->nodes[k];
+        if (n->n_out < 1 || n->out[0] < 0)
+            return cv_fail(err, CV_ERR_FORMAT, "%s: node '%s' (%s) has no first output", m->path, n->name,
+                           n->op_type);
         n->op = cv_op_find(n->op_type);
         if (!n->op)
             return cv_fail(err, CV_ERR_UNSUPPORTED, "%s: node '%s' uses operator '%s', which cnnviz does not support",

@@ -323,15 +323,19 @@ cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_s
     if ((st = alloc_tensor(r, m->input, err)) != CV_OK)
         goto fail;
     if (r->need_grad) {
-        /* Keep every activation, and give each a gradient buffer. */
+        /* Keep every activation, and give each float one a gradient
+         * buffer. Runtime int64 values (a Where's condition computed by a
+         * comparison) are kept too: backward passes read them. */
         for (int v = 0; v < m->n_values; v++) {
             bool runtime = v == m->input || (m->values[v].producer >= 0 && r->needed[m->values[v].producer]);
-            if (!runtime || r->is_static[v] || r->t[v].dtype != CV_F32)
+            if (!runtime || r->is_static[v])
                 continue;
             r->keep[v] = true;
             size_t n = cv_shape_numel(&r->t[v].shape);
             if ((st = alloc_tensor(r, v, err)) != CV_OK)
                 goto fail;
+            if (r->t[v].dtype != CV_F32)
+                continue;
             if (!(r->t[v].grad = malloc((n ? n : 1) * sizeof(float)))) {
                 st = cv_fail(err, CV_ERR_NOMEM, "%s: out of memory for gradients", m->path);
                 goto fail;

@@ -128,8 +128,8 @@ static cv_status cv_png_load(cv_image *img, FILE *f, const char *path, cv_error 
         png_set_palette_to_rgb(png);
     if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8)
         png_set_expand_gray_1_2_4_to_8(png);
-    if (ctype & PNG_COLOR_MASK_ALPHA)
-        png_set_strip_alpha(png);
+    /* alpha goes, including the alpha that palette expansion makes from tRNS */
+    png_set_strip_alpha(png);
     if (ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA)
         png_set_gray_to_rgb(png);
     png_set_interlace_handling(png);
@@ -189,9 +189,10 @@ cv_status cv_image_save_png(const cv_image *img, const char *path, cv_error *err
         return cv_fail(err, CV_ERR_IO, "%s: writing PNG failed (%s)", path, trap.msg);
     }
     png_init_io(png, a.f);
-    /* level 3: nearly the size of the default 6 at about half the time,
-     * which matters when writing one frame per occlusion position */
-    png_set_compression_level(png, 3);
+    /* zlib level 1: on a 224 x 224 photo about 5 % larger than the
+     * default level 6 in less than half the time, which matters when
+     * writing one frame per occlusion position */
+    png_set_compression_level(png, 1);
     png_set_IHDR(png, info, (png_uint_32)img->w, (png_uint_32)img->h, 8, ctypes[img->c],
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
@@ -320,7 +321,7 @@ cv_status cv_image_save_jpeg(const cv_image *img, const char *path, int quality,
     if (!img->px || img->w <= 0 || img->h <= 0 || img->c < 1 || img->c > 4)
         return cv_fail(err, CV_ERR_INVALID, "%s: cannot save an empty image or one with %d channels",
                        path, img->c);
-    quality = quality < 1 ? 1 : quality > 100 ? 100 : quality;
+    const int q = quality < 1 ? 1 : quality > 100 ? 100 : quality;
     int out_c = img->c >= 3 ? 3 : 1; /* JPEG has no alpha: drop it */
     JSAMPLE *row = malloc((size_t)img->w * out_c);
     if (!row)
@@ -348,7 +349,7 @@ cv_status cv_image_save_jpeg(const cv_image *img, const char *path, int quality,
     cinfo.input_components = out_c;
     cinfo.in_color_space = out_c == 3 ? JCS_RGB : JCS_GRAYSCALE;
     jpeg_set_defaults(&cinfo);
-    jpeg_set_quality(&cinfo, quality, TRUE);
+    jpeg_set_quality(&cinfo, q, TRUE);
     jpeg_start_compress(&cinfo, TRUE);
     while (cinfo.next_scanline < cinfo.image_height) {
         const uint8_t *src = img->px + (size_t)cinfo.next_scanline * img->w * img->c;
@@ -413,10 +414,10 @@ typedef struct {
     float f;
 } cv_tap;
 
-static inline cv_tap cv_tap_at(int d, int out, int in)
+static inline cv_tap cv_tap_at(int d, double scale, int in)
 {
     cv_tap t;
-    double s = (d + 0.5) * ((double)in / out) - 0.5;
+    double s = (d + 0.5) * scale - 0.5;
     if (s < 0)
         s = 0;
     t.i0 = (int)s;
@@ -433,12 +434,13 @@ static inline cv_tap cv_tap_at(int d, int out, int in)
 void cv_resize_bilinear_f32(float *out, int oh, int ow, const float *in, int h, int w, int c)
 {
     /* out is (oh, ow, c), in is (h, w, c) */
+    double sy = (double)h / oh, sx = (double)w / ow;
     for (int y = 0; y < oh; y++) {
-        cv_tap ty = cv_tap_at(y, oh, h);
+        cv_tap ty = cv_tap_at(y, sy, h);
         const float *r0 = in + (size_t)ty.i0 * w * c, *r1 = in + (size_t)ty.i1 * w * c;
         float *o = out + (size_t)y * ow * c;
         for (int x = 0; x < ow; x++) {
-            cv_tap tx = cv_tap_at(x, ow, w);
+            cv_tap tx = cv_tap_at(x, sx, w);
             int a = tx.i0 * c, b = tx.i1 * c;
             for (int k = 0; k < c; k++) {
                 float top = r0[a + k] + (r0[b + k] - r0[a + k]) * tx.f;
@@ -457,13 +459,14 @@ cv_status cv_image_resize(cv_image *out, const cv_image *in, int w, int h, cv_er
     if (st != CV_OK)
         return st;
     int c = in->c;
+    double sy = (double)in->h / h, sx = (double)in->w / w;
     for (int y = 0; y < h; y++) {
-        cv_tap ty = cv_tap_at(y, h, in->h);
+        cv_tap ty = cv_tap_at(y, sy, in->h);
         const uint8_t *r0 = in->px + (size_t)ty.i0 * in->w * c;
         const uint8_t *r1 = in->px + (size_t)ty.i1 * in->w * c;
         uint8_t *o = out->px + (size_t)y * w * c;
         for (int x = 0; x < w; x++) {
-            cv_tap tx = cv_tap_at(x, w, in->w);
+            cv_tap tx = cv_tap_at(x, sx, in->w);
             int a = tx.i0 * c, b = tx.i1 * c;
             for (int k = 0; k < c; k++) {
                 float top = r0[a + k] + (r0[b + k] - r0[a + k]) * tx.f;
@@ -473,5 +476,107 @@ cv_status cv_image_resize(cv_image *out, const cv_image *in, int w, int h, cv_er
             }
         }
     }
+    return CV_OK;
+}
+
+/* ---- antialiased resize --------------------------------------------------- */
+
+/* Weights of one axis for a triangle (bilinear) filter whose support grows
+ * with the shrink factor, as PIL and torchvision (antialias=True) do: when
+ * shrinking by s each output averages about 2s input pixels instead of
+ * sampling 2, so small features do not alias. Equal to plain bilinear when
+ * enlarging (away from the clamped border). */
+typedef struct {
+    int *first, *count; /* [out] */
+    float *w;           /* [out * taps] */
+    int taps;
+} cv_axis_filter;
+
+static void axis_filter_free(cv_axis_filter *f)
+{
+    free(f->first);
+    free(f->count);
+    free(f->w);
+}
+
+static bool axis_filter_make(cv_axis_filter *f, int in, int out)
+{
+    double scale = (double)in / out, support = scale > 1 ? scale : 1.0, inv = scale > 1 ? 1.0 / scale : 1.0;
+    f->taps = (int)ceil(support) * 2 + 1;
+    f->first = malloc(sizeof(int) * (size_t)out);
+    f->count = malloc(sizeof(int) * (size_t)out);
+    f->w = calloc((size_t)out * (size_t)f->taps, sizeof(float));
+    if (!f->first || !f->count || !f->w) {
+        axis_filter_free(f);
+        return false;
+    }
+    for (int d = 0; d < out; d++) {
+        double center = (d + 0.5) * scale;
+        int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
+        lo = lo < 0 ? 0 : lo;
+        hi = hi > in ? in : hi;
+        if (hi - lo > f->taps)
+            hi = lo + f->taps;
+        double total = 0, wk[64 + 1];
+        int n = hi - lo;
+        for (int k = 0; k < n && k < 64; k++) {
+            double x = (lo + k - center + 0.5) * inv;
+            wk[k] = x < 0 ? (x > -1 ? 1 + x : 0) : (x < 1 ? 1 - x : 0);
+            total += wk[k];
+        }
+        f->first[d] = lo;
+        f->count[d] = n < 64 ? n : 64;
+        for (int k = 0; k < f->count[d]; k++)
+            f->w[(size_t)d * f->taps + k] = (float)(total > 0 ? wk[k] / total : 0);
+    }
+    return true;
+}
+
+cv_status cv_image_resize_antialias(cv_image *out, const cv_image *in, int w, int h, cv_error *err)
+{
+    if (!in->px || in->w <= 0 || in->h <= 0)
+        return cv_fail(err, CV_ERR_INVALID, "resize: empty input image");
+    /* Beyond 32x shrink the tap table gets large; such inputs are rare and
+     * are first halved by the plain path's cost anyway: refuse clearly. */
+    if (in->w > 32 * w || in->h > 32 * h)
+        return cv_fail(err, CV_ERR_UNSUPPORTED, "resize: shrinking %dx%d to %dx%d (over 32x) is not supported",
+                       in->w, in->h, w, h);
+    cv_axis_filter fx = {0}, fy = {0};
+    float *tmp = NULL;
+    cv_status st = cv_image_alloc(out, w, h, in->c, err);
+    if (st != CV_OK)
+        return st;
+    int c = in->c;
+    tmp = malloc(sizeof(float) * (size_t)in->h * (size_t)w * (size_t)c);
+    if (!tmp || !axis_filter_make(&fx, in->w, w) || !axis_filter_make(&fy, in->h, h)) {
+        free(tmp);
+        axis_filter_free(&fx);
+        cv_image_free(out);
+        return cv_fail(err, CV_ERR_NOMEM, "resize: out of memory");
+    }
+    for (int y = 0; y < in->h; y++) /* horizontal pass: in->h x w */
+        for (int x = 0; x < w; x++) {
+            const float *wt = fx.w + (size_t)x * fx.taps;
+            const uint8_t *src = in->px + ((size_t)y * in->w + fx.first[x]) * c;
+            for (int k = 0; k < c; k++) {
+                float acc = 0;
+                for (int t = 0; t < fx.count[x]; t++)
+                    acc += wt[t] * src[t * c + k];
+                tmp[((size_t)y * w + x) * c + k] = acc;
+            }
+        }
+    for (int y = 0; y < h; y++) /* vertical pass */
+        for (int x = 0; x < w; x++) {
+            const float *wt = fy.w + (size_t)y * fy.taps;
+            for (int k = 0; k < c; k++) {
+                float acc = 0.5f;
+                for (int t = 0; t < fy.count[y]; t++)
+                    acc += wt[t] * tmp[(((size_t)fy.first[y] + t) * w + x) * c + k];
+                out->px[((size_t)y * w + x) * c + k] = (uint8_t)(acc < 0 ? 0 : acc > 255 ? 255 : acc);
+            }
+        }
+    free(tmp);
+    axis_filter_free(&fx);
+    axis_filter_free(&fy);
     return CV_OK;
 }

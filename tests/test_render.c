@@ -1,0 +1,722 @@
+/* Rendering: colour maps against points of the published tables, heatmap
+ * layout and colours at known places, text, grid, overlays, label maps,
+ * captions; GIF files parsed back block by block and LZW-decoded by an
+ * independent decoder written here. */
+#include "cnnviz_render.h"
+#include "lib/test.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmpdir[64];
+
+static const char *tmp_path(const char *name)
+{
+    static char buf[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+static const uint8_t *pix(const cv_image *img, int x, int y)
+{
+    return img->px + ((size_t)y * img->w + x) * img->c;
+}
+
+static int same_rgb(const uint8_t *a, const uint8_t *b)
+{
+    return a[0] == b[0] && a[1] == b[1] && a[2] == b[2];
+}
+
+static int is_white(const uint8_t *p)
+{
+    return p[0] == 255 && p[1] == 255 && p[2] == 255;
+}
+
+/* ---- colour maps ---------------------------------------------------------------- */
+
+/* Entries of the published 256-entry tables (seaborn rocket, matplotlib
+ * viridis and magma) that are NOT among the fit's knots: held-out points. */
+typedef struct {
+    int index;
+    float rgb[3];
+} ref_point;
+
+static const ref_point rocket_ref[] = {
+    {48, {0.28144375f, 0.11104133f, 0.2835489f}},  {80, {0.48426077f, 0.12036349f, 0.35010104f}},
+    {112, {0.69803757f, 0.08897226f, 0.3462986f}}, {144, {0.87507281f, 0.18587368f, 0.26529697f}},
+    {176, {0.94914549f, 0.42038251f, 0.28780969f}}, {208, {0.96372785f, 0.63843852f, 0.47905028f}},
+    {240, {0.97169389f, 0.83320847f, 0.73716071f}},
+};
+static const ref_point viridis_ref[] = {
+    {48, {0.258965f, 0.251537f, 0.524736f}},  {80, {0.199430f, 0.387607f, 0.554642f}},
+    {96, {0.172719f, 0.448791f, 0.557885f}},  {112, {0.149039f, 0.508051f, 0.557250f}},
+    {144, {0.120638f, 0.625828f, 0.533488f}}, {176, {0.246070f, 0.738910f, 0.452024f}},
+    {224, {0.678489f, 0.863742f, 0.189503f}},
+};
+static const ref_point magma_ref[] = {
+    {80, {0.414709f, 0.110431f, 0.504662f}},  {96, {0.512831f, 0.148179f, 0.507648f}},
+    {128, {0.716387f, 0.214982f, 0.475290f}}, {160, {0.904281f, 0.319610f, 0.388137f}},
+    {192, {0.986700f, 0.535582f, 0.382210f}}, {224, {0.996898f, 0.769591f, 0.534892f}},
+    {240, {0.992440f, 0.884330f, 0.640099f}},
+};
+
+static int check_cmap_points(cv_cmap cm, const ref_point *ref, int n)
+{
+    int maxd = 0;
+    for (int i = 0; i < n; i++) {
+        uint8_t rgb[3];
+        cv_cmap_rgb(cm, ref[i].index / 255.0f, rgb);
+        for (int k = 0; k < 3; k++) {
+            int d = abs(rgb[k] - (int)lroundf(ref[i].rgb[k] * 255));
+            maxd = d > maxd ? d : maxd;
+        }
+    }
+    printf("    %-7s: max diff at held-out table entries %d/255\n", cv_cmap_name(cm), maxd);
+    return maxd;
+}
+
+static void test_colour_maps(void)
+{
+    CHECK(check_cmap_points(CV_CMAP_ROCKET, rocket_ref, 7) <= 3, "rocket fit");
+    CHECK(check_cmap_points(CV_CMAP_VIRIDIS, viridis_ref, 7) <= 3, "viridis fit");
+    CHECK(check_cmap_points(CV_CMAP_MAGMA, magma_ref, 7) <= 3, "magma fit");
+
+    /* these maps are designed to get lighter monotonically */
+    cv_cmap mono[3] = {CV_CMAP_ROCKET, CV_CMAP_VIRIDIS, CV_CMAP_MAGMA};
+    for (int m = 0; m < 3; m++) {
+        uint8_t lut[256][3];
+        cv_cmap_lut(mono[m], lut);
+        int bad = 0;
+        for (int i = 0; i + 4 < 256; i += 4) {
+            double a = 0.299 * lut[i][0] + 0.587 * lut[i][1] + 0.114 * lut[i][2];
+            double b = 0.299 * lut[i + 4][0] + 0.587 * lut[i + 4][1] + 0.114 * lut[i + 4][2];
+            bad += b <= a;
+        }
+        CHECK(bad == 0, "%s: lightness falls %d times", cv_cmap_name(mono[m]), bad);
+    }
+
+    /* jet and grey from their definitions */
+    uint8_t c[3];
+    cv_cmap_rgb(CV_CMAP_JET, 0, c);
+    CHECK(c[0] == 0 && c[1] == 0 && c[2] == 128, "jet(0) = %d %d %d", c[0], c[1], c[2]);
+    cv_cmap_rgb(CV_CMAP_JET, 0.5f, c);
+    CHECK(c[0] == 123 && c[1] == 255 && c[2] == 123, "jet(.5) = %d %d %d", c[0], c[1], c[2]);
+    cv_cmap_rgb(CV_CMAP_JET, 1, c);
+    CHECK(c[0] == 128 && c[1] == 0 && c[2] == 0, "jet(1) = %d %d %d", c[0], c[1], c[2]);
+    cv_cmap_rgb(CV_CMAP_GREY, 0.5f, c);
+    CHECK(c[0] == 128 && c[1] == 128 && c[2] == 128, "grey(.5)");
+    cv_cmap_rgb(CV_CMAP_GREY, 7.0f, c);
+    CHECK(c[0] == 255, "values above 1 clamp");
+    cv_cmap_rgb(CV_CMAP_VIRIDIS, NAN, c);
+    CHECK(c[0] == 200 && c[1] == 200 && c[2] == 200, "NaN is light grey");
+
+    cv_cmap cm;
+    cv_error err;
+    CHECK(cv_cmap_from_name(&cm, "magma", &err) == CV_OK && cm == CV_CMAP_MAGMA, "magma by name");
+    CHECK(cv_cmap_from_name(&cm, "gray", &err) == CV_OK && cm == CV_CMAP_GREY, "gray by name");
+    CHECK(cv_cmap_from_name(&cm, "parula", &err) == CV_ERR_INVALID && strstr(err.msg, "parula"), "%s", err.msg);
+}
+
+/* ---- text ------------------------------------------------------------------------ */
+
+static void test_text(void)
+{
+    CHECK(cv_render_text_width("0.25", 1) == 23, "width %d", cv_render_text_width("0.25", 1));
+    CHECK(cv_render_text_width("0.25", 2) == 46, "scaled width");
+    CHECK(cv_render_text_width("ab\nlonger", 1) == 35, "widest line");
+    CHECK(cv_render_text_width("", 1) == 0, "empty");
+    cv_image img;
+    cv_error err;
+    REQUIRE(cv_image_alloc(&img, 20, 20, 3, &err) == CV_OK, "%s", err.msg);
+    memset(img.px, 255, 20 * 20 * 3);
+    const uint8_t black[3] = {0, 0, 0};
+    int end = cv_render_text(&img, 3, 4, ".", 2, black);
+    int dark = 0, outside = 0;
+    for (int y = 0; y < 20; y++)
+        for (int x = 0; x < 20; x++)
+            if (!is_white(pix(&img, x, y))) {
+                dark++;
+                outside += x < 3 || x >= 3 + 10 || y < 4 || y >= 4 + 14;
+            }
+    /* '.' is a 2x2 block of font pixels: 16 image pixels at scale 2 */
+    CHECK(dark == 16 && outside == 0, "%d dark pixels, %d outside the glyph cell", dark, outside);
+    CHECK(end == 13, "returned x %d", end);
+    /* clipping: text partly or wholly off the image must not write outside */
+    cv_render_text(&img, -7, -3, "Hello%", 3, black);
+    cv_render_text(&img, 15, 15, "clipped", 1, black);
+    cv_render_text(&img, 1000, -1000, "far", 1, black);
+    cv_render_fill_rect(&img, -5, -5, 100, 3, black);
+    cv_image_free(&img);
+    /* grey images get the luma of the colour */
+    REQUIRE(cv_image_alloc(&img, 8, 8, 1, &err) == CV_OK, "%s", err.msg);
+    const uint8_t red[3] = {255, 0, 0};
+    cv_render_fill_rect(&img, 0, 0, 8, 8, red);
+    CHECK(img.px[0] == 76, "grey fill of red = %d", img.px[0]);
+    cv_image_free(&img);
+}
+
+/* ---- heatmap ------------------------------------------------------------------------- */
+
+static void test_heatmap(void)
+{
+    enum { R = 38, C = 38, CELL = 9 };
+    static float map[R * C];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++)
+            map[r * C + c] = (float)(r * C + c) / (R * C - 1);
+    cv_image img;
+    cv_error err;
+    REQUIRE(cv_render_heatmap(map, R, C, 0, 1, CV_CMAP_ROCKET, CELL, &img, &err) == CV_OK, "%s", err.msg);
+    printf("    38 x 38 map, 9-px cells: picture %d x %d\n", img.w, img.h);
+    CHECK(img.c == 3, "channels");
+    /* the map is the first non-white thing from the top-left */
+    int x0 = -1, y0 = -1;
+    for (int y = 0; y < img.h && y0 < 0; y++)
+        for (int x = 0; x < img.w / 2; x++)
+            if (!is_white(pix(&img, x, y))) {
+                x0 = x, y0 = y;
+                break;
+            }
+    REQUIRE(x0 >= 0, "no map found");
+    CHECK(x0 > 0 && y0 > 0 && x0 <= 40 && y0 <= 40, "map at %d,%d: expected a small white margin", x0, y0);
+    CHECK(img.h >= R * CELL + y0 && img.h <= R * CELL + 2 * y0 + 2, "height %d", img.h);
+    CHECK(img.w >= C * CELL + 60 && img.w <= C * CELL + 260, "width %d leaves room for a bar and labels", img.w);
+    CHECK(is_white(pix(&img, 0, 0)) && is_white(pix(&img, img.w - 1, img.h - 1)), "white background");
+
+    /* cell colours: centre of cell (r, c) has the colour of its value */
+    uint8_t lut[256][3];
+    cv_cmap_lut(CV_CMAP_ROCKET, lut);
+    int bad = 0;
+    for (int r = 0; r < R; r += 5)
+        for (int c = 0; c < C; c += 3) {
+            int i = (int)(map[r * C + c] * 255 + 0.5f);
+            bad += !same_rgb(pix(&img, x0 + c * CELL + CELL / 2, y0 + r * CELL + CELL / 2), lut[i]);
+        }
+    CHECK(bad == 0, "%d cells have the wrong colour", bad);
+    /* cells are solid */
+    const uint8_t *a = pix(&img, x0 + 5 * CELL, y0 + 7 * CELL), *b = pix(&img, x0 + 5 * CELL + CELL - 1,
+                                                                           y0 + 7 * CELL + CELL - 1);
+    CHECK(same_rgb(a, b), "cell not uniform");
+
+    /* the colour bar: right of the map, vmax on top, vmin at the bottom */
+    int y_mid = y0 + R * CELL / 2, bx = -1;
+    for (int x = x0 + C * CELL; x < img.w; x++) {
+        const uint8_t *p = pix(&img, x, y_mid);
+        if (!is_white(p) && !(p[0] == 128 && p[1] == 128 && p[2] == 128)) {
+            bx = x;
+            break;
+        }
+    }
+    REQUIRE(bx > 0, "no colour bar");
+    int top = -1, bottom = -1;
+    for (int y = 0; y < img.h; y++) {
+        const uint8_t *p = pix(&img, bx + 2, y);
+        if (!is_white(p) && !(p[0] == 128 && p[1] == 128 && p[2] == 128)) {
+            if (top < 0)
+                top = y;
+            bottom = y;
+        }
+    }
+    int dt = 0, db = 0;
+    for (int k = 0; k < 3; k++) {
+        dt = fmax(dt, abs(pix(&img, bx + 2, top)[k] - lut[255][k]));
+        db = fmax(db, abs(pix(&img, bx + 2, bottom)[k] - lut[0][k]));
+    }
+    printf("    colour bar at x=%d, rows %d..%d; ends differ from cmap(1), cmap(0) by %d, %d\n", bx, top, bottom, dt,
+           db);
+    CHECK(dt <= 3 && db <= 3, "bar ends");
+    CHECK(bottom - top + 1 >= R * CELL - 2, "bar is as tall as the map (%d)", bottom - top + 1);
+    /* tick labels: dark pixels right of the bar */
+    int ink = 0;
+    for (int y = 0; y < img.h; y++)
+        for (int x = bx + 20; x < img.w; x++)
+            ink += pix(&img, x, y)[0] < 64;
+    CHECK(ink > 100, "no tick labels (%d dark pixels)", ink);
+    CHECK(cv_image_save_png(&img, tmp_path("heat.png"), &err) == CV_OK, "%s", err.msg);
+    cv_image_free(&img);
+
+    /* automatic range and cell size; constant and NaN maps still render */
+    float flat[6] = {3, 3, 3, 3, 3, 3}, withnan[4] = {NAN, 1, 2, INFINITY};
+    CHECK(cv_render_heatmap(flat, 2, 3, NAN, NAN, CV_CMAP_VIRIDIS, 0, &img, &err) == CV_OK, "%s", err.msg);
+    cv_image_free(&img);
+    CHECK(cv_render_heatmap(withnan, 2, 2, 1, 0, CV_CMAP_JET, 0, &img, &err) == CV_OK, "%s", err.msg);
+    cv_image_free(&img);
+    CHECK(cv_render_heatmap(map, 0, 3, 0, 1, CV_CMAP_JET, 4, &img, &err) == CV_ERR_INVALID, "empty map accepted");
+    CHECK(cv_render_heatmap(map, 5000, 3, 0, 1, CV_CMAP_JET, 10, &img, &err) == CV_ERR_LIMIT, "%s", err.msg);
+}
+
+static void test_caption(void)
+{
+    cv_image in, out;
+    cv_error err;
+    REQUIRE(cv_image_alloc(&in, 50, 20, 3, &err) == CV_OK, "%s", err.msg);
+    for (int i = 0; i < 50 * 20 * 3; i++)
+        in.px[i] = (uint8_t)(i * 7);
+    REQUIRE(cv_render_caption(&in, "school bus p=0.8650", &out, &err) == CV_OK, "%s", err.msg);
+    int band = out.h - in.h, ox = (out.w - in.w) / 2;
+    CHECK(band >= 10 && out.w >= cv_render_text_width("school bus p=0.8650", 1), "caption %dx%d", out.w, out.h);
+    int bad = 0;
+    for (int y = 0; y < in.h; y++)
+        for (int x = 0; x < in.w; x++)
+            bad += !same_rgb(pix(&out, x + ox, y + band), pix(&in, x, y));
+    CHECK(bad == 0, "%d image pixels changed", bad);
+    cv_image_free(&out);
+    cv_image_free(&in);
+}
+
+/* ---- grid ------------------------------------------------------------------------------ */
+
+static void check_grid(int count, int n_per_side, int want_cols, int want_rows)
+{
+    enum { TW = 10, TH = 8 };
+    cv_image tiles[20];
+    cv_error err;
+    for (int k = 0; k < count; k++) {
+        REQUIRE(cv_image_alloc(&tiles[k], TW, TH, k % 2 ? 1 : 3, &err) == CV_OK, "%s", err.msg);
+        memset(tiles[k].px, 10 + 10 * k, (size_t)TW * TH * tiles[k].c);
+    }
+    cv_image out;
+    REQUIRE(cv_render_grid(tiles, count, TW, TH, n_per_side, 5, &out, &err) == CV_OK, "%s", err.msg);
+    int W = want_cols * TW + (want_cols - 1) * 5, H = want_rows * TH + (want_rows - 1) * 5;
+    CHECK(out.w == W && out.h == H && out.c == 3, "%d tiles: %dx%d, want %dx%d", count, out.w, out.h, W, H);
+    int bad = 0;
+    for (int k = 0; k < count; k++) {
+        int x = (k % want_cols) * (TW + 5) + TW / 2, y = (k / want_cols) * (TH + 5) + TH / 2;
+        if (x < out.w && y < out.h)
+            bad += pix(&out, x, y)[0] != 10 + 10 * k || pix(&out, x, y)[2] != 10 + 10 * k;
+    }
+    CHECK(bad == 0, "%d tiles misplaced", bad);
+    if (want_cols > 1)
+        CHECK(pix(&out, TW + 2, 1)[0] == 0, "margin is not black");
+    printf("    %2d tiles, n=%d: %d x %d tiles, %d x %d pixels\n", count, n_per_side, want_cols, want_rows, out.w,
+           out.h);
+    cv_image_free(&out);
+    for (int k = 0; k < count; k++)
+        cv_image_free(&tiles[k]);
+}
+
+static void test_grid(void)
+{
+    check_grid(16, 0, 4, 4);  /* the seed's case: n = floor(sqrt(16)) */
+    check_grid(10, 0, 3, 4);  /* not a square: extra row, nothing dropped */
+    check_grid(1, 0, 1, 1);
+    check_grid(6, 6, 6, 1);
+    check_grid(5, 2, 2, 3);
+    cv_image t[2], out;
+    cv_error err;
+    cv_image_alloc(&t[0], 4, 4, 3, &err);
+    cv_image_alloc(&t[1], 5, 4, 3, &err);
+    CHECK(cv_render_grid(t, 2, 4, 4, 0, 5, &out, &err) == CV_ERR_INVALID && strstr(err.msg, "tile 1"), "%s",
+          err.msg);
+    cv_image_free(&t[0]);
+    cv_image_free(&t[1]);
+}
+
+/* ---- overlays ---------------------------------------------------------------------------- */
+
+static void test_overlays(void)
+{
+    cv_image img, out;
+    cv_error err;
+    REQUIRE(cv_image_alloc(&img, 20, 10, 3, &err) == CV_OK, "%s", err.msg);
+    for (int i = 0; i < 200; i++)
+        img.px[3 * i] = 100, img.px[3 * i + 1] = 150, img.px[3 * i + 2] = 201;
+    float map[9];
+    for (int i = 0; i < 9; i++)
+        map[i] = 0.25f;
+    REQUIRE(cv_render_overlay_alpha(&img, map, 3, 3, 0, 1, CV_CMAP_JET, 0.4f, &out, &err) == CV_OK, "%s", err.msg);
+    uint8_t c[3];
+    cv_cmap_rgb(CV_CMAP_JET, 64 / 255.0f, c); /* 0.25 lands on LUT entry 64 */
+    int bad = 0;
+    for (int i = 0; i < 200; i++)
+        for (int k = 0; k < 3; k++) {
+            int e = (int)(0.6f * img.px[3 * i + k] + 0.4f * c[k] + 0.5f);
+            bad += abs(out.px[3 * i + k] - e) > 1;
+        }
+    CHECK(out.w == 20 && out.h == 10 && bad == 0, "%d values off", bad);
+    cv_image_free(&out);
+    REQUIRE(cv_render_overlay_alpha(&img, map, 3, 3, 0, 1, CV_CMAP_JET, 0, &out, &err) == CV_OK, "%s", err.msg);
+    CHECK(memcmp(out.px, img.px, 600) == 0, "alpha 0 changed the image");
+    cv_image_free(&out);
+    CHECK(cv_render_overlay_alpha(&img, map, 3, 3, 0, 1, CV_CMAP_JET, 1.5f, &out, &err) == CV_ERR_INVALID,
+          "alpha 1.5 accepted");
+
+    /* the seed's projection: multiply */
+    float half[4] = {0.5f, 0.5f, 0.5f, 0.5f};
+    REQUIRE(cv_render_overlay_multiply(&img, half, 2, 2, &out, &err) == CV_OK, "%s", err.msg);
+    CHECK(out.px[0] == 50 && out.px[1] == 75 && out.px[2] == 101, "multiply: %d %d %d", out.px[0], out.px[1],
+          out.px[2]);
+    cv_image_free(&out);
+    /* a left-to-right ramp map resized to the image: left dark, right bright */
+    float ramp[2] = {0, 1};
+    REQUIRE(cv_render_overlay_multiply(&img, ramp, 1, 2, &out, &err) == CV_OK, "%s", err.msg);
+    CHECK(out.px[0] == 0 && pix(&out, 19, 5)[0] == 100 && pix(&out, 10, 5)[0] > 30 && pix(&out, 10, 5)[0] < 70,
+          "ramp: %d %d %d", out.px[0], pix(&out, 10, 5)[0], pix(&out, 19, 5)[0]);
+    cv_image_free(&out);
+    cv_image_free(&img);
+}
+
+/* ---- label maps ----------------------------------------------------------------------------- */
+
+static void test_labels(void)
+{
+    int min_d = 1 << 30;
+    for (int a = 0; a < 20; a++)
+        for (int b = a + 1; b < 20; b++) {
+            uint8_t p[3], q[3];
+            cv_label_rgb(a, p);
+            cv_label_rgb(b, q);
+            int d = abs(p[0] - q[0]) + abs(p[1] - q[1]) + abs(p[2] - q[2]);
+            min_d = d < min_d ? d : min_d;
+        }
+    printf("    labels 0..19: smallest colour distance (L1) %d\n", min_d);
+    CHECK(min_d >= 45, "labels too similar: %d", min_d);
+    uint8_t none[3];
+    cv_label_rgb(-1, none);
+    CHECK(none[0] == 0 && none[1] == 0 && none[2] == 0, "none is black");
+
+    int lab[3 * 4] = {0, 0, 1, 1, 0, 2, 2, 1, -1, 7, 7, 7};
+    const char *names[3] = {"cat", "school bus", "dog"};
+    cv_image img;
+    cv_error err;
+    REQUIRE(cv_render_labels(lab, 3, 4, names, 3, 10, &img, &err) == CV_OK, "%s", err.msg);
+    int x0 = -1, y0 = -1;
+    for (int y = 0; y < img.h && y0 < 0; y++)
+        for (int x = 0; x < 40; x++)
+            if (!is_white(pix(&img, x, y))) {
+                x0 = x, y0 = y;
+                break;
+            }
+    REQUIRE(x0 >= 0, "no map");
+    int bad = 0;
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 4; c++) {
+            uint8_t e[3];
+            cv_label_rgb(lab[r * 4 + c], e);
+            bad += !same_rgb(pix(&img, x0 + c * 10 + 5, y0 + r * 10 + 5), e);
+        }
+    CHECK(bad == 0, "%d cells wrong", bad);
+    CHECK(img.w > 40 + cv_render_text_width("school bus (17%)", 1), "legend too narrow: %d", img.w);
+    CHECK(cv_image_save_png(&img, tmp_path("labels.png"), &err) == CV_OK, "%s", err.msg);
+    cv_image_free(&img);
+}
+
+/* ---- GIF ----------------------------------------------------------------------------------- */
+
+typedef struct {
+    int w, h, n_frames, loops;
+    int delay[64];
+    uint8_t palette[256][3];
+    uint8_t *frames[64]; /* palette indices */
+} gif_parsed;
+
+/* An LZW decoder written from the GIF89a specification. */
+static int lzw_decode(const uint8_t *data, size_t n, int min_size, uint8_t *out, size_t npix)
+{
+    int clear = 1 << min_size, end = clear + 1;
+    static int prefix[4096], suffix[4096], length[4096];
+    for (int i = 0; i < clear; i++)
+        prefix[i] = -1, suffix[i] = i, length[i] = 1;
+    int width = min_size + 1, next = clear + 2, prev = -1;
+    size_t pos = 0, bitpos = 0;
+    uint8_t stack[4096];
+    for (;;) {
+        if ((bitpos + width + 7) / 8 > n)
+            return 0; /* ran out before the end code */
+        int code = 0;
+        for (int b = 0; b < width; b++, bitpos++)
+            code |= (data[bitpos / 8] >> (bitpos % 8) & 1) << b;
+        if (code == clear) {
+            width = min_size + 1, next = clear + 2, prev = -1;
+            continue;
+        }
+        if (code == end)
+            return pos == npix;
+        int first;
+        if (prev < 0) {
+            if (code >= clear)
+                return 0;
+            first = code;
+        } else if (code < next) {
+            int c = code;
+            while (prefix[c] >= 0)
+                c = prefix[c];
+            first = suffix[c];
+        } else if (code == next) {
+            int c = prev;
+            while (prefix[c] >= 0)
+                c = prefix[c];
+            first = suffix[c];
+        } else {
+            return 0;
+        }
+        if (prev >= 0 && next < 4096) {
+            prefix[next] = prev, suffix[next] = first, length[next] = length[prev] + 1;
+            next++;
+            if (next == (1 << width) && width < 12)
+                width++;
+        }
+        int len = 0;
+        for (int c = code; c >= 0; c = prefix[c])
+            stack[len++] = (uint8_t)suffix[c];
+        if (pos + len > npix)
+            return 0;
+        while (len)
+            out[pos++] = stack[--len];
+        prev = code;
+    }
+}
+
+static int gif_parse(const char *path, gif_parsed *g)
+{
+    memset(g, 0, sizeof *g);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    fseek(f, 0, SEEK_END);
+    size_t n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(n);
+    if (fread(b, 1, n, f) != n) {
+        fclose(f);
+        free(b);
+        return 0;
+    }
+    fclose(f);
+    int ok = 0;
+    size_t p = 13;
+    if (n < 13 + 768 || memcmp(b, "GIF89a", 6) != 0 || !(b[10] & 0x80) || (b[10] & 7) != 7)
+        goto done;
+    g->w = b[6] | b[7] << 8;
+    g->h = b[8] | b[9] << 8;
+    memcpy(g->palette, b + 13, 768);
+    p += 768;
+    int pending_delay = -1;
+    while (p < n) {
+        if (b[p] == 0x3B) {
+            ok = p == n - 1;
+            break;
+        }
+        if (b[p] == 0x21) { /* extension: label, then sub-blocks */
+            int label = b[p + 1];
+            p += 2;
+            if (label == 0xF9 && b[p] == 4)
+                pending_delay = b[p + 2] | b[p + 3] << 8;
+            if (label == 0xFF && b[p] == 11 && memcmp(b + p + 1, "NETSCAPE2.0", 11) == 0)
+                g->loops = 1;
+            while (p < n && b[p])
+                p += b[p] + 1;
+            p++;
+        } else if (b[p] == 0x2C) {
+            if (g->n_frames == 64 || p + 11 > n)
+                goto done;
+            int w = b[p + 5] | b[p + 6] << 8, h = b[p + 7] | b[p + 8] << 8, flags = b[p + 9];
+            if (w != g->w || h != g->h || (flags & 0x80))
+                goto done;
+            int min_size = b[p + 10];
+            p += 11;
+            uint8_t *data = malloc(n);
+            size_t dn = 0;
+            while (p < n && b[p]) {
+                memcpy(data + dn, b + p + 1, b[p]);
+                dn += b[p];
+                p += b[p] + 1;
+            }
+            p++;
+            uint8_t *idx = malloc((size_t)w * h);
+            int dec = lzw_decode(data, dn, min_size, idx, (size_t)w * h);
+            free(data);
+            if (!dec) {
+                free(idx);
+                goto done;
+            }
+            g->delay[g->n_frames] = pending_delay;
+            g->frames[g->n_frames++] = idx;
+        } else {
+            goto done;
+        }
+    }
+done:
+    free(b);
+    return ok;
+}
+
+static void gif_free(gif_parsed *g)
+{
+    for (int k = 0; k < g->n_frames; k++)
+        free(g->frames[k]);
+}
+
+/* max and mean |decoded - original| over the frames */
+static void gif_compare(const gif_parsed *g, const cv_image *frames, int n, int *maxd, double *mean)
+{
+    *maxd = 0;
+    double sum = 0;
+    size_t cnt = 0;
+    for (int k = 0; k < n && k < g->n_frames; k++)
+        for (int i = 0; i < g->w * g->h; i++)
+            for (int c = 0; c < 3; c++) {
+                int d = abs(g->palette[g->frames[k][i]][c] - frames[k].px[(size_t)i * frames[k].c + c]);
+                *maxd = d > *maxd ? d : *maxd;
+                sum += d;
+                cnt++;
+            }
+    *mean = cnt ? sum / cnt : 0;
+}
+
+static void test_gif_exact_colours(void)
+{
+    /* colours at 5-bit bin centres, fewer than 256: median cut keeps each
+     * exactly, so decoding must give the frames back bit for bit */
+    enum { W = 40, H = 30, N = 3 };
+    cv_image fr[N];
+    cv_error err;
+    test_seed(31);
+    for (int k = 0; k < N; k++) {
+        REQUIRE(cv_image_alloc(&fr[k], W, H, 3, &err) == CV_OK, "%s", err.msg);
+        for (int i = 0; i < W * H; i++) {
+            int v = (i / 7 + k * 13) % 200; /* 200 colours over the frames */
+            fr[k].px[3 * i] = (uint8_t)(8 * (v % 32) + 4);
+            fr[k].px[3 * i + 1] = (uint8_t)(8 * (v / 32) + 4);
+            fr[k].px[3 * i + 2] = (uint8_t)(8 * ((v * 7) % 32) + 4);
+        }
+    }
+    const char *p = tmp_path("exact.gif");
+    REQUIRE(cv_gif_write(p, fr, N, 20, &err) == CV_OK, "%s", err.msg);
+    gif_parsed g;
+    int ok = gif_parse(p, &g);
+    CHECK(ok, "file does not parse as GIF89a");
+    CHECK(g.w == W && g.h == H && g.n_frames == N && g.loops, "%dx%d, %d frames, loop %d", g.w, g.h, g.n_frames,
+          g.loops);
+    for (int k = 0; k < g.n_frames; k++)
+        CHECK(g.delay[k] == 20, "frame %d delay %d", k, g.delay[k]);
+    int maxd;
+    double mean;
+    gif_compare(&g, fr, N, &maxd, &mean);
+    printf("    3 frames of 200 colours: %d frames decoded, max diff %d\n", g.n_frames, maxd);
+    CHECK(maxd == 0, "max diff %d", maxd);
+    gif_free(&g);
+    for (int k = 0; k < N; k++)
+        cv_image_free(&fr[k]);
+}
+
+static void test_gif_photo_and_stream(void)
+{
+    enum { W = 200, H = 150 };
+    cv_image fr[2];
+    cv_error err;
+    for (int k = 0; k < 2; k++) {
+        REQUIRE(cv_image_alloc(&fr[k], W, H, 3, &err) == CV_OK, "%s", err.msg);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                for (int c = 0; c < 3; c++)
+                    fr[k].px[((size_t)y * W + x) * 3 + c] =
+                        (uint8_t)(127.5 + 127 * sin(0.031 * x * (c + 1) + 0.047 * y * (2 - c) + k));
+    }
+    const char *p = tmp_path("photo.gif");
+    REQUIRE(cv_gif_write(p, fr, 2, 50, &err) == CV_OK, "%s", err.msg);
+    gif_parsed g;
+    CHECK(gif_parse(p, &g), "does not parse");
+    int maxd;
+    double mean;
+    gif_compare(&g, fr, 2, &maxd, &mean);
+    printf("    smooth 200x150 frames, median cut: mean abs diff %.2f, max %d\n", mean, maxd);
+    CHECK(g.n_frames == 2 && mean < 8, "mean %.2f", mean);
+    gif_free(&g);
+
+    /* streaming with the fixed cube; random cube colours defeat LZW, so the
+     * code table fills and is cleared many times */
+    test_seed(32);
+    for (int i = 0; i < W * H; i++) {
+        int r = (int)test_uniform(0, 6), gg = (int)test_uniform(0, 7), b = (int)test_uniform(0, 6);
+        fr[0].px[3 * i] = (uint8_t)(r * 51), fr[0].px[3 * i + 1] = (uint8_t)((gg * 255 + 3) / 6),
+                  fr[0].px[3 * i + 2] = (uint8_t)(b * 51);
+    }
+    memset(fr[1].px, 0, (size_t)W * H * 3); /* one long run: codes grow to 12 bits */
+    cv_gif *gw;
+    p = tmp_path("stream.gif");
+    REQUIRE(cv_gif_begin(&gw, p, W, H, NULL, &err) == CV_OK, "%s", err.msg);
+    REQUIRE(cv_gif_add(gw, &fr[0], 7, &err) == CV_OK, "%s", err.msg);
+    REQUIRE(cv_gif_add(gw, &fr[1], 9, &err) == CV_OK, "%s", err.msg);
+    CHECK(access(p, F_OK) != 0, "file visible before cv_gif_end");
+    REQUIRE(cv_gif_end(gw, &err) == CV_OK, "%s", err.msg);
+    CHECK(gif_parse(p, &g), "does not parse");
+    gif_compare(&g, fr, 2, &maxd, &mean);
+    printf("    streamed, 6x7x6 cube, random + flat frames: max diff %d\n", maxd);
+    CHECK(g.n_frames == 2 && g.delay[0] == 7 && g.delay[1] == 9 && maxd == 0, "frames %d, max diff %d",
+          g.n_frames, maxd);
+    gif_free(&g);
+    for (int k = 0; k < 2; k++)
+        cv_image_free(&fr[k]);
+}
+
+static void test_gif_errors(void)
+{
+    cv_image fr[2];
+    cv_error err;
+    cv_image_alloc(&fr[0], 10, 10, 3, &err);
+    cv_image_alloc(&fr[1], 11, 10, 3, &err);
+    const char *p = tmp_path("bad.gif");
+    CHECK(cv_gif_write(p, fr, 2, 10, &err) == CV_ERR_INVALID && strstr(err.msg, "frame 1"), "%s", err.msg);
+    CHECK(access(p, F_OK) != 0, "a failed write left a file");
+    CHECK(cv_gif_write(p, fr, 0, 10, &err) == CV_ERR_INVALID, "zero frames accepted");
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/missing/dir/x.gif", tmpdir);
+    CHECK(cv_gif_write(bad, fr, 1, 10, &err) == CV_ERR_IO && strstr(err.msg, bad), "%s", err.msg);
+    cv_gif *g;
+    REQUIRE(cv_gif_begin(&g, p, 10, 10, NULL, &err) == CV_OK, "%s", err.msg);
+    cv_gif_abort(g);
+    cv_gif_abort(NULL);
+    CHECK(access(p, F_OK) != 0, "an aborted write left a file");
+    DIR *d = opendir(tmpdir);
+    int leftovers = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        leftovers += strstr(e->d_name, ".tmp-") != NULL;
+    if (d)
+        closedir(d);
+    CHECK(leftovers == 0, "%d temporary files left", leftovers);
+    cv_image_free(&fr[0]);
+    cv_image_free(&fr[1]);
+}
+
+static void remove_tmpdir(void)
+{
+    DIR *d = opendir(tmpdir);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.') {
+            char p[512];
+            snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
+            unlink(p);
+        }
+    closedir(d);
+    rmdir(tmpdir);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/cnnviz-test-render-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(test_colour_maps);
+    RUN(test_text);
+    RUN(test_heatmap);
+    RUN(test_caption);
+    RUN(test_grid);
+    RUN(test_overlays);
+    RUN(test_labels);
+    RUN(test_gif_exact_colours);
+    RUN(test_gif_photo_and_stream);
+    RUN(test_gif_errors);
+    remove_tmpdir();
+    return test_summary("render");
+}
