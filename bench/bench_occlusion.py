@@ -14,8 +14,12 @@ between the two maps.
 By default the stride gives about 100 positions (occ 40, stride 21: 10 x 10);
 --full uses the original's stride 5 (38 x 38 = 1444 positions: minutes).
 
+cnnviz runs once per engine (--engines, default full and auto: auto picks
+incremental inference where it saves work); PyTorch once per model.
+
 usage: bench/bench_occlusion.py [--models vgg16,resnet18,mobilenet_v2]
                                 [--full | --stride S] [--occ 40] [--batch N]
+                                [--engines full,auto]
 """
 import argparse
 import math
@@ -84,16 +88,17 @@ def torch_map(model, x, occ, stride, batch):
     return torch.cat(probs).double().numpy().reshape(n, n), seconds
 
 
-def run_cnnviz(onnx_path, img, occ, stride, batch, out_dir):
+def run_cnnviz(onnx_path, img, occ, stride, batch, engine, out_dir):
     exe = os.path.join(ROOT, "build", "cnnviz")
-    cmd = [exe, "occlusion", "--model", onnx_path, "--img", img, "--preprocess", "torch",
+    cmd = [exe, "occlusion", "--model", onnx_path, "--img", img, "--preprocess", "torch", "--engine", engine,
            "--occ_size", str(occ), "--stride", str(stride), "--batch", str(batch), "--out", out_dir]
     res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if res.returncode != 0:
         sys.exit("cnnviz failed:\n" + res.stderr)
     done = re.search(r"done: (\d+) positions in ([0-9.]+) s", res.stdout)
-    used = re.search(r"; batch (\d+)", res.stdout)
-    return float(done.group(2)), int(used.group(1)), np.load(os.path.join(out_dir, "probs.npy"))
+    used = re.search(r"; batch (\d+), engine (\w+)", res.stdout)
+    return (float(done.group(2)), int(used.group(1)), used.group(2),
+            np.load(os.path.join(out_dir, "probs.npy")))
 
 
 def main():
@@ -103,6 +108,8 @@ def main():
     ap.add_argument("--stride", type=int, default=21, help="default 21: 10 x 10 positions")
     ap.add_argument("--full", action="store_true", help="stride 5: the original's 38 x 38 map")
     ap.add_argument("--batch", type=int, default=0, help="positions per forward (0: cnnviz's choice)")
+    ap.add_argument("--engines", default="full,auto",
+                    help="cnnviz engines to time, comma-separated: full, incremental, auto")
     args = ap.parse_args()
     stride = 5 if args.full else args.stride
     os.makedirs(OUT, exist_ok=True)
@@ -114,7 +121,7 @@ def main():
     n = math.ceil((SIZE - args.occ) / stride + 1)
     print(f"occlusion {n} x {n} = {n * n} positions (occ {args.occ}, stride {stride}) on {SIZE} x {SIZE}, "
           f"{os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    print(f"{'model':13s} {'batch':>5s} {'cnnviz s':>9s} {'torch s':>8s} {'cnnviz ms/pos':>13s} "
+    print(f"{'model':13s} {'engine':11s} {'batch':>5s} {'cnnviz s':>9s} {'torch s':>8s} {'cnnviz ms/pos':>13s} "
           f"{'torch ms/pos':>12s} {'ratio':>6s} {'max |diff|':>10s}")
     for name in args.models.split(","):
         torch.manual_seed(0)
@@ -124,13 +131,17 @@ def main():
             torch.onnx.export(model, torch.randn(1, 3, SIZE, SIZE), path, opset_version=13,
                               input_names=["input"], output_names=["logits"],
                               dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
-        t_c, batch, map_c = run_cnnviz(path, img, args.occ, stride, args.batch,
-                                       os.path.join(OUT, f"occlusion_{name}"))
-        map_t, t_t = torch_map(model, x, args.occ, stride, batch)
-        diff = float(np.abs(map_c - map_t).max())
-        p = n * n
-        print(f"{name:13s} {batch:5d} {t_c:9.2f} {t_t:8.2f} {1e3 * t_c / p:13.1f} {1e3 * t_t / p:12.1f} "
-              f"{t_c / t_t:6.2f} {diff:10.2g}", flush=True)
+        map_t = t_t = None
+        for engine in args.engines.split(","):
+            t_c, batch, used, map_c = run_cnnviz(path, img, args.occ, stride, args.batch, engine,
+                                                 os.path.join(OUT, f"occlusion_{name}_{engine}"))
+            if map_t is None:  # PyTorch once per model, with the first engine's batch size
+                map_t, t_t = torch_map(model, x, args.occ, stride, batch)
+            diff = float(np.abs(map_c - map_t).max())
+            p = n * n
+            print(f"{name:13s} {engine + ('' if used == engine else '=' + used[:4]):11s} {batch:5d} {t_c:9.2f} "
+                  f"{t_t:8.2f} {1e3 * t_c / p:13.1f} {1e3 * t_t / p:12.1f} {t_c / t_t:6.2f} {diff:10.2g}",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -35,9 +35,10 @@
  * Positions are evaluated in batches of copies of the image through one
  * planned run (a second one for the last, partial batch); every value
  * equals a one-position-at-a-time evaluation to float rounding. The work
- * behind cv_occlusion_run is an internal "evaluate these windows" step, so a
- * faster engine (incremental inference that recomputes only the region a
- * window can reach) can take over behind the same calls: see engine.
+ * behind cv_occlusion_run is an internal "evaluate these windows" step
+ * (src/viz/occlusion_engine.h) with two engines behind it: batched full
+ * inference, and incremental inference that recomputes only the region a
+ * window can reach: see cv_occlusion_engine.
  *
  * Ownership: the caller owns the model, the image and the output arrays;
  * the model and image must stay alive until cv_occlusion_free. The library
@@ -71,11 +72,16 @@ typedef enum {
     CV_OCCLUSION_SCORE_RAW
 } cv_occlusion_score;
 
-/* Which evaluator computes the positions. AUTO: the fastest available one
- * that gives the same values (today FULL). FULL: batched full inference. */
+/* Which evaluator computes the positions; all give the same values to
+ * float rounding. FULL: batched full inference. INCREMENTAL: per layer,
+ * only the window an occluder can reach is recomputed (Krypton, SIGMOD
+ * 2019; N,C,H,W models; CV_ERR_UNSUPPORTED where an op does not allow it).
+ * AUTO: INCREMENTAL where it works and saves at least 1.5x the
+ * multiply-adds, else FULL. */
 typedef enum {
     CV_OCCLUSION_ENGINE_AUTO = 0,
-    CV_OCCLUSION_ENGINE_FULL
+    CV_OCCLUSION_ENGINE_FULL,
+    CV_OCCLUSION_ENGINE_INCREMENTAL
 } cv_occlusion_engine;
 
 /* Called after each evaluated batch, from the calling thread. */
@@ -124,8 +130,11 @@ void cv_occlusion_grid(const cv_occlusion *o, int *rows, int *cols);
 /* Positions per forward pass (the auto choice, or 1 when the model's
  * output does not follow its input's batch size). */
 int cv_occlusion_batch(const cv_occlusion *o);
-/* Name of the engine that evaluates positions ("full"). */
+/* Name of the engine that evaluates positions ("full", "incremental"). */
 const char *cv_occlusion_engine_name(const cv_occlusion *o);
+/* Multiply-adds of full inference over the engine's, per position (1 for
+ * full inference). */
+double cv_occlusion_engine_speedup(const cv_occlusion *o);
 
 /* Evaluate every position. target: class index, or -1 for the top-1 class
  * of the unoccluded image. map: rows x cols doubles, the target's

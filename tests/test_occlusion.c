@@ -190,6 +190,21 @@ static float *random_image(const cv_occlusion_geometry *g, unsigned long long se
 
 /* ---- tests ------------------------------------------------------------------ */
 
+/* The engine the map tests run with: each runs once per engine. */
+static cv_occlusion_engine engine_under_test = CV_OCCLUSION_ENGINE_FULL;
+
+static const char *engine_label(cv_occlusion_engine e)
+{
+    return e == CV_OCCLUSION_ENGINE_FULL ? "full" : e == CV_OCCLUSION_ENGINE_INCREMENTAL ? "incremental" : "auto";
+}
+
+static cv_occlusion_params test_params(void)
+{
+    cv_occlusion_params p = cv_occlusion_defaults();
+    p.engine = engine_under_test;
+    return p;
+}
+
 static void test_grid(void)
 {
     cv_error err;
@@ -243,7 +258,7 @@ static void test_batch_sizes(void)
     REQUIRE(rows == 6 && cols == 6, "grid %d x %d", rows, cols);
     const int batches[] = {1, 4, 5, 7, 35, 36, 64, 0};
     for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
-        cv_occlusion_params p = cv_occlusion_defaults();
+        cv_occlusion_params p = test_params();
         p.occ_size = 6;
         p.stride = 3;
         p.batch = batches[b];
@@ -295,7 +310,7 @@ static void test_target_and_softmax_model(void)
     double *ref = reference_map(m, img, &g, 5, 2, fill_value, NULL, 0, 3, NULL, &rows, &cols);
     REQUIRE(ref, "reference failed");
     size_t n = (size_t)rows * cols;
-    cv_occlusion_params p = cv_occlusion_defaults();
+    cv_occlusion_params p = test_params();
     p.occ_size = 5;
     p.stride = 2;
     p.target = 3;
@@ -318,7 +333,8 @@ static void test_target_and_softmax_model(void)
     CHECK(cv_occlusion_run(o, 5, map, NULL, NULL, &err) == CV_ERR_INVALID, "class 5 of 5 accepted");
     printf("    %s\n", err.msg);
     CHECK(strstr(err.msg, "out of range") != NULL, "message: %s", err.msg);
-    CHECK(strcmp(cv_occlusion_engine_name(o), "full") == 0, "engine %s", cv_occlusion_engine_name(o));
+    CHECK(strcmp(cv_occlusion_engine_name(o), engine_label(engine_under_test)) == 0, "engine %s",
+          cv_occlusion_engine_name(o));
     cv_occlusion_free(o);
     free(map);
     free(ref);
@@ -346,12 +362,18 @@ static void test_nhwc(void)
     REQUIRE(ref, "reference failed");
     size_t n = (size_t)rows * cols;
     double *a = malloc(n * sizeof(double)), *b = malloc(n * sizeof(double));
-    cv_occlusion_params p = cv_occlusion_defaults();
+    cv_occlusion_params p = test_params();
     p.occ_size = 4;
     p.stride = 3;
     p.batch = 8;
     memcpy(p.fill_value, fill_value, sizeof fill_value);
     REQUIRE(cv_occlusion_map(mc, xc, &gc, &p, a, &err) == CV_OK, "%s", err.msg);
+    if (p.engine == CV_OCCLUSION_ENGINE_INCREMENTAL) {
+        /* Incremental inference works on N,C,H,W only: it says so. */
+        CHECK(cv_occlusion_map(ml, xl, &gl, &p, b, &err) == CV_ERR_UNSUPPORTED, "NHWC accepted");
+        printf("    NHWC: %s\n", err.msg);
+        p.engine = CV_OCCLUSION_ENGINE_AUTO; /* falls back to full */
+    }
     REQUIRE(cv_occlusion_map(ml, xl, &gl, &p, b, &err) == CV_OK, "%s", err.msg);
     double dl = max_abs_diff_d(b, ref, n), dcl = max_abs_diff_d(a, b, n);
     printf("    NHWC %d x %d grid on 18x14: vs reference %.3g, vs NCHW %.3g\n", rows, cols, dl, dcl);
@@ -380,7 +402,7 @@ static void test_fixed_batch_model(void)
     int rows, cols;
     double *ref = reference_map(m, img, &g, 3, 3, fill_value, NULL, 1, -1, NULL, &rows, &cols);
     REQUIRE(ref, "reference failed");
-    cv_occlusion_params p = cv_occlusion_defaults();
+    cv_occlusion_params p = test_params();
     p.occ_size = 3;
     p.stride = 3;
     p.batch = 16;
@@ -394,6 +416,47 @@ static void test_fixed_batch_model(void)
     CHECK(d <= 1e-5, "map differs by %g", d);
     cv_occlusion_free(o);
     free(ref);
+    free(img);
+    cv_model_free(m);
+}
+
+/* AUTO takes the incremental engine where it saves work (a small occluder
+ * on a conv net), full inference where it cannot run (NHWC) or saves little
+ * (an occluder as large as the image), and the maps agree. */
+static void test_engine_choice(void)
+{
+    cv_error err;
+    net_spec s = {0, 0, 0, 3, 32, 32, 6};
+    cv_model *m = make_net(&s, 61, &err);
+    REQUIRE(m, "%s", err.msg);
+    cv_occlusion_geometry g = {3, 32, 32, 0};
+    float *img = random_image(&g, 62);
+    const struct {
+        int occ, stride;
+        const char *want;
+    } cases[] = {{4, 4, "incremental"}, {32, 1, "full"}};
+    for (int c = 0; c < 2; c++) {
+        cv_occlusion_params p = cv_occlusion_defaults();
+        p.occ_size = cases[c].occ;
+        p.stride = cases[c].stride;
+        cv_occlusion *o;
+        REQUIRE(cv_occlusion_create(&o, m, img, &g, &p, &err) == CV_OK, "%s", err.msg);
+        int rows, cols;
+        cv_occlusion_grid(o, &rows, &cols);
+        size_t n = (size_t)rows * cols;
+        double *a = malloc(n * sizeof(double)), *b = malloc(n * sizeof(double));
+        REQUIRE(cv_occlusion_run(o, -1, a, NULL, NULL, &err) == CV_OK, "%s", err.msg);
+        p.engine = CV_OCCLUSION_ENGINE_FULL;
+        REQUIRE(cv_occlusion_map(m, img, &g, &p, b, &err) == CV_OK, "%s", err.msg);
+        double d = max_abs_diff_d(a, b, n);
+        printf("    occ %d stride %d: auto picks %s (want %s); vs full: max abs diff %.3g\n", cases[c].occ,
+               cases[c].stride, cv_occlusion_engine_name(o), cases[c].want, d);
+        CHECK(strcmp(cv_occlusion_engine_name(o), cases[c].want) == 0, "picked %s", cv_occlusion_engine_name(o));
+        CHECK(d <= 1e-5, "engines differ by %g", d);
+        free(a);
+        free(b);
+        cv_occlusion_free(o);
+    }
     free(img);
     cv_model_free(m);
 }
@@ -460,7 +523,7 @@ static void test_fills(void)
     float *constant = malloc(n * sizeof(float));
     for (size_t k = 0; k < n; k++)
         constant[k] = mean[k / 120];
-    cv_occlusion_params p = cv_occlusion_defaults();
+    cv_occlusion_params p = test_params();
     p.occ_size = 4;
     p.stride = 2;
     p.batch = 6;
@@ -637,7 +700,7 @@ static void test_pytorch_reference(void)
     REQUIRE(want && want_reg && want_reg_nonorm, "fixtures missing: run tests/fixtures/make_occlusion_ref.py");
     /* Parameters the script used: occ 7, stride 3, pixel value 0.0 after
      * torch-style normalisation with mean .5 std .25 per channel -> -2. */
-    cv_occlusion_params p = cv_occlusion_defaults();
+    cv_occlusion_params p = test_params();
     p.occ_size = 7;
     p.stride = 3;
     p.batch = 9;
@@ -686,7 +749,7 @@ static void test_squeezenet(void)
     float *x = malloc(sizeof(float) * 3 * 224 * 224);
     cv_preprocess_image(&pre, &sized, 3, 0, x);
     cv_occlusion_geometry g = {3, 224, 224, 0};
-    cv_occlusion_params p = cv_occlusion_defaults();
+    cv_occlusion_params p = test_params();
     p.occ_size = 56;
     p.stride = 56; /* 4 x 4: quick */
     cv_occlusion *o;
@@ -845,15 +908,21 @@ int main(int argc, char **argv)
              argv[0]);
     (void)argc;
     RUN(test_grid);
-    RUN(test_batch_sizes);
-    RUN(test_target_and_softmax_model);
-    RUN(test_nhwc);
-    RUN(test_fixed_batch_model);
-    RUN(test_fills);
+    const cv_occlusion_engine engines[] = {CV_OCCLUSION_ENGINE_FULL, CV_OCCLUSION_ENGINE_INCREMENTAL};
+    for (int e = 0; e < 2; e++) {
+        engine_under_test = engines[e];
+        printf("engine %s:\n", engine_label(engines[e]));
+        RUN(test_batch_sizes);
+        RUN(test_target_and_softmax_model);
+        RUN(test_nhwc);
+        RUN(test_fixed_batch_model);
+        RUN(test_fills);
+        RUN(test_pytorch_reference);
+        RUN(test_squeezenet);
+    }
+    RUN(test_engine_choice);
     RUN(test_pixel_map);
     RUN(test_regularize_small);
-    RUN(test_pytorch_reference);
-    RUN(test_squeezenet);
     RUN(test_cli);
     return test_summary("occlusion");
 }

@@ -60,6 +60,7 @@ static occ_window window_at(const cv_occlusion *o, long pos)
 {
     int i = (int)(pos / o->cols), j = (int)(pos % o->cols);
     occ_window w;
+    w.index = pos;
     w.y0 = i * o->p.stride;
     w.x0 = j * o->p.stride;
     w.y1 = w.y0 + o->p.occ_size < o->g.height ? w.y0 + o->p.occ_size : o->g.height;
@@ -67,9 +68,8 @@ static occ_window window_at(const cv_occlusion *o, long pos)
     return w;
 }
 
-/* Write the occluder into one image (C,H,W or H,W,C). */
-static void occlude(float *x, const occ_window *w, const cv_occlusion_geometry *g, const float *fill,
-                    const float *fill_value)
+void occ_apply_window(float *x, const occ_window *w, const cv_occlusion_geometry *g, const float *fill,
+                      const float *fill_value)
 {
     const int C = g->channels, H = g->height, W = g->width;
     for (int c = 0; c < C; c++)
@@ -156,7 +156,7 @@ static cv_status full_eval(occ_engine *base, const occ_window *w, int n, float *
     for (int k = 0; k < n; k++) { /* x: [n x item] */
         float *x = e->input + (size_t)k * e->item;
         memcpy(x, e->image, e->item * sizeof(float));
-        occlude(x, &w[k], &e->g, e->fill, e->fill_value);
+        occ_apply_window(x, &w[k], &e->g, e->fill, e->fill_value);
     }
     if ((st = cv_run_forward(r, e->input, err)) != CV_OK)
         return st;
@@ -302,6 +302,30 @@ static bool is_distribution(const float *s, int n)
     return fabs(sum - 1.0) <= 1e-3;
 }
 
+/* Below this many times fewer multiply-adds, incremental inference is not
+ * worth its bookkeeping (many small windows instead of a few large GEMMs). */
+#define OCC_INCR_MIN_SPEEDUP 1.5
+
+/* FULL or INCREMENTAL as asked; AUTO: incremental when it works for the
+ * model and saves enough work, else full. */
+static cv_status pick_engine(cv_occlusion *o, const float *image, cv_error *err)
+{
+    const cv_occlusion_params *p = &o->p;
+    cv_status st;
+    if (p->engine == CV_OCCLUSION_ENGINE_INCREMENTAL)
+        return occ_incr_engine_create(&o->engine, o->m, image, &o->g, p, o->rows, o->cols, err);
+    if (p->engine == CV_OCCLUSION_ENGINE_AUTO && !o->g.nhwc) {
+        cv_error ierr;
+        st = occ_incr_engine_create(&o->engine, o->m, image, &o->g, p, o->rows, o->cols, &ierr);
+        if (st == CV_OK && occ_incr_engine_speedup(o->engine) >= OCC_INCR_MIN_SPEEDUP)
+            return CV_OK;
+        if (o->engine)
+            o->engine->ops->free(o->engine);
+        o->engine = NULL;
+    }
+    return occ_full_engine_create(&o->engine, o->m, image, &o->g, p, (long)o->rows * o->cols, err);
+}
+
 void cv_occlusion_free(cv_occlusion *o)
 {
     if (!o)
@@ -324,8 +348,8 @@ cv_status cv_occlusion_create(cv_occlusion **out, const cv_model *m, const float
         return st;
     if (!image)
         return cv_fail(err, CV_ERR_INVALID, "occlusion: no image");
-    if (p->engine != CV_OCCLUSION_ENGINE_AUTO && p->engine != CV_OCCLUSION_ENGINE_FULL)
-        return cv_fail(err, CV_ERR_UNSUPPORTED, "occlusion: engine %d is not available", (int)p->engine);
+    if (p->engine < CV_OCCLUSION_ENGINE_AUTO || p->engine > CV_OCCLUSION_ENGINE_INCREMENTAL)
+        return cv_fail(err, CV_ERR_INVALID, "occlusion: unknown engine %d", (int)p->engine);
     if (p->score < CV_OCCLUSION_SCORE_AUTO || p->score > CV_OCCLUSION_SCORE_RAW)
         return cv_fail(err, CV_ERR_INVALID, "occlusion: unknown score mode %d", (int)p->score);
     cv_occlusion *o = calloc(1, sizeof *o);
@@ -336,7 +360,7 @@ cv_status cv_occlusion_create(cv_occlusion **out, const cv_model *m, const float
     o->p = *p;
     o->rows = rows;
     o->cols = cols;
-    if ((st = occ_full_engine_create(&o->engine, m, image, g, p, (long)rows * cols, err)) != CV_OK)
+    if ((st = pick_engine(o, image, err)) != CV_OK)
         goto fail;
     int n = o->engine->n_classes, batch = o->engine->batch;
     o->base_probs = malloc((size_t)n * sizeof(float));
@@ -346,7 +370,7 @@ cv_status cv_occlusion_create(cv_occlusion **out, const cv_model *m, const float
         st = cv_fail(err, CV_ERR_NOMEM, "occlusion: out of memory for %d x %d scores", batch, n);
         goto fail;
     }
-    occ_window none = {0, 0, 0, 0};
+    occ_window none = {0, 0, 0, 0, -1};
     if ((st = o->engine->ops->eval(o->engine, &none, 1, o->scores, err)) != CV_OK)
         goto fail;
     o->softmax = p->score == CV_OCCLUSION_SCORE_SOFTMAX ||
@@ -379,6 +403,12 @@ void cv_occlusion_grid(const cv_occlusion *o, int *rows, int *cols)
 int cv_occlusion_batch(const cv_occlusion *o) { return o->engine->batch; }
 
 const char *cv_occlusion_engine_name(const cv_occlusion *o) { return o->engine->ops->name; }
+
+double cv_occlusion_engine_speedup(const cv_occlusion *o)
+{
+    double s = occ_incr_engine_speedup(o->engine);
+    return s > 0 ? s : 1.0;
+}
 
 cv_status cv_occlusion_run(cv_occlusion *o, int target, double *map, int *top_class, double *top_prob,
                            cv_error *err)

@@ -16,10 +16,12 @@
 #include "cnnviz_occlusion.h"
 #include "../core/graph.h"
 
-/* A window of occluded pixels: rows [y0, y1), columns [x0, x1). An empty
- * window (y0 == y1) is the unoccluded image. */
+/* A window of occluded pixels: rows [y0, y1), columns [x0, x1), and its
+ * position in the row-major grid. An empty window (y0 == y1, index -1) is
+ * the unoccluded image. */
 typedef struct {
     int y0, y1, x0, x1;
+    long index;
 } occ_window;
 
 typedef struct occ_engine occ_engine;
@@ -38,6 +40,11 @@ struct occ_engine {
     int n_classes;  /* floats of output 0 per image */
 };
 
+/* Write the occluder into one image (C,H,W or H,W,C): the fill image's
+ * values, or fill_value[c] when fill is NULL. */
+void occ_apply_window(float *x, const occ_window *w, const cv_occlusion_geometry *g, const float *fill,
+                      const float *fill_value);
+
 /* Batched full inference: copies of the image, one window each, through a
  * run planned once for `batch` images (and once more for a smaller last
  * batch). positions: the grid's size, an upper bound for the batch. */
@@ -45,4 +52,17 @@ cv_status occ_full_engine_create(occ_engine **out, const cv_model *m, const floa
                                  const cv_occlusion_geometry *g, const cv_occlusion_params *p, long positions,
                                  cv_error *err);
 
+/* Incremental inference (src/core/incremental.c) behind the same step:
+ * positions run as patches through each layer's reachable window only.
+ * NCHW models only; CV_ERR_UNSUPPORTED when the model or its ops do not
+ * allow it (the driver then falls back to full inference under AUTO).
+ * rows, cols: the grid the windows come from (in row-major order). */
+cv_status occ_incr_engine_create(occ_engine **out, const cv_model *m, const float *image,
+                                 const cv_occlusion_geometry *g, const cv_occlusion_params *p, int rows, int cols,
+                                 cv_error *err);
+/* Multiply-adds of full over incremental inference per position (0 before
+ * the first evaluation). */
+double occ_incr_engine_speedup(const occ_engine *e);
+
 #endif
+
