@@ -477,7 +477,12 @@ static int run(const cli_args *a)
         goto out;
     if (!(x = cli_image_input(a, m, img_path, &g, &pre, &original)))
         goto out;
-    if (cv_image_resize(&sized, &original, g.width, g.height, &err) != CV_OK) {
+    /* The picture the model saw, for the projection and the frames. */
+    const char *resize_mode = cli_str(a, "resize");
+    cv_status rs = resize_mode && strcmp(resize_mode, "bilinear") == 0
+                       ? cv_image_resize(&sized, &original, g.width, g.height, &err)
+                       : cv_image_resize_antialias(&sized, &original, g.width, g.height, &err);
+    if (rs != CV_OK) {
         cli_fail(&err);
         goto out;
     }
@@ -691,6 +696,7 @@ const cli_cmd cli_cmd_occlusion = {
     "position: rows = ceil((size - occ_size) / stride) + 1 positions per side, windows clipped at the border. "
     "Writes to --out: probs.npy (float64) and probs.csv, heatmap.png, heatmap_reg.png (the original tool's "
     "regularised map), overlay.png (that map multiplied into the photo) and overlay_alpha.png (the probability "
-    "drop over the photo).",
+    "drop over the photo). Positions run in batches; the incremental engine recomputes only what each occluder "
+    "can reach, with the same values.",
     groups, run,
 };
