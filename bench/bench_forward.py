@@ -58,8 +58,10 @@ def main():
         for b in batches:
             x = torch.randn(b, 3, side, side)
             t_torch = torch_ms(model, x, args.repeats)
+            # as the cnnviz tool itself runs (see cli/main.c)
+            env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
             res = subprocess.run([exe, path, str(b), "3", str(side), str(side), str(args.repeats)],
-                                 capture_output=True, text=True)
+                                 capture_output=True, text=True, env=env)
             if res.returncode != 0:
                 print(f"{name:14s} {b:5d} {t_torch:10.1f} {'error':>10s}   {res.stderr.strip()}")
                 continue

@@ -4,9 +4,12 @@
  * ceiling for im2col + sgemm — and a square sgemm (the machine's sgemm
  * peak). Not a test: it prints.
  *
- *   make all && cc -O2 -std=c11 -D_GNU_SOURCE -fopenmp -Iinclude bench/conv_bench.c \
- *       build/libcnnviz.a $(pkg-config --libs hdf5 openblas libprotobuf-c libpng libjpeg libcjson) -lm \
- *       -o build/conv_bench && build/conv_bench [reps] [backward]
+ * With main's Makefile: make bench && build/bench/conv_bench [reps] [backward]
+ * (or: make all && cc -O2 -std=c11 -D_GNU_SOURCE -fopenmp -Iinclude bench/conv_bench.c
+ *  build/libcnnviz.a $(pkg-config --libs hdf5 openblas libprotobuf-c libpng libjpeg libcjson) -lm
+ *  -o build/conv_bench).
+ * On a busy machine, CONV_BENCH_CPU=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+ * compares single-threaded CPU time instead of wall time.
  */
 #include "../src/core/graph.h"
 #include <cblas.h>

@@ -60,8 +60,11 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- shared steps of the commands --------------------------------------- */
 
-/* Load the model named by --model (or --weights_path). */
+/* Load the model named by --model (or --weights_path), with the limit of
+ * --max-memory. */
 bool cli_load_model(const cli_args *a, cv_model **m);
+/* --max-memory in bytes, 0 when not given; false after printing an error. */
+bool cli_max_memory(const cli_args *a, size_t *bytes);
 
 /* The model's expected input: batch 1, channels, height, width and layout.
  * --size S overrides a free or fixed spatial size when size_opt names an option. */

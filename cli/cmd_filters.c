@@ -1,8 +1,329 @@
-/* cnnviz filters (being written). */
+/* cnnviz filters: what each filter of a layer responds to, by gradient ascent
+ * on the input image (the original tool's Program 1, and a better method). */
 #include "cli.h"
+#include "cnnviz_render.h"
+#include "cnnviz_viz.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-static const cli_opt *const groups[] = {cli_model_opts, NULL};
+static const cli_opt opts[] = {
+    {"layer", NULL, "NAME", NULL, "layer whose filters (output channels) to show; list them with `cnnviz layers`"},
+    {"method", NULL, "M", "seed", "seed: the original algorithm to the letter; lucid: Fourier-parameterised, "
+                                  "decorrelated colour, random views, Adam (clearer pictures)"},
+    {"iterations", NULL, "N", NULL, "gradient ascent steps (default: 20 for seed, 256 for lucid)"},
+    {"img", NULL, "PATH", NULL, "seed: start from this image (resized to --size) instead of noise U[0,1)*20+128"},
+    {"num_filters", NULL, "N", "64", "how many filters: all when the layer has no more, else a random sorted draw"},
+    {"filters", NULL, "K,K,...", NULL, "exactly these filter indices (instead of --num_filters)"},
+    {"size", NULL, "S", "128", "image side, for models without a fixed input size (or to override it)"},
+    {"seed", NULL, "N", "0", "random seed (noise, filter draw, lucid's views)"},
+    {"out", NULL, "DIR", "filters_out", "output directory: grid.png, filters.npy, filters.txt"},
+    {"tiles", NULL, NULL, NULL, "also write each picture as filter_<k>.png"},
+    {"jpeg", NULL, NULL, NULL, "also write the grid as grid.jpg"},
+    {"lr", NULL, "R", "0.05", "lucid: Adam step size"},
+    {"batch", NULL, "N", NULL, "most filters optimised at once (default: as --max-memory allows, 1024 MiB "
+                               "when not given)"},
+    {NULL},
+};
 
-static int run(const cli_args *a) { return cli_error("filters: not available yet"); }
+/* The preprocessing options without --labels, which means nothing here. */
+static const cli_opt pre_opts[] = {
+    {"preprocess", NULL, "P", "auto", "input preprocessing: auto, raw, caffe, tf, torch, unit. --method seed "
+                                      "without it feeds raw 0..255 BGR, as the original"},
+    {"bgr", NULL, NULL, NULL, "feed channels in BGR order"},
+    {"mean", NULL, "A,B,C", NULL, "subtract per-channel means (after the preset's scaling)"},
+    {"std", NULL, "A,B,C", NULL, "divide by per-channel std (after the preset's scaling)"},
+    {NULL},
+};
+static const cli_opt *const groups[] = {cli_model_opts, opts, pre_opts, NULL};
 
-const cli_cmd cli_cmd_filters = {"filters", "(not available yet)", NULL, groups, run};
+/* "3,17,42" -> indices in [0, channels); false after printing an error. */
+static bool parse_filters(const char *s, int channels, const char *layer, int **out, int *n)
+{
+    int cap = 16, count = 0;
+    int *ks = malloc(sizeof(int) * (size_t)cap);
+    if (!ks)
+        return cli_error("out of memory"), false;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long k = strtol(p, &end, 10);
+        if (end == p || errno || (*end && *end != ',')) {
+            free(ks);
+            return cli_error("--filters expects comma-separated integers, got '%s'", s), false;
+        }
+        if (k < 0 || k >= channels) {
+            free(ks);
+            return cli_error("--filters: filter %ld is out of range: layer '%s' has %d channels (0..%d)", k, layer,
+                             channels, channels - 1),
+                   false;
+        }
+        if (count == cap) {
+            int *k2 = realloc(ks, sizeof(int) * (size_t)(cap *= 2));
+            if (!k2) {
+                free(ks);
+                return cli_error("out of memory"), false;
+            }
+            ks = k2;
+        }
+        ks[count++] = (int)k;
+        p = *end ? end + 1 : end;
+    }
+    if (!count) {
+        free(ks);
+        return cli_error("--filters is empty"), false;
+    }
+    *out = ks;
+    *n = count;
+    return true;
+}
+
+typedef struct {
+    cli_progress bar;
+    char what[96];
+} progress_state;
+
+static void on_progress(void *user, const cv_filters_progress *p)
+{
+    progress_state *s = user;
+    snprintf(s->what, sizeof s->what, "filters %d/%d, iteration %d/%d", p->filters_done, p->filters_total,
+             p->iteration, p->iterations);
+    s->bar.total = p->steps;
+    cli_progress_update(&s->bar, p->step);
+}
+
+/* A dead filter's tile gets a red cross, so it is not mistaken for a picture. */
+static void mark_dead(uint8_t *rgb, int w, int h)
+{
+    for (int y = 0; y < h; y++) {
+        int x0 = (int)((long)y * (w - 1) / (h > 1 ? h - 1 : 1));
+        for (int t = -1; t <= 1; t++)
+            for (int side = 0; side < 2; side++) {
+                int x = (side ? w - 1 - x0 : x0) + t;
+                if (x >= 0 && x < w) {
+                    uint8_t *q = rgb + ((size_t)y * w + x) * 3;
+                    q[0] = 220, q[1] = 30, q[2] = 30;
+                }
+            }
+    }
+}
+
+static bool write_text(const char *path, const char *text)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return cli_error("%s: cannot write: %s", tmp, strerror(errno)), false;
+    bool ok = fputs(text, f) >= 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return cli_error("%s: cannot write: %s", path, strerror(errno)), false;
+    }
+    return true;
+}
+
+static int run(const cli_args *a)
+{
+    const char *layer_name = cli_require(a, "layer");
+    if (!layer_name)
+        return 2;
+    const char *method_s = cli_str(a, "method");
+    cv_filters_options o = cv_filters_defaults();
+    if (strcmp(method_s, "seed") == 0)
+        o.method = CV_FILTERS_SEED;
+    else if (strcmp(method_s, "lucid") == 0)
+        o.method = CV_FILTERS_LUCID;
+    else
+        return cli_error("--method must be seed or lucid, got '%s'", method_s), 2;
+    long iters = 0, num = 0, seed = 0, batch = 0, mem_mb = 0;
+    double lr = 0;
+    if (cli_given(a, "iterations") && !cli_int(a, "iterations", 1, 1000000, &iters))
+        return 2;
+    if (!cli_int(a, "num_filters", 1, 1 << 20, &num) || !cli_int(a, "seed", 0, 0x7fffffffffffffffL, &seed) ||
+        !cli_float(a, "lr", 1e-6, 10, &lr))
+        return 2;
+    /* --max-memory is the common model option (cli_model_opts): it also
+     * caps every run; batches are sized to it, or to 1 GiB when not given */
+    size_t mem_bytes;
+    if (!cli_max_memory(a, &mem_bytes))
+        return 2;
+    mem_mb = mem_bytes ? (long)(mem_bytes >> 20) : 1024;
+    if (cli_given(a, "batch") && !cli_int(a, "batch", 1, 1 << 20, &batch))
+        return 2;
+    const char *img_path = cli_str(a, "img"), *out_dir = cli_str(a, "out");
+    if (img_path && o.method == CV_FILTERS_LUCID) {
+        cli_note("--img is not used by --method lucid (it starts from a random spectrum)");
+        img_path = NULL;
+    }
+
+    cv_model *m = NULL;
+    cv_error err;
+    int status = 1, *ks = NULL, n = 0;
+    float *init = NULL;
+    cv_filters_result res = {0};
+    cv_image grid = {0};
+    char *txt = NULL;
+    bool seed_raw_note = false;
+    if (!cli_load_model(a, &m))
+        goto out;
+    int layer = cv_model_find_layer(m, layer_name, &err);
+    if (layer < 0) {
+        cli_fail(&err);
+        goto out;
+    }
+    cli_input_geom g;
+    if (!cli_input_geometry(a, m, "size", &g))
+        goto out;
+    if (o.method == CV_FILTERS_SEED && !cli_given(a, "preprocess") && !cli_given(a, "mean") && !cli_given(a, "std")) {
+        /* The original feeds OpenCV's BGR pixels, raw, to its model. */
+        if (cv_preprocess_preset(&o.pre, "raw", &err) != CV_OK) {
+            cli_fail(&err);
+            goto out;
+        }
+        o.pre.bgr = 1;
+        seed_raw_note = true;
+    } else if (!cli_preprocess(a, m, &o.pre)) {
+        goto out;
+    }
+    int channels;
+    if (cv_filters_layer_channels(m, layer, g.height, g.width, &channels, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    if (cli_given(a, "filters")) {
+        if (!parse_filters(cli_str(a, "filters"), channels, layer_name, &ks, &n))
+            goto out;
+    } else {
+        if (!(ks = malloc(sizeof(int) * (size_t)(num < channels ? num : channels)))) {
+            cli_error("out of memory");
+            goto out;
+        }
+        n = cv_filters_choose(ks, (int)num, channels, (uint64_t)seed);
+    }
+    if (img_path && !(init = cli_image_input(a, m, img_path, &g, &o.pre, NULL)))
+        goto out;
+    if (!cli_make_dir(out_dir))
+        goto out;
+
+    o.layer = layer;
+    o.filters = ks;
+    o.n_filters = n;
+    o.height = g.height;
+    o.width = g.width;
+    o.iterations = (int)iters;
+    o.init = init;
+    o.seed = (uint64_t)seed;
+    o.lr = (float)lr;
+    o.max_batch = (int)batch;
+    o.max_memory = (size_t)mem_mb << 20;
+    progress_state ps;
+    o.progress = on_progress;
+    o.progress_user = &ps;
+    printf("%s: layer '%s' (%s), %d of %d filters, %dx%d, method %s:", cv_model_path(m),
+           cv_model_layer_name(m, layer), cv_model_layer_op(m, layer), n, channels, g.width, g.height, method_s);
+    for (int i = 0; i < n; i++)
+        printf(" %d", ks[i]);
+    printf("\n");
+    fflush(stdout);
+    if (seed_raw_note)
+        cli_note("--method seed feeds raw 0..255 BGR pixels, as the original (set --preprocess to change)");
+    snprintf(ps.what, sizeof ps.what, "filters");
+    int steps_guess = (int)(iters ? iters : o.method == CV_FILTERS_SEED ? 20 : 256);
+    cli_progress_start(&ps.bar, ps.what, steps_guess);
+    double t0 = cli_now();
+    cv_status st = cv_filters_run(&res, m, &o, &err);
+    if (st != CV_OK) {
+        if (ps.bar.tty)
+            fputc('\n', stderr);
+        cli_fail(&err);
+        goto out;
+    }
+    cli_progress_end(&ps.bar);
+    double elapsed = cli_now() - t0;
+
+    /* Outputs, only now that the work succeeded. */
+    size_t tile_px = (size_t)res.width * res.height * 3;
+    cv_image *tiles = malloc(sizeof(cv_image) * (size_t)res.count);
+    if (!tiles) {
+        cli_error("out of memory");
+        goto out;
+    }
+    for (int i = 0; i < res.count; i++) {
+        tiles[i] = (cv_image){res.width, res.height, 3, res.rgb + i * tile_px};
+        if (res.dead[i])
+            mark_dead(tiles[i].px, res.width, res.height);
+    }
+    char path[4200];
+    st = cv_render_grid(tiles, res.count, res.width, res.height, 0, 5, &grid, &err);
+    if (st == CV_OK)
+        st = cv_image_save_png(&grid, cli_path(path, sizeof path, out_dir, "grid.png"), &err);
+    if (st == CV_OK && cli_flag(a, "jpeg"))
+        st = cv_image_save_jpeg(&grid, cli_path(path, sizeof path, out_dir, "grid.jpg"), 95, &err);
+    for (int i = 0; st == CV_OK && cli_flag(a, "tiles") && i < res.count; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "filter_%d.png", res.filters[i]);
+        st = cv_image_save_png(&tiles[i], cli_path(path, sizeof path, out_dir, name), &err);
+    }
+    free(tiles);
+    cv_shape ns = {4, {res.count, res.height, res.width, res.channels}};
+    if (st == CV_OK)
+        st = cv_npy_write_f32(cli_path(path, sizeof path, out_dir, "filters.npy"), &ns, res.images, &err);
+    if (st != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    size_t cap = 512 + (size_t)res.count * 64;
+    if (!(txt = malloc(cap))) {
+        cli_error("out of memory");
+        goto out;
+    }
+    size_t used = (size_t)snprintf(txt, cap,
+                                   "# cnnviz filters: %s, layer '%s', method %s, %d iterations, %dx%d, seed %ld\n"
+                                   "# filter\tmean_activation\tstatus\n",
+                                   cv_model_path(m), cv_model_layer_name(m, layer), method_s, res.iterations,
+                                   res.width, res.height, seed);
+    for (int i = 0; i < res.count && used < cap; i++)
+        used += (size_t)snprintf(txt + used, cap - used, "%d\t%.6g\t%s\n", res.filters[i], res.activation[i],
+                                 res.dead[i] ? "dead" : "ok");
+    if (!write_text(cli_path(path, sizeof path, out_dir, "filters.txt"), txt))
+        goto out;
+
+    if (res.n_dead) {
+        fprintf(stderr, "cnnviz: %d filter(s) never received a gradient (dead ReLU?), crossed out in the grid:",
+                res.n_dead);
+        for (int i = 0; i < res.count; i++)
+            if (res.dead[i])
+                fprintf(stderr, " %d", res.filters[i]);
+        fputc('\n', stderr);
+    }
+    printf("%s: grid.png%s%s, filters.npy [%d, %d, %d, %d], filters.txt; %d iterations in %.1f s (%d batch%s)\n",
+           out_dir, cli_flag(a, "jpeg") ? ", grid.jpg" : "", cli_flag(a, "tiles") ? ", filter_<k>.png" : "",
+           res.count, res.height, res.width, res.channels, res.iterations, elapsed, res.n_chunks,
+           res.n_chunks == 1 ? "" : "es");
+    status = 0;
+out:
+    cv_image_free(&grid);
+    cv_filters_result_free(&res);
+    free(txt);
+    free(init);
+    free(ks);
+    cv_model_free(m);
+    return status;
+}
+
+const cli_cmd cli_cmd_filters = {
+    "filters", "synthesise, for filters of a layer, the images that excite them most (gradient ascent)",
+    "Each chosen filter k gets an image that maximises the mean of channel k of --layer's output; all are "
+    "optimised together in batches. --method seed is the original tool's algorithm (RMS-normalised gradient "
+    "steps with blur/decay/clip regularisation, then mean/std deprocessing); --method lucid parameterises the "
+    "image in Fourier space with ImageNet colour decorrelation and optimises random views of it with Adam. "
+    "Writes DIR/grid.png (n x n tiles, 5-pixel margins), DIR/filters.npy (float32 [count, size, size, C], the "
+    "final model inputs in the channel order fed to the model) and DIR/filters.txt (the filters, their final mean "
+    "activation, and 'dead' for filters that never got a gradient).",
+    groups, run,
+};

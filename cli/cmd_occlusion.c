@@ -1,8 +1,702 @@
-/* cnnviz occlusion (being written). */
+/* cnnviz occlusion: occlusion sensitivity maps (the original tool's
+ * viz_occlusion, for any classifier), their pictures and raw numbers. */
 #include "cli.h"
+#include "cnnviz_occlusion.h"
+#include "cnnviz_render.h"
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-static const cli_opt *const groups[] = {cli_model_opts, NULL};
+extern char **environ;
 
-static int run(const cli_args *a) { return cli_error("occlusion: not available yet"); }
+static const cli_opt opts[] = {
+    {"img", "image", "PATH", NULL, "image to explain (JPEG or PNG)"},
+    {"size", NULL, "S", "224", "input side the image is resized to (models without a fixed size, or to override)"},
+    {"occ_size", NULL, "N", "40", "side of the square occluder, pixels of the resized image"},
+    {"stride", NULL, "N", "5", "step between occluder positions, pixels"},
+    {"pixel", NULL, "V|mean|blur", "0",
+     "occluder fill: a grey level 0..255 (image space, before preprocessing), the image's mean colour, "
+     "or a Gaussian-blurred copy of the image (sigma = occ_size / 4)"},
+    {"class", NULL, "K|NAME", NULL, "class to explain: an index or a name from the labels (default: the top-1)"},
+    {"norm", NULL, "0|1", "1", "regularised map: normalise first (mean 0, std 0.1, +0.5, clip to [0, 1])"},
+    {"percentile", NULL, "P", "25", "regularised map: zero entries whose |x| is below this percentile"},
+    {"out", NULL, "DIR", "out/occlusion", "output directory"},
+    {"batch", NULL, "N", "0", "positions per forward pass (0: chosen from memory)"},
+    {"engine", NULL, "E", "auto",
+     "full (rerun the whole network per position), incremental (recompute only what the occluder reaches; "
+     "N,C,H,W models) or auto (incremental where it saves at least 1.5x the work)"},
+    {"cmap", NULL, "NAME", "rocket", "colour map: rocket, viridis, magma, jet, grey"},
+    {"frames", NULL, NULL, NULL, "also one PNG per position in DIR/frames/, frames.gif (5 fps) and, when ffmpeg is "
+                                 "on PATH, frames.mp4"},
+    {"all-classes", NULL, NULL, NULL, "also the most likely class at each position: all_classes.png and .npy"},
+    {NULL},
+};
+static const cli_opt *const groups[] = {cli_model_opts, opts, cli_preprocess_opts, NULL};
 
-const cli_cmd cli_cmd_occlusion = {"occlusion", "(not available yet)", NULL, groups, run};
+/* ---- small helpers ------------------------------------------------------------ */
+
+typedef enum { FILL_GREY, FILL_MEAN, FILL_BLUR } fill_kind;
+
+static bool parse_pixel(const char *s, fill_kind *kind, double *grey)
+{
+    if (strcmp(s, "mean") == 0) {
+        *kind = FILL_MEAN;
+        return true;
+    }
+    if (strcmp(s, "blur") == 0) {
+        *kind = FILL_BLUR;
+        return true;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= 0 && v <= 255)) {
+        cli_error("--pixel expects a grey level 0..255, 'mean' or 'blur', got '%s'", s);
+        return false;
+    }
+    *kind = FILL_GREY;
+    *grey = v;
+    return true;
+}
+
+/* Case-insensitive equality of s with t[0..n). */
+static bool same_ci(const char *s, const char *t, size_t n)
+{
+    if (strlen(s) != n)
+        return false;
+    for (size_t k = 0; k < n; k++)
+        if (tolower((unsigned char)s[k]) != tolower((unsigned char)t[k]))
+            return false;
+    return true;
+}
+
+/* Edit distance between a and b[0..n), ignoring case; stops counting at 9. */
+static int edit_distance(const char *a, const char *b, size_t n)
+{
+    size_t m = strlen(a);
+    if (m > 63 || n > 63)
+        return 9;
+    int row[64];
+    for (size_t j = 0; j <= n; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= m; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= n; j++) {
+            int up = row[j];
+            int sub = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            int best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
+            row[j] = sub < best ? sub : best;
+            diag = up;
+        }
+    }
+    return row[n] < 9 ? row[n] : 9;
+}
+
+/* How well `name` fits the synonym s[0..n): 0 a whole word of it, 1 a
+ * prefix, 2 a substring, 3 + d within edit distance d <= 2; -1 not at all. */
+static int fit_score(const char *name, const char *s, size_t n)
+{
+    size_t len = strlen(name);
+    int best = -1;
+    for (size_t k = 0; k + len <= n; k++) {
+        bool eq = true;
+        for (size_t j = 0; j < len && eq; j++)
+            eq = tolower((unsigned char)s[k + j]) == tolower((unsigned char)name[j]);
+        if (!eq)
+            continue;
+        bool word = (k == 0 || s[k - 1] == ' ' || s[k - 1] == '-') &&
+                    (k + len == n || s[k + len] == ' ' || s[k + len] == '-');
+        int sc = word ? 0 : k == 0 ? 1 : 2;
+        if (best < 0 || sc < best)
+            best = sc;
+    }
+    if (best >= 0)
+        return best;
+    int d = edit_distance(name, s, n);
+    return d <= 2 ? 3 + d : -1;
+}
+
+/* A class name matches a label when it equals the label or one of its
+ * comma-separated synonyms ("tabby, tabby cat"), ignoring case. */
+static int find_class(const char *name, char **labels, int n_labels)
+{
+    for (int k = 0; k < n_labels; k++) {
+        const char *s = labels[k];
+        if (same_ci(name, s, strlen(s)))
+            return k;
+        while (*s) {
+            while (*s == ' ' || *s == ',')
+                s++;
+            size_t len = strcspn(s, ",");
+            while (len && s[len - 1] == ' ')
+                len--;
+            if (len && same_ci(name, s, len))
+                return k;
+            s += strcspn(s, ",");
+        }
+    }
+    return -1;
+}
+
+/* --class as an index (>= 0), -1 when absent, -2 after an error. */
+static int resolve_class(const char *spec, char **labels, int n_labels)
+{
+    if (!spec)
+        return -1;
+    char *end;
+    errno = 0;
+    long k = strtol(spec, &end, 10);
+    if (!errno && end != spec && !*end) {
+        if (k < 0 || k > 1000000) {
+            cli_error("--class %ld is out of range", k);
+            return -2;
+        }
+        return (int)k;
+    }
+    if (!labels) {
+        cli_error("--class '%s' is a name, but the model has no class names (pass --labels FILE or an index)", spec);
+        return -2;
+    }
+    int found = find_class(spec, labels, n_labels);
+    if (found >= 0)
+        return found;
+    /* Suggest the five best fits over every label's synonyms. */
+    int best[5], best_score[5], shown = 0;
+    for (int j = 0; j < n_labels; j++) {
+        int score = -1;
+        for (const char *p = labels[j]; *p;) {
+            while (*p == ' ' || *p == ',')
+                p++;
+            size_t len = strcspn(p, ",");
+            while (len && p[len - 1] == ' ')
+                len--;
+            int sc = len ? fit_score(spec, p, len) : -1;
+            if (sc >= 0 && (score < 0 || sc < score))
+                score = sc;
+            p += strcspn(p, ",");
+        }
+        if (score < 0 || (shown == 5 && score >= best_score[4]))
+            continue;
+        int at = shown < 5 ? shown++ : 4;
+        while (at > 0 && best_score[at - 1] > score) {
+            best[at] = best[at - 1];
+            best_score[at] = best_score[at - 1];
+            at--;
+        }
+        best[at] = j;
+        best_score[at] = score;
+    }
+    char hint[1024] = "";
+    size_t used = 0;
+    for (int k = 0; k < shown && used < sizeof hint; k++)
+        used += (size_t)snprintf(hint + used, sizeof hint - used, "%s%d '%s'", k ? ", " : "", best[k], labels[best[k]]);
+    if (shown)
+        cli_error("--class: unknown class name '%s'; did you mean %s?", spec, hint);
+    else
+        cli_error("--class: unknown class name '%s' (no class name is close; see --labels or pass an index)", spec);
+    return -2;
+}
+
+static const char *label_of(char **labels, int n_labels, int k)
+{
+    return labels && k >= 0 && k < n_labels ? labels[k] : "-";
+}
+
+/* Write text atomically: a temporary file beside the target, renamed. */
+static bool write_csv(const char *path, const double *map, int rows, int cols)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        cli_error("%s: cannot write: %s", tmp, strerror(errno));
+        return false;
+    }
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++)
+            fprintf(f, "%.9g%c", map[(size_t)i * cols + j], j + 1 < cols ? ',' : '\n');
+    bool ok = !ferror(f);
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        cli_error("%s: cannot write: %s", path, strerror(errno));
+        remove(tmp);
+        return false;
+    }
+    return true;
+}
+
+static float *to_float(const double *x, size_t n)
+{
+    float *f = malloc((n ? n : 1) * sizeof(float));
+    if (f)
+        for (size_t k = 0; k < n; k++)
+            f[k] = (float)x[k];
+    return f;
+}
+
+/* A white band above img with text centred in it, at font scale 2 when
+ * that fits the width (the maps are about 400 pixels wide). */
+static cv_status add_caption(const cv_image *img, const char *text, cv_image *out, cv_error *err)
+{
+    int s = cv_render_text_width(text, 2) + 16 <= img->w ? 2 : 1;
+    int tw = cv_render_text_width(text, s), band = CV_FONT_LINE * s + 12;
+    int W = img->w > tw + 16 ? img->w : tw + 16;
+    cv_status st = cv_image_alloc(out, W, img->h + band, 3, err);
+    if (st != CV_OK)
+        return st;
+    const uint8_t white[3] = {255, 255, 255}, black[3] = {0, 0, 0};
+    cv_render_fill_rect(out, 0, 0, W, out->h, white);
+    int ox = (W - img->w) / 2;
+    for (int y = 0; y < img->h; y++)
+        for (int x = 0; x < img->w; x++)
+            for (int c = 0; c < 3; c++)
+                out->px[((size_t)(y + band) * W + ox + x) * 3 + c] =
+                    img->px[((size_t)y * img->w + x) * img->c + (img->c >= 3 ? c : 0)];
+    cv_render_text(out, (W - tw) / 2, 8, text, s, black);
+    return CV_OK;
+}
+
+/* Save a picture, with a caption band above it when caption is given. */
+static bool save_picture(const cv_image *img, const char *caption, const char *dir, const char *name)
+{
+    cv_error err;
+    cv_image captioned = {0};
+    const cv_image *out = img;
+    if (caption) {
+        if (add_caption(img, caption, &captioned, &err) != CV_OK)
+            return cli_fail(&err), false;
+        out = &captioned;
+    }
+    char path[4096];
+    cv_status st = cv_image_save_png(out, cli_path(path, sizeof path, dir, name), &err);
+    cv_image_free(&captioned);
+    if (st != CV_OK)
+        return cli_fail(&err), false;
+    printf("  %s\n", path);
+    return true;
+}
+
+static bool on_path(const char *prog)
+{
+    const char *path = getenv("PATH");
+    if (!path)
+        return false;
+    while (*path) {
+        size_t len = strcspn(path, ":");
+        char buf[4096];
+        snprintf(buf, sizeof buf, "%.*s/%s", (int)len, len ? path : ".", prog);
+        if (access(buf, X_OK) == 0)
+            return true;
+        path += len;
+        if (*path == ':')
+            path++;
+    }
+    return false;
+}
+
+/* frames/%05d.png -> frames.mp4 at 5 fps with ffmpeg (no shell involved);
+ * written under a temporary name and renamed. */
+static void make_mp4(const char *dir)
+{
+    char in[4200], tmp[4200], out[4200];
+    snprintf(in, sizeof in, "%s/frames/%%05d.png", dir);
+    snprintf(tmp, sizeof tmp, "%s/frames.tmp%ld.mp4", dir, (long)getpid());
+    snprintf(out, sizeof out, "%s/frames.mp4", dir);
+    char *argv[] = {"ffmpeg", "-y", "-loglevel", "error", "-framerate", "5", "-i", in, "-vf",
+                    "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-pix_fmt", "yuv420p", tmp, NULL};
+    pid_t pid;
+    int status;
+    if (posix_spawnp(&pid, "ffmpeg", NULL, NULL, argv, environ) != 0 || waitpid(pid, &status, 0) < 0 ||
+        !WIFEXITED(status) || WEXITSTATUS(status) != 0 || rename(tmp, out) != 0) {
+        remove(tmp);
+        cli_note("ffmpeg could not make %s; the frames and frames.gif are there", out);
+        return;
+    }
+    printf("  %s\n", out);
+}
+
+/* Frame k: the resized image with window k filled with prob*255 grey and
+ * the probability written in it, as the original tool's video frames. */
+static void draw_frame(cv_image *f, const cv_image *sized, int y0, int x0, int occ, double prob)
+{
+    memcpy(f->px, sized->px, (size_t)sized->w * sized->h * 3);
+    int v = (int)lround(prob * 255.0);
+    uint8_t grey[3] = {(uint8_t)v, (uint8_t)v, (uint8_t)v};
+    int h = y0 + occ < sized->h ? occ : sized->h - y0, w = x0 + occ < sized->w ? occ : sized->w - x0;
+    cv_render_fill_rect(f, x0, y0, w, h, grey);
+    char text[32];
+    snprintf(text, sizeof text, "%.4f", prob);
+    int scale = w >= 2 * cv_render_text_width(text, 1) + 4 ? 2 : 1;
+    int tw = cv_render_text_width(text, scale), th = CV_FONT_HEIGHT * scale;
+    uint8_t ink[3] = {0, 0, 0};
+    if (v < 128)
+        ink[0] = ink[1] = ink[2] = 255;
+    cv_render_text(f, x0 + (w - tw) / 2, y0 + (h - th) / 2, text, scale, ink);
+}
+
+/* Frames of small inputs (CIFAR's 32 x 32) are enlarged by a whole factor,
+ * nearest neighbour, to about 224 pixels so the numbers fit and read. */
+static cv_status enlarge(const cv_image *in, int factor, cv_image *out, cv_error *err)
+{
+    cv_status st = cv_image_alloc(out, in->w * factor, in->h * factor, 3, err);
+    if (st != CV_OK)
+        return st;
+    for (int y = 0; y < out->h; y++)
+        for (int x = 0; x < out->w; x++)
+            for (int c = 0; c < 3; c++)
+                out->px[((size_t)y * out->w + x) * 3 + c] =
+                    in->px[((size_t)(y / factor) * in->w + x / factor) * in->c + (in->c >= 3 ? c : 0)];
+    return CV_OK;
+}
+
+static bool write_frames(const char *dir, const cv_image *sized_in, const double *map, int rows, int cols, int occ,
+                         int stride)
+{
+    char fdir[4096], path[4200];
+    cli_path(fdir, sizeof fdir, dir, "frames");
+    if (!cli_make_dir(fdir))
+        return false;
+    cv_error err;
+    cv_image f = {0}, big = {0};
+    cv_gif *gif = NULL;
+    bool ok = false;
+    int side = sized_in->w > sized_in->h ? sized_in->w : sized_in->h;
+    int factor = side >= 224 ? 1 : (224 + side - 1) / side;
+    if (enlarge(sized_in, factor, &big, &err) != CV_OK || cv_image_alloc(&f, big.w, big.h, 3, &err) != CV_OK) {
+        cv_image_free(&big);
+        return cli_fail(&err), false;
+    }
+    const cv_image *sized = &big;
+    occ *= factor;
+    stride *= factor;
+    /* Palette from a frame with a mid-grey window: the photo's colours plus greys. */
+    draw_frame(&f, sized, 0, 0, occ, 0.5);
+    if (cv_gif_begin(&gif, cli_path(path, sizeof path, dir, "frames.gif"), f.w, f.h, &f, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    cli_progress pr;
+    cli_progress_start(&pr, "frames", (long)rows * cols);
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            long k = (long)i * cols + j;
+            draw_frame(&f, sized, i * stride, j * stride, occ, map[k]);
+            snprintf(path, sizeof path, "%s/%05ld.png", fdir, k);
+            if (cv_image_save_png(&f, path, &err) != CV_OK || cv_gif_add(gif, &f, 20, &err) != CV_OK) {
+                cli_fail(&err);
+                goto out;
+            }
+            cli_progress_update(&pr, k + 1);
+        }
+    cli_progress_end(&pr);
+    cv_gif *g = gif;
+    gif = NULL;
+    if (cv_gif_end(g, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    printf("  %s/00000.png .. %05ld.png (%ld frames)\n  %s/frames.gif\n", fdir, (long)rows * cols - 1,
+           (long)rows * cols, dir);
+    if (on_path("ffmpeg"))
+        make_mp4(dir);
+    ok = true;
+out:
+    cv_gif_abort(gif);
+    cv_image_free(&f);
+    cv_image_free(&big);
+    return ok;
+}
+
+static void on_progress(void *user, long done, long total)
+{
+    (void)total;
+    cli_progress_update(user, done);
+}
+
+/* ---- the command --------------------------------------------------------------- */
+
+static int run(const cli_args *a)
+{
+    long occ, stride, norm, batch, size_opt;
+    double percentile, grey = 0;
+    fill_kind fill = FILL_GREY;
+    cv_cmap cmap;
+    cv_error err;
+    const char *img_path = cli_require(a, "img");
+    if (!img_path || !cli_int(a, "occ_size", 1, 4096, &occ) || !cli_int(a, "stride", 1, 4096, &stride) ||
+        !cli_int(a, "norm", 0, 1, &norm) || !cli_float(a, "percentile", 0, 100, &percentile) ||
+        !cli_int(a, "batch", 0, 4096, &batch) || !cli_int(a, "size", 8, 4096, &size_opt) ||
+        !parse_pixel(cli_str(a, "pixel"), &fill, &grey))
+        return 2;
+    if (cv_cmap_from_name(&cmap, cli_str(a, "cmap"), &err) != CV_OK)
+        return cli_fail(&err), 2;
+    const char *engine_name = cli_str(a, "engine");
+    cv_occlusion_engine engine = strcmp(engine_name, "full") == 0          ? CV_OCCLUSION_ENGINE_FULL
+                                 : strcmp(engine_name, "incremental") == 0 ? CV_OCCLUSION_ENGINE_INCREMENTAL
+                                                                           : CV_OCCLUSION_ENGINE_AUTO;
+    if (engine == CV_OCCLUSION_ENGINE_AUTO && strcmp(engine_name, "auto") != 0)
+        return cli_error("--engine must be auto, full or incremental, got '%s'", engine_name), 2;
+    if (cli_given(a, "size") && occ > size_opt)
+        return cli_error("--occ_size %ld is larger than --size %ld", occ, size_opt), 2;
+    const char *dir = cli_str(a, "out");
+    if (!cli_make_dir(dir))
+        return 1;
+
+    cv_model *m = NULL;
+    cv_occlusion *o = NULL;
+    float *x = NULL, *fill_img = NULL, *mapf = NULL, *regf = NULL, *drop = NULL;
+    double *map = NULL, *reg = NULL, *top_d = NULL;
+    int *top = NULL;
+    char **labels = NULL;
+    int n_labels = 0, status = 1;
+    cv_image original = {0}, sized = {0}, pic = {0}, proj = {0};
+    cli_input_geom g;
+    cv_preprocess pre;
+    if (!cli_load_model(a, &m) || !cli_input_geometry(a, m, "size", &g) || !cli_preprocess(a, m, &pre))
+        goto out;
+    cv_occlusion_geometry og = {g.channels, g.height, g.width, g.nhwc};
+    int rows, cols;
+    if (cv_occlusion_grid_size(&og, (int)occ, (int)stride, &rows, &cols, &err) != CV_OK) {
+        cli_error("--occ_size %ld does not fit the model's %d x %d input%s", occ, g.height, g.width,
+                  occ > g.height || occ > g.width ? " (use a smaller --occ_size)" : "");
+        goto out;
+    }
+    labels = cli_labels(a, m, &n_labels);
+    if (cli_given(a, "labels") && !labels)
+        goto out;
+    int target = resolve_class(cli_str(a, "class"), labels, n_labels);
+    if (target == -2)
+        goto out;
+    if (!(x = cli_image_input(a, m, img_path, &g, &pre, &original)))
+        goto out;
+    /* The picture the model saw, for the projection and the frames. */
+    const char *resize_mode = cli_str(a, "resize");
+    cv_status rs = resize_mode && strcmp(resize_mode, "bilinear") == 0
+                       ? cv_image_resize(&sized, &original, g.width, g.height, &err)
+                       : cv_image_resize_antialias(&sized, &original, g.width, g.height, &err);
+    if (rs != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+
+    cv_occlusion_params p = cv_occlusion_defaults();
+    p.occ_size = (int)occ;
+    p.stride = (int)stride;
+    p.batch = (int)batch;
+    p.engine = engine;
+    char fill_desc[64];
+    if (fill == FILL_GREY) {
+        for (int c = 0; c < g.channels; c++)
+            p.fill_value[c] = cv_preprocess_value(&pre, (float)grey, c);
+        snprintf(fill_desc, sizeof fill_desc, "grey %g", grey);
+    } else if (fill == FILL_MEAN) {
+        cv_occlusion_fill_mean(p.fill_value, x, &og);
+        snprintf(fill_desc, sizeof fill_desc, "the image's mean colour");
+    } else {
+        size_t n = (size_t)g.channels * g.height * g.width;
+        double sigma = occ / 4.0;
+        if (!(fill_img = malloc(n * sizeof(float)))) {
+            cli_error("out of memory");
+            goto out;
+        }
+        if (cv_occlusion_fill_blur(fill_img, x, &og, sigma, &err) != CV_OK) {
+            cli_fail(&err);
+            goto out;
+        }
+        p.fill = fill_img;
+        snprintf(fill_desc, sizeof fill_desc, "the image blurred (Gaussian, sigma %.4g px)", sigma);
+    }
+    cli_progress pr;
+    p.progress = on_progress;
+    p.user = &pr;
+    if (cv_occlusion_create(&o, m, x, &og, &p, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    int n_classes;
+    const float *probs = cv_occlusion_base_probs(o, &n_classes);
+    if (labels && n_labels != n_classes)
+        cli_note("%d class names for %d outputs", n_labels, n_classes);
+    if (target >= n_classes) {
+        cli_error("--class %d is out of range: the model has %d classes (0..%d)", target, n_classes, n_classes - 1);
+        goto out;
+    }
+    printf("%s: top 5 of %d classes%s\n", img_path, n_classes,
+           cv_occlusion_softmax_applied(o) ? " (softmax of the model's outputs)" : "");
+    int top5[5] = {0};
+    for (int k = 0; k < 5 && k < n_classes; k++) {
+        int best = -1;
+        for (int c = 0; c < n_classes; c++) {
+            bool taken = false;
+            for (int j = 0; j < k; j++)
+                taken = taken || top5[j] == c;
+            if (!taken && (best < 0 || probs[c] > probs[best]))
+                best = c;
+        }
+        top5[k] = best;
+        printf("%3d. %-32s %5d  %.4f\n", k + 1, label_of(labels, n_labels, best), best, probs[best]);
+    }
+    if (target < 0)
+        target = top5[0];
+    const char *tname = label_of(labels, n_labels, target);
+    printf("target: class %d (%s), p = %.4f unoccluded\n", target, tname, probs[target]);
+    long total = (long)rows * cols;
+    printf("occluding: %d x %d = %ld positions, %ld px square, stride %ld, filled with %s; batch %d, engine %s",
+           rows, cols, total, occ, stride, fill_desc, cv_occlusion_batch(o), cv_occlusion_engine_name(o));
+    if (cv_occlusion_engine_speedup(o) != 1.0)
+        printf(" (%.1fx fewer multiply-adds)", cv_occlusion_engine_speedup(o));
+    printf("\n");
+    fflush(stdout);
+
+    size_t cells = (size_t)total;
+    map = malloc(cells * sizeof(double));
+    reg = malloc(cells * sizeof(double));
+    top = malloc(cells * sizeof(int));
+    if (!map || !reg || !top) {
+        cli_error("out of memory");
+        goto out;
+    }
+    cli_progress_start(&pr, "occlusion", total);
+    double t0 = cli_now();
+    cv_status st = cv_occlusion_run(o, target, map, top, NULL, &err);
+    double elapsed = cli_now() - t0;
+    if (st != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    cli_progress_end(&pr);
+    double lo = map[0], hi = map[0];
+    for (size_t k = 1; k < cells; k++) {
+        lo = fmin(lo, map[k]);
+        hi = fmax(hi, map[k]);
+    }
+    printf("done: %ld positions in %.2f s, %.2f ms per position; p(%s) from %.4f to %.4f\n", total, elapsed,
+           1e3 * elapsed / (double)total, tname, lo, hi);
+
+    /* ---- outputs, only now that the map is complete ---- */
+    if (cv_occlusion_regularize(reg, map, rows, cols, (int)norm, percentile, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    printf("wrote:\n");
+    char path[4096], caption[512];
+    cv_shape ms = {2, {rows, cols}};
+    if (cv_npy_write_f64(cli_path(path, sizeof path, dir, "probs.npy"), &ms, map, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    printf("  %s\n", path);
+    if (!write_csv(cli_path(path, sizeof path, dir, "probs.csv"), map, rows, cols))
+        goto out;
+    printf("  %s\n", path);
+
+    mapf = to_float(map, cells);
+    regf = to_float(reg, cells);
+    drop = malloc((size_t)g.height * g.width * sizeof(float));
+    if (!mapf || !regf || !drop) {
+        cli_error("out of memory");
+        goto out;
+    }
+    if (cv_render_heatmap(mapf, rows, cols, 0, 0, cmap, 0, &pic, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    snprintf(caption, sizeof caption, "p(%.*s) under a %ld px occluder", (int)strcspn(tname, ","), tname, occ);
+    if (!save_picture(&pic, caption, dir, "heatmap.png"))
+        goto out;
+    cv_image_free(&pic);
+    if (cv_render_heatmap(regf, rows, cols, 0, 0, cmap, 0, &pic, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    snprintf(caption, sizeof caption, "regularised (%sp%g, blur 3x3)", norm ? "norm, " : "", percentile);
+    if (!save_picture(&pic, caption, dir, "heatmap_reg.png"))
+        goto out;
+    cv_image_free(&pic);
+
+    /* The original's projection: at the model's size, then back to the photo's. */
+    if (cv_render_overlay_multiply(&sized, regf, rows, cols, &proj, &err) != CV_OK ||
+        cv_image_resize(&pic, &proj, original.w, original.h, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    if (!save_picture(&pic, NULL, dir, "overlay.png"))
+        goto out;
+    cv_image_free(&pic);
+    /* The probability drop over the photo, interpolated between window
+     * centres so it sits where the windows were: where hiding hurts most. */
+    if (cv_occlusion_pixel_map(drop, map, &og, (int)occ, (int)stride, 1, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    for (size_t k = 0; k < (size_t)g.height * g.width; k++)
+        drop[k] = probs[target] - drop[k];
+    if (cv_render_overlay_alpha(&original, drop, g.height, g.width, 0, 0, cmap, 0.6f, &pic, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    if (!save_picture(&pic, NULL, dir, "overlay_alpha.png"))
+        goto out;
+    cv_image_free(&pic);
+
+    if (cli_flag(a, "all-classes")) {
+        if (!(top_d = malloc(cells * sizeof(double)))) {
+            cli_error("out of memory");
+            goto out;
+        }
+        for (size_t k = 0; k < cells; k++)
+            top_d[k] = top[k];
+        if (cv_npy_write_f64(cli_path(path, sizeof path, dir, "all_classes.npy"), &ms, top_d, &err) != CV_OK) {
+            cli_fail(&err);
+            goto out;
+        }
+        printf("  %s\n", path);
+        if (cv_render_labels(top, rows, cols, (const char *const *)labels, n_labels, 0, &pic, &err) != CV_OK) {
+            cli_fail(&err);
+            goto out;
+        }
+        if (!save_picture(&pic, "top class under the occluder", dir, "all_classes.png"))
+            goto out;
+        cv_image_free(&pic);
+    }
+    if (cli_flag(a, "frames") && !write_frames(dir, &sized, map, rows, cols, (int)occ, (int)stride))
+        goto out;
+    status = 0;
+out:
+    cv_image_free(&pic);
+    cv_image_free(&proj);
+    cv_image_free(&sized);
+    cv_image_free(&original);
+    cli_labels_free(labels, n_labels);
+    free(x);
+    free(fill_img);
+    free(map);
+    free(reg);
+    free(top);
+    free(top_d);
+    free(mapf);
+    free(regf);
+    free(drop);
+    cv_occlusion_free(o);
+    cv_model_free(m);
+    return status;
+}
+
+const cli_cmd cli_cmd_occlusion = {
+    "occlusion", "occlusion sensitivity: where hiding the image lowers the class probability",
+    "Slides a square occluder over the resized image and records the target class's probability at each "
+    "position: rows = ceil((size - occ_size) / stride) + 1 positions per side, windows clipped at the border. "
+    "Writes to --out: probs.npy (float64) and probs.csv, heatmap.png, heatmap_reg.png (the original tool's "
+    "regularised map), overlay.png (that map multiplied into the photo) and overlay_alpha.png (the probability "
+    "drop over the photo). Positions run in batches; the incremental engine recomputes only what each occluder "
+    "can reach, with the same values.",
+    groups, run,
+};

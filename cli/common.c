@@ -17,11 +17,13 @@ const cli_opt cli_model_opts[] = {
     {"config", NULL, "JSON", NULL, "Keras: architecture (model.to_json()) for a weights-only .h5"},
     {"flip-kernels", NULL, NULL, NULL, "Keras: flip conv kernels (Theano-trained weights)"},
     {"max-memory", NULL, "SIZE", NULL,
-     "refuse models and runs needing more memory than SIZE (e.g. 2G, 512M; default: what is available)"},
+     "refuse models and runs needing more memory than SIZE: MiB, or with a unit (512M, 2G); "
+     "default: what is available"},
     {NULL},
 };
 
-/* "123", "512K", "1.5G", "2GiB", "300MB" -> bytes (binary units). */
+/* "512" (MiB), "512K", "1.5G", "2GiB", "300MB", "1000000B" -> bytes
+ * (binary units; a bare number is MiB, as --max-memory always took). */
 static bool parse_size(const char *s, size_t *out)
 {
     char *end;
@@ -29,7 +31,7 @@ static bool parse_size(const char *s, size_t *out)
     double v = strtod(s, &end);
     if (errno || end == s || !(v > 0))
         return false;
-    double mult = 1;
+    double mult = *end ? 1 : 1024.0 * 1024;
     switch (toupper((unsigned char)*end)) {
     case 'K': mult = 1024.0; end++; break;
     case 'M': mult = 1024.0 * 1024; end++; break;
@@ -58,6 +60,17 @@ const cli_opt cli_preprocess_opts[] = {
     {NULL},
 };
 
+bool cli_max_memory(const cli_args *a, size_t *bytes)
+{
+    *bytes = 0;
+    const char *mm = cli_str(a, "max-memory");
+    if (mm && (!parse_size(mm, bytes) || *bytes < ((size_t)1 << 20))) {
+        cli_error("--max-memory expects a size of at least 1 MiB, such as 512 (MiB), 512M or 2G; got '%s'", mm);
+        return false;
+    }
+    return true;
+}
+
 bool cli_load_model(const cli_args *a, cv_model **m)
 {
     const char *path = cli_require(a, "model");
@@ -66,11 +79,8 @@ bool cli_load_model(const cli_args *a, cv_model **m)
     cv_load_options opt = {0};
     opt.keras_config = cli_str(a, "config");
     opt.keras_flip_kernels = cli_flag(a, "flip-kernels");
-    const char *mm = cli_str(a, "max-memory");
-    if (mm && !parse_size(mm, &opt.max_memory)) {
-        cli_error("--max-memory expects a size such as 2G, 512M or 1000000 (bytes), got '%s'", mm);
+    if (!cli_max_memory(a, &opt.max_memory))
         return false;
-    }
     cv_error err;
     if (cv_model_load(m, path, &opt, &err) != CV_OK) {
         cli_fail(&err);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern const cli_cmd cli_cmd_predict, cli_cmd_layers, cli_cmd_run, cli_cmd_grad,
     cli_cmd_filters, cli_cmd_occlusion;
@@ -210,8 +211,24 @@ static int parse(const cli_cmd *cmd, int argc, char **argv, cli_args *a)
     return 0;
 }
 
+/* OpenMP's worker threads spin while waiting by default, and so do
+ * OpenBLAS's own threads: on a 2-core machine the two pools then take the
+ * cores from each other (VGG16 forward measured 1.3 s instead of 0.21 s).
+ * libgomp reads OMP_WAIT_POLICY when it loads, before main, so the only way
+ * to choose passive waiting for the user is to run ourselves again with it
+ * set. A value the user chose is left alone. */
+static void prefer_passive_waiting(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY"))
+        return;
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    execv("/proc/self/exe", argv);
+    /* exec failed (no /proc): carry on with the default policy */
+}
+
 int main(int argc, char **argv)
 {
+    prefer_passive_waiting(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         print_usage(argc < 2 ? stderr : stdout);

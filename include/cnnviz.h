@@ -129,6 +129,11 @@ typedef struct {
     int stop_layer;     /* run layers up to and including this one; -1 = whole graph */
     int need_grad;      /* keep activations and allow cv_run_backward */
     int keep_all;       /* keep every activation after forward (no gradients) */
+    /* Backward through Relu: for a batch item whose ordinary Relu gradient
+     * is zero everywhere, pass the gradient where it would switch the unit
+     * on (lucid's "redirected ReLU"), so optimising an image can start from
+     * inputs where the unit is off. 0 = the exact gradient. */
+    int relu_redirect;
 } cv_run_options;
 
 cv_run_options cv_run_defaults(void);

@@ -207,11 +207,19 @@ static void test_conv_real_shapes(void)
         {"AlexNet conv1 11x11/4", {.g = {1, 3, 227, 227, 16, 1, 11, 11, 4, 4, 1, 1, 0, 0, 0, 0}, .bias = 1}},
     };
     test_seed(7);
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        double f = 0, b = 0;
-        check_case(&cases[k].cc, 1e-4, &f, &b);
-        printf("    %-30s forward max rel diff %.3g, backward %.3g (tol 1e-4)\n", cases[k].what, f, b);
+    /* each case with the automatic choice (Winograd for the 3x3 ones) and
+     * with im2col forced */
+    for (int forced = 0; forced < 2; forced++) {
+        if (forced)
+            setenv("CNNVIZ_CONV_ALGO", "im2col", 1);
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+            double f = 0, b = 0;
+            check_case(&cases[k].cc, 1e-4, &f, &b);
+            printf("    %-30s %-6s forward max rel diff %.3g, backward %.3g (tol 1e-4)\n", cases[k].what,
+                   forced ? "im2col" : "auto", f, b);
+        }
     }
+    unsetenv("CNNVIZ_CONV_ALGO");
 }
 
 /* Winograd F(4x4, 3x3), forced on (CNNVIZ_CONV_ALGO=winograd) for every

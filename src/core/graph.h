@@ -144,6 +144,7 @@ typedef struct {
     float *scratch;       /* forward/backward: at least scratch_floats floats */
     size_t scratch_floats;/* infer: set to what forward/backward need */
     const bool *in_static;/* infer: in_static[k] true when in[k]'s data is known now */
+    bool relu_redirect;   /* backward: cv_run_options.relu_redirect */
 } cv_op_ctx;
 
 typedef struct cv_op_def {

@@ -26,10 +26,18 @@ struct cv_run {
     int n_targets;
     int last_node;
     bool need_grad;
+    bool relu_redirect;
     float *scratch;
     size_t scratch_floats;
     size_t limit;           /* memory limit in bytes (the model's, else what is available) */
     size_t static_bytes;    /* taken by outputs folded at plan time */
+    /* Buffers released during forward wait here for the next tensor that
+     * fits, so repeated forwards (occlusion batches, filter iterations)
+     * reuse memory instead of mapping and page-faulting it afresh each time
+     * (that cost a quarter to a half of the time on big batches). */
+    struct pooled { void *p; size_t bytes; } *pool;
+    int n_pool, cap_pool;
+    size_t *bytes;          /* [n_values] capacity of t[v]'s owned buffer */
 };
 
 cv_run_options cv_run_defaults(void)
@@ -41,8 +49,13 @@ cv_run_options cv_run_defaults(void)
 static void release(cv_run *r, int v)
 {
     if (r->owned[v]) {
-        free(r->t[v].f);
-        free(r->t[v].i);
+        void *p = r->t[v].f ? (void *)r->t[v].f : (void *)r->t[v].i;
+        if (p && r->n_pool < r->cap_pool) {
+            r->pool[r->n_pool].p = p;
+            r->pool[r->n_pool++].bytes = r->bytes[v];
+        } else {
+            free(p);
+        }
         r->t[v].f = NULL;
         r->t[v].i = NULL;
         r->owned[v] = false;
@@ -53,12 +66,17 @@ void cv_run_free(cv_run *r)
 {
     if (!r)
         return;
+    r->cap_pool = 0; /* release() now frees */
     if (r->t) {
         for (int v = 0; v < r->m->n_values; v++) {
             release(r, v);
             free(r->t[v].grad);
         }
     }
+    for (int k = 0; k < r->n_pool; k++)
+        free(r->pool[k].p);
+    free(r->pool);
+    free(r->bytes);
     if (r->node_in)
         for (int k = 0; k < r->m->n_nodes; k++) {
             free(r->node_in[k]);
@@ -88,7 +106,20 @@ static cv_status alloc_tensor(cv_run *r, int v, cv_error *err)
     size_t bytes;
     if (!cv_mul_size(n ? n : 1, elem, &bytes))
         return cv_fail(err, CV_ERR_LIMIT, "%s: tensor '%s' is too large", r->m->path, r->m->values[v].name);
-    void *p = malloc(bytes);
+    /* Smallest pooled buffer that fits (and is not wastefully large). */
+    int best = -1;
+    for (int k = 0; k < r->n_pool; k++)
+        if (r->pool[k].bytes >= bytes && r->pool[k].bytes / 2 <= bytes &&
+            (best < 0 || r->pool[k].bytes < r->pool[best].bytes))
+            best = k;
+    void *p;
+    if (best >= 0) {
+        p = r->pool[best].p;
+        bytes = r->pool[best].bytes;
+        r->pool[best] = r->pool[--r->n_pool];
+    } else {
+        p = malloc(bytes);
+    }
     if (!p) {
         char s[128];
         return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory allocating tensor '%s' %s (%zu bytes)",
@@ -99,6 +130,7 @@ static cv_status alloc_tensor(cv_run *r, int v, cv_error *err)
     else
         t->f = p;
     r->owned[v] = true;
+    r->bytes[v] = bytes;
     return CV_OK;
 }
 
@@ -118,68 +150,111 @@ static char *mib_str(size_t bytes, char *buf, size_t len)
 
 static size_t add_sat(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
 
-/* The most memory the run will hold at once: what planning folded, the
- * input, scratch, and the activations forward keeps alive (replaying its
- * allocate / release order), or with need_grad every activation and its
- * gradient. Refused before anything of it is allocated when over the limit. */
+/* Forward's buffer pool, replayed on sizes only (alloc_tensor / release). */
+typedef struct {
+    size_t *sz;
+    int n;
+} mem_pool;
+
+static bool pool_take(mem_pool *p, size_t need, size_t *got)
+{
+    int best = -1;
+    for (int k = 0; k < p->n; k++)
+        if (p->sz[k] >= need && p->sz[k] / 2 <= need && (best < 0 || p->sz[k] < p->sz[best]))
+            best = k;
+    if (best < 0)
+        return false;
+    *got = p->sz[best];
+    p->sz[best] = p->sz[--p->n];
+    return true;
+}
+
+/* The most memory the run will hold: what planning folded, the input,
+ * scratch, and the activation buffers forward allocates — replaying its
+ * allocate / release order and its pool of released buffers (which keeps
+ * them for reuse rather than freeing them) over two forwards, as occlusion
+ * and filter visualization run many; with need_grad, every activation and
+ * its gradient. Refused before anything of it is allocated when over the
+ * limit. */
 static cv_status check_memory(cv_run *r, const cv_shape *in_shape, cv_error *err)
 {
     const cv_model *m = r->m;
     int big = m->input;
     size_t big_bytes = tensor_bytes(&r->t[m->input]);
     size_t scratch = r->scratch_floats > SIZE_MAX / sizeof(float) ? SIZE_MAX : r->scratch_floats * sizeof(float);
-    size_t live = add_sat(add_sat(r->static_bytes, tensor_bytes(&r->t[m->input])), scratch), peak = live;
-    bool *alive = calloc((size_t)m->n_values, sizeof(bool));
-    if (!alive)
+    size_t total = add_sat(add_sat(r->static_bytes, tensor_bytes(&r->t[m->input])), scratch);
+    size_t nv = (size_t)m->n_values;
+    bool *owned = calloc(nv, sizeof(bool));
+    size_t *size = calloc(nv, sizeof(size_t));
+    mem_pool pool = {calloc(nv + 1, sizeof(size_t)), 0};
+    if (!owned || !size || !pool.sz) {
+        free(owned);
+        free(size);
+        free(pool.sz);
         return cv_fail(err, CV_ERR_NOMEM, "out of memory");
-    alive[m->input] = true;
-    for (int k = 0; k <= r->last_node; k++) {
-        if (!r->needed[k])
-            continue;
-        const cv_node *n = &m->nodes[k];
-        for (int o = 0; o < n->n_out; o++) {
-            int v = n->out[o];
-            if (v < 0 || r->is_static[v] || alive[v])
-                continue;
-            size_t b = tensor_bytes(&r->t[v]);
-            if (r->need_grad && r->t[v].dtype == CV_F32)
-                b = add_sat(b, b); /* its gradient */
-            live = add_sat(live, b);
-            alive[v] = true;
-            if (b > big_bytes) {
-                big_bytes = b;
-                big = v;
-            }
-        }
-        peak = live > peak ? live : peak;
-        if (r->need_grad)
-            continue; /* everything is kept */
-        for (int i = 0; i < n->n_in; i++) {
-            int v = n->in[i];
-            if (v >= 0 && alive[v] && r->last_use[v] == k && !r->keep[v] && v != m->input) {
-                live -= tensor_bytes(&r->t[v]);
-                alive[v] = false;
-            }
-        }
-        for (int o = 0; o < n->n_out; o++) {
-            int v = n->out[o];
-            if (v >= 0 && alive[v] && r->last_use[v] < 0 && !r->keep[v]) {
-                live -= tensor_bytes(&r->t[v]);
-                alive[v] = false;
-            }
-        }
     }
-    free(alive);
+    owned[m->input] = true;
+    for (int v = 0; v < m->n_values; v++) {
+        if (v == m->input || r->is_static[v] || m->values[v].producer < 0 || !r->needed[m->values[v].producer])
+            continue;
+        size_t b = tensor_bytes(&r->t[v]);
+        if (b > big_bytes) {
+            big_bytes = b;
+            big = v;
+        }
+        if (r->need_grad) /* all kept, with a gradient each when float */
+            total = add_sat(total, r->t[v].dtype == CV_F32 ? add_sat(b, b) : b);
+    }
     if (r->need_grad)
-        peak = add_sat(peak, tensor_bytes(&r->t[m->input])); /* the input's gradient */
-    if (peak <= r->limit)
+        total = add_sat(total, tensor_bytes(&r->t[m->input])); /* the input's gradient */
+    for (int pass = 0; pass < 2 && !r->need_grad; pass++)
+        for (int k = 0; k <= r->last_node; k++) {
+            if (!r->needed[k])
+                continue;
+            const cv_node *n = &m->nodes[k];
+            bool all_static = true;
+            for (int o = 0; o < n->n_out; o++)
+                if (n->out[o] >= 0 && !r->is_static[n->out[o]])
+                    all_static = false;
+            if (all_static)
+                continue;
+            for (int o = 0; o < n->n_out; o++) {
+                int v = n->out[o];
+                if (v < 0 || owned[v])
+                    continue;
+                size_t b = tensor_bytes(&r->t[v]);
+                if (!pool_take(&pool, b, &size[v])) {
+                    size[v] = b;
+                    total = add_sat(total, b);
+                }
+                owned[v] = true;
+            }
+            for (int i = 0; i < n->n_in; i++) {
+                int v = n->in[i];
+                if (v >= 0 && owned[v] && r->last_use[v] == k && !r->keep[v] && !r->is_static[v] && v != m->input) {
+                    pool.sz[pool.n++] = size[v];
+                    owned[v] = false;
+                }
+            }
+            for (int o = 0; o < n->n_out; o++) {
+                int v = n->out[o];
+                if (v >= 0 && owned[v] && r->last_use[v] < 0 && !r->keep[v] && !r->is_static[v]) {
+                    pool.sz[pool.n++] = size[v];
+                    owned[v] = false;
+                }
+            }
+        }
+    free(owned);
+    free(size);
+    free(pool.sz);
+    if (total <= r->limit)
         return CV_OK;
     char is[160], bs[160], a[32], b[32], c[32];
     int producer = m->values[big].producer;
     return cv_fail(err, CV_ERR_LIMIT,
-                   "%s: a run on input %s needs about %s at its peak%s, over the memory limit of %s "
+                   "%s: a run on input %s needs about %s%s, over the memory limit of %s "
                    "(--max-memory); the largest tensor is '%s' %s (%s)%s%s%s",
-                   m->path, cv_shape_str(in_shape, is, sizeof is), mib_str(peak, a, sizeof a),
+                   m->path, cv_shape_str(in_shape, is, sizeof is), mib_str(total, a, sizeof a),
                    r->need_grad ? " with gradients" : "", mib_str(r->limit, b, sizeof b), m->values[big].name,
                    cv_shape_str(&r->t[big].shape, bs, sizeof bs), mib_str(big_bytes, c, sizeof c),
                    producer >= 0 ? ", output of layer '" : "", producer >= 0 ? cv_model_layer_name(m, producer) : "",
@@ -199,6 +274,7 @@ static void make_ctx(const cv_run *r, int k, cv_op_ctx *ctx)
     ctx->out = r->node_out[k];
     ctx->scratch = r->scratch;
     ctx->scratch_floats = r->scratch_floats;
+    ctx->relu_redirect = r->relu_redirect;
 }
 
 /* Mark the nodes that the target values depend on. */
@@ -351,13 +427,17 @@ cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_s
     r->node_in = calloc(nn, sizeof(cv_tensor **));
     r->node_out = calloc(nn, sizeof(cv_tensor **));
     r->targets = malloc(sizeof(int) * (size_t)(m->n_outputs + 8));
+    r->bytes = calloc(nv ? nv : 1, sizeof(size_t));
+    r->cap_pool = m->n_values + 1;
+    r->pool = calloc((size_t)r->cap_pool, sizeof *r->pool);
     cv_status st = CV_OK;
     if (!r->t || !r->is_static || !r->owned || !r->keep || !r->last_use || !r->needed || !r->macs ||
-        !r->node_in || !r->node_out || !r->targets) {
+        !r->node_in || !r->node_out || !r->targets || !r->bytes || !r->pool) {
         st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
         goto fail;
     }
     r->need_grad = opt->need_grad != 0;
+    r->relu_redirect = opt->relu_redirect != 0;
     for (int k = 0; k < m->n_nodes; k++) {
         const cv_node *n = &m->nodes[k];
         r->node_in[k] = calloc((size_t)(n->n_in + 1), sizeof(cv_tensor *));

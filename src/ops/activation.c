@@ -49,6 +49,27 @@ static void relu_forward(cv_op_ctx *c)
         y[k] = x[k] > 0.0f ? x[k] : 0.0f;
 }
 
+/* Redirected ReLU (lucid, for feature visualisation): per batch item, when
+ * the exact gradient is zero everywhere, let through the gradient that would
+ * turn units on (dy > 0), so ascent can leave a start where all are off. */
+static void relu_backward_redirect(cv_op_ctx *c)
+{
+    const float *x = c->in[0]->f, *dy = c->out[0]->grad;
+    float *dx = c->in[0]->grad;
+    size_t n = numel0(c);
+    size_t batch = c->in[0]->shape.ndim > 1 && c->in[0]->shape.d[0] > 0 ? (size_t)c->in[0]->shape.d[0] : 1;
+    size_t per = n / batch;
+    for (size_t b = 0; b < batch; b++) {
+        const float *xb = x + b * per, *dyb = dy + b * per;
+        float *dxb = dx + b * per;
+        bool any = false;
+        for (size_t k = 0; k < per && !any; k++)
+            any = xb[k] > 0.0f && dyb[k] != 0.0f;
+        for (size_t k = 0; k < per; k++)
+            dxb[k] += (any ? xb[k] > 0.0f : dyb[k] > 0.0f) ? dyb[k] : 0.0f;
+    }
+}
+
 static void relu_backward(cv_op_ctx *c)
 {
     if (!c->in[0]->grad)
@@ -56,6 +77,10 @@ static void relu_backward(cv_op_ctx *c)
     const float *x = c->in[0]->f, *dy = c->out[0]->grad;
     float *dx = c->in[0]->grad;
     size_t n = numel0(c);
+    if (c->relu_redirect) {
+        relu_backward_redirect(c);
+        return;
+    }
     /* Subgradient 0 at x == 0, as PyTorch does. */
 #pragma omp parallel for if (n > 65536) schedule(static)
     for (size_t k = 0; k < n; k++)

@@ -97,7 +97,11 @@ static void conv_choose_winograd(conv_plan *pl)
     int force = conv_algo_override();
     bool fits = pl->kind == CONV_IM2COL && pl->g == 1 && w->kh == 3 && w->kw == 3 && w->sh == 1 &&
                 w->sw == 1 && w->dh == 1 && w->dw == 1 && w->ih > 1;
-    bool pays = force > 0 || (force == 0 && pl->c >= 16 && pl->m >= 16);
+    /* Below ~32 tiles (4x4 output blocks) per weight pass, reading the
+     * transformed weights (4x the size of w) costs more than the saved
+     * multiplications: VGG16's 14x14 layers run as fast with im2col. */
+    int64_t tiles = pl->n * ((w->oh + 3) / 4) * ((w->ow + 3) / 4);
+    bool pays = force > 0 || (force == 0 && pl->c >= 16 && pl->m >= 16 && tiles >= 32);
     pl->wino_fits[0] = fits;
     pl->wino_fits[1] = fits && w->pt <= 2 && w->pl <= 2 && w->pb <= 2 && w->pr <= 2;
     pl->wino[0] = pl->wino_fits[0] && pays;

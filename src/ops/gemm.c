@@ -19,6 +19,15 @@ static void gemm_acc(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float al
             c[i] = beta == 0.0f ? 0.0f : beta * c[i];
         return;
     }
+    if (m == 1) {
+        /* One row (a batch-1 dense layer): sgemv streams the weights once,
+         * where sgemm would first repack all of them (VGG16's fc6 is 400 MB). */
+        if (tb)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, alpha, b, (int)k, a, 1, beta, c, 1);
+        else
+            cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, alpha, b, (int)n, a, 1, beta, c, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)m, (int)n, (int)k, alpha, a, (int)(ta ? m : k), b, (int)(tb ? k : n), beta, c, (int)n);
 }

@@ -156,12 +156,36 @@ static void maxpool_forward(cv_op_ctx *c)
     float *y = c->out[0]->f;                            /* (planes, OH, OW) */
     int64_t *idx = c->n_out > 1 && c->out[1] ? c->out[1]->i : NULL;
     int64_t in_plane = w.ih * w.iw, out_plane = w.oh * w.ow;
+    /* outputs ox in [ox_a, ox_b) have all their column taps inside x */
+    int64_t ox_a = w.pl > 0 ? (w.pl + w.sw - 1) / w.sw : 0, ox_b = w.ow;
+    while (ox_b > ox_a && (ox_b - 1) * w.sw - w.pl + (w.kw - 1) * w.dw >= w.iw)
+        ox_b--;
+    if (ox_a > ox_b)
+        ox_a = ox_b;
 #pragma omp parallel for schedule(static) if (planes * out_plane * w.kh * w.kw >= POOL_OMP_MIN)
     for (int64_t q = 0; q < planes; q++) {
         const float *xp = x + q * in_plane;
         float *yp = y + q * out_plane;
-        for (int64_t oy = 0; oy < w.oh; oy++)
+        for (int64_t oy = 0; oy < w.oh; oy++) {
+            int64_t iy0 = cv_window_start(oy, w.sh, w.pt), ki0, ki1;
+            cv_window_taps(iy0, w.kh, w.dh, 0, w.ih, &ki0, &ki1);
+            bool full_rows = ki0 == 0 && ki1 == w.kh && !idx;
             for (int64_t ox = 0; ox < w.ow; ox++) {
+                if (full_rows && ox == ox_a && ox_a < ox_b) {
+                    /* the interior: the same scan as max_tap, without clipping */
+                    for (; ox < ox_b; ox++) {
+                        const float *win = xp + iy0 * w.iw + ox * w.sw - w.pl;
+                        float best = win[0];
+                        for (int64_t ki = 0; ki < w.kh; ki++)
+                            for (int64_t kj = 0; kj < w.kw; kj++) {
+                                float v = win[ki * w.dh * w.iw + kj * w.dw];
+                                best = v > best || (v != v && best == best) ? v : best;
+                            }
+                        yp[oy * w.ow + ox] = best;
+                    }
+                    if (ox >= w.ow)
+                        break;
+                }
                 int64_t at = max_tap(xp, &w, oy, ox);
                 yp[oy * w.ow + ox] = xp[at];
                 if (idx) {
@@ -170,6 +194,7 @@ static void maxpool_forward(cv_op_ctx *c)
                         q * in_plane + (p->storage_order ? h + col * w.ih : at);
                 }
             }
+        }
     }
 }
 

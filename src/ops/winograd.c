@@ -13,12 +13,12 @@
  *
  * Layouts (floats), xi = 6*k + l for entry (k, l) of a 6x6 transform:
  *   U: [36][Mp/16][C][16]      (Mp = M rounded up to 16, zero padded)
- *   V: [36][C][Tp]             (Tp = tiles in the chunk rounded up to 16)
+ *   V: [36][Tp/16][C][16]      (Tp = tiles in the chunk rounded up to 16)
  *   O: [36][Mp][Tp]            (the products, before the output transform)
  * Tiles are numbered row-major, the tile rows of all images of the batch
  * one after the other (so small images share the pass over U), and
- * processed in chunks of whole tile rows so that V and O stay within
- * WINO_CHUNK_FLOATS.
+ * processed in chunks of whole tile rows so that V and O stay small (see
+ * wino_grid).
  *
  * The transform matrices are Lavin & Gray's (interpolation points 0, +-1,
  * +-2 and infinity), as in most Winograd convolution libraries.
@@ -33,7 +33,7 @@
 
 #define WINO_NR 16         /* tiles per kernel call: one vector */
 #define WINO_MB 16         /* output channels per kernel call */
-#define WINO_CHUNK_FLOATS ((int64_t)1 << 22) /* V + O per chunk: 16 MiB */
+#define WINO_CHUNK_FLOATS ((int64_t)1 << 20) /* V + O per chunk, at least: 4 MiB */
 
 typedef float v16 __attribute__((vector_size(64)));
 /* the same, for loads and stores at any float alignment */
@@ -49,7 +49,12 @@ static void wino_grid(const cv_wino_geom *g, int64_t *tw, int64_t *th, int64_t *
     *th = (g->oh + 3) / 4;
     int64_t all = (g->n > 0 ? g->n : 1) * *th;
     int64_t per_row = 36 * round_up(*tw, WINO_NR) * (g->c + round_up(g->m, WINO_MB));
-    int64_t r = WINO_CHUNK_FLOATS / (per_row ? per_row : 1);
+    /* small chunks keep V and O in cache between the phases, but every
+     * chunk reads all of U: let a chunk's V and O be at least half U's size */
+    int64_t budget = (int64_t)cv_wino_weights_floats(g->m, g->c) / 2;
+    if (budget < WINO_CHUNK_FLOATS)
+        budget = WINO_CHUNK_FLOATS;
+    int64_t r = budget / (per_row ? per_row : 1);
     *rows = r < 1 ? 1 : r > all ? all : r;
 }
 
@@ -104,14 +109,32 @@ void cv_wino_transform_weights(float *u, const float *w, int64_t m, int64_t c, b
 
 /* ---- input transform: V = B^T d B ---------------------------------------- */
 
-/* Two-vector shuffles: GCC's __builtin_shuffle takes the lane indices as a
- * vector, clang's __builtin_shufflevector as constant arguments (clang
- * builds the fuzzers and sanitizer runs, docs/robustness.md). */
 typedef int i16 __attribute__((vector_size(64)));
+typedef int i16u __attribute__((vector_size(64), aligned(4)));
+
 #ifdef __clang__
-#define WINO_SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
-#else
-#define WINO_SHUF(a, b, ...) __builtin_shuffle(a, b, (i16){__VA_ARGS__})
+/* clang has no __builtin_shuffle (GCC's, with a mask vector) and its
+ * __builtin_shufflevector wants constant lanes. The clang builds are the
+ * fuzzers and sanitizer runs (docs/robustness.md), where speed does not
+ * matter: lane loops with GCC's semantics (mask taken modulo the lanes). */
+static inline v16 wino_shuffle2(v16 a, v16 b, i16 m)
+{
+    v16 r;
+    for (int k = 0; k < 16; k++) {
+        int i = m[k] & 31;
+        r[k] = i < 16 ? a[i] : b[i - 16];
+    }
+    return r;
+}
+static inline v16 wino_shuffle1(v16 a, i16 m)
+{
+    v16 r;
+    for (int k = 0; k < 16; k++)
+        r[k] = a[m[k] & 15];
+    return r;
+}
+#define WINO_SHUFFLE_PICK(a1, a2, a3, name, ...) name
+#define __builtin_shuffle(...) WINO_SHUFFLE_PICK(__VA_ARGS__, wino_shuffle2, wino_shuffle1, none)(__VA_ARGS__)
 #endif
 
 /* o[k] = (B^T in)[k], k < 6, for in[j] = in[j*si]; vectors of 16 tiles */
@@ -129,79 +152,97 @@ static inline void bt6(v16 *o, int so, const v16 *in, int si)
 /* p[j][t] = f[4t + j] for j < 4, t < 16: the four phases of 64 floats */
 static inline void deinterleave4(v16 *p, const float *f)
 {
-#define EV 0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29
-#define OD 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31
-#define LO 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
-#define HI 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+    const i16 ev = {0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29};
+    const i16 od = {2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31};
+    const i16 lo = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+    const i16 hi = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
     v16 a0 = *(const v16u *)f, a1 = *(const v16u *)(f + 16), a2 = *(const v16u *)(f + 32),
         a3 = *(const v16u *)(f + 48);
-    v16 s0 = WINO_SHUF(a0, a1, EV), s1 = WINO_SHUF(a0, a1, OD);
-    v16 s2 = WINO_SHUF(a2, a3, EV), s3 = WINO_SHUF(a2, a3, OD);
-    p[0] = WINO_SHUF(s0, s2, LO);
-    p[1] = WINO_SHUF(s0, s2, HI);
-    p[2] = WINO_SHUF(s1, s3, LO);
-    p[3] = WINO_SHUF(s1, s3, HI);
-#undef EV
-#undef OD
-#undef LO
-#undef HI
+    v16 s0 = __builtin_shuffle(a0, a1, ev), s1 = __builtin_shuffle(a0, a1, od);
+    v16 s2 = __builtin_shuffle(a2, a3, ev), s3 = __builtin_shuffle(a2, a3, od);
+    p[0] = __builtin_shuffle(s0, s2, lo);
+    p[1] = __builtin_shuffle(s0, s2, hi);
+    p[2] = __builtin_shuffle(s1, s3, lo);
+    p[3] = __builtin_shuffle(s1, s3, hi);
+}
+
+/* Lanes t < n of vec into the tile vectors of V for tiles tl0 .. tl0+n-1
+ * (n <= 16): at most two vectors, each read, blended and written back.
+ * p points at the vector of tile block 0; step is the distance between
+ * consecutive tile blocks. */
+static inline void store_tiles(float *p, int64_t step, int64_t tl0, int n, v16 vec)
+{
+    const i16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    int o = (int)(tl0 % WINO_NR);
+    float *b0 = p + tl0 / WINO_NR * step;
+    if (o == 0 && n == WINO_NR) {
+        *(v16u *)b0 = vec;
+        return;
+    }
+    v16 rot = __builtin_shuffle(vec, (iota - o) & 15); /* lane k holds tile tl0 - o + k */
+    i16 m0 = (iota >= o) & (iota < o + n), m1 = iota < o + n - WINO_NR;
+    i16 r = (i16)rot, old = *(const i16u *)b0;
+    *(i16u *)b0 = (r & m0) | (old & ~m0);
+    if (o + n > WINO_NR) {
+        float *b1 = b0 + step;
+        old = *(const i16u *)b1;
+        *(i16u *)b1 = (r & m1) | (old & ~m1);
+    }
 }
 
 /* V for batch tile rows R0 .. R0+rows-1 of x (N, C, IH, IW), 16 tiles at a
- * time: tile t of a run reads input columns col0 + 4t .. col0 + 4t + 5. */
+ * time: tile t of a run reads input columns col0 + 4t .. col0 + 4t + 5.
+ * One job per channel: a tile vector shared by two tile rows is then
+ * blended by one thread only. */
 static void input_transform(float *v, const float *x, const cv_wino_geom *g, int64_t r0, int64_t rows,
                             int64_t tw, int64_t th, int64_t tp)
 {
-    int64_t jobs = g->c * rows, tiles = rows * tw;
+    int64_t tiles = rows * tw;
     enum { SPAN = 4 * WINO_NR + 4 }; /* columns read per run: 68 (66 used) */
-#pragma omp parallel for schedule(static) if (jobs * tw >= 64)
-    for (int64_t job = 0; job < jobs; job++) {
-        int64_t ch = job / rows, r = job % rows, img = (r0 + r) / th, ty = (r0 + r) % th;
-        const float *xc = x + (img * g->c + ch) * g->ih * g->iw;
-        float buf[6][SPAN];
-        static const float zero[SPAN];
-        for (int64_t tx0 = 0; tx0 < tw; tx0 += WINO_NR) {
-            int n = (int)(tw - tx0 < WINO_NR ? tw - tx0 : WINO_NR);
-            int64_t col0 = tx0 * 4 - g->pl;
-            bool inside = col0 >= 0 && col0 + SPAN <= g->iw;
-            v16 d[36], t1[36], vt[36];
-            for (int i = 0; i < 6; i++) {
-                int64_t iy = ty * 4 - g->pt + i;
-                const float *src;
-                if (iy < 0 || iy >= g->ih) {
-                    src = zero;
-                } else if (inside) {
-                    src = xc + iy * g->iw + col0;
-                } else { /* a border run: copy with zeros outside the row */
-                    const float *xr = xc + iy * g->iw;
-                    for (int q = 0; q < SPAN; q++)
-                        buf[i][q] = col0 + q >= 0 && col0 + q < g->iw ? xr[col0 + q] : 0.0f;
-                    src = buf[i];
+#pragma omp parallel for schedule(static) if (g->c * tiles >= 64)
+    for (int64_t ch = 0; ch < g->c; ch++) {
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t img = (r0 + r) / th, ty = (r0 + r) % th;
+            const float *xc = x + (img * g->c + ch) * g->ih * g->iw;
+            float buf[6][SPAN];
+            static const float zero[SPAN];
+            for (int64_t tx0 = 0; tx0 < tw; tx0 += WINO_NR) {
+                int n = (int)(tw - tx0 < WINO_NR ? tw - tx0 : WINO_NR);
+                int64_t col0 = tx0 * 4 - g->pl;
+                bool inside = col0 >= 0 && col0 + SPAN <= g->iw;
+                v16 d[36], t1[36], vt[36];
+                for (int i = 0; i < 6; i++) {
+                    int64_t iy = ty * 4 - g->pt + i;
+                    const float *src;
+                    if (iy < 0 || iy >= g->ih) {
+                        src = zero;
+                    } else if (inside) {
+                        src = xc + iy * g->iw + col0;
+                    } else { /* a border run: copy with zeros outside the row */
+                        const float *xr = xc + iy * g->iw;
+                        for (int q = 0; q < SPAN; q++)
+                            buf[i][q] = col0 + q >= 0 && col0 + q < g->iw ? xr[col0 + q] : 0.0f;
+                        src = buf[i];
+                    }
+                    v16 p[8];
+                    deinterleave4(p, src);      /* columns 4t + 0..3 */
+                    deinterleave4(p + 4, src + 4); /* columns 4t + 4..7 */
+                    for (int j = 0; j < 6; j++)
+                        d[i * 6 + j] = p[j];
                 }
-                v16 p[8];
-                deinterleave4(p, src);      /* columns 4t + 0..3 */
-                deinterleave4(p + 4, src + 4); /* columns 4t + 4..7 */
-                for (int j = 0; j < 6; j++)
-                    d[i * 6 + j] = p[j];
+                for (int j = 0; j < 6; j++) /* columns: t1[k][j] = sum_i BT[k][i] d[i][j] */
+                    bt6(t1 + j, 6, d + j, 6);
+                for (int k = 0; k < 6; k++) /* rows: vt[k][l] = sum_j BT[l][j] t1[k][j] */
+                    bt6(vt + k * 6, 1, t1 + k * 6, 1);
+                for (int xi = 0; xi < 36; xi++)
+                    store_tiles(v + xi * g->c * tp + ch * WINO_NR, g->c * WINO_NR, r * tw + tx0, n, vt[xi]);
             }
-            for (int j = 0; j < 6; j++) /* columns: t1[k][j] = sum_i BT[k][i] d[i][j] */
-                bt6(t1 + j, 6, d + j, 6);
-            for (int k = 0; k < 6; k++) /* rows: vt[k][l] = sum_j BT[l][j] t1[k][j] */
-                bt6(vt + k * 6, 1, t1 + k * 6, 1);
-            float *vp = v + ch * tp + r * tw + tx0;
-            if (n == WINO_NR)
+            /* the padding tiles of the last vector: zero, so the kernel reads numbers */
+            if (r == rows - 1 && tiles < tp)
                 for (int xi = 0; xi < 36; xi++)
-                    *(v16u *)(vp + xi * g->c * tp) = vt[xi];
-            else /* the end of a tile row: the next lanes belong to the next row */
-                for (int xi = 0; xi < 36; xi++)
-                    for (int t = 0; t < n; t++)
-                        vp[xi * g->c * tp + t] = vt[xi][t];
+                    store_tiles(v + xi * g->c * tp + ch * WINO_NR, g->c * WINO_NR, tiles, (int)(tp - tiles),
+                                (v16){0});
         }
-        /* the padding tiles of the last vector: zero, so the kernel reads numbers */
-        if (r == rows - 1)
-            for (int xi = 0; xi < 36; xi++)
-                for (int64_t tl = tiles; tl < tp; tl++)
-                    v[(xi * g->c + ch) * tp + tl] = 0.0f;
     }
 }
 
@@ -233,7 +274,8 @@ static void products(float *o, const float *u, const float *v, const cv_wino_geo
         int64_t xi = job / mblocks, mb = job % mblocks;
         const float *up = u + (xi * mblocks + mb) * g->c * WINO_MB;
         for (int64_t t0 = 0; t0 < tp; t0 += WINO_NR)
-            kernel_16x16(o + (xi * mp + mb * WINO_MB) * tp + t0, tp, up, v + xi * g->c * tp + t0, tp, g->c);
+            kernel_16x16(o + (xi * mp + mb * WINO_MB) * tp + t0, tp, up, v + xi * g->c * tp + t0 * g->c, WINO_NR,
+                         g->c);
     }
 }
 
@@ -254,20 +296,16 @@ static inline void at4(v16 *o, const v16 *in, int si)
  * output columns of 16 tiles, back in pixel order. */
 static inline void interleave4(float *out, v16 a, v16 b, v16 c, v16 d)
 {
-#define LO 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
-#define HI 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
-#define Q0 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23
-#define Q1 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31
-    v16 ab0 = WINO_SHUF(a, b, LO), ab1 = WINO_SHUF(a, b, HI);
-    v16 cd0 = WINO_SHUF(c, d, LO), cd1 = WINO_SHUF(c, d, HI);
-    *(v16u *)(out) = WINO_SHUF(ab0, cd0, Q0);
-    *(v16u *)(out + 16) = WINO_SHUF(ab0, cd0, Q1);
-    *(v16u *)(out + 32) = WINO_SHUF(ab1, cd1, Q0);
-    *(v16u *)(out + 48) = WINO_SHUF(ab1, cd1, Q1);
-#undef LO
-#undef HI
-#undef Q0
-#undef Q1
+    const i16 lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+    const i16 hi = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    const i16 q0 = {0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23};
+    const i16 q1 = {8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31};
+    v16 ab0 = __builtin_shuffle(a, b, lo), ab1 = __builtin_shuffle(a, b, hi);
+    v16 cd0 = __builtin_shuffle(c, d, lo), cd1 = __builtin_shuffle(c, d, hi);
+    *(v16u *)(out) = __builtin_shuffle(ab0, cd0, q0);
+    *(v16u *)(out + 16) = __builtin_shuffle(ab0, cd0, q1);
+    *(v16u *)(out + 32) = __builtin_shuffle(ab1, cd1, q0);
+    *(v16u *)(out + 48) = __builtin_shuffle(ab1, cd1, q1);
 }
 
 static void output_transform(float *y, const float *o, const float *bias, const cv_wino_geom *g, int64_t r0,

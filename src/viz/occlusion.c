@@ -1,0 +1,693 @@
+/* Occlusion sensitivity: the map of the target class's probability as a
+ * window slides over the image, its fills (constant, mean, blur) and the
+ * original tool's regularised map.
+ *
+ * The driver (cv_occlusion_run) walks the positions in batches and asks an
+ * engine to "evaluate these windows": return the model's outputs for the
+ * image with each window occluded. The one engine today reruns the whole
+ * network on batched copies. An incremental engine (issue #5: recompute
+ * only the region each window can reach) is another occ_engine_ops behind
+ * the same driver (src/viz/occlusion_engine.h), chosen by
+ * cv_occlusion_params.engine.
+ */
+#include "occlusion_engine.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct cv_occlusion {
+    const cv_model *m;
+    cv_occlusion_geometry g;
+    cv_occlusion_params p;
+    int rows, cols;
+    occ_engine *engine;
+    float *base_probs;   /* [n_classes] */
+    int softmax;         /* probabilities = softmax(outputs) */
+    float *scores;       /* [batch x n_classes] */
+    occ_window *windows; /* [batch] */
+};
+
+cv_occlusion_params cv_occlusion_defaults(void)
+{
+    cv_occlusion_params p;
+    memset(&p, 0, sizeof p);
+    p.occ_size = 40;
+    p.stride = 5;
+    p.target = -1;
+    return p;
+}
+
+cv_status cv_occlusion_grid_size(const cv_occlusion_geometry *g, int occ_size, int stride, int *rows,
+                                 int *cols, cv_error *err)
+{
+    if (g->channels < 1 || g->channels > CV_OCCLUSION_MAX_CHANNELS || g->height < 1 || g->width < 1)
+        return cv_fail(err, CV_ERR_INVALID, "occlusion: image geometry %d x %d x %d is not an image with 1 to %d channels",
+                       g->channels, g->height, g->width, CV_OCCLUSION_MAX_CHANNELS);
+    if (stride < 1)
+        return cv_fail(err, CV_ERR_INVALID, "occlusion: stride must be at least 1, got %d", stride);
+    if (occ_size < 1 || occ_size > g->height || occ_size > g->width)
+        return cv_fail(err, CV_ERR_INVALID, "occlusion: occluder size %d does not fit the %d x %d input (1..%d)",
+                       occ_size, g->height, g->width, g->height < g->width ? g->height : g->width);
+    /* ceil((size - occ) / stride + 1), as the original's N. */
+    *rows = (g->height - occ_size + stride - 1) / stride + 1;
+    *cols = (g->width - occ_size + stride - 1) / stride + 1;
+    return CV_OK;
+}
+
+/* Window (i, j) of the grid, clipped at the border. */
+static occ_window window_at(const cv_occlusion *o, long pos)
+{
+    int i = (int)(pos / o->cols), j = (int)(pos % o->cols);
+    occ_window w;
+    w.index = pos;
+    w.y0 = i * o->p.stride;
+    w.x0 = j * o->p.stride;
+    w.y1 = w.y0 + o->p.occ_size < o->g.height ? w.y0 + o->p.occ_size : o->g.height;
+    w.x1 = w.x0 + o->p.occ_size < o->g.width ? w.x0 + o->p.occ_size : o->g.width;
+    return w;
+}
+
+void occ_apply_window(float *x, const occ_window *w, const cv_occlusion_geometry *g, const float *fill,
+                      const float *fill_value)
+{
+    const int C = g->channels, H = g->height, W = g->width;
+    for (int c = 0; c < C; c++)
+        for (int y = w->y0; y < w->y1; y++)
+            for (int xx = w->x0; xx < w->x1; xx++) {
+                size_t k = g->nhwc ? ((size_t)y * W + xx) * C + c : ((size_t)c * H + y) * W + xx;
+                x[k] = fill ? fill[k] : fill_value[c];
+            }
+}
+
+/* ---- the full-inference engine --------------------------------------------- */
+
+typedef struct {
+    occ_engine base;
+    const cv_model *m;
+    const float *image, *fill;
+    float fill_value[CV_OCCLUSION_MAX_CHANNELS];
+    cv_occlusion_geometry g;
+    size_t item;        /* floats per image */
+    cv_run *run_full;   /* planned for base.batch images */
+    cv_run *run_part;   /* planned for part_n < batch images (the last batch, the base image) */
+    int part_n;
+    float *input;       /* [batch x item] */
+} full_engine;
+
+static cv_shape batch_shape(const cv_occlusion_geometry *g, int n)
+{
+    cv_shape s = {4, {n, g->channels, g->height, g->width}};
+    if (g->nhwc) {
+        s.d[1] = g->height;
+        s.d[2] = g->width;
+        s.d[3] = g->channels;
+    }
+    return s;
+}
+
+/* Plan a run for n images and check that output 0 holds n_classes floats
+ * per image (*n_classes = 0: learn it). */
+static cv_status plan_run(cv_run **out, const cv_model *m, const cv_occlusion_geometry *g, int n,
+                          int *n_classes, cv_error *err)
+{
+    cv_shape s = batch_shape(g, n);
+    cv_run_options opt = cv_run_defaults();
+    cv_status st = cv_run_create(out, m, &s, &opt, err);
+    if (st != CV_OK)
+        return st;
+    const cv_tensor *y = cv_run_output(*out, 0);
+    size_t numel = y ? cv_shape_numel(&y->shape) : 0;
+    char buf[160];
+    if (!y || y->dtype != CV_F32 || numel == 0 || numel % (size_t)n != 0 || y->shape.ndim < 1 ||
+        y->shape.d[0] != n || (*n_classes && numel / (size_t)n != (size_t)*n_classes)) {
+        cv_run_free(*out);
+        *out = NULL;
+        return cv_fail(err, CV_ERR_SHAPE, "%s: output 0 %s does not hold class scores for a batch of %d",
+                       cv_model_path(m), y ? cv_shape_str(&y->shape, buf, sizeof buf) : "(none)", n);
+    }
+    if (numel / (size_t)n > (size_t)1 << 24) {
+        cv_run_free(*out);
+        *out = NULL;
+        return cv_fail(err, CV_ERR_LIMIT, "%s: output 0 has %zu values per image; a classifier was expected",
+                       cv_model_path(m), numel / (size_t)n);
+    }
+    *n_classes = (int)(numel / (size_t)n);
+    return CV_OK;
+}
+
+static cv_status full_eval(occ_engine *base, const occ_window *w, int n, float *scores, cv_error *err)
+{
+    full_engine *e = (full_engine *)base;
+    cv_status st;
+    cv_run *r = e->run_full;
+    if (n != e->base.batch) {
+        if (n != e->part_n) {
+            /* Plan once per distinct count: the base image, then the last batch. */
+            cv_run_free(e->run_part);
+            e->run_part = NULL;
+            e->part_n = 0;
+            if ((st = plan_run(&e->run_part, e->m, &e->g, n, &e->base.n_classes, err)) != CV_OK)
+                return st;
+            e->part_n = n;
+        }
+        r = e->run_part;
+    }
+    for (int k = 0; k < n; k++) { /* x: [n x item] */
+        float *x = e->input + (size_t)k * e->item;
+        memcpy(x, e->image, e->item * sizeof(float));
+        occ_apply_window(x, &w[k], &e->g, e->fill, e->fill_value);
+    }
+    if ((st = cv_run_forward(r, e->input, err)) != CV_OK)
+        return st;
+    memcpy(scores, cv_run_output(r, 0)->f, (size_t)n * (size_t)e->base.n_classes * sizeof(float));
+    return CV_OK;
+}
+
+static void full_free(occ_engine *base)
+{
+    full_engine *e = (full_engine *)base;
+    cv_run_free(e->run_full);
+    cv_run_free(e->run_part);
+    free(e->input);
+    free(e);
+}
+
+static const occ_engine_ops full_ops = {"full", full_eval, full_free};
+
+/* Bytes one image needs through the network: the sum of every planned
+ * layer output (an upper bound: the executor frees tensors after their last
+ * reader). */
+static size_t bytes_per_image(const cv_run *r, const cv_model *m, size_t item)
+{
+    double total = (double)item * sizeof(float) * 2; /* our copy and the run's input */
+    for (int k = 0; k < cv_model_num_layers(m); k++) {
+        cv_shape s = cv_run_layer_shape(r, k);
+        if (s.ndim > 0)
+            total += (double)cv_shape_numel(&s) * sizeof(float);
+    }
+    return total > (double)SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)total;
+}
+
+static size_t default_budget(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    size_t phys = pages > 0 && page > 0 ? (size_t)pages * (size_t)page : (size_t)4 << 30;
+    size_t budget = phys / 4;
+    return budget < ((size_t)2 << 30) ? budget : (size_t)2 << 30;
+}
+
+/* Batches past 64 only cost memory: the convolutions are already large
+ * matrix products at batch 16. */
+#define OCC_MAX_AUTO_BATCH 64
+
+cv_status occ_full_engine_create(occ_engine **out, const cv_model *m, const float *image,
+                             const cv_occlusion_geometry *g, const cv_occlusion_params *p, long positions,
+                             cv_error *err)
+{
+    *out = NULL;
+    full_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return cv_fail(err, CV_ERR_NOMEM, "occlusion: out of memory");
+    e->base.ops = &full_ops;
+    e->m = m;
+    e->image = image;
+    e->fill = p->fill;
+    memcpy(e->fill_value, p->fill_value, sizeof e->fill_value);
+    e->g = *g;
+    e->item = (size_t)g->channels * (size_t)g->height * (size_t)g->width;
+    cv_status st;
+    /* Batch 1 first: it classifies the base image and measures an image. */
+    if ((st = plan_run(&e->run_part, m, g, 1, &e->base.n_classes, err)) != CV_OK)
+        goto fail;
+    e->part_n = 1;
+    long batch = p->batch;
+    if (batch <= 0) {
+        size_t per = bytes_per_image(e->run_part, m, e->item);
+        size_t budget = p->max_memory ? p->max_memory : default_budget();
+        batch = per ? (long)(budget / per) : OCC_MAX_AUTO_BATCH;
+        if (batch > OCC_MAX_AUTO_BATCH)
+            batch = OCC_MAX_AUTO_BATCH;
+    }
+    if (batch > positions)
+        batch = positions;
+    if (batch < 1)
+        batch = 1;
+    if (batch > 1) {
+        cv_error batch_err;
+        if (plan_run(&e->run_full, m, g, (int)batch, &e->base.n_classes, &batch_err) != CV_OK) {
+            /* The graph fixes its batch size (e.g. a Reshape to [1, -1]):
+             * go one image at a time; cv_occlusion_batch tells the caller. */
+            if (batch_err.status == CV_ERR_NOMEM) {
+                st = cv_fail(err, CV_ERR_NOMEM, "%s", batch_err.msg);
+                goto fail;
+            }
+            batch = 1;
+        }
+    }
+    if (batch == 1) {
+        e->run_full = e->run_part;
+        e->run_part = NULL;
+        e->part_n = 0;
+    }
+    e->base.batch = (int)batch;
+    size_t floats;
+    if (!cv_mul_size(e->item, (size_t)batch, &floats) || !(e->input = malloc(floats * sizeof(float)))) {
+        st = cv_fail(err, CV_ERR_NOMEM, "occlusion: out of memory for a batch of %ld images", batch);
+        goto fail;
+    }
+    *out = &e->base;
+    return CV_OK;
+fail:
+    full_free(&e->base);
+    return st;
+}
+
+/* ---- the driver ------------------------------------------------------------ */
+
+/* Class probabilities from a model output: a softmax in double, or the
+ * values as they are. Returns the probability of `target` (when >= 0) and
+ * the most likely class with its probability. */
+static double to_probs(const float *s, int n, int softmax, int target, int *best, double *best_p, float *probs)
+{
+    int b = 0;
+    for (int k = 1; k < n; k++)
+        if (s[k] > s[b])
+            b = k;
+    *best = b;
+    if (!softmax) {
+        if (probs)
+            memcpy(probs, s, (size_t)n * sizeof(float));
+        *best_p = s[b];
+        return target >= 0 ? s[target] : 0.0;
+    }
+    double mx = s[b], sum = 0;
+    for (int k = 0; k < n; k++)
+        sum += exp((double)s[k] - mx);
+    if (probs)
+        for (int k = 0; k < n; k++)
+            probs[k] = (float)(exp((double)s[k] - mx) / sum);
+    *best_p = 1.0 / sum;
+    return target >= 0 ? exp((double)s[target] - mx) / sum : 0.0;
+}
+
+static bool is_distribution(const float *s, int n)
+{
+    double sum = 0;
+    for (int k = 0; k < n; k++) {
+        if (!(s[k] >= 0.0f && s[k] <= 1.0f))
+            return false;
+        sum += s[k];
+    }
+    return fabs(sum - 1.0) <= 1e-3;
+}
+
+/* Below this many times fewer multiply-adds, incremental inference is not
+ * worth its bookkeeping (many small windows instead of a few large GEMMs). */
+#define OCC_INCR_MIN_SPEEDUP 1.5
+
+/* FULL or INCREMENTAL as asked; AUTO: incremental when it works for the
+ * model and saves enough work, else full. */
+static cv_status pick_engine(cv_occlusion *o, const float *image, cv_error *err)
+{
+    const cv_occlusion_params *p = &o->p;
+    cv_status st;
+    if (p->engine == CV_OCCLUSION_ENGINE_INCREMENTAL)
+        return occ_incr_engine_create(&o->engine, o->m, image, &o->g, p, o->rows, o->cols, err);
+    if (p->engine == CV_OCCLUSION_ENGINE_AUTO && !o->g.nhwc) {
+        cv_error ierr;
+        st = occ_incr_engine_create(&o->engine, o->m, image, &o->g, p, o->rows, o->cols, &ierr);
+        if (st == CV_OK && occ_incr_engine_speedup(o->engine) >= OCC_INCR_MIN_SPEEDUP)
+            return CV_OK;
+        if (o->engine)
+            o->engine->ops->free(o->engine);
+        o->engine = NULL;
+    }
+    return occ_full_engine_create(&o->engine, o->m, image, &o->g, p, (long)o->rows * o->cols, err);
+}
+
+void cv_occlusion_free(cv_occlusion *o)
+{
+    if (!o)
+        return;
+    if (o->engine)
+        o->engine->ops->free(o->engine);
+    free(o->base_probs);
+    free(o->scores);
+    free(o->windows);
+    free(o);
+}
+
+cv_status cv_occlusion_create(cv_occlusion **out, const cv_model *m, const float *image,
+                              const cv_occlusion_geometry *g, const cv_occlusion_params *p, cv_error *err)
+{
+    *out = NULL;
+    int rows = 0, cols = 0;
+    cv_status st = cv_occlusion_grid_size(g, p->occ_size, p->stride, &rows, &cols, err);
+    if (st != CV_OK)
+        return st;
+    if (!image)
+        return cv_fail(err, CV_ERR_INVALID, "occlusion: no image");
+    if (p->engine < CV_OCCLUSION_ENGINE_AUTO || p->engine > CV_OCCLUSION_ENGINE_INCREMENTAL)
+        return cv_fail(err, CV_ERR_INVALID, "occlusion: unknown engine %d", (int)p->engine);
+    if (p->score < CV_OCCLUSION_SCORE_AUTO || p->score > CV_OCCLUSION_SCORE_RAW)
+        return cv_fail(err, CV_ERR_INVALID, "occlusion: unknown score mode %d", (int)p->score);
+    cv_occlusion *o = calloc(1, sizeof *o);
+    if (!o)
+        return cv_fail(err, CV_ERR_NOMEM, "occlusion: out of memory");
+    o->m = m;
+    o->g = *g;
+    o->p = *p;
+    o->rows = rows;
+    o->cols = cols;
+    if ((st = pick_engine(o, image, err)) != CV_OK)
+        goto fail;
+    int n = o->engine->n_classes, batch = o->engine->batch;
+    o->base_probs = malloc((size_t)n * sizeof(float));
+    o->scores = malloc((size_t)batch * (size_t)n * sizeof(float));
+    o->windows = malloc((size_t)batch * sizeof(occ_window));
+    if (!o->base_probs || !o->scores || !o->windows) {
+        st = cv_fail(err, CV_ERR_NOMEM, "occlusion: out of memory for %d x %d scores", batch, n);
+        goto fail;
+    }
+    occ_window none = {0, 0, 0, 0, -1};
+    if ((st = o->engine->ops->eval(o->engine, &none, 1, o->scores, err)) != CV_OK)
+        goto fail;
+    o->softmax = p->score == CV_OCCLUSION_SCORE_SOFTMAX ||
+                 (p->score == CV_OCCLUSION_SCORE_AUTO && !is_distribution(o->scores, n));
+    int best;
+    double best_p;
+    to_probs(o->scores, n, o->softmax, -1, &best, &best_p, o->base_probs);
+    *out = o;
+    return CV_OK;
+fail:
+    cv_occlusion_free(o);
+    return st;
+}
+
+const float *cv_occlusion_base_probs(const cv_occlusion *o, int *n_classes)
+{
+    if (n_classes)
+        *n_classes = o->engine->n_classes;
+    return o->base_probs;
+}
+
+int cv_occlusion_softmax_applied(const cv_occlusion *o) { return o->softmax; }
+
+void cv_occlusion_grid(const cv_occlusion *o, int *rows, int *cols)
+{
+    *rows = o->rows;
+    *cols = o->cols;
+}
+
+int cv_occlusion_batch(const cv_occlusion *o) { return o->engine->batch; }
+
+const char *cv_occlusion_engine_name(const cv_occlusion *o) { return o->engine->ops->name; }
+
+double cv_occlusion_engine_speedup(const cv_occlusion *o)
+{
+    double s = occ_incr_engine_speedup(o->engine);
+    return s > 0 ? s : 1.0;
+}
+
+cv_status cv_occlusion_run(cv_occlusion *o, int target, double *map, int *top_class, double *top_prob,
+                           cv_error *err)
+{
+    const int n = o->engine->n_classes, batch = o->engine->batch;
+    if (target < 0) {
+        target = 0;
+        for (int k = 1; k < n; k++)
+            if (o->base_probs[k] > o->base_probs[target])
+                target = k;
+    }
+    if (target >= n)
+        return cv_fail(err, CV_ERR_INVALID, "occlusion: class %d is out of range: %s has %d classes (0..%d)",
+                       target, cv_model_path(o->m), n, n - 1);
+    const long total = (long)o->rows * o->cols;
+    for (long start = 0; start < total; start += batch) {
+        int count = total - start < batch ? (int)(total - start) : batch;
+        for (int k = 0; k < count; k++)
+            o->windows[k] = window_at(o, start + k);
+        cv_status st = o->engine->ops->eval(o->engine, o->windows, count, o->scores, err);
+        if (st != CV_OK)
+            return st;
+        for (int k = 0; k < count; k++) {
+            int best;
+            double best_p;
+            map[start + k] = to_probs(o->scores + (size_t)k * n, n, o->softmax, target, &best, &best_p, NULL);
+            if (top_class)
+                top_class[start + k] = best;
+            if (top_prob)
+                top_prob[start + k] = best_p;
+        }
+        if (o->p.progress)
+            o->p.progress(o->p.user, start + count, total);
+    }
+    return CV_OK;
+}
+
+cv_status cv_occlusion_map(const cv_model *m, const float *image, const cv_occlusion_geometry *g,
+                           const cv_occlusion_params *p, double *map, cv_error *err)
+{
+    cv_occlusion *o;
+    cv_status st = cv_occlusion_create(&o, m, image, g, p, err);
+    if (st != CV_OK)
+        return st;
+    st = cv_occlusion_run(o, p->target, map, NULL, NULL, err);
+    cv_occlusion_free(o);
+    return st;
+}
+
+/* ---- fills ----------------------------------------------------------------- */
+
+void cv_occlusion_fill_mean(float value[CV_OCCLUSION_MAX_CHANNELS], const float *image,
+                            const cv_occlusion_geometry *g)
+{
+    const size_t hw = (size_t)g->height * (size_t)g->width;
+    for (int c = 0; c < CV_OCCLUSION_MAX_CHANNELS; c++) {
+        if (c >= g->channels) {
+            value[c] = 0;
+            continue;
+        }
+        double sum = 0;
+        for (size_t k = 0; k < hw; k++)
+            sum += image[g->nhwc ? k * (size_t)g->channels + (size_t)c : (size_t)c * hw + k];
+        value[c] = (float)(sum / (double)hw);
+    }
+}
+
+/* Index i reflected into [0, n) without repeating the edge (OpenCV's
+ * BORDER_REFLECT_101: ... 2 1 | 0 1 2 ... n-1 | n-2 ...). */
+static int reflect101(int i, int n)
+{
+    if (n == 1)
+        return 0;
+    while (i < 0 || i >= n)
+        i = i < 0 ? -i : 2 * n - 2 - i;
+    return i;
+}
+
+cv_status cv_occlusion_fill_blur(float *out, const float *image, const cv_occlusion_geometry *g, double sigma,
+                                 cv_error *err)
+{
+    if (!(sigma > 0) || sigma > 1e4)
+        return cv_fail(err, CV_ERR_INVALID, "occlusion: blur sigma must be in (0, 1e4], got %g", sigma);
+    const int C = g->channels, H = g->height, W = g->width;
+    const int radius = (int)ceil(3 * sigma);
+    const size_t hw = (size_t)H * (size_t)W;
+    double *kern = malloc(sizeof(double) * (size_t)(2 * radius + 1));
+    double *tmp = malloc(sizeof(double) * hw); /* [H x W] one channel after the row pass */
+    if (!kern || !tmp) {
+        free(kern);
+        free(tmp);
+        return cv_fail(err, CV_ERR_NOMEM, "occlusion: out of memory for the blur");
+    }
+    double ksum = 0;
+    for (int d = -radius; d <= radius; d++)
+        ksum += kern[d + radius] = exp(-0.5 * d * d / (sigma * sigma));
+    for (int d = 0; d <= 2 * radius; d++)
+        kern[d] /= ksum;
+    /* Element (c, y, x) of either layout. */
+#define AT(c, y, x) (g->nhwc ? ((size_t)(y) * W + (x)) * C + (c) : (size_t)(c) * hw + (size_t)(y) * W + (x))
+    for (int c = 0; c < C; c++) {
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                double s = 0;
+                for (int d = -radius; d <= radius; d++)
+                    s += kern[d + radius] * image[AT(c, y, reflect101(x + d, W))];
+                tmp[(size_t)y * W + x] = s;
+            }
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                double s = 0;
+                for (int d = -radius; d <= radius; d++)
+                    s += kern[d + radius] * tmp[(size_t)reflect101(y + d, H) * W + x];
+                out[AT(c, y, x)] = (float)s;
+            }
+    }
+#undef AT
+    free(kern);
+    free(tmp);
+    return CV_OK;
+}
+
+/* ---- per-pixel map ----------------------------------------------------------- */
+
+/* For each pixel coordinate 0..n-1: the window index k below it and the
+ * weight t of window k + 1, interpolating between window centres
+ * (y0 + y1 - 1) / 2 of the clipped windows. */
+static void centre_weights(int *k_out, float *t_out, int n, int count, int occ, int stride)
+{
+    int k = 0;
+    for (int y = 0; y < n; y++) {
+        double c0, c1;
+        for (;;) {
+            int a0 = k * stride, b0 = a0 + occ < n ? a0 + occ : n;
+            c0 = (a0 + b0 - 1) / 2.0;
+            if (k + 1 >= count) {
+                c1 = c0;
+                break;
+            }
+            int a1 = (k + 1) * stride, b1 = a1 + occ < n ? a1 + occ : n;
+            c1 = (a1 + b1 - 1) / 2.0;
+            if (y < c1)
+                break;
+            k++;
+        }
+        double t = c1 > c0 ? (y - c0) / (c1 - c0) : 0.0;
+        k_out[y] = k;
+        t_out[y] = (float)(t < 0 ? 0 : t > 1 ? 1 : t);
+    }
+}
+
+static cv_status pixel_map_smooth(float *out, const double *map, int rows, int cols, int H, int W, int occ,
+                                  int stride, cv_error *err)
+{
+    int *ky = malloc(sizeof(int) * (size_t)H), *kx = malloc(sizeof(int) * (size_t)W);
+    float *ty = malloc(sizeof(float) * (size_t)H), *tx = malloc(sizeof(float) * (size_t)W);
+    if (!ky || !kx || !ty || !tx) {
+        free(ky), free(kx), free(ty), free(tx);
+        return cv_fail(err, CV_ERR_NOMEM, "occlusion: out of memory for a %d x %d pixel map", H, W);
+    }
+    centre_weights(ky, ty, H, rows, occ, stride);
+    centre_weights(kx, tx, W, cols, occ, stride);
+    for (int y = 0; y < H; y++) {
+        int i0 = ky[y], i1 = i0 + 1 < rows ? i0 + 1 : i0;
+        for (int x = 0; x < W; x++) {
+            int j0 = kx[x], j1 = j0 + 1 < cols ? j0 + 1 : j0;
+            double a = map[(size_t)i0 * cols + j0] * (1 - tx[x]) + map[(size_t)i0 * cols + j1] * tx[x];
+            double b = map[(size_t)i1 * cols + j0] * (1 - tx[x]) + map[(size_t)i1 * cols + j1] * tx[x];
+            out[(size_t)y * W + x] = (float)(a * (1 - ty[y]) + b * ty[y]);
+        }
+    }
+    free(ky), free(kx), free(ty), free(tx);
+    return CV_OK;
+}
+
+cv_status cv_occlusion_pixel_map(float *out, const double *map, const cv_occlusion_geometry *g, int occ_size,
+                                 int stride, int smooth, cv_error *err)
+{
+    int rows, cols;
+    cv_status st = cv_occlusion_grid_size(g, occ_size, stride, &rows, &cols, err);
+    if (st != CV_OK)
+        return st;
+    if (smooth)
+        return pixel_map_smooth(out, map, rows, cols, g->height, g->width, occ_size, stride, err);
+    const int H = g->height, W = g->width;
+    /* Rectangle sums through 2-D difference arrays: O(H*W + rows*cols)
+     * instead of O(H*W*occ^2/stride^2). */
+    size_t n = (size_t)(H + 1) * (size_t)(W + 1);
+    double *sum = calloc(n, sizeof(double)), *cnt = calloc(n, sizeof(double));
+    if (!sum || !cnt) {
+        free(sum);
+        free(cnt);
+        return cv_fail(err, CV_ERR_NOMEM, "occlusion: out of memory for a %d x %d pixel map", H, W);
+    }
+#define D(a, y, x) a[(size_t)(y) * (W + 1) + (x)]
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            int y0 = i * stride, x0 = j * stride;
+            int y1 = y0 + occ_size < H ? y0 + occ_size : H, x1 = x0 + occ_size < W ? x0 + occ_size : W;
+            double v = map[(size_t)i * cols + j];
+            D(sum, y0, x0) += v, D(sum, y0, x1) -= v, D(sum, y1, x0) -= v, D(sum, y1, x1) += v;
+            D(cnt, y0, x0) += 1, D(cnt, y0, x1) -= 1, D(cnt, y1, x0) -= 1, D(cnt, y1, x1) += 1;
+        }
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            if (x > 0) {
+                D(sum, y, x) += D(sum, y, x - 1);
+                D(cnt, y, x) += D(cnt, y, x - 1);
+            }
+            if (y > 0) {
+                D(sum, y, x) += D(sum, y - 1, x) - (x > 0 ? D(sum, y - 1, x - 1) : 0);
+                D(cnt, y, x) += D(cnt, y - 1, x) - (x > 0 ? D(cnt, y - 1, x - 1) : 0);
+            }
+        }
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            double c = D(cnt, y, x);
+            out[(size_t)y * W + x] = c > 0.5 ? (float)(D(sum, y, x) / c) : NAN;
+        }
+#undef D
+    free(sum);
+    free(cnt);
+    return CV_OK;
+}
+
+/* ---- the regularised map ----------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+cv_status cv_occlusion_regularize(double *out, const double *map, int rows, int cols, int norm,
+                                  double percentile, cv_error *err)
+{
+    if (rows < 1 || cols < 1)
+        return cv_fail(err, CV_ERR_INVALID, "occlusion: cannot regularise an empty %d x %d map", rows, cols);
+    if (!(percentile >= 0 && percentile <= 100))
+        return cv_fail(err, CV_ERR_INVALID, "occlusion: percentile must be in [0, 100], got %g", percentile);
+    const size_t n = (size_t)rows * (size_t)cols;
+    double *x = malloc(n * sizeof(double)), *sorted = malloc(n * sizeof(double));
+    if (!x || !sorted) {
+        free(x);
+        free(sorted);
+        return cv_fail(err, CV_ERR_NOMEM, "occlusion: out of memory");
+    }
+    memcpy(x, map, n * sizeof(double));
+    if (norm) { /* as the original's deprocess */
+        double mean = 0, var = 0;
+        for (size_t k = 0; k < n; k++)
+            mean += x[k];
+        mean /= (double)n;
+        for (size_t k = 0; k < n; k++)
+            var += (x[k] - mean) * (x[k] - mean);
+        double sd = sqrt(var / (double)n);
+        for (size_t k = 0; k < n; k++) {
+            double v = (x[k] - mean) / (sd + 1e-5) * 0.1 + 0.5;
+            x[k] = v < 0 ? 0 : v > 1 ? 1 : v;
+        }
+    }
+    for (size_t k = 0; k < n; k++)
+        sorted[k] = fabs(x[k]);
+    qsort(sorted, n, sizeof(double), cmp_double);
+    /* numpy.percentile's default (linear) interpolation between ranks. */
+    double pos = percentile / 100.0 * (double)(n - 1);
+    size_t lo = (size_t)floor(pos), hi = lo + 1 < n ? lo + 1 : n - 1;
+    double thresh = sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - (double)lo);
+    for (size_t k = 0; k < n; k++)
+        x[k] = fabs(x[k]) < thresh ? 1.0 : 1.0 - x[k]; /* zeroed, then 1 - x */
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            double s = 0;
+            for (int di = -1; di <= 1; di++)
+                for (int dj = -1; dj <= 1; dj++)
+                    s += x[(size_t)reflect101(i + di, rows) * cols + reflect101(j + dj, cols)];
+            out[(size_t)i * cols + j] = s / 9.0;
+        }
+    free(x);
+    free(sorted);
+    return CV_OK;
+}
