@@ -111,19 +111,13 @@ static void mark_dead(uint8_t *rgb, int w, int h)
     }
 }
 
+/* Atomically, through the library's writer: an exclusive temporary name,
+ * so a file or symlink planted at a guessable name is never written. */
 static bool write_text(const char *path, const char *text)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return cli_error("%s: cannot write: %s", tmp, strerror(errno)), false;
-    bool ok = fputs(text, f) >= 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return cli_error("%s: cannot write: %s", path, strerror(errno)), false;
-    }
+    cv_error err;
+    if (cv_file_write(path, text, strlen(text), &err) != CV_OK)
+        return cli_fail(&err), false;
     return true;
 }
 

@@ -210,27 +210,29 @@ static const char *label_of(char **labels, int n_labels, int k)
     return labels && k >= 0 && k < n_labels ? labels[k] : "-";
 }
 
-/* Write text atomically: a temporary file beside the target, renamed. */
+/* Write text atomically (cv_file_write: an exclusive temporary file beside
+ * the target, renamed), so a file or symlink planted at a guessable
+ * temporary name is never written. */
 static bool write_csv(const char *path, const double *map, int rows, int cols)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
     if (!f) {
-        cli_error("%s: cannot write: %s", tmp, strerror(errno));
+        cli_error("out of memory");
         return false;
     }
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++)
             fprintf(f, "%.9g%c", map[(size_t)i * cols + j], j + 1 < cols ? ',' : '\n');
-    bool ok = !ferror(f);
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        cli_error("%s: cannot write: %s", path, strerror(errno));
-        remove(tmp);
-        return false;
-    }
-    return true;
+    bool ok = fclose(f) == 0;
+    cv_error err;
+    if (!ok)
+        cli_error("out of memory");
+    else if (cv_file_write(path, text, len, &err) != CV_OK)
+        ok = false, cli_fail(&err);
+    free(text);
+    return ok;
 }
 
 static float *to_float(const double *x, size_t n)
@@ -308,8 +310,21 @@ static void make_mp4(const char *dir)
 {
     char in[4200], tmp[4200], out[4200];
     snprintf(in, sizeof in, "%s/frames/%%05d.png", dir);
-    snprintf(tmp, sizeof tmp, "%s/frames.tmp%ld.mp4", dir, (long)getpid());
     snprintf(out, sizeof out, "%s/frames.mp4", dir);
+    /* the temporary is created here, exclusively, under an unguessable
+     * name; ffmpeg -y then overwrites that file and nothing else */
+    snprintf(tmp, sizeof tmp, "%s/frames.mp4.tmp-XXXXXX.mp4", dir);
+    int fd = mkstemps(tmp, 4);
+    if (fd < 0) {
+        cli_note("cannot create a temporary file for %s: %s", out, strerror(errno));
+        return;
+    }
+    mode_t mask = umask(0); /* mkstemps makes 0600; give the usual mode */
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0) {
+        /* keep 0600: still a correct file */
+    }
+    close(fd);
     char *argv[] = {"ffmpeg", "-y", "-loglevel", "error", "-framerate", "5", "-i", in, "-vf",
                     "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-pix_fmt", "yuv420p", tmp, NULL};
     pid_t pid;

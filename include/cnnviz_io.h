@@ -44,6 +44,11 @@ cv_status cv_image_resize_antialias(cv_image *out, const cv_image *in, int w, in
 /* The same on float planes: in is h x w x c (HWC), out oh x ow x c. */
 void cv_resize_bilinear_f32(float *out, int oh, int ow, const float *in, int h, int w, int c);
 
+/* Write len bytes to path the same way (a new temporary file beside it,
+ * created exclusively, renamed into place when complete): for text outputs
+ * such as CSV files and listings. */
+cv_status cv_file_write(const char *path, const void *data, size_t len, cv_error *err);
+
 /* ---- NumPy .npy ------------------------------------------------------------ */
 
 /* Read a little-endian float32 or float64 (converted) C-order array,

@@ -1,4 +1,4 @@
-/* Output safety of every file writer (PNG, JPEG, .npy, GIF): a write that
+/* Output safety of every file writer (PNG, JPEG, .npy, GIF, text): a write that
  * fails half way (disk full, simulated with RLIMIT_FSIZE) or a process
  * killed while writing never leaves a file that looks complete, never
  * damages a file already at the target, and leaves no temporary files
@@ -118,12 +118,20 @@ static cv_status w_gif(const char *p, cv_error *e)
     return cv_gif_write(p, frames, 2, 10, e);
 }
 
+static cv_status w_text(const char *p, cv_error *e)
+{
+    static char text[8192];
+    for (size_t k = 0; k + 1 < sizeof text; k++)
+        text[k] = (char)('a' + k % 26);
+    return cv_file_write(p, text, sizeof text - 1, e);
+}
+
 static const struct {
     const char *name, *file;
     writer_fn fn;
 } writers[] = {
     {"png", "out.png", w_png}, {"jpeg", "out.jpg", w_jpeg}, {"npy f32", "out.npy", w_npy32},
-    {"npy f64", "out64.npy", w_npy64}, {"gif", "out.gif", w_gif},
+    {"npy f64", "out64.npy", w_npy64}, {"gif", "out.gif", w_gif}, {"text", "out.csv", w_text},
 };
 #define N_WRITERS ((int)(sizeof writers / sizeof writers[0]))
 

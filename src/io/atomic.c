@@ -1,5 +1,6 @@
 /* Atomic file writes: temporary file beside the target, then rename. */
 #include "atomic.h"
+#include "cnnviz_io.h"
 #include "../core/graph.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -106,4 +107,18 @@ cv_status cv_atomic_commit(cv_atomic *a, cv_error *err)
     free(a->path);
     memset(a, 0, sizeof *a);
     return CV_OK;
+}
+
+cv_status cv_file_write(const char *path, const void *data, size_t len, cv_error *err)
+{
+    cv_atomic a;
+    cv_status st = cv_atomic_open(&a, path, err);
+    if (st != CV_OK)
+        return st;
+    if (len && fwrite(data, 1, len, a.f) != len) {
+        int e = errno;
+        cv_atomic_abort(&a);
+        return cv_fail(err, CV_ERR_IO, "%s: write failed: %s", path, strerror(e));
+    }
+    return cv_atomic_commit(&a, err);
 }
