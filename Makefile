@@ -28,6 +28,7 @@ help:
 	@echo "make check    build and run every test"
 	@echo "make demo     install what is missing, build, run cnnviz on the bundled model"
 	@echo "make fixtures regenerate test fixtures with PyTorch (needs python3-torch)"
+	@echo "make check-asan / check-valgrind / fuzz   hardening runs (mk/hardening.mk, docs/robustness.md)"
 
 deps:
 	scripts/install-deps.sh
