@@ -126,7 +126,9 @@ def main():
     for name in args.models.split(","):
         torch.manual_seed(0)
         model = MODELS[name]().eval()
-        path = os.path.join(OUT, f"{name}.onnx")
+        # its own file: bench_forward.py's export of the same model has other
+        # random weights, and the maps are compared with this `model`
+        path = os.path.join(OUT, f"{name}_occlusion_seed0.onnx")
         if not os.path.exists(path):
             torch.onnx.export(model, torch.randn(1, 3, SIZE, SIZE), path, opset_version=13,
                               input_names=["input"], output_names=["logits"],
