@@ -835,28 +835,10 @@ static void test_shared_images(void)
         SKIP("no seed images found");
 }
 
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return;
-    for (struct dirent *e; (e = readdir(d));)
-        if (e->d_name[0] != '.') {
-            char p[512];
-            snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-            unlink(p);
-        }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cnnviz-test-image-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (!test_make_tmpdir(tmpdir, sizeof tmpdir, "image"))
         return 1;
-    }
     RUN(test_png_colour_types);
     RUN(test_png_writer_round_trip);
     RUN(test_jpeg_decode);
@@ -871,6 +853,6 @@ int main(void)
     RUN(test_resize_torch);
     RUN(test_resize_antialias_torch);
     RUN(test_shared_images);
-    remove_tmpdir();
+    test_remove_dir(tmpdir);
     return test_summary("image");
 }

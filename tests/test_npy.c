@@ -287,34 +287,16 @@ static void test_write_errors(void)
     CHECK(leftovers == 0, "%d temporary files left", leftovers);
 }
 
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return;
-    for (struct dirent *e; (e = readdir(d));)
-        if (e->d_name[0] != '.') {
-            char p[512];
-            snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-            unlink(p);
-        }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cnnviz-test-npy-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (!test_make_tmpdir(tmpdir, sizeof tmpdir, "npy"))
         return 1;
-    }
     RUN(test_round_trip_f32);
     RUN(test_round_trip_f64);
     RUN(test_header_versions);
     RUN(test_numpy_written);
     RUN(test_bad_files);
     RUN(test_write_errors);
-    remove_tmpdir();
+    test_remove_dir(tmpdir);
     return test_summary("npy");
 }

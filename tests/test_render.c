@@ -685,28 +685,10 @@ static void test_gif_errors(void)
     cv_image_free(&fr[1]);
 }
 
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return;
-    for (struct dirent *e; (e = readdir(d));)
-        if (e->d_name[0] != '.') {
-            char p[512];
-            snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-            unlink(p);
-        }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cnnviz-test-render-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (!test_make_tmpdir(tmpdir, sizeof tmpdir, "render"))
         return 1;
-    }
     RUN(test_colour_maps);
     RUN(test_text);
     RUN(test_heatmap);
@@ -717,6 +699,6 @@ int main(void)
     RUN(test_gif_exact_colours);
     RUN(test_gif_photo_and_stream);
     RUN(test_gif_errors);
-    remove_tmpdir();
+    test_remove_dir(tmpdir);
     return test_summary("render");
 }

@@ -250,77 +250,7 @@ static cv_status conv_infer(cv_op_ctx *c, cv_error *err)
     return CV_OK;
 }
 
-/* col (K, np) = the input patches of output pixels p0 .. p0+np-1; row
- * kk = (c*KH + ki)*KW + kj. x is one group of one image: (cg, IH, IW).
- * Single-threaded on purpose, like conv_col2im_add: an OpenMP region here
- * leaves its worker spinning while the next sgemm's OpenBLAS threads want
- * the same two cores, which cost more than the parallel copy saved. */
-static void conv_im2col(float *col, const float *x, const conv_plan *pl, int64_t p0, int64_t np)
-{
-    const cv_window *w = &pl->w;
-    int64_t khw = w->kh * w->kw;
-    for (int64_t kk = 0; kk < pl->k; kk++) {
-        int64_t ch = kk / khw, ki = kk / w->kw % w->kh, kj = kk % w->kw;
-        const float *xc = x + ch * w->ih * w->iw;        /* (IH, IW) */
-        float *dst = col + kk * np;
-        int64_t off = kj * w->dw - w->pl;                /* ix = ox*SW + off */
-        int64_t ox_lo, ox_hi;                            /* ox whose ix is inside */
-        cv_window_taps(off, w->ow, w->sw, 0, w->iw, &ox_lo, &ox_hi);
-        for (int64_t q = p0, end = p0 + np; q < end;) {
-            int64_t oy = q / w->ow, ox = q % w->ow;
-            int64_t cnt = w->ow - ox < end - q ? w->ow - ox : end - q;
-            int64_t iy = oy * w->sh - w->pt + ki * w->dh;
-            if (iy < 0 || iy >= w->ih) {
-                memset(dst, 0, (size_t)cnt * sizeof(float));
-            } else {
-                const float *row = xc + iy * w->iw;
-                int64_t a = ox_lo > ox ? ox_lo : ox, b = ox_hi < ox + cnt ? ox_hi : ox + cnt;
-                if (b < a)
-                    b = a;
-                for (int64_t t = ox; t < a; t++)
-                    dst[t - ox] = 0.0f;
-                if (w->sw == 1)
-                    memcpy(dst + (a - ox), row + a + off, (size_t)(b - a) * sizeof(float));
-                else
-                    for (int64_t t = a; t < b; t++)
-                        dst[t - ox] = row[t * w->sw + off];
-                for (int64_t t = b; t < ox + cnt; t++)
-                    dst[t - ox] = 0.0f;
-            }
-            dst += cnt;
-            q += cnt;
-        }
-    }
-}
 
-/* The adjoint of conv_im2col: dx (cg, IH, IW) += the patches in col. */
-static void conv_col2im_add(float *dx, const float *col, const conv_plan *pl, int64_t p0, int64_t np)
-{
-    const cv_window *w = &pl->w;
-    for (int64_t ch = 0; ch < pl->cg; ch++) {
-        float *dxc = dx + ch * w->ih * w->iw;            /* (IH, IW) */
-        for (int64_t ki = 0; ki < w->kh; ki++)
-            for (int64_t kj = 0; kj < w->kw; kj++) {
-                const float *src = col + ((ch * w->kh + ki) * w->kw + kj) * np;
-                int64_t off = kj * w->dw - w->pl;
-                int64_t ox_lo, ox_hi;
-                cv_window_taps(off, w->ow, w->sw, 0, w->iw, &ox_lo, &ox_hi);
-                for (int64_t q = p0, end = p0 + np; q < end;) {
-                    int64_t oy = q / w->ow, ox = q % w->ow;
-                    int64_t cnt = w->ow - ox < end - q ? w->ow - ox : end - q;
-                    int64_t iy = oy * w->sh - w->pt + ki * w->dh;
-                    if (iy >= 0 && iy < w->ih) {
-                        float *row = dxc + iy * w->iw;
-                        int64_t a = ox_lo > ox ? ox_lo : ox, b = ox_hi < ox + cnt ? ox_hi : ox + cnt;
-                        for (int64_t t = a; t < b; t++)
-                            row[t * w->sw + off] += src[t - ox];
-                    }
-                    src += cnt;
-                    q += cnt;
-                }
-            }
-    }
-}
 
 /* y (rows, ld) [:, 0:cnt] = bias per row, so sgemm can run with beta = 1. */
 static void conv_fill_bias(float *y, const float *bias, int64_t rows, int64_t cnt, int64_t ld)
@@ -446,7 +376,7 @@ static void conv_forward(cv_op_ctx *c)
             }
             for (int64_t p0 = 0; p0 < pl.p; p0 += pl.tile) {
                 int64_t np = pl.p - p0 < pl.tile ? pl.p - p0 : pl.tile;
-                conv_im2col(c->scratch, xg, &pl, p0, np);
+                cv_window_im2col(c->scratch, xg, &pl.w, pl.cg, p0, np);
                 if (bg)
                     conv_fill_bias(yg + p0, bg, pl.mg, np, pl.p);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl.mg, (int)np, (int)pl.k, 1.0f,
@@ -491,7 +421,7 @@ static void conv_backward(cv_op_ctx *c)
                 int64_t np = pl.p - p0 < pl.tile ? pl.p - p0 : pl.tile;
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)pl.k, (int)np, (int)pl.mg, 1.0f,
                             wg, (int)pl.k, dyg + p0, (int)pl.p, 0.0f, c->scratch, (int)np);
-                conv_col2im_add(dxg, c->scratch, &pl, p0, np);
+                cv_window_col2im_add(dxg, c->scratch, &pl.w, pl.cg, p0, np);
             }
         }
 }

@@ -248,72 +248,7 @@ static cv_status ct_infer(cv_op_ctx *c, cv_error *err)
     return CV_OK;
 }
 
-/* col (K, np) = the patches of dy (mg, OH, OW) seen by x pixels p0 ..
- * p0+np-1; row kk = (m*KH + ki)*KW + kj. Conv's im2col, on the adjoint
- * geometry. */
-static void ct_im2col(float *col, const float *dy, const ct_plan *pl, int64_t p0, int64_t np)
-{
-    const cv_window *w = &pl->w;
-    int64_t khw = w->kh * w->kw;
-    for (int64_t kk = 0; kk < pl->k; kk++) {
-        int64_t ch = kk / khw, ki = kk / w->kw % w->kh, kj = kk % w->kw;
-        const float *src = dy + ch * w->ih * w->iw;       /* (OH, OW) */
-        float *dst = col + kk * np;
-        int64_t off = kj * w->dw - w->pl;                 /* ox = ix*SW + off */
-        int64_t lo, hi;                                   /* ix whose ox is inside */
-        cv_window_taps(off, w->ow, w->sw, 0, w->iw, &lo, &hi);
-        for (int64_t q = p0, end = p0 + np; q < end;) {
-            int64_t iy = q / w->ow, ix = q % w->ow;
-            int64_t cnt = w->ow - ix < end - q ? w->ow - ix : end - q;
-            int64_t oy = iy * w->sh - w->pt + ki * w->dh;
-            if (oy < 0 || oy >= w->ih) {
-                memset(dst, 0, (size_t)cnt * sizeof(float));
-            } else {
-                const float *row = src + oy * w->iw;
-                int64_t a = lo > ix ? lo : ix, b = hi < ix + cnt ? hi : ix + cnt;
-                if (b < a)
-                    b = a;
-                for (int64_t t = ix; t < a; t++)
-                    dst[t - ix] = 0.0f;
-                for (int64_t t = a; t < b; t++)
-                    dst[t - ix] = row[t * w->sw + off];
-                for (int64_t t = b; t < ix + cnt; t++)
-                    dst[t - ix] = 0.0f;
-            }
-            dst += cnt;
-            q += cnt;
-        }
-    }
-}
 
-/* The adjoint of ct_im2col: y (mg, OH, OW) += the patches in col. */
-static void ct_col2im_add(float *y, const float *col, const ct_plan *pl, int64_t p0, int64_t np)
-{
-    const cv_window *w = &pl->w;
-    for (int64_t ch = 0; ch < pl->mg; ch++) {
-        float *yc = y + ch * w->ih * w->iw;
-        for (int64_t ki = 0; ki < w->kh; ki++)
-            for (int64_t kj = 0; kj < w->kw; kj++) {
-                const float *src = col + ((ch * w->kh + ki) * w->kw + kj) * np;
-                int64_t off = kj * w->dw - w->pl;
-                int64_t lo, hi;
-                cv_window_taps(off, w->ow, w->sw, 0, w->iw, &lo, &hi);
-                for (int64_t q = p0, end = p0 + np; q < end;) {
-                    int64_t iy = q / w->ow, ix = q % w->ow;
-                    int64_t cnt = w->ow - ix < end - q ? w->ow - ix : end - q;
-                    int64_t oy = iy * w->sh - w->pt + ki * w->dh;
-                    if (oy >= 0 && oy < w->ih) {
-                        float *row = yc + oy * w->iw;
-                        int64_t a = lo > ix ? lo : ix, b = hi < ix + cnt ? hi : ix + cnt;
-                        for (int64_t t = a; t < b; t++)
-                            row[t * w->sw + off] += src[t - ix];
-                    }
-                    src += cnt;
-                    q += cnt;
-                }
-            }
-    }
-}
 
 static void ct_forward(cv_op_ctx *c)
 {
@@ -339,7 +274,7 @@ static void ct_forward(cv_op_ctx *c)
                 int64_t np = pl.p - p0 < pl.tile ? pl.p - p0 : pl.tile;
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)pl.k, (int)np, (int)pl.cg, 1.0f, wg,
                             (int)pl.k, xg + p0, (int)pl.p, 0.0f, c->scratch, (int)np);
-                ct_col2im_add(yg, c->scratch, &pl, p0, np);
+                cv_window_col2im_add(yg, c->scratch, &pl.w, pl.mg, p0, np);
             }
         }
 }
@@ -362,7 +297,7 @@ static void ct_backward(cv_op_ctx *c)
             float *dxg = dx + (n * pl.c + g * pl.cg) * pl.p;         /* (cg, P) */
             for (int64_t p0 = 0; p0 < pl.p; p0 += pl.tile) {
                 int64_t np = pl.p - p0 < pl.tile ? pl.p - p0 : pl.tile;
-                ct_im2col(c->scratch, dyg, &pl, p0, np);
+                cv_window_im2col(c->scratch, dyg, &pl.w, pl.mg, p0, np);
                 /* dx_g[:, tile] += w_g . col; beta = 1 adds */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl.cg, (int)np, (int)pl.k, 1.0f, wg,
                             (int)pl.k, c->scratch, (int)np, 1.0f, dxg + p0, (int)pl.p);

@@ -189,3 +189,74 @@ cv_status cv_window_resolve(const cv_window_attrs *a, const cv_shape *x, const i
         return st;
     return CV_OK;
 }
+
+/* col (C*KH*KW, np) = the input patches of output pixels p0 .. p0+np-1 of
+ * window w over x (C, IH, IW); row kk = (c*KH + ki)*KW + kj, zeros where a
+ * tap falls in the padding. Conv's im2col, and ConvTranspose's on the
+ * adjoint geometry. Single-threaded on purpose: an OpenMP region here
+ * leaves its workers spinning while the next sgemm's OpenBLAS threads want
+ * the same cores, which cost more than the parallel copy saved. */
+void cv_window_im2col(float *col, const float *x, const cv_window *w, int64_t channels, int64_t p0, int64_t np)
+{
+    int64_t khw = w->kh * w->kw;
+    for (int64_t kk = 0; kk < channels * khw; kk++) {
+        int64_t ch = kk / khw, ki = kk / w->kw % w->kh, kj = kk % w->kw;
+        const float *xc = x + ch * w->ih * w->iw;        /* (IH, IW) */
+        float *dst = col + kk * np;
+        int64_t off = kj * w->dw - w->pl;                /* ix = ox*SW + off */
+        int64_t ox_lo, ox_hi;                            /* ox whose ix is inside */
+        cv_window_taps(off, w->ow, w->sw, 0, w->iw, &ox_lo, &ox_hi);
+        for (int64_t q = p0, end = p0 + np; q < end;) {
+            int64_t oy = q / w->ow, ox = q % w->ow;
+            int64_t cnt = w->ow - ox < end - q ? w->ow - ox : end - q;
+            int64_t iy = oy * w->sh - w->pt + ki * w->dh;
+            if (iy < 0 || iy >= w->ih) {
+                memset(dst, 0, (size_t)cnt * sizeof(float));
+            } else {
+                const float *row = xc + iy * w->iw;
+                int64_t a = ox_lo > ox ? ox_lo : ox, b = ox_hi < ox + cnt ? ox_hi : ox + cnt;
+                if (b < a)
+                    b = a;
+                for (int64_t t = ox; t < a; t++)
+                    dst[t - ox] = 0.0f;
+                if (w->sw == 1)
+                    memcpy(dst + (a - ox), row + a + off, (size_t)(b - a) * sizeof(float));
+                else
+                    for (int64_t t = a; t < b; t++)
+                        dst[t - ox] = row[t * w->sw + off];
+                for (int64_t t = b; t < ox + cnt; t++)
+                    dst[t - ox] = 0.0f;
+            }
+            dst += cnt;
+            q += cnt;
+        }
+    }
+}
+
+/* The adjoint of cv_window_im2col: dx (C, IH, IW) += the patches in col. */
+void cv_window_col2im_add(float *dx, const float *col, const cv_window *w, int64_t channels, int64_t p0, int64_t np)
+{
+    for (int64_t ch = 0; ch < channels; ch++) {
+        float *dxc = dx + ch * w->ih * w->iw;            /* (IH, IW) */
+        for (int64_t ki = 0; ki < w->kh; ki++)
+            for (int64_t kj = 0; kj < w->kw; kj++) {
+                const float *src = col + ((ch * w->kh + ki) * w->kw + kj) * np;
+                int64_t off = kj * w->dw - w->pl;
+                int64_t ox_lo, ox_hi;
+                cv_window_taps(off, w->ow, w->sw, 0, w->iw, &ox_lo, &ox_hi);
+                for (int64_t q = p0, end = p0 + np; q < end;) {
+                    int64_t oy = q / w->ow, ox = q % w->ow;
+                    int64_t cnt = w->ow - ox < end - q ? w->ow - ox : end - q;
+                    int64_t iy = oy * w->sh - w->pt + ki * w->dh;
+                    if (iy >= 0 && iy < w->ih) {
+                        float *row = dxc + iy * w->iw;
+                        int64_t a = ox_lo > ox ? ox_lo : ox, b = ox_hi < ox + cnt ? ox_hi : ox + cnt;
+                        for (int64_t t = a; t < b; t++)
+                            row[t * w->sw + off] += src[t - ox];
+                    }
+                    src += cnt;
+                    q += cnt;
+                }
+            }
+    }
+}

@@ -80,4 +80,8 @@ static inline void cv_window_taps(int64_t start, int64_t k, int64_t d, int64_t l
     *t1 = b;
 }
 
+/* im2col / col2im over window w for channels input planes (see window.c). */
+void cv_window_im2col(float *col, const float *x, const cv_window *w, int64_t channels, int64_t p0, int64_t np);
+void cv_window_col2im_add(float *dx, const float *col, const cv_window *w, int64_t channels, int64_t p0, int64_t np);
+
 #endif

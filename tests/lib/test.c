@@ -1,7 +1,9 @@
 #include "test.h"
 #include <math.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int test_failed_now, test_skipped_now;
 char test_skip_reason[256];
@@ -78,4 +80,29 @@ double test_max_rel_diff(const float *a, const float *b, size_t n)
         if (fabs(b[k]) > scale)
             scale = fabs(b[k]);
     return test_max_abs_diff(a, b, n) / (scale + 1e-12);
+}
+
+bool test_make_tmpdir(char *dir, size_t len, const char *tag)
+{
+    snprintf(dir, len, "/tmp/cnnviz-test-%s-XXXXXX", tag);
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return false;
+    }
+    return true;
+}
+
+void test_remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.') {
+            char p[512];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    closedir(d);
+    rmdir(dir);
 }

@@ -8,6 +8,7 @@
 #ifndef CV_TEST_H
 #define CV_TEST_H
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include "cnnviz.h"
 
@@ -48,6 +49,12 @@ int test_summary(const char *suite);
 /* Path of ../shared relative to the repo root (tests run from the root),
  * or NULL when it is absent; tests that need it SKIP visibly. */
 const char *test_shared_dir(void);
+
+/* A private scratch directory under /tmp ("/tmp/cnnviz-test-<tag>-XXXXXX")
+ * written into dir (at least 64 bytes); false if it cannot be made.
+ * test_remove_dir deletes it with the plain files in it. */
+bool test_make_tmpdir(char *dir, size_t len, const char *tag);
+void test_remove_dir(const char *dir);
 
 /* Deterministic random numbers (xorshift), uniform in [lo, hi). */
 void test_seed(unsigned long long seed);
