@@ -175,10 +175,21 @@ cv_status cv_run_backward(cv_run *r, int layer, const float *seed,
  * patch positions: patch p covers rows [pos_y[p], pos_y[p] + patch_h) and
  * columns [pos_x[p], pos_x[p] + patch_w), inside the input. */
 typedef struct cv_incr cv_incr;
+typedef struct {
+    int max_batch;    /* positions per cv_incr_run, >= 1 (default 1) */
+    /* Projective-field threshold tau in (0, 1] (Krypton's approximate
+     * mode): in every layer the recomputed region may grow to at most
+     * ceil(tau * side) of the layer's map per dimension, centred where the
+     * exact region is; what the patch would reach beyond it is taken as
+     * unchanged. 1 (the default): exact. */
+    double field_cap;
+} cv_incr_options;
+cv_incr_options cv_incr_defaults(void);
+/* opt: NULL for the defaults. */
 cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_shape, const float *clean_input,
-                         int n_pos, const int *pos_y, const int *pos_x, int patch_h, int patch_w, int max_batch,
-                         cv_error *err);
-/* Evaluate positions [first, first + count) (count <= max_batch). patches:
+                         int n_pos, const int *pos_y, const int *pos_x, int patch_h, int patch_w,
+                         const cv_incr_options *opt, cv_error *err);
+/* Evaluate positions [first, first + count) (count <= opt->max_batch). patches:
  * count x C x patch_h x patch_w, the input's values inside each patch window
  * (the occluded values). *out: output 0 of the model for those positions,
  * [count, ...], valid until the next call. */

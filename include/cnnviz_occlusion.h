@@ -84,8 +84,37 @@ typedef enum {
     CV_OCCLUSION_ENGINE_INCREMENTAL
 } cv_occlusion_engine;
 
-/* Called after each evaluated batch, from the calling thread. */
+/* Called after each evaluated batch, from the calling thread. done and
+ * total count positions run through the network (in approximate mode,
+ * total is an estimate until the second pass is chosen). */
 typedef void (*cv_occlusion_progress)(void *user, long done, long total);
+
+/* Approximate mode: Krypton's two approximations (Nakandala, Kumar and
+ * Papakonstantinou, SIGMOD 2019). The map it gives is NOT the exact map:
+ * check it against one with cv_occlusion_compare where it matters.
+ *
+ * 1. Projective-field threshold tau (incremental engine only, see
+ *    cv_incr_options.field_cap): in each layer the recomputed region grows
+ *    to at most ceil(tau * side) of that layer's map; beyond it the
+ *    occluder's effect is dropped. Ignored by the full engine.
+ * 2. Adaptive drill-down: a first pass at stride * coarse_factor (the
+ *    positions (i, j) of the grid with i and j multiples of coarse_factor,
+ *    plus the last row and column), bilinearly interpolated to the grid;
+ *    then the coarse cells (the rectangles between neighbouring coarse
+ *    positions) whose corners show the largest change of the target's
+ *    probability from the unoccluded image are evaluated at every grid
+ *    position, most sensitive first, until they hold drill_fraction of the
+ *    grid. The other positions keep the interpolated value (top_class: the
+ *    nearest coarse position's; top_prob: interpolated).
+ *
+ * enabled 0: all ignored, the map is exact. tau 1 and coarse_factor 1 (or
+ * drill_fraction 1) give the exact map. */
+typedef struct {
+    int enabled;
+    double tau;             /* (0, 1]; default 0.5 */
+    int coarse_factor;      /* >= 1; default 3 */
+    double drill_fraction;  /* (0, 1]; default 0.25 */
+} cv_occlusion_approx;
 
 typedef struct {
     int occ_size;       /* window side in pixels, 1 .. min(H, W) */
@@ -100,11 +129,13 @@ typedef struct {
     size_t max_memory;  /* bytes the auto batch may plan for; 0 = default */
     cv_occlusion_score score;
     cv_occlusion_engine engine;
+    cv_occlusion_approx approx;
     cv_occlusion_progress progress;
     void *user;         /* passed to progress */
 } cv_occlusion_params;
 
-/* occ_size 40, stride 5, fill 0, target -1, batch 0 (auto), the rest 0. */
+/* occ_size 40, stride 5, fill 0, target -1, batch 0 (auto), approx off
+ * with its defaults filled in (set approx.enabled to use them), the rest 0. */
 cv_occlusion_params cv_occlusion_defaults(void);
 
 /* Grid size for a geometry and parameters, or CV_ERR_INVALID with a message
@@ -136,6 +167,17 @@ const char *cv_occlusion_engine_name(const cv_occlusion *o);
  * full inference). */
 double cv_occlusion_engine_speedup(const cv_occlusion *o);
 
+/* What the last cv_occlusion_run did. */
+typedef struct {
+    long positions;   /* rows x cols */
+    long evaluated;   /* positions run through the network */
+    long coarse;      /* approximate mode: of them, in the coarse pass */
+    long drilled;     /* approximate mode: positions in the drilled cells (coarse ones included) */
+    double tau;       /* field cap in effect: 1 unless approximate on the incremental engine */
+    int approximate;  /* 1 when the map is approximate */
+} cv_occlusion_stats;
+cv_occlusion_stats cv_occlusion_last_stats(const cv_occlusion *o);
+
 /* Evaluate every position. target: class index, or -1 for the top-1 class
  * of the unoccluded image. map: rows x cols doubles, the target's
  * probability. top_class (optional, rows x cols): the most likely class at
@@ -147,6 +189,25 @@ cv_status cv_occlusion_run(cv_occlusion *o, int target, double *map, int *top_cl
 /* create + run(p->target) + free. */
 cv_status cv_occlusion_map(const cv_model *m, const float *image, const cv_occlusion_geometry *g,
                            const cv_occlusion_params *p, double *map, cv_error *err);
+
+/* ---- comparing maps ------------------------------------------------------- */
+
+/* The error of a map against a reference (e.g. an approximate map against
+ * the exact one), both rows x cols:
+ * mae: mean |map - ref|; max_abs: max |map - ref|;
+ * ssim: structural similarity (Wang, Bovik, Sheikh, Simoncelli 2004) as
+ *   scikit-image's structural_similarity computes it by default: 7 x 7
+ *   uniform windows, K1 0.01, K2 0.03, sample (co)variances (n - 1), the
+ *   mean of the SSIM index over every window that lies inside the map.
+ *   Data range L = max(ref) - min(ref), or 1 when ref is constant (so C1 =
+ *   (K1 L)^2 and C2 = (K2 L)^2 stay positive and nothing is NaN). A map
+ *   narrower or shorter than 7 uses one window as wide or tall as the map
+ *   (a 1 x 1 window: variance 0). 1 means identical; it can be negative. */
+typedef struct {
+    double mae, max_abs, ssim;
+} cv_occlusion_map_error;
+cv_status cv_occlusion_compare(const double *map, const double *ref, int rows, int cols,
+                               cv_occlusion_map_error *out, cv_error *err);
 
 /* ---- fills ---------------------------------------------------------------- */
 

@@ -55,6 +55,7 @@ struct cv_incr {
     const cv_model *m;
     cv_run *clean;
     int n_pos, max_batch, patch_h, patch_w;
+    double field_cap;    /* cv_incr_options.field_cap */
     vstate *v;
     nstate *n;
     float *scratch;
@@ -191,6 +192,24 @@ static bool alloc_ranges(vstate *vs, int n)
     vs->cx0 = malloc(sizeof(int) * (size_t)n);
     vs->cx1 = malloc(sizeof(int) * (size_t)n);
     return vs->wy && vs->wx && vs->cy0 && vs->cy1 && vs->cx0 && vs->cx1;
+}
+
+/* Projective-field thresholding (Krypton's tau): a changed range longer
+ * than ceil(cap * n) shrinks to that length around its centre; what the
+ * patch would reach beyond it is read as unchanged (clean). cap = 1 keeps
+ * every range, and the results exact. The range stays inside [0, n) since
+ * the shorter one lies within the longer. */
+static void cap_range(int *c0, int *c1, int n, double cap)
+{
+    if (cap >= 1.0)
+        return;
+    int limit = (int)ceil(cap * n - 1e-9);
+    limit = limit < 1 ? 1 : limit;
+    int len = *c1 - *c0;
+    if (len <= limit)
+        return;
+    *c0 += (len - limit) / 2;
+    *c1 = *c0 + limit;
 }
 
 /* Window of size r holding [c0, c1) inside [0, n). */
@@ -357,6 +376,8 @@ static cv_status plan_node(cv_incr *ic, int k, cv_error *err)
             x1 = x0 < W ? x0 + 1 : x0;
             x0 = x1 - 1;
         }
+        cap_range(&y0, &y1, H, ic->field_cap);
+        cap_range(&x0, &x1, W, ic->field_cap);
         out->cy0[p] = y0;
         out->cy1[p] = y1;
         out->cx0[p] = x0;
@@ -583,11 +604,21 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, bool count_macs,
     return run_op(ic, exec, exec->params, in, out, count_macs, err);
 }
 
+cv_incr_options cv_incr_defaults(void)
+{
+    cv_incr_options o = {1, 1.0};
+    return o;
+}
+
 cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_shape, const float *clean_input,
-                         int n_pos, const int *pos_y, const int *pos_x, int patch_h, int patch_w, int max_batch,
-                         cv_error *err)
+                         int n_pos, const int *pos_y, const int *pos_x, int patch_h, int patch_w,
+                         const cv_incr_options *options, cv_error *err)
 {
     *out = NULL;
+    cv_incr_options o = options ? *options : cv_incr_defaults();
+    int max_batch = o.max_batch;
+    if (!(o.field_cap > 0.0 && o.field_cap <= 1.0))
+        return cv_fail(err, CV_ERR_INVALID, "incremental: field cap (tau) must be in (0, 1], got %g", o.field_cap);
     if (in_shape->ndim != 4 || in_shape->d[0] != 1 || m->input_nhwc)
         return cv_fail(err, CV_ERR_UNSUPPORTED, "incremental inference needs a 1xCxHxW (NCHW) input");
     int H = (int)in_shape->d[2], W = (int)in_shape->d[3];
@@ -603,6 +634,7 @@ cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_sh
     ic->m = m;
     ic->n_pos = n_pos;
     ic->max_batch = max_batch;
+    ic->field_cap = o.field_cap;
     ic->patch_h = patch_h;
     ic->patch_w = patch_w;
     cv_status st;

@@ -31,6 +31,12 @@ typedef struct {
     /* scores: n x n_classes, the model's raw output 0 for each window.
      * n <= engine->batch. */
     cv_status (*eval)(occ_engine *e, const occ_window *w, int n, float *scores, cv_error *err);
+    /* Optional (NULL: any windows at any time). The windows the next eval
+     * calls ask for, in this order, so the engine can plan for them
+     * (incremental inference plans per position); eval may then be given
+     * only these (and the unoccluded image). Approximate mode calls it
+     * before each of its two passes. */
+    cv_status (*prepare)(occ_engine *e, const occ_window *w, long n, cv_error *err);
     void (*free)(occ_engine *e);
 } occ_engine_ops;
 
@@ -56,7 +62,8 @@ cv_status occ_full_engine_create(occ_engine **out, const cv_model *m, const floa
  * positions run as patches through each layer's reachable window only.
  * NCHW models only; CV_ERR_UNSUPPORTED when the model or its ops do not
  * allow it (the driver then falls back to full inference under AUTO).
- * rows, cols: the grid the windows come from (in row-major order). */
+ * rows, cols: the grid the windows come from (in row-major order). With
+ * p->approx.enabled, the projective field is capped at p->approx.tau. */
 cv_status occ_incr_engine_create(occ_engine **out, const cv_model *m, const float *image,
                                  const cv_occlusion_geometry *g, const cv_occlusion_params *p, int rows, int cols,
                                  cv_error *err);

@@ -14,15 +14,30 @@
 
 typedef struct {
     occ_engine base;
+    const cv_model *m;
     cv_incr *ic;
+    cv_incr_options opt;
     const float *image, *fill;       /* [C x H x W] */
     float fill_value[CV_OCCLUSION_MAX_CHANNELS];
     cv_occlusion_geometry g;
-    int occ;                         /* patch side */
-    long positions;
-    int *py, *px;                    /* [positions] patch origins, inside the image */
+    int occ, stride, cols;           /* patch side; the grid */
+    long positions;                  /* rows x cols */
+    /* The positions cv_incr is planned for ("slots", in its order): the
+     * whole grid in row-major order, or those of the last prepare. */
+    int n_slots;
+    int *py, *px;                    /* [n_slots] patch origins, inside the image */
+    long *slot;                      /* [positions] grid index -> slot or -1; NULL: the identity */
     float *patches;                  /* [batch x C x occ x occ] */
 } incr_engine;
+
+/* Origin of the patch for grid position k: the window's corner, shifted
+ * inward where the window is clipped at the border. */
+static void patch_origin(const incr_engine *e, long k, int *py, int *px)
+{
+    int y0 = (int)(k / e->cols) * e->stride, x0 = (int)(k % e->cols) * e->stride;
+    *py = y0 + e->occ <= e->g.height ? y0 : e->g.height - e->occ;
+    *px = x0 + e->occ <= e->g.width ? x0 : e->g.width - e->occ;
+}
 
 /* patch: C x occ x occ, the occluded image's values at origin (py, px). */
 static void make_patch(float *patch, const incr_engine *e, int py, int px, const occ_window *w)
@@ -39,21 +54,29 @@ static void make_patch(float *patch, const incr_engine *e, int py, int px, const
             }
 }
 
+static long slot_of(const incr_engine *e, long index)
+{
+    if (index < 0)
+        return 0; /* the unoccluded image: any slot, with clean values */
+    if (index >= e->positions)
+        return -1;
+    return e->slot ? e->slot[index] : index;
+}
+
 static cv_status incr_eval(occ_engine *base, const occ_window *w, int n, float *scores, cv_error *err)
 {
     incr_engine *e = (incr_engine *)base;
     const size_t patch_floats = (size_t)e->g.channels * e->occ * e->occ;
-    /* Consecutive grid positions go through cv_incr together. The
-     * unoccluded image (index -1) is position 0 with a patch of clean
-     * values. */
+    /* Windows in consecutive slots go through cv_incr together. */
     for (int k = 0; k < n;) {
-        long first = w[k].index < 0 ? 0 : w[k].index;
+        long first = slot_of(e, w[k].index);
+        if (first < 0)
+            return cv_fail(err, CV_ERR_INVALID, "occlusion: position %ld is not among those the incremental "
+                                                "engine was prepared for", w[k].index);
         int count = 1;
         if (w[k].index >= 0)
-            while (k + count < n && w[k + count].index == first + count)
+            while (k + count < n && w[k + count].index >= 0 && slot_of(e, w[k + count].index) == first + count)
                 count++;
-        if (first + count > e->positions)
-            return cv_fail(err, CV_ERR_INVALID, "occlusion: position %ld is not on the grid", first + count - 1);
         for (int j = 0; j < count; j++)
             make_patch(e->patches + (size_t)j * patch_floats, e, e->py[first + j], e->px[first + j], &w[k + j]);
         const cv_tensor *out;
@@ -72,17 +95,82 @@ static cv_status incr_eval(occ_engine *base, const occ_window *w, int n, float *
     return CV_OK;
 }
 
+/* Plan cv_incr for the grid positions index[0 .. n) in that order (index
+ * NULL: the whole grid). Replaces the current plan only on success. */
+static cv_status plan(incr_engine *e, const long *index, long n, cv_error *err)
+{
+    if (n < 1 || n > e->positions)
+        return cv_fail(err, CV_ERR_INVALID, "occlusion: %ld positions to plan for, grid has %ld", n, e->positions);
+    int *py = malloc(sizeof(int) * (size_t)n), *px = malloc(sizeof(int) * (size_t)n);
+    long *slot = index ? malloc(sizeof(long) * (size_t)e->positions) : NULL;
+    cv_incr *ic = NULL;
+    cv_status st = CV_OK;
+    if (!py || !px || (index && !slot)) {
+        st = cv_fail(err, CV_ERR_NOMEM, "occlusion: out of memory for %ld positions", n);
+        goto fail;
+    }
+    if (slot)
+        for (long k = 0; k < e->positions; k++)
+            slot[k] = -1;
+    for (long s = 0; s < n; s++) {
+        long k = index ? index[s] : s;
+        if (k < 0 || k >= e->positions || (slot && slot[k] >= 0)) {
+            st = cv_fail(err, CV_ERR_INVALID, "occlusion: position %ld is off the grid or listed twice", k);
+            goto fail;
+        }
+        if (slot)
+            slot[k] = s;
+        patch_origin(e, k, &py[s], &px[s]);
+    }
+    cv_shape xs = {4, {1, e->g.channels, e->g.height, e->g.width}};
+    if ((st = cv_incr_create(&ic, e->m, &xs, e->image, (int)n, py, px, e->occ, e->occ, &e->opt, err)) != CV_OK)
+        goto fail;
+    cv_incr_free(e->ic);
+    free(e->py);
+    free(e->px);
+    free(e->slot);
+    e->ic = ic;
+    e->py = py;
+    e->px = px;
+    e->slot = slot;
+    e->n_slots = (int)n;
+    return CV_OK;
+fail:
+    free(py);
+    free(px);
+    free(slot);
+    return st;
+}
+
+/* A plan per pass: cv_incr keeps per-position state, so a new set of
+ * positions is a new plan (one more clean forward pass, and planning). */
+static cv_status incr_prepare(occ_engine *base, const occ_window *w, long n, cv_error *err)
+{
+    incr_engine *e = (incr_engine *)base;
+    if (n < 1)
+        return CV_OK;
+    long *index = malloc(sizeof(long) * (size_t)n);
+    if (!index)
+        return cv_fail(err, CV_ERR_NOMEM, "occlusion: out of memory for %ld positions", n);
+    for (long k = 0; k < n; k++)
+        index[k] = w[k].index;
+    cv_status st = plan(e, index, n, err);
+    free(index);
+    return st;
+}
+
 static void incr_free(occ_engine *base)
 {
     incr_engine *e = (incr_engine *)base;
     cv_incr_free(e->ic);
     free(e->py);
     free(e->px);
+    free(e->slot);
     free(e->patches);
     free(e);
 }
 
-static const occ_engine_ops incr_ops = {"incremental", incr_eval, incr_free};
+static const occ_engine_ops incr_ops = {"incremental", incr_eval, incr_prepare, incr_free};
 
 double occ_incr_engine_speedup(const occ_engine *base)
 {
@@ -106,30 +194,28 @@ cv_status occ_incr_engine_create(occ_engine **out, const cv_model *m, const floa
     if (!e)
         return cv_fail(err, CV_ERR_NOMEM, "occlusion: out of memory");
     e->base.ops = &incr_ops;
+    e->m = m;
     e->image = image;
     e->fill = p->fill;
     memcpy(e->fill_value, p->fill_value, sizeof e->fill_value);
     e->g = *g;
     e->occ = p->occ_size;
+    e->stride = p->stride;
+    e->cols = cols;
     e->positions = positions;
     long batch = p->batch > 0 ? p->batch : OCC_INCR_MAX_AUTO_BATCH;
     e->base.batch = (int)(batch < positions ? batch : positions);
+    e->opt = cv_incr_defaults();
+    e->opt.max_batch = e->base.batch;
+    if (p->approx.enabled)
+        e->opt.field_cap = p->approx.tau;
     cv_status st;
-    e->py = malloc(sizeof(int) * (size_t)positions);
-    e->px = malloc(sizeof(int) * (size_t)positions);
     e->patches = malloc(sizeof(float) * (size_t)e->base.batch * g->channels * e->occ * e->occ);
-    if (!e->py || !e->px || !e->patches) {
+    if (!e->patches) {
         st = cv_fail(err, CV_ERR_NOMEM, "occlusion: out of memory for %ld positions", positions);
         goto fail;
     }
-    for (long k = 0; k < positions; k++) {
-        int y0 = (int)(k / cols) * p->stride, x0 = (int)(k % cols) * p->stride;
-        e->py[k] = y0 + e->occ <= g->height ? y0 : g->height - e->occ;
-        e->px[k] = x0 + e->occ <= g->width ? x0 : g->width - e->occ;
-    }
-    cv_shape s = {4, {1, g->channels, g->height, g->width}};
-    if ((st = cv_incr_create(&e->ic, m, &s, image, (int)positions, e->py, e->px, e->occ, e->occ, e->base.batch,
-                             err)) != CV_OK)
+    if ((st = plan(e, NULL, positions, err)) != CV_OK)
         goto fail;
     /* The clean image as position 0 (a patch of clean values) gives the
      * output size, and cv_incr's speed-up bound. */
