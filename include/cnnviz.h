@@ -183,6 +183,11 @@ typedef struct {
      * exact region is; what the patch would reach beyond it is taken as
      * unchanged. 1 (the default): exact. */
     double field_cap;
+    /* Another cv_incr for the same model and clean input whose clean
+     * activations to read instead of running the network again (a new plan
+     * for other positions); it must outlive this one. NULL (default): run
+     * the clean input here. */
+    const cv_incr *share_clean;
 } cv_incr_options;
 cv_incr_options cv_incr_defaults(void);
 /* opt: NULL for the defaults. */

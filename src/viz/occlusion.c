@@ -612,6 +612,7 @@ static cv_status run_approx(cv_occlusion *o, int target, double *map, int *top_c
     o->stats.evaluated = n_coarse + n_fine;
     o->stats.coarse = n_coarse;
     o->stats.drilled = covered;
+    o->stats.approximate = o->stats.tau < 1.0 || o->stats.evaluated < total;
     st = CV_OK;
 out:
     if (st == CV_ERR_NOMEM && err->status != CV_ERR_NOMEM)

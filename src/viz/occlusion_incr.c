@@ -15,7 +15,8 @@
 typedef struct {
     occ_engine base;
     const cv_model *m;
-    cv_incr *ic;
+    cv_incr *grid;                   /* planned for the whole grid; owns the clean activations */
+    cv_incr *ic;                     /* the plan in use: grid, or one for the last prepare's windows */
     cv_incr_options opt;
     const float *image, *fill;       /* [C x H x W] */
     float fill_value[CV_OCCLUSION_MAX_CHANNELS];
@@ -123,9 +124,14 @@ static cv_status plan(incr_engine *e, const long *index, long n, cv_error *err)
         patch_origin(e, k, &py[s], &px[s]);
     }
     cv_shape xs = {4, {1, e->g.channels, e->g.height, e->g.width}};
-    if ((st = cv_incr_create(&ic, e->m, &xs, e->image, (int)n, py, px, e->occ, e->occ, &e->opt, err)) != CV_OK)
+    cv_incr_options opt = e->opt;
+    opt.share_clean = e->grid;
+    if ((st = cv_incr_create(&ic, e->m, &xs, e->image, (int)n, py, px, e->occ, e->occ, &opt, err)) != CV_OK)
         goto fail;
-    cv_incr_free(e->ic);
+    if (e->ic != e->grid)
+        cv_incr_free(e->ic);
+    if (!e->grid)
+        e->grid = ic;
     free(e->py);
     free(e->px);
     free(e->slot);
@@ -143,7 +149,7 @@ fail:
 }
 
 /* A plan per pass: cv_incr keeps per-position state, so a new set of
- * positions is a new plan (one more clean forward pass, and planning). */
+ * positions is a new plan, reading the grid plan's clean activations. */
 static cv_status incr_prepare(occ_engine *base, const occ_window *w, long n, cv_error *err)
 {
     incr_engine *e = (incr_engine *)base;
@@ -162,7 +168,9 @@ static cv_status incr_prepare(occ_engine *base, const occ_window *w, long n, cv_
 static void incr_free(occ_engine *base)
 {
     incr_engine *e = (incr_engine *)base;
-    cv_incr_free(e->ic);
+    if (e->ic != e->grid)
+        cv_incr_free(e->ic);
+    cv_incr_free(e->grid);
     free(e->py);
     free(e->px);
     free(e->slot);
