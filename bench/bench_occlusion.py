@@ -15,11 +15,18 @@ By default the stride gives about 100 positions (occ 40, stride 21: 10 x 10);
 --full uses the original's stride 5 (38 x 38 = 1444 positions: minutes).
 
 cnnviz runs once per engine (--engines, default full and auto: auto picks
-incremental inference where it saves work); PyTorch once per model.
+incremental inference where it saves work); PyTorch once per model. The
+engine "approx" is `--approx` (an APPROXIMATE map: Krypton's projective-field
+threshold and adaptive drill-down, at the library's defaults or --tau,
+--coarse, --drill); its MAE and SSIM columns compare it with the exact map of
+an exact engine run before it in the same --engines list (put incremental
+first), or, when there is none, with the exact map cnnviz computes itself
+(--compare-exact, timed apart).
 
 usage: bench/bench_occlusion.py [--models vgg16,resnet18,mobilenet_v2]
                                 [--full | --stride S] [--occ 40] [--batch N]
-                                [--engines full,auto]
+                                [--engines full,auto,incremental,approx]
+                                [--tau T] [--coarse K] [--drill F]
 """
 import argparse
 import math
@@ -88,17 +95,48 @@ def torch_map(model, x, occ, stride, batch):
     return torch.cat(probs).double().numpy().reshape(n, n), seconds
 
 
-def run_cnnviz(onnx_path, img, occ, stride, batch, engine, out_dir):
+def ssim(x, ref):
+    """SSIM as cv_occlusion_compare (include/cnnviz_occlusion.h): 7 x 7
+    uniform windows inside the map, K1 0.01, K2 0.03, sample (co)variances,
+    data range from ref (1 if constant), the mean over the windows."""
+    L = float(ref.max() - ref.min()) or 1.0
+    c1, c2 = (0.01 * L) ** 2, (0.03 * L) ** 2
+    wh, ww = min(7, ref.shape[0]), min(7, ref.shape[1])
+    n = wh * ww
+    norm = n / (n - 1) if n > 1 else 1.0
+    win = lambda a: np.lib.stride_tricks.sliding_window_view(a, (wh, ww)).reshape(
+        a.shape[0] - wh + 1, a.shape[1] - ww + 1, n)
+    wx, wy = win(x.astype(np.float64)), win(ref.astype(np.float64))
+    mx, my = wx.mean(-1), wy.mean(-1)
+    vx = ((wx - mx[..., None]) ** 2).mean(-1) * norm
+    vy = ((wy - my[..., None]) ** 2).mean(-1) * norm
+    cxy = ((wx - mx[..., None]) * (wy - my[..., None])).mean(-1) * norm
+    s = (2 * mx * my + c1) * (2 * cxy + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return float(s.mean())
+
+
+def run_cnnviz(onnx_path, img, occ, stride, batch, engine, out_dir, approx_args=(), compare=False):
     exe = os.path.join(ROOT, "build", "cnnviz")
-    cmd = [exe, "occlusion", "--model", onnx_path, "--img", img, "--preprocess", "torch", "--engine", engine,
+    cmd = [exe, "occlusion", "--model", onnx_path, "--img", img, "--preprocess", "torch",
            "--occ_size", str(occ), "--stride", str(stride), "--batch", str(batch), "--out", out_dir]
+    if engine == "approx":
+        cmd += ["--approx", *approx_args] + (["--compare-exact"] if compare else [])
+    else:
+        cmd += ["--engine", engine]
     res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if res.returncode != 0:
         sys.exit("cnnviz failed:\n" + res.stderr)
-    done = re.search(r"done: (\d+) positions in ([0-9.]+) s", res.stdout)
+    done = re.search(r"done: (?:APPROXIMATE map, )?(\d+) positions in ([0-9.]+) s", res.stdout)
     used = re.search(r"; batch (\d+), engine (\w+)", res.stdout)
+    cmp = re.search(r"approximate vs exact: MAE ([0-9.e+-]+), max abs [0-9.e+-]+, SSIM ([0-9.e+-]+)", res.stdout)
+    evaluated = re.search(r"approximate: (\d+) of (\d+) positions evaluated", res.stdout)
+    extra = {}
+    if cmp:
+        extra["mae"], extra["ssim"] = float(cmp.group(1)), float(cmp.group(2))
+    if evaluated:
+        extra["evaluated"] = int(evaluated.group(1))
     return (float(done.group(2)), int(used.group(1)), used.group(2),
-            np.load(os.path.join(out_dir, "probs.npy")))
+            np.load(os.path.join(out_dir, "probs.npy")), extra)
 
 
 def main():
@@ -109,8 +147,14 @@ def main():
     ap.add_argument("--full", action="store_true", help="stride 5: the original's 38 x 38 map")
     ap.add_argument("--batch", type=int, default=0, help="positions per forward (0: cnnviz's choice)")
     ap.add_argument("--engines", default="full,auto",
-                    help="cnnviz engines to time, comma-separated: full, incremental, auto")
+                    help="cnnviz engines to time, comma-separated: full, incremental, auto, approx "
+                         "(approximate mode; put an exact engine before it to compare with its map)")
+    ap.add_argument("--tau", help="approx: projective-field threshold (default: the library's)")
+    ap.add_argument("--coarse", help="approx: coarse stride factor (default: the library's)")
+    ap.add_argument("--drill", help="approx: drill-down fraction (default: the library's)")
     args = ap.parse_args()
+    approx_args = [a for k in ("tau", "coarse", "drill") if getattr(args, k)
+                   for a in ("--" + k, getattr(args, k))]
     stride = 5 if args.full else args.stride
     os.makedirs(OUT, exist_ok=True)
     if not os.path.exists(os.path.join(ROOT, "build", "cnnviz")):
@@ -122,7 +166,8 @@ def main():
     print(f"occlusion {n} x {n} = {n * n} positions (occ {args.occ}, stride {stride}) on {SIZE} x {SIZE}, "
           f"{os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)")
     print(f"{'model':13s} {'engine':11s} {'batch':>5s} {'cnnviz s':>9s} {'torch s':>8s} {'cnnviz ms/pos':>13s} "
-          f"{'torch ms/pos':>12s} {'ratio':>6s} {'max |diff|':>10s}")
+          f"{'torch ms/pos':>12s} {'ratio':>6s} {'max |diff|':>10s} {'MAE':>9s} {'SSIM':>6s}")
+    print("(max |diff|: against PyTorch's map; MAE and SSIM: approx against the exact map)")
     for name in args.models.split(","):
         torch.manual_seed(0)
         model = MODELS[name]().eval()
@@ -133,17 +178,27 @@ def main():
             torch.onnx.export(model, torch.randn(1, 3, SIZE, SIZE), path, opset_version=13,
                               input_names=["input"], output_names=["logits"],
                               dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
-        map_t = t_t = None
+        map_t = t_t = map_exact = None
         for engine in args.engines.split(","):
-            t_c, batch, used, map_c = run_cnnviz(path, img, args.occ, stride, args.batch, engine,
-                                                 os.path.join(OUT, f"occlusion_{name}_{engine}"))
+            t_c, batch, used, map_c, extra = run_cnnviz(path, img, args.occ, stride, args.batch, engine,
+                                                        os.path.join(OUT, f"occlusion_{name}_{engine}"),
+                                                        approx_args, compare=map_exact is None)
             if map_t is None:  # PyTorch once per model, with the first engine's batch size
                 map_t, t_t = torch_map(model, x, args.occ, stride, batch)
             diff = float(np.abs(map_c - map_t).max())
+            mae = ssim_s = "-"
+            if engine == "approx":
+                if map_exact is not None:
+                    extra["mae"], extra["ssim"] = float(np.abs(map_c - map_exact).mean()), ssim(map_c, map_exact)
+                mae, ssim_s = f"{extra['mae']:9.3g}", f"{extra['ssim']:6.3f}"
+                used = f"{extra.get('evaluated', n * n)}pos"
+            elif map_exact is None:
+                map_exact = map_c
             p = n * n
-            print(f"{name:13s} {engine + ('' if used == engine else '=' + used[:4]):11s} {batch:5d} {t_c:9.2f} "
-                  f"{t_t:8.2f} {1e3 * t_c / p:13.1f} {1e3 * t_t / p:12.1f} {t_c / t_t:6.2f} {diff:10.2g}",
-                  flush=True)
+            label = engine + ('' if used == engine else '=' + used[:7])
+            print(f"{name:13s} {label:11s} {batch:5d} {t_c:9.2f} "
+                  f"{t_t:8.2f} {1e3 * t_c / p:13.1f} {1e3 * t_t / p:12.1f} {t_c / t_t:6.2f} {diff:10.2g} "
+                  f"{mae:>9s} {ssim_s:>6s}", flush=True)
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ typedef void (*cv_occlusion_progress)(void *user, long done, long total);
  *    positions (i, j) of the grid with i and j multiples of coarse_factor,
  *    plus the last row and column), bilinearly interpolated to the grid;
  *    then the coarse cells (the rectangles between neighbouring coarse
- *    positions) whose corners show the largest change of the target's
+ *    positions) whose corners show the largest drop of the target's
  *    probability from the unoccluded image are evaluated at every grid
  *    position, most sensitive first, until they hold drill_fraction of the
  *    grid. The other positions keep the interpolated value (top_class: the

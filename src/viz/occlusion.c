@@ -509,7 +509,7 @@ static int cmp_cell(const void *pa, const void *pb)
 {
     const coarse_cell *x = pa, *y = pb;
     if (x->score != y->score)
-        return x->score < y->score ? 1 : -1; /* most sensitive first */
+        return x->score < y->score ? 1 : -1; /* largest drop first */
     return x->a != y->a ? (x->a > y->a) - (x->a < y->a) : (x->b > y->b) - (x->b < y->b);
 }
 
@@ -569,9 +569,10 @@ static cv_status run_approx(cv_occlusion *o, int target, double *map, int *top_c
         }
     }
 
-    /* Cells by the largest change of the target's probability at their
-     * corners: usually a drop; a rise (occluding counter-evidence) is as
-     * much a feature of the exact map, so both count. */
+    /* Cells by the largest drop of the target's probability at their
+     * corners (Krypton drills into the regions that matter most for the
+     * prediction; where occluding raises the probability it is
+     * interpolated). */
     int nr = mr > 1 ? mr - 1 : 1, ncl = mc > 1 ? mc - 1 : 1;
     if (!(cells = malloc(sizeof(coarse_cell) * (size_t)nr * ncl))) {
         st = CV_ERR_NOMEM;
@@ -583,9 +584,9 @@ static cv_status run_approx(cv_occlusion *o, int target, double *map, int *top_c
             int a1 = a + 1 < mr ? a + 1 : a, b1 = b + 1 < mc ? b + 1 : b;
             double v[4] = {map[(long)ra[a] * cols + ca[b]], map[(long)ra[a] * cols + ca[b1]],
                            map[(long)ra[a1] * cols + ca[b]], map[(long)ra[a1] * cols + ca[b1]]};
-            double sc = 0;
+            double sc = -INFINITY;
             for (int q = 0; q < 4; q++)
-                sc = fmax(sc, fabs(base - v[q]));
+                sc = fmax(sc, base - v[q]);
             cells[(size_t)a * ncl + b] = (coarse_cell){sc, a, b};
         }
     qsort(cells, (size_t)nr * ncl, sizeof(coarse_cell), cmp_cell);
