@@ -38,9 +38,9 @@ static const cli_opt opts[] = {
      "where it spreads past --tau of a layer's map (incremental engine only), and a first pass at stride x "
      "--coarse is interpolated, then refined at the full stride only in the most sensitive --drill of the map. "
      "The map is not the exact one: --compare-exact reports how far it is (mean abs difference, SSIM)"},
-    {"tau", NULL, "T", "0.5", "--approx: projective-field threshold in (0, 1]; 1 = no cut-off"},
-    {"coarse", NULL, "K", "3", "--approx: first pass at K times the stride; 1 = no drill-down"},
-    {"drill", NULL, "F", "0.25", "--approx: share of the map, in (0, 1], refined at the full stride"},
+    {"tau", NULL, "T", "0.8", "--approx: projective-field threshold in (0, 1]; 1 = no cut-off"},
+    {"coarse", NULL, "K", "2", "--approx: first pass at K times the stride; 1 = no drill-down"},
+    {"drill", NULL, "F", "0.1", "--approx: share of the map, in (0, 1], refined at the full stride"},
     {"compare-exact", NULL, NULL, NULL,
      "--approx: also compute the exact map and print the approximate map's error and speed-up against it"},
     {"cmap", NULL, "NAME", "rocket", "colour map: rocket, viridis, magma, jet, grey"},

@@ -111,9 +111,9 @@ typedef void (*cv_occlusion_progress)(void *user, long done, long total);
  * drill_fraction 1) give the exact map. */
 typedef struct {
     int enabled;
-    double tau;             /* (0, 1]; default 0.5 */
-    int coarse_factor;      /* >= 1; default 3 */
-    double drill_fraction;  /* (0, 1]; default 0.25 */
+    double tau;             /* (0, 1]; default 0.8 */
+    int coarse_factor;      /* >= 1; default 2 */
+    double drill_fraction;  /* (0, 1]; default 0.1 */
 } cv_occlusion_approx;
 
 typedef struct {
