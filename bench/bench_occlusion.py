@@ -191,7 +191,7 @@ def main():
                 if map_exact is not None:
                     extra["mae"], extra["ssim"] = float(np.abs(map_c - map_exact).mean()), ssim(map_c, map_exact)
                 mae, ssim_s = f"{extra['mae']:9.3g}", f"{extra['ssim']:6.3f}"
-                used = f"{extra.get('evaluated', n * n)}pos"
+                used = str(extra.get("evaluated", n * n))  # positions evaluated: approx=N
             elif map_exact is None:
                 map_exact = map_c
             p = n * n
