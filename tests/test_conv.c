@@ -257,6 +257,13 @@ static void test_conv_winograd(void)
     check_case(&batch, 1e-4, &fwd, &bwd);
     printf("    batch 7 16->16 40x200 (chunks across images): forward max rel diff %.3g, backward %.3g (tol 1e-4)\n",
            fwd, bwd);
+    /* narrow images (3 tiles across: vectors of tiles span rows and
+     * images), 20 of them in two chunks that split an image */
+    conv_case narrow = {.g = {20, 128, 11, 10, 128, 1, 3, 3, 1, 1, 1, 1, 0, 1, 0, 0}, .bias = 1};
+    fwd = bwd = 0;
+    check_case(&narrow, 1e-4, &fwd, &bwd);
+    printf("    batch 20 128->128 11x10 (narrow, two chunks): forward max rel diff %.3g, backward %.3g (tol 1e-4)\n",
+           fwd, bwd);
     unsetenv("CNNVIZ_CONV_ALGO");
 }
 

@@ -23,6 +23,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef enum { V_NONE, V_STATIC, V_PATCH, V_FULL } vkind;
 
@@ -36,7 +37,8 @@ typedef enum {
 
 typedef struct {
     vkind kind;
-    int rh, rw;          /* PATCH window size */
+    int rh, rw;          /* PATCH window size, for the positions of the current batch */
+    int max_rh, max_rw;  /* ... and the largest over all positions */
     int *wy, *wx;        /* [n_pos] PATCH window origin */
     int *cy0, *cy1, *cx0, *cx1; /* [n_pos] changed range [c0, c1) */
     cv_tensor buf;       /* PATCH [B,C,rh,rw] or FULL [B,...] */
@@ -60,6 +62,7 @@ struct cv_incr {
     float *scratch;
     size_t scratch_floats;
     double macs_incr, macs_full;
+    double *node_seconds; /* [n_nodes] time spent per node, over all runs */
 };
 
 /* ---- geometry ---------------------------------------------------------------- */
@@ -233,9 +236,32 @@ void cv_incr_free(cv_incr *ic)
         }
     free(ic->v);
     free(ic->n);
+    free(ic->node_seconds);
     free(ic->scratch);
     cv_run_free(ic->clean);
     free(ic);
+}
+
+/* Window size and origins of PATCH value v for positions [first, first +
+ * count): the largest changed range among them, placed over each one's
+ * range and shifted inward at the borders. Sizing windows per batch rather
+ * than over all positions saves work where the batch has no border
+ * positions (whose ranges are the largest... or the smallest). */
+static void place_windows(cv_incr *ic, int v, int first, int count)
+{
+    vstate *vs = &ic->v[v];
+    const cv_tensor *c = cv_run_value(ic->clean, v);
+    int H = (int)c->shape.d[2], W = (int)c->shape.d[3], rh = 1, rw = 1;
+    for (int p = first; p < first + count; p++) {
+        rh = vs->cy1[p] - vs->cy0[p] > rh ? vs->cy1[p] - vs->cy0[p] : rh;
+        rw = vs->cx1[p] - vs->cx0[p] > rw ? vs->cx1[p] - vs->cx0[p] : rw;
+    }
+    vs->rh = rh;
+    vs->rw = rw;
+    for (int p = first; p < first + count; p++) {
+        vs->wy[p] = place(vs->cy0[p], rh, H);
+        vs->wx[p] = place(vs->cx0[p], rw, W);
+    }
 }
 
 static cv_status plan_node(cv_incr *ic, int k, cv_error *err)
@@ -313,17 +339,14 @@ static cv_status plan_node(cv_incr *ic, int k, cv_error *err)
     int H = (int)yc->shape.d[2], W = (int)yc->shape.d[3];
     if (ns->kind == N_POINTWISE) {
         const vstate *in = &ic->v[node->in[0]];
-        out->rh = in->rh;
-        out->rw = in->rw;
-        memcpy(out->wy, in->wy, sizeof(int) * (size_t)n_pos);
-        memcpy(out->wx, in->wx, sizeof(int) * (size_t)n_pos);
+        out->rh = out->max_rh = in->max_rh;
+        out->rw = out->max_rw = in->max_rw;
         memcpy(out->cy0, in->cy0, sizeof(int) * (size_t)n_pos);
         memcpy(out->cy1, in->cy1, sizeof(int) * (size_t)n_pos);
         memcpy(out->cx0, in->cx0, sizeof(int) * (size_t)n_pos);
         memcpy(out->cx1, in->cx1, sizeof(int) * (size_t)n_pos);
         return CV_OK;
     }
-    int rh = 1, rw = 1;
     for (int p = 0; p < n_pos; p++) {
         int y0 = H, y1 = 0, x0 = W, x1 = 0;
         if (ns->kind == N_WINDOW) {
@@ -361,15 +384,10 @@ static cv_status plan_node(cv_incr *ic, int k, cv_error *err)
         out->cy1[p] = y1;
         out->cx0[p] = x0;
         out->cx1[p] = x1;
-        rh = y1 - y0 > rh ? y1 - y0 : rh;
-        rw = x1 - x0 > rw ? x1 - x0 : rw;
     }
-    out->rh = rh;
-    out->rw = rw;
-    for (int p = 0; p < n_pos; p++) {
-        out->wy[p] = place(out->cy0[p], rh, H);
-        out->wx[p] = place(out->cx0[p], rw, W);
-    }
+    place_windows(ic, y, 0, n_pos); /* the largest: what buffers must hold */
+    out->max_rh = out->rh;
+    out->max_rw = out->rw;
     if (ns->kind == N_WINDOW)
         return make_shadow(m, node, ns, err);
     return CV_OK;
@@ -613,7 +631,8 @@ cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_sh
         goto fail;
     ic->v = calloc((size_t)m->n_values, sizeof(vstate));
     ic->n = calloc((size_t)(m->n_nodes ? m->n_nodes : 1), sizeof(nstate));
-    if (!ic->v || !ic->n) {
+    ic->node_seconds = calloc((size_t)(m->n_nodes ? m->n_nodes : 1), sizeof(double));
+    if (!ic->v || !ic->n || !ic->node_seconds) {
         st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -621,8 +640,8 @@ cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_sh
         ic->v[v].kind = cv_run_value_static(ic->clean, v) ? V_STATIC : V_NONE;
     vstate *x = &ic->v[m->input];
     x->kind = V_PATCH;
-    x->rh = patch_h;
-    x->rw = patch_w;
+    x->rh = x->max_rh = patch_h;
+    x->rw = x->max_rw = patch_w;
     if (!alloc_ranges(x, n_pos)) {
         st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
         goto fail;
@@ -655,6 +674,13 @@ fail:
     return st;
 }
 
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 cv_status cv_incr_run(cv_incr *ic, int first, int count, const float *patches, const cv_tensor **out, cv_error *err)
 {
     const cv_model *m = ic->m;
@@ -675,8 +701,13 @@ cv_status cv_incr_run(cv_incr *ic, int first, int count, const float *patches, c
     for (int k = 0; k < m->n_nodes; k++) {
         if (ic->n[k].kind == N_SKIP)
             continue;
+        double t0 = seconds_now();
+        int y = m->nodes[k].out[0];
+        if (ic->v[y].kind == V_PATCH)
+            place_windows(ic, y, first, count);
         if ((st = run_node(ic, k, first, count, count_macs, err)) != CV_OK)
             return st;
+        ic->node_seconds[k] += seconds_now() - t0;
     }
     if (count_macs)
         ic->macs_incr /= count;
@@ -687,4 +718,9 @@ cv_status cv_incr_run(cv_incr *ic, int first, int count, const float *patches, c
 double cv_incr_speedup_bound(const cv_incr *ic)
 {
     return ic->macs_incr > 0 ? ic->macs_full / ic->macs_incr : 0.0;
+}
+
+double cv_incr_layer_seconds(const cv_incr *ic, int layer)
+{
+    return layer >= 0 && layer < ic->m->n_nodes ? ic->node_seconds[layer] : 0.0;
 }
