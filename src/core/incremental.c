@@ -42,6 +42,8 @@ typedef struct {
     int *wy, *wx;        /* [n_pos] PATCH window origin */
     int *cy0, *cy1, *cx0, *cx1; /* [n_pos] changed range [c0, c1) */
     cv_tensor buf;       /* PATCH [B,C,rh,rw] or FULL [B,...] */
+    size_t cap;          /* floats buf.f holds */
+    int last_use;        /* last node reading buf in a run */
 } vstate;
 
 typedef struct {
@@ -51,6 +53,7 @@ typedef struct {
     cv_node shadow;      /* N_WINDOW: the node with pads removed */
     bool has_shadow;
     cv_tensor *tmp;      /* gathered inputs [n_in] */
+    size_t *tmp_cap;     /* [n_in] floats each holds */
 } nstate;
 
 struct cv_incr {
@@ -61,6 +64,12 @@ struct cv_incr {
     nstate *n;
     float *scratch;
     size_t scratch_floats;
+    /* Buffers no value holds now, for the next to need one: values die
+     * at their last reader, so a run needs a few layers' worth of memory,
+     * and reused buffers are warm in cache. */
+    float **pool;
+    size_t *pool_cap;
+    int n_pool, pool_size;
     double macs_incr, macs_full;
     double *node_seconds; /* [n_nodes] time spent per node, over all runs */
 };
@@ -233,11 +242,16 @@ void cv_incr_free(cv_incr *ic)
                 for (int i = 0; i < m->nodes[k].n_in; i++)
                     free(ns->tmp[i].f);
             free(ns->tmp);
+            free(ns->tmp_cap);
         }
     free(ic->v);
     free(ic->n);
     free(ic->node_seconds);
     free(ic->scratch);
+    for (int k = 0; k < ic->n_pool; k++)
+        free(ic->pool[k]);
+    free(ic->pool);
+    free(ic->pool_cap);
     cv_run_free(ic->clean);
     free(ic);
 }
@@ -408,14 +422,63 @@ static cv_shape buf_shape(const cv_incr *ic, int v, int b)
     return s;
 }
 
-static cv_status ensure(cv_tensor *t, const cv_shape *s, cv_error *err)
+/* Give t's buffer back to the pool. */
+static void release(cv_incr *ic, cv_tensor *t, size_t *cap)
 {
-    size_t need = cv_shape_numel(s), have = t->f ? cv_shape_numel(&t->shape) : 0;
-    if (!t->f || need > have) {
-        float *p = realloc(t->f, (need ? need : 1) * sizeof(float));
-        if (!p)
-            return cv_fail(err, CV_ERR_NOMEM, "out of memory for incremental buffers");
-        t->f = p;
+    if (!t->f)
+        return;
+    if (ic->n_pool == ic->pool_size) { /* rare: grow; on failure just free */
+        int n = ic->pool_size ? 2 * ic->pool_size : 16;
+        float **p = realloc(ic->pool, sizeof(float *) * (size_t)n);
+        if (p)
+            ic->pool = p;
+        size_t *c = p ? realloc(ic->pool_cap, sizeof(size_t) * (size_t)n) : NULL;
+        if (c)
+            ic->pool_cap = c;
+        if (!p || !c) {
+            free(t->f);
+            t->f = NULL;
+            *cap = 0;
+            return;
+        }
+        ic->pool_size = n;
+    }
+    ic->pool[ic->n_pool] = t->f;
+    ic->pool_cap[ic->n_pool++] = *cap;
+    t->f = NULL;
+    *cap = 0;
+}
+
+/* Make t a float tensor of shape s whose buffer holds it: its own if large
+ * enough, else the smallest pooled one that is, else the largest pooled one
+ * (or a new one) grown. */
+static cv_status ensure(cv_incr *ic, cv_tensor *t, size_t *cap, const cv_shape *s, cv_error *err)
+{
+    size_t need = cv_shape_numel(s);
+    need = need ? need : 1;
+    if (!t->f || *cap < need) {
+        release(ic, t, cap);
+        int best = -1;
+        for (int k = 0; k < ic->n_pool; k++)
+            if (best < 0 || (ic->pool_cap[k] >= need ? ic->pool_cap[best] < need || ic->pool_cap[k] < ic->pool_cap[best]
+                                                      : ic->pool_cap[best] < need && ic->pool_cap[k] > ic->pool_cap[best]))
+                best = k;
+        float *f = best >= 0 ? ic->pool[best] : NULL;
+        size_t have = best >= 0 ? ic->pool_cap[best] : 0;
+        if (best >= 0)
+            ic->pool[best] = ic->pool[--ic->n_pool], ic->pool_cap[best] = ic->pool_cap[ic->n_pool];
+        if (have < need) {
+            float *g = realloc(f, need * sizeof(float));
+            if (!g) {
+                free(f);
+                return cv_fail(err, CV_ERR_NOMEM, "out of memory for incremental buffers (%zu MiB)",
+                               need * sizeof(float) >> 20);
+            }
+            f = g;
+            have = need;
+        }
+        t->f = f;
+        *cap = have;
     }
     t->dtype = CV_F32;
     t->shape = *s;
@@ -466,7 +529,7 @@ static void gather(const cv_incr *ic, int v, int first, int b, const int *wy, co
 }
 
 static cv_status run_op(cv_incr *ic, const cv_node *node, const void *params, cv_tensor **in, cv_tensor **out,
-                        bool count_macs, cv_error *err)
+                        cv_error *err)
 {
     cv_op_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
@@ -504,13 +567,11 @@ static cv_status run_op(cv_incr *ic, const cv_node *node, const void *params, cv
     }
     ctx.scratch = ic->scratch;
     ctx.scratch_floats = ic->scratch_floats;
-    if (count_macs && node->op->macs)
-        ic->macs_incr += node->op->macs(&ctx);
     node->op->forward(&ctx);
     return CV_OK;
 }
 
-static cv_status run_node(cv_incr *ic, int k, int first, int b, bool count_macs, cv_error *err)
+static cv_status run_node(cv_incr *ic, int k, int first, int b, cv_error *err)
 {
     const cv_model *m = ic->m;
     const cv_node *node = &m->nodes[k];
@@ -524,7 +585,7 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, bool count_macs,
         if (v < 0)
             continue;
         cv_shape s = buf_shape(ic, v, b);
-        if ((st = ensure(&ic->v[v].buf, &s, err)) != CV_OK)
+        if ((st = ensure(ic, &ic->v[v].buf, &ic->v[v].cap, &s, err)) != CV_OK)
             return st;
         out[o] = &ic->v[v].buf;
     }
@@ -587,7 +648,7 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, bool count_macs,
             return cv_fail(err, CV_ERR_UNSUPPORTED, "incremental: node '%s' input is not 4-D", node->name);
         }
         cv_shape s = {4, {b, clean->shape.d[1], h, w}};
-        if ((st = ensure(t, &s, err)) != CV_OK) {
+        if ((st = ensure(ic, t, &ns->tmp_cap[i], &s, err)) != CV_OK) {
             free(oy);
             free(ox);
             return st;
@@ -598,7 +659,42 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, bool count_macs,
         in[i] = t;
     }
     const cv_node *exec = ns->kind == N_WINDOW ? &ns->shadow : node;
-    return run_op(ic, exec, exec->params, in, out, count_macs, err);
+    if ((st = run_op(ic, exec, exec->params, in, out, err)) != CV_OK)
+        return st;
+    /* Done with the gathered inputs, and with inputs read for the last time. */
+    for (int i = 0; i < node->n_in; i++) {
+        int v = node->in[i];
+        release(ic, &ns->tmp[i], &ns->tmp_cap[i]);
+        if (v >= 0 && ic->v[v].last_use == k && v != m->outputs[0])
+            release(ic, &ic->v[v].buf, &ic->v[v].cap);
+    }
+    return CV_OK;
+}
+
+/* Multiply-adds per position, for positions run in batches of max_batch
+ * in order: a layer's full count scaled by the part of its output the
+ * batch's window covers (exact for convolutions and pools, whose work is
+ * proportional to output pixels). */
+static void estimate_macs(cv_incr *ic)
+{
+    const cv_model *m = ic->m;
+    double total = 0;
+    for (int first = 0; first < ic->n_pos; first += ic->max_batch) {
+        int count = ic->n_pos - first < ic->max_batch ? ic->n_pos - first : ic->max_batch;
+        for (int k = 0; k < m->n_nodes; k++) {
+            if (ic->n[k].kind == N_SKIP)
+                continue;
+            int y = m->nodes[k].out[0];
+            double macs = cv_run_layer_macs(ic->clean, k) * count;
+            if (ic->v[y].kind == V_PATCH) {
+                const cv_shape *s = &cv_run_value(ic->clean, y)->shape;
+                place_windows(ic, y, first, count);
+                macs *= (double)ic->v[y].rh * ic->v[y].rw / ((double)s->d[2] * (double)s->d[3]);
+            }
+            total += macs;
+        }
+    }
+    ic->macs_incr = total / ic->n_pos;
 }
 
 cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_shape, const float *clean_input,
@@ -654,7 +750,8 @@ cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_sh
     }
     for (int k = 0; k < m->n_nodes; k++) {
         ic->n[k].tmp = calloc((size_t)m->nodes[k].n_in + 1, sizeof(cv_tensor));
-        if (!ic->n[k].tmp) {
+        ic->n[k].tmp_cap = calloc((size_t)m->nodes[k].n_in + 1, sizeof(size_t));
+        if (!ic->n[k].tmp || !ic->n[k].tmp_cap) {
             st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
             goto fail;
         }
@@ -663,6 +760,14 @@ cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_sh
         if (ic->n[k].kind != N_SKIP)
             ic->macs_full += cv_run_layer_macs(ic->clean, k);
     }
+    estimate_macs(ic);
+    for (int v = 0; v < m->n_values; v++)
+        ic->v[v].last_use = -1;
+    for (int k = 0; k < m->n_nodes; k++)
+        if (ic->n[k].kind != N_SKIP)
+            for (int i = 0; i < m->nodes[k].n_in; i++)
+                if (m->nodes[k].in[i] >= 0)
+                    ic->v[m->nodes[k].in[i]].last_use = k;
     if (ic->v[m->outputs[0]].kind == V_STATIC || ic->v[m->outputs[0]].kind == V_NONE) {
         st = cv_fail(err, CV_ERR_INVALID, "%s: the output does not depend on the input", m->path);
         goto fail;
@@ -689,15 +794,12 @@ cv_status cv_incr_run(cv_incr *ic, int first, int count, const float *patches, c
     vstate *x = &ic->v[m->input];
     const cv_tensor *xc = cv_run_value(ic->clean, m->input);
     cv_shape s = {4, {count, xc->shape.d[1], ic->patch_h, ic->patch_w}};
-    cv_status st = ensure(&x->buf, &s, err);
+    cv_status st = ensure(ic, &x->buf, &x->cap, &s, err);
     if (st != CV_OK)
         return st;
     memcpy(x->buf.f, patches, cv_shape_numel(&s) * sizeof(float));
     /* Per-position arrays are indexed by absolute position (first + item);
      * buffers by batch item. */
-    bool count_macs = first == 0;
-    if (count_macs)
-        ic->macs_incr = 0;
     for (int k = 0; k < m->n_nodes; k++) {
         if (ic->n[k].kind == N_SKIP)
             continue;
@@ -705,12 +807,10 @@ cv_status cv_incr_run(cv_incr *ic, int first, int count, const float *patches, c
         int y = m->nodes[k].out[0];
         if (ic->v[y].kind == V_PATCH)
             place_windows(ic, y, first, count);
-        if ((st = run_node(ic, k, first, count, count_macs, err)) != CV_OK)
+        if ((st = run_node(ic, k, first, count, err)) != CV_OK)
             return st;
         ic->node_seconds[k] += seconds_now() - t0;
     }
-    if (count_macs)
-        ic->macs_incr /= count;
     *out = &ic->v[m->outputs[0]].buf;
     return CV_OK;
 }
