@@ -52,6 +52,7 @@ typedef struct {
     float pad_value;
     cv_node shadow;      /* N_WINDOW: the node with pads removed */
     bool has_shadow;
+    bool elementwise;    /* N_POINTWISE: y[i] depends on x[i] only, may run in place */
     cv_tensor *tmp;      /* gathered inputs [n_in] */
     size_t *tmp_cap;     /* [n_in] floats each holds */
 } nstate;
@@ -87,6 +88,19 @@ static bool is_pointwise_op(const char *t)
                                       "LRN", "Add", "Sub", "Mul", "Div", "Softplus", "Softsign", "Pow", "Max",
                                       "Min", "Sum", "Mean", "Sqrt", "Exp", "Log", "Neg", "Abs", "Reciprocal",
                                       "Erf", "Floor", "Ceil", "Round", "Sign", NULL};
+    for (int k = 0; ops[k]; k++)
+        if (strcmp(t, ops[k]) == 0)
+            return true;
+    return false;
+}
+
+/* Pointwise ops whose kernels read x[i] before writing y[i] and nothing
+ * else of x (not LRN, which reads neighbouring channels; not the copies,
+ * which use memcpy). */
+static bool runs_in_place(const char *t)
+{
+    static const char *const ops[] = {"Relu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh",
+                                      "BatchNormalization", NULL};
     for (int k = 0; ops[k]; k++)
         if (strcmp(t, ops[k]) == 0)
             return true;
@@ -338,6 +352,7 @@ static cv_status plan_node(cv_incr *ic, int k, cv_error *err)
             }
             if (ok && same_shape)
                 ns->kind = (n_patch == 1 && first_patch && strcmp(t, "Concat") != 0) ? N_POINTWISE : N_MERGE;
+            ns->elementwise = ns->kind == N_POINTWISE && runs_in_place(t);
         }
     }
     if (ns->kind == N_FULL) {
@@ -580,6 +595,15 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, cv_error *err)
     cv_status st;
     if (node->n_in > 64 || node->n_out > 8)
         return cv_fail(err, CV_ERR_UNSUPPORTED, "node '%s' has too many inputs or outputs", node->name);
+    /* An elementwise op on a window read for the last time writes over it. */
+    int x = node->in[0];
+    bool in_place = ns->kind == N_POINTWISE && ns->elementwise && ic->v[x].last_use == k && x != m->outputs[0];
+    if (in_place) {
+        vstate *ys = &ic->v[node->out[0]];
+        release(ic, &ys->buf, &ys->cap);
+        ys->buf.f = ic->v[x].buf.f;
+        ys->cap = ic->v[x].cap;
+    }
     for (int o = 0; o < node->n_out; o++) {
         int v = node->out[o];
         if (v < 0)
@@ -659,7 +683,12 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, cv_error *err)
         in[i] = t;
     }
     const cv_node *exec = ns->kind == N_WINDOW ? &ns->shadow : node;
-    if ((st = run_op(ic, exec, exec->params, in, out, err)) != CV_OK)
+    st = run_op(ic, exec, exec->params, in, out, err);
+    if (in_place) { /* the buffer is the output's now */
+        ic->v[x].buf.f = NULL;
+        ic->v[x].cap = 0;
+    }
+    if (st != CV_OK)
         return st;
     /* Done with the gathered inputs, and with inputs read for the last time. */
     for (int i = 0; i < node->n_in; i++) {
