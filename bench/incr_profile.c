@@ -99,8 +99,9 @@ int main(int argc, char **argv)
            "fewer MACs\n",
            n, occ, stride, batch, t1 - t0, 1e3 * (t2 - t1) / n, 1e3 * (c2 - c1) / n, cv_incr_speedup_bound(ic));
     for (int k = 0; k < L && e[k].s > 0.005 * sum; k++)
-        printf("  %-28s %-18s %5.1f%%  %7.3f ms/pos\n", cv_model_layer_name(m, e[k].layer),
-               cv_model_layer_op(m, e[k].layer), 100 * e[k].s / sum, 1e3 * e[k].s / n);
+        printf("  %-40.40s %-12s %5.1f%%  %7.3f ms/pos %8.1f MMAC/pos %6.1f GMAC/s\n", cv_model_layer_name(m, e[k].layer),
+               cv_model_layer_op(m, e[k].layer), 100 * e[k].s / sum, 1e3 * e[k].s / n,
+               cv_incr_layer_macs(ic, e[k].layer) / 1e6, cv_incr_layer_macs(ic, e[k].layer) * n / e[k].s / 1e9);
     cv_incr_free(ic);
     cv_model_free(m);
     return 0;

@@ -189,6 +189,9 @@ double cv_incr_speedup_bound(const cv_incr *ic);
 /* Wall-clock seconds cv_incr_run has spent in a layer (a node index, as for
  * cv_run_layer_*), summed over all runs: where the time goes. */
 double cv_incr_layer_seconds(const cv_incr *ic, int layer);
+/* Estimated multiply-adds per position in a layer (its full count scaled
+ * by the part of its output recomputed). */
+double cv_incr_layer_macs(const cv_incr *ic, int layer);
 void cv_incr_free(cv_incr *ic);
 
 #ifdef __cplusplus

@@ -73,6 +73,7 @@ struct cv_incr {
     int n_pool, pool_size;
     double macs_incr, macs_full;
     double *node_seconds; /* [n_nodes] time spent per node, over all runs */
+    double *node_macs;    /* [n_nodes] estimated multiply-adds per position */
 };
 
 /* ---- geometry ---------------------------------------------------------------- */
@@ -261,6 +262,7 @@ void cv_incr_free(cv_incr *ic)
     free(ic->v);
     free(ic->n);
     free(ic->node_seconds);
+    free(ic->node_macs);
     free(ic->scratch);
     for (int k = 0; k < ic->n_pool; k++)
         free(ic->pool[k]);
@@ -721,6 +723,7 @@ static void estimate_macs(cv_incr *ic)
                 macs *= (double)ic->v[y].rh * ic->v[y].rw / ((double)s->d[2] * (double)s->d[3]);
             }
             total += macs;
+            ic->node_macs[k] += macs / ic->n_pos;
         }
     }
     ic->macs_incr = total / ic->n_pos;
@@ -757,7 +760,8 @@ cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_sh
     ic->v = calloc((size_t)m->n_values, sizeof(vstate));
     ic->n = calloc((size_t)(m->n_nodes ? m->n_nodes : 1), sizeof(nstate));
     ic->node_seconds = calloc((size_t)(m->n_nodes ? m->n_nodes : 1), sizeof(double));
-    if (!ic->v || !ic->n || !ic->node_seconds) {
+    ic->node_macs = calloc((size_t)(m->n_nodes ? m->n_nodes : 1), sizeof(double));
+    if (!ic->v || !ic->n || !ic->node_seconds || !ic->node_macs) {
         st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -852,4 +856,9 @@ double cv_incr_speedup_bound(const cv_incr *ic)
 double cv_incr_layer_seconds(const cv_incr *ic, int layer)
 {
     return layer >= 0 && layer < ic->m->n_nodes ? ic->node_seconds[layer] : 0.0;
+}
+
+double cv_incr_layer_macs(const cv_incr *ic, int layer)
+{
+    return layer >= 0 && layer < ic->m->n_nodes ? ic->node_macs[layer] : 0.0;
 }

@@ -29,7 +29,11 @@
 #pragma GCC optimize("fp-contract=fast")
 #endif
 #include "winograd.h"
+#include <stdint.h>
 #include <string.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 #define WINO_NR 16         /* tiles per kernel call: one vector */
 #define WINO_MB 16         /* output channels per kernel call */
@@ -266,7 +270,7 @@ static inline void tile_at(int64_t t, int64_t r0, int64_t tw, int64_t th, int64_
     *tx = t % tw;
 }
 
-static void input_transform_narrow(float *v, const float *x, const cv_wino_geom *g, int64_t r0, int64_t rows,
+static void input_transform_narrow_copy(float *v, const float *x, const cv_wino_geom *g, int64_t r0, int64_t rows,
                                    int64_t tw, int64_t th, int64_t tp)
 {
     int64_t tiles = rows * tw, runs = tp / WINO_NR;
@@ -307,6 +311,73 @@ static void input_transform_narrow(float *v, const float *x, const cv_wino_geom 
             for (int xi = 0; xi < 36; xi++)
                 *(v16u *)(v + xi * g->c * tp + (run * g->c + ch) * WINO_NR) = vt[xi];
         }
+}
+
+#ifdef __AVX512F__
+/* The same with AVX-512 gathers: per run of 16 tiles, each lane's offset
+ * into x and which of its 6 rows and 6 columns lie inside the image are
+ * worked out once for a block of channels; then each of the 36 entries of
+ * the 6x6 patches is one masked gather (zero where the patch leaves the
+ * image, and for lanes past the last tile). Needs offsets below 2^31. */
+#define WINO_GATHER_CHANNELS 32
+
+static void input_transform_narrow_gather(float *v, const float *x, const cv_wino_geom *g, int64_t r0,
+                                          int64_t rows, int64_t tw, int64_t th, int64_t tp)
+{
+    int64_t tiles = rows * tw, runs = tp / WINO_NR, plane = g->ih * g->iw;
+    int64_t cblocks = (g->c + WINO_GATHER_CHANNELS - 1) / WINO_GATHER_CHANNELS;
+#pragma omp parallel for collapse(2) schedule(static) if (g->c * tiles >= 64)
+    for (int64_t run = 0; run < runs; run++)
+        for (int64_t cb = 0; cb < cblocks; cb++) {
+            int32_t base[WINO_NR] __attribute__((aligned(64)));
+            __mmask16 rowm[6] = {0}, colm[6] = {0};
+            for (int k = 0; k < WINO_NR; k++) {
+                int64_t t = run * WINO_NR + k, img, ty, tx;
+                base[k] = 0;
+                if (t >= tiles)
+                    continue;
+                tile_at(t, r0, tw, th, &img, &ty, &tx);
+                int64_t y0 = ty * 4 - g->pt, x0 = tx * 4 - g->pl;
+                base[k] = (int32_t)(img * g->c * plane + y0 * g->iw + x0);
+                for (int i = 0; i < 6; i++) {
+                    if (y0 + i >= 0 && y0 + i < g->ih)
+                        rowm[i] |= (__mmask16)(1u << k);
+                    if (x0 + i >= 0 && x0 + i < g->iw)
+                        colm[i] |= (__mmask16)(1u << k);
+                }
+            }
+            __m512i vbase = _mm512_load_si512(base);
+            int64_t c1 = (cb + 1) * WINO_GATHER_CHANNELS < g->c ? (cb + 1) * WINO_GATHER_CHANNELS : g->c;
+            for (int64_t ch = cb * WINO_GATHER_CHANNELS; ch < c1; ch++) {
+                __m512i off = _mm512_add_epi32(vbase, _mm512_set1_epi32((int32_t)(ch * plane)));
+                v16 d[36], t1[36], vt[36];
+                for (int i = 0; i < 6; i++)
+                    for (int j = 0; j < 6; j++) {
+                        __m512i at = _mm512_add_epi32(off, _mm512_set1_epi32((int32_t)(i * g->iw + j)));
+                        d[i * 6 + j] = (v16)_mm512_mask_i32gather_ps(_mm512_setzero_ps(), rowm[i] & colm[j], at, x, 4);
+                    }
+                for (int j = 0; j < 6; j++)
+                    bt6(t1 + j, 6, d + j, 6);
+                for (int k = 0; k < 6; k++)
+                    bt6(vt + k * 6, 1, t1 + k * 6, 1);
+                for (int xi = 0; xi < 36; xi++)
+                    *(v16u *)(v + xi * g->c * tp + (run * g->c + ch) * WINO_NR) = vt[xi];
+            }
+        }
+}
+#endif
+
+static void input_transform_narrow(float *v, const float *x, const cv_wino_geom *g, int64_t r0, int64_t rows,
+                                   int64_t tw, int64_t th, int64_t tp)
+{
+#ifdef __AVX512F__
+    /* masked-off lanes may hold any offset: only the real ones must fit */
+    if (g->n * g->c * g->ih * g->iw < INT32_MAX - 8) {
+        input_transform_narrow_gather(v, x, g, r0, rows, tw, th, tp);
+        return;
+    }
+#endif
+    input_transform_narrow_copy(v, x, g, r0, rows, tw, th, tp);
 }
 
 /* ---- products: O[xi] = V[xi] . U[xi] -------------------------------------- */
