@@ -202,6 +202,12 @@ cv_status cv_incr_run(cv_incr *ic, int first, int count, const float *patches, c
                       cv_error *err);
 /* Multiply-adds of full inference over those of incremental, per position. */
 double cv_incr_speedup_bound(const cv_incr *ic);
+/* Wall-clock seconds cv_incr_run has spent in a layer (a node index, as for
+ * cv_run_layer_*), summed over all runs: where the time goes. */
+double cv_incr_layer_seconds(const cv_incr *ic, int layer);
+/* Estimated multiply-adds per position in a layer (its full count scaled
+ * by the part of its output recomputed). */
+double cv_incr_layer_macs(const cv_incr *ic, int layer);
 void cv_incr_free(cv_incr *ic);
 
 #ifdef __cplusplus

@@ -203,6 +203,15 @@ static void test_conv_real_shapes(void)
         {"im2col tiled 64->16 112x112", {.g = {1, 64, 112, 112, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, .bias = 1}},
         {"tiled, strided, dilated", {.g = {2, 48, 150, 170, 8, 1, 3, 3, 2, 2, 2, 2, 2, 1, 1, 2}}},
         {"depthwise 32 56x56 stride 2", {.g = {1, 32, 56, 56, 32, 32, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1}, .bias = 1}},
+        /* small images in one sgemm for several images (conv_forward_batched), with a partial last group */
+        {"batched 3x3/2 x5 64->96 14x14", {.g = {5, 64, 14, 14, 96, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, .bias = 1}},
+        {"batched 1x1 x45 48->80 7x7", {.g = {45, 48, 7, 7, 80, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, .bias = 1}},
+        {"batched 3x3 x41 8->8 5x5", {.g = {41, 8, 5, 5, 8, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0}}},
+        /* the 3x3 / stride 1 depthwise fast path: pad 1, no pad, uneven pads, multiplier 2, tiny */
+        {"depthwise 3x3 32 14x14 pad 1", {.g = {2, 32, 14, 14, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, .bias = 1}},
+        {"depthwise 3x3 16 9x17 no pad", {.g = {2, 16, 9, 17, 16, 16, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0}, .bias = 1}},
+        {"depthwise 3x3 x2 5x4 pads 2,0,1,2", {.g = {1, 8, 5, 4, 16, 8, 3, 3, 1, 1, 1, 1, 2, 0, 1, 2}}},
+        {"depthwise 3x3 6 3x2 pad 1", {.g = {1, 6, 3, 2, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}}},
         {"grouped 4x(16->16) 28x28 5x5", {.g = {1, 64, 28, 28, 64, 4, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2}, .bias = 1}},
         {"AlexNet conv1 11x11/4", {.g = {1, 3, 227, 227, 16, 1, 11, 11, 4, 4, 1, 1, 0, 0, 0, 0}, .bias = 1}},
     };
@@ -256,6 +265,13 @@ static void test_conv_winograd(void)
     fwd = bwd = 0;
     check_case(&batch, 1e-4, &fwd, &bwd);
     printf("    batch 7 16->16 40x200 (chunks across images): forward max rel diff %.3g, backward %.3g (tol 1e-4)\n",
+           fwd, bwd);
+    /* narrow images (3 tiles across: vectors of tiles span rows and
+     * images), 20 of them in two chunks that split an image */
+    conv_case narrow = {.g = {20, 128, 11, 10, 128, 1, 3, 3, 1, 1, 1, 1, 0, 1, 0, 0}, .bias = 1};
+    fwd = bwd = 0;
+    check_case(&narrow, 1e-4, &fwd, &bwd);
+    printf("    batch 20 128->128 11x10 (narrow, two chunks): forward max rel diff %.3g, backward %.3g (tol 1e-4)\n",
            fwd, bwd);
     unsetenv("CNNVIZ_CONV_ALGO");
 }

@@ -380,6 +380,49 @@ static void test_bounded_error(void)
     cv_model_free(m);
 }
 
+/* Grids of one position, or too small for a coarse pass to skip much:
+ * no NaN, and the exact map wherever every position gets evaluated. */
+static void test_small_grids(void)
+{
+    if (!have_ops())
+        SKIP("operators not all available");
+    cv_model *m = vgg_like();
+    REQUIRE(m, "model build failed");
+    float *x = test_image();
+    const struct {
+        int occ, stride;
+    } grids[] = {{48, 5}, {40, 8}, {40, 3}, {30, 1}};
+    for (size_t g = 0; g < sizeof grids / sizeof grids[0]; g++) {
+        cv_occlusion_params p = small_params(CV_OCCLUSION_ENGINE_INCREMENTAL);
+        p.occ_size = grids[g].occ;
+        p.stride = grids[g].stride;
+        int rows, cols;
+        cv_error err;
+        REQUIRE(cv_occlusion_grid_size(&geom, p.occ_size, p.stride, &rows, &cols, &err) == CV_OK, "%s", err.msg);
+        double *exact = map_with(m, x, &p, NULL, NULL);
+        p.approx.enabled = 1;
+        p.approx.tau = 1.0;
+        p.approx.coarse_factor = 3;
+        p.approx.drill_fraction = 0.1;
+        cv_occlusion_stats st;
+        double *map = map_with(m, x, &p, &st, NULL);
+        REQUIRE(exact && map, "maps");
+        int nan = 0;
+        for (int k = 0; k < rows * cols; k++)
+            nan += !isfinite(map[k]);
+        double d = max_abs_diff_d(map, exact, (size_t)rows * cols);
+        printf("    %2d x %2d grid: %3ld evaluated (%ld coarse), max abs diff to exact %.3g\n", rows, cols, st.evaluated,
+               st.coarse, d);
+        CHECK(nan == 0, "%d values are not finite", nan);
+        if (st.evaluated == (long)rows * cols)
+            CHECK(d <= 1e-5 && !st.approximate, "all evaluated, yet differs by %g", d);
+        free(exact);
+        free(map);
+    }
+    free(x);
+    cv_model_free(m);
+}
+
 /* Full inference cannot cap the projective field: only the drill-down
  * approximates, and it picks the same positions as the incremental engine
  * with tau 1. */
@@ -679,6 +722,7 @@ int main(int argc, char **argv)
     RUN(test_incr_field_cap);
     RUN(test_exact_when_off);
     RUN(test_bounded_error);
+    RUN(test_small_grids);
     RUN(test_full_engine_drill_only);
     RUN(test_bad_options);
     RUN(test_squeezenet);

@@ -326,6 +326,34 @@ static void test_maxpool_ties(void)
     oplab_free(&lab);
 }
 
+/* A NaN anywhere in a window makes that window's max NaN (as PyTorch), on
+ * the 2x2/2 fast path and elsewhere. */
+static void test_maxpool_nan(void)
+{
+    float x[4 * 8];
+    for (int k = 0; k < 32; k++)
+        x[k] = (float)(k % 7);
+    x[1 * 8 + 2] = NAN; /* window (0, 1), second row */
+    x[2 * 8 + 7] = NAN; /* window (1, 3), first row, last column */
+    pool_case pc = {.g = {1, 1, 4, 8, 0, 0, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0}, .is_max = 1};
+    oplab lab;
+    REQUIRE(pool_lab(&lab, &pc) == CV_OK, "%s", lab.err.msg);
+    REQUIRE(oplab_forward(&lab, x) == CV_OK, "%s", lab.err.msg);
+    for (int k = 0; k < 8; k++) {
+        bool nan_expected = k == 1 || k == 7;
+        CHECK(isnan(lab.y[k]) == nan_expected, "output %d is %g", k, lab.y[k]);
+        if (!nan_expected) {
+            int oy = k / 4, ox = k % 4;
+            float best = -INFINITY;
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 2; j++)
+                    best = fmaxf(best, x[(2 * oy + i) * 8 + 2 * ox + j]);
+            CHECK(lab.y[k] == best, "output %d is %g, expected %g", k, lab.y[k], best);
+        }
+    }
+    oplab_free(&lab);
+}
+
 /* Global pools over ranks 3, 4 and 5 against plain loops. */
 static void test_global_pools(void)
 {
@@ -470,6 +498,7 @@ int main(void)
     RUN(test_pool_torch_golden);
     RUN(test_pool_gradcheck);
     RUN(test_maxpool_ties);
+    RUN(test_maxpool_nan);
     RUN(test_global_pools);
     RUN(test_pool_errors);
     return test_summary("pool");

@@ -23,6 +23,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef enum { V_NONE, V_STATIC, V_PATCH, V_FULL } vkind;
 
@@ -36,10 +37,13 @@ typedef enum {
 
 typedef struct {
     vkind kind;
-    int rh, rw;          /* PATCH window size */
+    int rh, rw;          /* PATCH window size, for the positions of the current batch */
+    int max_rh, max_rw;  /* ... and the largest over all positions */
     int *wy, *wx;        /* [n_pos] PATCH window origin */
     int *cy0, *cy1, *cx0, *cx1; /* [n_pos] changed range [c0, c1) */
     cv_tensor buf;       /* PATCH [B,C,rh,rw] or FULL [B,...] */
+    size_t cap;          /* floats buf.f holds */
+    int last_use;        /* last node reading buf in a run */
 } vstate;
 
 typedef struct {
@@ -48,7 +52,9 @@ typedef struct {
     float pad_value;
     cv_node shadow;      /* N_WINDOW: the node with pads removed */
     bool has_shadow;
+    bool elementwise;    /* N_POINTWISE: y[i] depends on x[i] only, may run in place */
     cv_tensor *tmp;      /* gathered inputs [n_in] */
+    size_t *tmp_cap;     /* [n_in] floats each holds */
 } nstate;
 
 struct cv_incr {
@@ -61,7 +67,15 @@ struct cv_incr {
     nstate *n;
     float *scratch;
     size_t scratch_floats;
+    /* Buffers no value holds now, for the next to need one: values die
+     * at their last reader, so a run needs a few layers' worth of memory,
+     * and reused buffers are warm in cache. */
+    float **pool;
+    size_t *pool_cap;
+    int n_pool, pool_size;
     double macs_incr, macs_full;
+    double *node_seconds; /* [n_nodes] time spent per node, over all runs */
+    double *node_macs;    /* [n_nodes] estimated multiply-adds per position */
 };
 
 /* ---- geometry ---------------------------------------------------------------- */
@@ -77,6 +91,19 @@ static bool is_pointwise_op(const char *t)
                                       "LRN", "Add", "Sub", "Mul", "Div", "Softplus", "Softsign", "Pow", "Max",
                                       "Min", "Sum", "Mean", "Sqrt", "Exp", "Log", "Neg", "Abs", "Reciprocal",
                                       "Erf", "Floor", "Ceil", "Round", "Sign", NULL};
+    for (int k = 0; ops[k]; k++)
+        if (strcmp(t, ops[k]) == 0)
+            return true;
+    return false;
+}
+
+/* Pointwise ops whose kernels read x[i] before writing y[i] and nothing
+ * else of x (not LRN, which reads neighbouring channels; not the copies,
+ * which use memcpy). */
+static bool runs_in_place(const char *t)
+{
+    static const char *const ops[] = {"Relu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh",
+                                      "BatchNormalization", NULL};
     for (int k = 0; ops[k]; k++)
         if (strcmp(t, ops[k]) == 0)
             return true;
@@ -250,13 +277,42 @@ void cv_incr_free(cv_incr *ic)
                 for (int i = 0; i < m->nodes[k].n_in; i++)
                     free(ns->tmp[i].f);
             free(ns->tmp);
+            free(ns->tmp_cap);
         }
     free(ic->v);
     free(ic->n);
+    free(ic->node_seconds);
+    free(ic->node_macs);
     free(ic->scratch);
+    for (int k = 0; k < ic->n_pool; k++)
+        free(ic->pool[k]);
+    free(ic->pool);
+    free(ic->pool_cap);
     if (!ic->shared_clean)
         cv_run_free(ic->clean);
     free(ic);
+}
+
+/* Window size and origins of PATCH value v for positions [first, first +
+ * count): the largest changed range among them, placed over each one's
+ * range and shifted inward at the borders. Sizing windows per batch rather
+ * than over all positions saves work where the batch has no border
+ * positions (whose ranges are the largest... or the smallest). */
+static void place_windows(cv_incr *ic, int v, int first, int count)
+{
+    vstate *vs = &ic->v[v];
+    const cv_tensor *c = cv_run_value(ic->clean, v);
+    int H = (int)c->shape.d[2], W = (int)c->shape.d[3], rh = 1, rw = 1;
+    for (int p = first; p < first + count; p++) {
+        rh = vs->cy1[p] - vs->cy0[p] > rh ? vs->cy1[p] - vs->cy0[p] : rh;
+        rw = vs->cx1[p] - vs->cx0[p] > rw ? vs->cx1[p] - vs->cx0[p] : rw;
+    }
+    vs->rh = rh;
+    vs->rw = rw;
+    for (int p = first; p < first + count; p++) {
+        vs->wy[p] = place(vs->cy0[p], rh, H);
+        vs->wx[p] = place(vs->cx0[p], rw, W);
+    }
 }
 
 static cv_status plan_node(cv_incr *ic, int k, cv_error *err)
@@ -319,6 +375,7 @@ static cv_status plan_node(cv_incr *ic, int k, cv_error *err)
             }
             if (ok && same_shape)
                 ns->kind = (n_patch == 1 && first_patch && strcmp(t, "Concat") != 0) ? N_POINTWISE : N_MERGE;
+            ns->elementwise = ns->kind == N_POINTWISE && runs_in_place(t);
         }
     }
     if (ns->kind == N_FULL) {
@@ -334,17 +391,14 @@ static cv_status plan_node(cv_incr *ic, int k, cv_error *err)
     int H = (int)yc->shape.d[2], W = (int)yc->shape.d[3];
     if (ns->kind == N_POINTWISE) {
         const vstate *in = &ic->v[node->in[0]];
-        out->rh = in->rh;
-        out->rw = in->rw;
-        memcpy(out->wy, in->wy, sizeof(int) * (size_t)n_pos);
-        memcpy(out->wx, in->wx, sizeof(int) * (size_t)n_pos);
+        out->rh = out->max_rh = in->max_rh;
+        out->rw = out->max_rw = in->max_rw;
         memcpy(out->cy0, in->cy0, sizeof(int) * (size_t)n_pos);
         memcpy(out->cy1, in->cy1, sizeof(int) * (size_t)n_pos);
         memcpy(out->cx0, in->cx0, sizeof(int) * (size_t)n_pos);
         memcpy(out->cx1, in->cx1, sizeof(int) * (size_t)n_pos);
         return CV_OK;
     }
-    int rh = 1, rw = 1;
     for (int p = 0; p < n_pos; p++) {
         int y0 = H, y1 = 0, x0 = W, x1 = 0;
         if (ns->kind == N_WINDOW) {
@@ -384,15 +438,10 @@ static cv_status plan_node(cv_incr *ic, int k, cv_error *err)
         out->cy1[p] = y1;
         out->cx0[p] = x0;
         out->cx1[p] = x1;
-        rh = y1 - y0 > rh ? y1 - y0 : rh;
-        rw = x1 - x0 > rw ? x1 - x0 : rw;
     }
-    out->rh = rh;
-    out->rw = rw;
-    for (int p = 0; p < n_pos; p++) {
-        out->wy[p] = place(out->cy0[p], rh, H);
-        out->wx[p] = place(out->cx0[p], rw, W);
-    }
+    place_windows(ic, y, 0, n_pos); /* the largest: what buffers must hold */
+    out->max_rh = out->rh;
+    out->max_rw = out->rw;
     if (ns->kind == N_WINDOW)
         return make_shadow(m, node, ns, err);
     return CV_OK;
@@ -413,14 +462,63 @@ static cv_shape buf_shape(const cv_incr *ic, int v, int b)
     return s;
 }
 
-static cv_status ensure(cv_tensor *t, const cv_shape *s, cv_error *err)
+/* Give t's buffer back to the pool. */
+static void release(cv_incr *ic, cv_tensor *t, size_t *cap)
 {
-    size_t need = cv_shape_numel(s), have = t->f ? cv_shape_numel(&t->shape) : 0;
-    if (!t->f || need > have) {
-        float *p = realloc(t->f, (need ? need : 1) * sizeof(float));
-        if (!p)
-            return cv_fail(err, CV_ERR_NOMEM, "out of memory for incremental buffers");
-        t->f = p;
+    if (!t->f)
+        return;
+    if (ic->n_pool == ic->pool_size) { /* rare: grow; on failure just free */
+        int n = ic->pool_size ? 2 * ic->pool_size : 16;
+        float **p = realloc(ic->pool, sizeof(float *) * (size_t)n);
+        if (p)
+            ic->pool = p;
+        size_t *c = p ? realloc(ic->pool_cap, sizeof(size_t) * (size_t)n) : NULL;
+        if (c)
+            ic->pool_cap = c;
+        if (!p || !c) {
+            free(t->f);
+            t->f = NULL;
+            *cap = 0;
+            return;
+        }
+        ic->pool_size = n;
+    }
+    ic->pool[ic->n_pool] = t->f;
+    ic->pool_cap[ic->n_pool++] = *cap;
+    t->f = NULL;
+    *cap = 0;
+}
+
+/* Make t a float tensor of shape s whose buffer holds it: its own if large
+ * enough, else the smallest pooled one that is, else the largest pooled one
+ * (or a new one) grown. */
+static cv_status ensure(cv_incr *ic, cv_tensor *t, size_t *cap, const cv_shape *s, cv_error *err)
+{
+    size_t need = cv_shape_numel(s);
+    need = need ? need : 1;
+    if (!t->f || *cap < need) {
+        release(ic, t, cap);
+        int best = -1;
+        for (int k = 0; k < ic->n_pool; k++)
+            if (best < 0 || (ic->pool_cap[k] >= need ? ic->pool_cap[best] < need || ic->pool_cap[k] < ic->pool_cap[best]
+                                                      : ic->pool_cap[best] < need && ic->pool_cap[k] > ic->pool_cap[best]))
+                best = k;
+        float *f = best >= 0 ? ic->pool[best] : NULL;
+        size_t have = best >= 0 ? ic->pool_cap[best] : 0;
+        if (best >= 0)
+            ic->pool[best] = ic->pool[--ic->n_pool], ic->pool_cap[best] = ic->pool_cap[ic->n_pool];
+        if (have < need) {
+            float *g = realloc(f, need * sizeof(float));
+            if (!g) {
+                free(f);
+                return cv_fail(err, CV_ERR_NOMEM, "out of memory for incremental buffers (%zu MiB)",
+                               need * sizeof(float) >> 20);
+            }
+            f = g;
+            have = need;
+        }
+        t->f = f;
+        *cap = have;
     }
     t->dtype = CV_F32;
     t->shape = *s;
@@ -471,7 +569,7 @@ static void gather(const cv_incr *ic, int v, int first, int b, const int *wy, co
 }
 
 static cv_status run_op(cv_incr *ic, const cv_node *node, const void *params, cv_tensor **in, cv_tensor **out,
-                        bool count_macs, cv_error *err)
+                        cv_error *err)
 {
     cv_op_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
@@ -509,13 +607,11 @@ static cv_status run_op(cv_incr *ic, const cv_node *node, const void *params, cv
     }
     ctx.scratch = ic->scratch;
     ctx.scratch_floats = ic->scratch_floats;
-    if (count_macs && node->op->macs)
-        ic->macs_incr += node->op->macs(&ctx);
     node->op->forward(&ctx);
     return CV_OK;
 }
 
-static cv_status run_node(cv_incr *ic, int k, int first, int b, bool count_macs, cv_error *err)
+static cv_status run_node(cv_incr *ic, int k, int first, int b, cv_error *err)
 {
     const cv_model *m = ic->m;
     const cv_node *node = &m->nodes[k];
@@ -524,12 +620,21 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, bool count_macs,
     cv_status st;
     if (node->n_in > 64 || node->n_out > 8)
         return cv_fail(err, CV_ERR_UNSUPPORTED, "node '%s' has too many inputs or outputs", node->name);
+    /* An elementwise op on a window read for the last time writes over it. */
+    int x = node->in[0];
+    bool in_place = ns->kind == N_POINTWISE && ns->elementwise && ic->v[x].last_use == k && x != m->outputs[0];
+    if (in_place) {
+        vstate *ys = &ic->v[node->out[0]];
+        release(ic, &ys->buf, &ys->cap);
+        ys->buf.f = ic->v[x].buf.f;
+        ys->cap = ic->v[x].cap;
+    }
     for (int o = 0; o < node->n_out; o++) {
         int v = node->out[o];
         if (v < 0)
             continue;
         cv_shape s = buf_shape(ic, v, b);
-        if ((st = ensure(&ic->v[v].buf, &s, err)) != CV_OK)
+        if ((st = ensure(ic, &ic->v[v].buf, &ic->v[v].cap, &s, err)) != CV_OK)
             return st;
         out[o] = &ic->v[v].buf;
     }
@@ -592,7 +697,7 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, bool count_macs,
             return cv_fail(err, CV_ERR_UNSUPPORTED, "incremental: node '%s' input is not 4-D", node->name);
         }
         cv_shape s = {4, {b, clean->shape.d[1], h, w}};
-        if ((st = ensure(t, &s, err)) != CV_OK) {
+        if ((st = ensure(ic, t, &ns->tmp_cap[i], &s, err)) != CV_OK) {
             free(oy);
             free(ox);
             return st;
@@ -603,7 +708,48 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, bool count_macs,
         in[i] = t;
     }
     const cv_node *exec = ns->kind == N_WINDOW ? &ns->shadow : node;
-    return run_op(ic, exec, exec->params, in, out, count_macs, err);
+    st = run_op(ic, exec, exec->params, in, out, err);
+    if (in_place) { /* the buffer is the output's now */
+        ic->v[x].buf.f = NULL;
+        ic->v[x].cap = 0;
+    }
+    if (st != CV_OK)
+        return st;
+    /* Done with the gathered inputs, and with inputs read for the last time. */
+    for (int i = 0; i < node->n_in; i++) {
+        int v = node->in[i];
+        release(ic, &ns->tmp[i], &ns->tmp_cap[i]);
+        if (v >= 0 && ic->v[v].last_use == k && v != m->outputs[0])
+            release(ic, &ic->v[v].buf, &ic->v[v].cap);
+    }
+    return CV_OK;
+}
+
+/* Multiply-adds per position, for positions run in batches of max_batch
+ * in order: a layer's full count scaled by the part of its output the
+ * batch's window covers (exact for convolutions and pools, whose work is
+ * proportional to output pixels). */
+static void estimate_macs(cv_incr *ic)
+{
+    const cv_model *m = ic->m;
+    double total = 0;
+    for (int first = 0; first < ic->n_pos; first += ic->max_batch) {
+        int count = ic->n_pos - first < ic->max_batch ? ic->n_pos - first : ic->max_batch;
+        for (int k = 0; k < m->n_nodes; k++) {
+            if (ic->n[k].kind == N_SKIP)
+                continue;
+            int y = m->nodes[k].out[0];
+            double macs = cv_run_layer_macs(ic->clean, k) * count;
+            if (ic->v[y].kind == V_PATCH) {
+                const cv_shape *s = &cv_run_value(ic->clean, y)->shape;
+                place_windows(ic, y, first, count);
+                macs *= (double)ic->v[y].rh * ic->v[y].rw / ((double)s->d[2] * (double)s->d[3]);
+            }
+            total += macs;
+            ic->node_macs[k] += macs / ic->n_pos;
+        }
+    }
+    ic->macs_incr = total / ic->n_pos;
 }
 
 cv_incr_options cv_incr_defaults(void)
@@ -659,7 +805,9 @@ cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_sh
         goto fail;
     ic->v = calloc((size_t)m->n_values, sizeof(vstate));
     ic->n = calloc((size_t)(m->n_nodes ? m->n_nodes : 1), sizeof(nstate));
-    if (!ic->v || !ic->n) {
+    ic->node_seconds = calloc((size_t)(m->n_nodes ? m->n_nodes : 1), sizeof(double));
+    ic->node_macs = calloc((size_t)(m->n_nodes ? m->n_nodes : 1), sizeof(double));
+    if (!ic->v || !ic->n || !ic->node_seconds || !ic->node_macs) {
         st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -667,8 +815,8 @@ cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_sh
         ic->v[v].kind = cv_run_value_static(ic->clean, v) ? V_STATIC : V_NONE;
     vstate *x = &ic->v[m->input];
     x->kind = V_PATCH;
-    x->rh = patch_h;
-    x->rw = patch_w;
+    x->rh = x->max_rh = patch_h;
+    x->rw = x->max_rw = patch_w;
     if (!alloc_ranges(x, n_pos)) {
         st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
         goto fail;
@@ -681,7 +829,8 @@ cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_sh
     }
     for (int k = 0; k < m->n_nodes; k++) {
         ic->n[k].tmp = calloc((size_t)m->nodes[k].n_in + 1, sizeof(cv_tensor));
-        if (!ic->n[k].tmp) {
+        ic->n[k].tmp_cap = calloc((size_t)m->nodes[k].n_in + 1, sizeof(size_t));
+        if (!ic->n[k].tmp || !ic->n[k].tmp_cap) {
             st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
             goto fail;
         }
@@ -690,6 +839,14 @@ cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_sh
         if (ic->n[k].kind != N_SKIP)
             ic->macs_full += cv_run_layer_macs(ic->clean, k);
     }
+    estimate_macs(ic);
+    for (int v = 0; v < m->n_values; v++)
+        ic->v[v].last_use = -1;
+    for (int k = 0; k < m->n_nodes; k++)
+        if (ic->n[k].kind != N_SKIP)
+            for (int i = 0; i < m->nodes[k].n_in; i++)
+                if (m->nodes[k].in[i] >= 0)
+                    ic->v[m->nodes[k].in[i]].last_use = k;
     if (ic->v[m->outputs[0]].kind == V_STATIC || ic->v[m->outputs[0]].kind == V_NONE) {
         st = cv_fail(err, CV_ERR_INVALID, "%s: the output does not depend on the input", m->path);
         goto fail;
@@ -701,6 +858,13 @@ fail:
     return st;
 }
 
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 cv_status cv_incr_run(cv_incr *ic, int first, int count, const float *patches, const cv_tensor **out, cv_error *err)
 {
     const cv_model *m = ic->m;
@@ -709,23 +873,23 @@ cv_status cv_incr_run(cv_incr *ic, int first, int count, const float *patches, c
     vstate *x = &ic->v[m->input];
     const cv_tensor *xc = cv_run_value(ic->clean, m->input);
     cv_shape s = {4, {count, xc->shape.d[1], ic->patch_h, ic->patch_w}};
-    cv_status st = ensure(&x->buf, &s, err);
+    cv_status st = ensure(ic, &x->buf, &x->cap, &s, err);
     if (st != CV_OK)
         return st;
     memcpy(x->buf.f, patches, cv_shape_numel(&s) * sizeof(float));
     /* Per-position arrays are indexed by absolute position (first + item);
      * buffers by batch item. */
-    bool count_macs = first == 0;
-    if (count_macs)
-        ic->macs_incr = 0;
     for (int k = 0; k < m->n_nodes; k++) {
         if (ic->n[k].kind == N_SKIP)
             continue;
-        if ((st = run_node(ic, k, first, count, count_macs, err)) != CV_OK)
+        double t0 = seconds_now();
+        int y = m->nodes[k].out[0];
+        if (ic->v[y].kind == V_PATCH)
+            place_windows(ic, y, first, count);
+        if ((st = run_node(ic, k, first, count, err)) != CV_OK)
             return st;
+        ic->node_seconds[k] += seconds_now() - t0;
     }
-    if (count_macs)
-        ic->macs_incr /= count;
     *out = &ic->v[m->outputs[0]].buf;
     return CV_OK;
 }
@@ -733,4 +897,14 @@ cv_status cv_incr_run(cv_incr *ic, int first, int count, const float *patches, c
 double cv_incr_speedup_bound(const cv_incr *ic)
 {
     return ic->macs_incr > 0 ? ic->macs_full / ic->macs_incr : 0.0;
+}
+
+double cv_incr_layer_seconds(const cv_incr *ic, int layer)
+{
+    return layer >= 0 && layer < ic->m->n_nodes ? ic->node_seconds[layer] : 0.0;
+}
+
+double cv_incr_layer_macs(const cv_incr *ic, int layer)
+{
+    return layer >= 0 && layer < ic->m->n_nodes ? ic->node_macs[layer] : 0.0;
 }

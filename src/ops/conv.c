@@ -71,6 +71,7 @@ typedef struct {
     int64_t k;              /* rows of the column matrix: cg*KH*KW */
     int64_t p;              /* output pixels per image: OH*OW */
     int64_t tile;           /* output pixels per im2col tile */
+    int64_t nb;             /* images per sgemm call (small images, group 1: see conv_batch_small) */
     conv_kind kind;
     bool wino_fits[2];      /* Winograd applies, forward [0] / backward [1] */
     bool wino[2];           /* ... and is chosen */
@@ -133,6 +134,32 @@ static const float *conv_wino_weights(const cv_op_ctx *c, const conv_plan *pl, i
         return none;
     }
     return u;
+}
+
+/* Images of a few hundred pixels (the 7x7 and 14x14 maps of ResNet and
+ * MobileNet, the windows of incremental occlusion) make per-image sgemm
+ * calls too narrow to run well, and many calls cost thread wake-ups. Then
+ * (group 1, batch > 1) the column matrices of nb images sit side by side,
+ * K x (nb * P), and one sgemm does them all. */
+#define CONV_BATCH_BELOW_PIXELS 256
+#define CONV_BATCH_COLUMNS 2048
+
+static void conv_batch_small(conv_plan *pl)
+{
+    pl->nb = 1;
+    if (pl->kind == CONV_DEPTHWISE || pl->g != 1 || pl->n < 2 || pl->p >= CONV_BATCH_BELOW_PIXELS)
+        return;
+    int64_t nb = CONV_BATCH_COLUMNS / pl->p, fit = CONV_COL_TILE_FLOATS / (pl->k * pl->p);
+    nb = nb < fit ? nb : fit;
+    nb = nb < pl->n ? nb : pl->n;
+    pl->nb = nb > 1 ? nb : 1;
+}
+
+/* Scratch floats of the batched path: one image's columns, the nb images'
+ * columns and their outputs. */
+static size_t conv_batch_scratch(const conv_plan *pl)
+{
+    return pl->nb > 1 ? (size_t)((pl->k + pl->k * pl->nb + pl->m * pl->nb) * pl->p) : 0;
 }
 
 static cv_status conv_init(cv_node *node, const cv_model *m, cv_error *err)
@@ -222,6 +249,7 @@ static cv_status conv_plan_make(const cv_op_ctx *c, conv_plan *pl, cv_error *err
             pl->tile = pl->p;
     }
     conv_choose_winograd(pl);
+    conv_batch_small(pl);
     return CV_OK;
 }
 
@@ -246,6 +274,8 @@ static cv_status conv_infer(cv_op_ctx *c, cv_error *err)
     for (int dir = 0; dir < 2; dir++)
         if (pl.wino_fits[dir] && cv_wino_scratch_floats(&pl.wg[dir]) > need)
             need = cv_wino_scratch_floats(&pl.wg[dir]);
+    if (conv_batch_scratch(&pl) > need)
+        need = conv_batch_scratch(&pl);
     c->scratch_floats = need;
     return CV_OK;
 }
@@ -269,6 +299,7 @@ static void conv_depthwise_forward(float *y, const float *x, const float *wt, co
 {
     const cv_window *w = &pl->w;
     int64_t planes = pl->n * pl->m;
+    bool dw3x3 = w->kh == 3 && w->kw == 3 && w->sh == 1 && w->sw == 1 && w->dh == 1 && w->dw == 1;
 #pragma omp parallel for schedule(static) if (planes * pl->p * w->kh * w->kw >= 32768)
     for (int64_t q = 0; q < planes; q++) {
         int64_t n = q / pl->m, m = q % pl->m, ch = m / pl->mg;
@@ -278,9 +309,35 @@ static void conv_depthwise_forward(float *y, const float *x, const float *wt, co
         float b = bias ? bias[m] : 0.0f;
         for (int64_t oy = 0; oy < w->oh; oy++) {
             float *yr = yp + oy * w->ow;
+            int64_t iy0 = oy * w->sh - w->pt, ki0, ki1;
+            if (dw3x3 && iy0 >= 0 && iy0 + 3 <= w->ih) {
+                /* 3x3 / stride 1 rows inside x: the nine taps summed in
+                 * registers (one pass per output row, not nine) */
+                const float *r0 = xc + iy0 * w->iw - w->pl, *r1 = r0 + w->iw, *r2 = r1 + w->iw;
+                int64_t a = w->pl < w->ow ? w->pl : w->ow, e = w->iw - 2 + w->pl < w->ow ? w->iw - 2 + w->pl : w->ow;
+                e = e > a ? e : a;
+                for (int64_t ox = a; ox < e; ox++)
+                    yr[ox] = b + wk[0] * r0[ox] + wk[1] * r0[ox + 1] + wk[2] * r0[ox + 2] + wk[3] * r1[ox] +
+                             wk[4] * r1[ox + 1] + wk[5] * r1[ox + 2] + wk[6] * r2[ox] + wk[7] * r2[ox + 1] +
+                             wk[8] * r2[ox + 2];
+                for (int64_t ox = 0; ox < w->ow; ox++) { /* the columns whose taps leave x */
+                    if (ox == a)
+                        ox = e;
+                    if (ox >= w->ow)
+                        break;
+                    float acc = b;
+                    for (int ki = 0; ki < 3; ki++)
+                        for (int kj = 0; kj < 3; kj++) {
+                            int64_t ix = ox - w->pl + kj;
+                            if (ix >= 0 && ix < w->iw)
+                                acc += wk[ki * 3 + kj] * xc[(iy0 + ki) * w->iw + ix];
+                        }
+                    yr[ox] = acc;
+                }
+                continue;
+            }
             for (int64_t ox = 0; ox < w->ow; ox++)
                 yr[ox] = b;
-            int64_t iy0 = oy * w->sh - w->pt, ki0, ki1;
             cv_window_taps(iy0, w->kh, w->dh, 0, w->ih, &ki0, &ki1);
             for (int64_t ki = ki0; ki < ki1; ki++) {
                 const float *xr = xc + (iy0 + ki * w->dh) * w->iw;
@@ -341,6 +398,38 @@ static void conv_depthwise_backward(float *dx, const float *dy, const float *wt,
     }
 }
 
+/* Group 1, pl->nb images per sgemm: cols (K, nb*P) = the images' column
+ * matrices side by side, yt (M, nb*P) = w . cols, then each image's P
+ * columns of yt (plus bias) are its output. */
+static void conv_forward_batched(float *y, const float *x, const float *wt, const float *bias, const conv_plan *pl,
+                                 float *scratch)
+{
+    int64_t in_img = pl->c * pl->w.ih * pl->w.iw, out_img = pl->m * pl->p, P = pl->p;
+    float *one = scratch, *cols = one + pl->k * P, *yt = cols + pl->k * pl->nb * P;
+    for (int64_t n0 = 0; n0 < pl->n; n0 += pl->nb) {
+        int64_t nb = pl->n - n0 < pl->nb ? pl->n - n0 : pl->nb, ld = nb * P;
+        for (int64_t i = 0; i < nb; i++) {
+            const float *src = x + (n0 + i) * in_img; /* 1x1: the image is its column matrix */
+            if (pl->kind != CONV_1X1) {
+                cv_window_im2col(one, src, &pl->w, pl->cg, 0, P);
+                src = one;
+            }
+            for (int64_t r = 0; r < pl->k; r++)
+                memcpy(cols + r * ld + i * P, src + r * P, sizeof(float) * (size_t)P);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl->m, (int)ld, (int)pl->k, 1.0f, wt,
+                    (int)pl->k, cols, (int)ld, 0.0f, yt, (int)ld);
+#pragma omp parallel for schedule(static) if (nb * out_img >= 65536)
+        for (int64_t i = 0; i < nb; i++)
+            for (int64_t m = 0; m < pl->m; m++) {
+                float b = bias ? bias[m] : 0.0f, *dst = y + (n0 + i) * out_img + m * P;
+                const float *row = yt + m * ld + i * P;
+                for (int64_t q = 0; q < P; q++)
+                    dst[q] = row[q] + b;
+            }
+    }
+}
+
 static void conv_forward(cv_op_ctx *c)
 {
     conv_plan pl;
@@ -361,6 +450,10 @@ static void conv_forward(cv_op_ctx *c)
         return;
     }
     float beta = bias ? 1.0f : 0.0f;
+    if (pl.nb > 1 && conv_batch_scratch(&pl) <= c->scratch_floats) {
+        conv_forward_batched(y, x, wt, bias, &pl, c->scratch);
+        return;
+    }
     for (int64_t n = 0; n < pl.n; n++)
         for (int64_t g = 0; g < pl.g; g++) {
             const float *wg = wt + g * pl.mg * pl.k;    /* (mg, K) */

@@ -146,6 +146,9 @@ static inline int64_t max_tap(const float *xp, const cv_window *w, int64_t oy, i
     return best_at;
 }
 
+/* max that keeps a NaN, as the scans here do */
+static inline float max_nan(float a, float b) { return a > b || a != a ? a : b; }
+
 static void maxpool_forward(cv_op_ctx *c)
 {
     const pool_params *p = c->params;
@@ -162,6 +165,7 @@ static void maxpool_forward(cv_op_ctx *c)
         ox_b--;
     if (ox_a > ox_b)
         ox_a = ox_b;
+    bool pool2x2 = w.kh == 2 && w.kw == 2 && w.sh == 2 && w.sw == 2 && w.dh == 1 && w.dw == 1;
 #pragma omp parallel for schedule(static) if (planes * out_plane * w.kh * w.kw >= POOL_OMP_MIN)
     for (int64_t q = 0; q < planes; q++) {
         const float *xp = x + q * in_plane;
@@ -171,6 +175,16 @@ static void maxpool_forward(cv_op_ctx *c)
             cv_window_taps(iy0, w.kh, w.dh, 0, w.ih, &ki0, &ki1);
             bool full_rows = ki0 == 0 && ki1 == w.kh && !idx;
             for (int64_t ox = 0; ox < w.ow; ox++) {
+                if (full_rows && ox == ox_a && ox_a < ox_b && pool2x2) {
+                    /* the common 2x2 / stride 2 interior, in a loop GCC vectorizes */
+                    const float *r0 = xp + iy0 * w.iw - w.pl, *r1 = r0 + w.iw;
+                    float *yr = yp + oy * w.ow;
+                    for (int64_t o = ox_a; o < ox_b; o++)
+                        yr[o] = max_nan(max_nan(r0[2 * o], r0[2 * o + 1]), max_nan(r1[2 * o], r1[2 * o + 1]));
+                    ox = ox_b;
+                    if (ox >= w.ow)
+                        break;
+                }
                 if (full_rows && ox == ox_a && ox_a < ox_b) {
                     /* the interior: the same scan as max_tap, without clipping */
                     for (; ox < ox_b; ox++) {

@@ -29,7 +29,11 @@
 #pragma GCC optimize("fp-contract=fast")
 #endif
 #include "winograd.h"
+#include <stdint.h>
 #include <string.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 #define WINO_NR 16         /* tiles per kernel call: one vector */
 #define WINO_MB 16         /* output channels per kernel call */
@@ -41,14 +45,23 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));
 
 static int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
+/* Where a tile row holds few tiles (the small windows of incremental
+ * occlusion: 3 to 11 tiles across), a vector per tile row would leave most
+ * lanes idle. Then ("narrow") a vector takes 16 consecutive tiles of the
+ * chunk, whatever rows and images they come from, through a small
+ * lane-major copy of their 6x6 patches. */
+#define WINO_NARROW_BELOW 16 /* tiles per row (measured: 12 and 24 do no better) */
+
 /* Tile grid and chunking for g: tiles per row, tile rows per image, rows
- * per chunk (of the n * th rows of the batch). */
-static void wino_grid(const cv_wino_geom *g, int64_t *tw, int64_t *th, int64_t *rows)
+ * per chunk (of the n * th rows of the batch), and whether tiles are packed
+ * across rows (narrow). */
+static void wino_grid(const cv_wino_geom *g, int64_t *tw, int64_t *th, int64_t *rows, bool *narrow)
 {
     *tw = (g->ow + 3) / 4;
     *th = (g->oh + 3) / 4;
+    *narrow = *tw < WINO_NARROW_BELOW;
     int64_t all = (g->n > 0 ? g->n : 1) * *th;
-    int64_t per_row = 36 * round_up(*tw, WINO_NR) * (g->c + round_up(g->m, WINO_MB));
+    int64_t per_row = 36 * (*narrow ? *tw : round_up(*tw, WINO_NR)) * (g->c + round_up(g->m, WINO_MB));
     /* small chunks keep V and O in cache between the phases, but every
      * chunk reads all of U: let a chunk's V and O be at least half U's size */
     int64_t budget = (int64_t)cv_wino_weights_floats(g->m, g->c) / 2;
@@ -63,7 +76,8 @@ size_t cv_wino_weights_floats(int64_t m, int64_t c) { return (size_t)(36 * round
 size_t cv_wino_scratch_floats(const cv_wino_geom *g)
 {
     int64_t tw, th, rows;
-    wino_grid(g, &tw, &th, &rows);
+    bool narrow;
+    wino_grid(g, &tw, &th, &rows, &narrow);
     int64_t tp = round_up(rows * tw, WINO_NR);
     return (size_t)(36 * tp * (g->c + round_up(g->m, WINO_MB)) + WINO_NR); /* + a vector of slack */
 }
@@ -246,6 +260,126 @@ static void input_transform(float *v, const float *x, const cv_wino_geom *g, int
     }
 }
 
+/* Image, tile row and tile column of tile t of the chunk starting at batch
+ * tile row r0. */
+static inline void tile_at(int64_t t, int64_t r0, int64_t tw, int64_t th, int64_t *img, int64_t *ty, int64_t *tx)
+{
+    int64_t r = r0 + t / tw;
+    *img = r / th;
+    *ty = r % th;
+    *tx = t % tw;
+}
+
+static void input_transform_narrow_copy(float *v, const float *x, const cv_wino_geom *g, int64_t r0, int64_t rows,
+                                   int64_t tw, int64_t th, int64_t tp)
+{
+    int64_t tiles = rows * tw, runs = tp / WINO_NR;
+#pragma omp parallel for collapse(2) schedule(static) if (g->c * tiles >= 64)
+    for (int64_t ch = 0; ch < g->c; ch++)
+        for (int64_t run = 0; run < runs; run++) {
+            float buf[36][WINO_NR] __attribute__((aligned(64)));
+            for (int k = 0; k < WINO_NR; k++) {
+                int64_t t = run * WINO_NR + k, img, ty, tx;
+                if (t >= tiles) {
+                    for (int ij = 0; ij < 36; ij++)
+                        buf[ij][k] = 0.0f;
+                    continue;
+                }
+                tile_at(t, r0, tw, th, &img, &ty, &tx);
+                const float *xc = x + (img * g->c + ch) * g->ih * g->iw;
+                int64_t y0 = ty * 4 - g->pt, x0 = tx * 4 - g->pl;
+                if (y0 >= 0 && y0 + 6 <= g->ih && x0 >= 0 && x0 + 6 <= g->iw) {
+                    for (int i = 0; i < 6; i++)
+                        for (int j = 0; j < 6; j++)
+                            buf[i * 6 + j][k] = xc[(y0 + i) * g->iw + x0 + j];
+                } else {
+                    for (int i = 0; i < 6; i++)
+                        for (int j = 0; j < 6; j++) {
+                            int64_t yy = y0 + i, xx = x0 + j;
+                            buf[i * 6 + j][k] =
+                                yy >= 0 && yy < g->ih && xx >= 0 && xx < g->iw ? xc[yy * g->iw + xx] : 0.0f;
+                        }
+                }
+            }
+            v16 d[36], t1[36], vt[36];
+            for (int ij = 0; ij < 36; ij++)
+                d[ij] = *(const v16 *)buf[ij];
+            for (int j = 0; j < 6; j++)
+                bt6(t1 + j, 6, d + j, 6);
+            for (int k = 0; k < 6; k++)
+                bt6(vt + k * 6, 1, t1 + k * 6, 1);
+            for (int xi = 0; xi < 36; xi++)
+                *(v16u *)(v + xi * g->c * tp + (run * g->c + ch) * WINO_NR) = vt[xi];
+        }
+}
+
+#ifdef __AVX512F__
+/* The same with AVX-512 gathers: per run of 16 tiles, each lane's offset
+ * into x and which of its 6 rows and 6 columns lie inside the image are
+ * worked out once for a block of channels; then each of the 36 entries of
+ * the 6x6 patches is one masked gather (zero where the patch leaves the
+ * image, and for lanes past the last tile). Needs offsets below 2^31. */
+#define WINO_GATHER_CHANNELS 32
+
+static void input_transform_narrow_gather(float *v, const float *x, const cv_wino_geom *g, int64_t r0,
+                                          int64_t rows, int64_t tw, int64_t th, int64_t tp)
+{
+    int64_t tiles = rows * tw, runs = tp / WINO_NR, plane = g->ih * g->iw;
+    int64_t cblocks = (g->c + WINO_GATHER_CHANNELS - 1) / WINO_GATHER_CHANNELS;
+#pragma omp parallel for collapse(2) schedule(static) if (g->c * tiles >= 64)
+    for (int64_t run = 0; run < runs; run++)
+        for (int64_t cb = 0; cb < cblocks; cb++) {
+            int32_t base[WINO_NR] __attribute__((aligned(64)));
+            __mmask16 rowm[6] = {0}, colm[6] = {0};
+            for (int k = 0; k < WINO_NR; k++) {
+                int64_t t = run * WINO_NR + k, img, ty, tx;
+                base[k] = 0;
+                if (t >= tiles)
+                    continue;
+                tile_at(t, r0, tw, th, &img, &ty, &tx);
+                int64_t y0 = ty * 4 - g->pt, x0 = tx * 4 - g->pl;
+                base[k] = (int32_t)(img * g->c * plane + y0 * g->iw + x0);
+                for (int i = 0; i < 6; i++) {
+                    if (y0 + i >= 0 && y0 + i < g->ih)
+                        rowm[i] |= (__mmask16)(1u << k);
+                    if (x0 + i >= 0 && x0 + i < g->iw)
+                        colm[i] |= (__mmask16)(1u << k);
+                }
+            }
+            __m512i vbase = _mm512_load_si512(base);
+            int64_t c1 = (cb + 1) * WINO_GATHER_CHANNELS < g->c ? (cb + 1) * WINO_GATHER_CHANNELS : g->c;
+            for (int64_t ch = cb * WINO_GATHER_CHANNELS; ch < c1; ch++) {
+                __m512i off = _mm512_add_epi32(vbase, _mm512_set1_epi32((int32_t)(ch * plane)));
+                v16 d[36], t1[36], vt[36];
+                for (int i = 0; i < 6; i++)
+                    for (int j = 0; j < 6; j++) {
+                        __m512i at = _mm512_add_epi32(off, _mm512_set1_epi32((int32_t)(i * g->iw + j)));
+                        d[i * 6 + j] = (v16)_mm512_mask_i32gather_ps(_mm512_setzero_ps(), rowm[i] & colm[j], at, x, 4);
+                    }
+                for (int j = 0; j < 6; j++)
+                    bt6(t1 + j, 6, d + j, 6);
+                for (int k = 0; k < 6; k++)
+                    bt6(vt + k * 6, 1, t1 + k * 6, 1);
+                for (int xi = 0; xi < 36; xi++)
+                    *(v16u *)(v + xi * g->c * tp + (run * g->c + ch) * WINO_NR) = vt[xi];
+            }
+        }
+}
+#endif
+
+static void input_transform_narrow(float *v, const float *x, const cv_wino_geom *g, int64_t r0, int64_t rows,
+                                   int64_t tw, int64_t th, int64_t tp)
+{
+#ifdef __AVX512F__
+    /* masked-off lanes may hold any offset: only the real ones must fit */
+    if (g->n * g->c * g->ih * g->iw < INT32_MAX - 8) {
+        input_transform_narrow_gather(v, x, g, r0, rows, tw, th, tp);
+        return;
+    }
+#endif
+    input_transform_narrow_copy(v, x, g, r0, rows, tw, th, tp);
+}
+
 /* ---- products: O[xi] = V[xi] . U[xi] -------------------------------------- */
 
 /* o[r*ldo .. +16] = sum_k u[k*16 + r] * v[k*ldv .. +16] for r < 16, k < kk:
@@ -347,17 +481,69 @@ static void output_transform(float *y, const float *o, const float *bias, const 
     }
 }
 
+/* The output side of input_transform_narrow: a vector of 16 consecutive
+ * tiles, scattered back to their rows and images. */
+static void output_transform_narrow(float *y, const float *o, const float *bias, const cv_wino_geom *g,
+                                    int64_t r0, int64_t rows, int64_t tw, int64_t th, int64_t tp, bool accumulate)
+{
+    int64_t mp = round_up(g->m, WINO_MB), tiles = rows * tw, runs = tp / WINO_NR, jobs = g->m * runs;
+#pragma omp parallel for schedule(static)
+    for (int64_t job = 0; job < jobs; job++) {
+        int64_t ch = job / runs, run = job % runs;
+        float b = bias && !accumulate ? bias[ch] : 0.0f;
+        const float *op = o + ch * tp + run * WINO_NR;
+        v16 in[36], cols[4][6];
+        float res[4][4][WINO_NR] __attribute__((aligned(64)));
+        for (int xi = 0; xi < 36; xi++)
+            in[xi] = *(const v16u *)(op + xi * mp * tp);
+        for (int l = 0; l < 6; l++) {
+            v16 t[4];
+            at4(t, in + l, 6);
+            for (int q = 0; q < 4; q++)
+                cols[q][l] = t[q];
+        }
+        for (int q = 0; q < 4; q++) {
+            v16 r[4];
+            at4(r, cols[q], 1);
+            for (int s = 0; s < 4; s++)
+                *(v16 *)res[q][s] = r[s];
+        }
+        for (int k = 0; k < WINO_NR && run * WINO_NR + k < tiles; k++) {
+            int64_t img, ty, tx;
+            tile_at(run * WINO_NR + k, r0, tw, th, &img, &ty, &tx);
+            float *yc = y + (img * g->m + ch) * g->oh * g->ow;
+            for (int64_t q = 0; q < 4 && ty * 4 + q < g->oh; q++) {
+                float *yr = yc + (ty * 4 + q) * g->ow + tx * 4;
+                int64_t nx = g->ow - tx * 4 < 4 ? g->ow - tx * 4 : 4;
+                if (accumulate)
+                    for (int64_t s = 0; s < nx; s++)
+                        yr[s] += res[q][s][k];
+                else
+                    for (int64_t s = 0; s < nx; s++)
+                        yr[s] = res[q][s][k] + b;
+            }
+        }
+    }
+}
+
 void cv_wino_conv(float *y, const float *x, const float *u, const float *bias, const cv_wino_geom *g,
                   bool accumulate, float *scratch)
 {
     int64_t tw, th, rows;
-    wino_grid(g, &tw, &th, &rows);
+    bool narrow;
+    wino_grid(g, &tw, &th, &rows, &narrow);
     int64_t tp_max = round_up(rows * tw, WINO_NR);
     float *v = scratch, *o = scratch + 36 * tp_max * g->c;
     for (int64_t r0 = 0; r0 < g->n * th; r0 += rows) {
         int64_t nr = g->n * th - r0 < rows ? g->n * th - r0 : rows, tp = round_up(nr * tw, WINO_NR);
-        input_transform(v, x, g, r0, nr, tw, th, tp);
+        if (narrow)
+            input_transform_narrow(v, x, g, r0, nr, tw, th, tp);
+        else
+            input_transform(v, x, g, r0, nr, tw, th, tp);
         products(o, u, v, g, tp);
-        output_transform(y, o, bias, g, r0, nr, tw, th, tp, accumulate);
+        if (narrow)
+            output_transform_narrow(y, o, bias, g, r0, nr, tw, th, tp, accumulate);
+        else
+            output_transform(y, o, bias, g, r0, nr, tw, th, tp, accumulate);
     }
 }
