@@ -39,8 +39,8 @@ cv_occlusion_params cv_occlusion_defaults(void)
     /* Chosen by measurement (README, "Approximate mode"; bench/bench_approx.c):
      * the fastest setting whose map keeps a mean SSIM of at least 0.9
      * against the exact one over five photos with SqueezeNet at 224 / occ
-     * 40 / stride 5 (0.85 .. 0.95; 3.2x fewer multiply-adds, 2.8x less CPU
-     * time than the exact incremental map). */
+     * 40 / stride 5 (0.85 .. 0.95 each; 3.0x fewer multiply-adds, 2.5x
+     * less CPU time than the exact incremental map). */
     p.approx.tau = 0.8;
     p.approx.coarse_factor = 2;
     p.approx.drill_fraction = 0.1;
