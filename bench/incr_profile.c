@@ -98,8 +98,9 @@ int main(int argc, char **argv)
     qsort(e, (size_t)L, sizeof(entry), by_time);
     /* CPU time per position too: on a shared machine it varies less */
     printf("%d positions (occ %d, stride %d, batch %d): setup %.2f s, %.2f ms per position (CPU %.2f ms), %.1fx "
-           "fewer MACs\n",
-           n, occ, stride, batch, t1 - t0, 1e3 * (t2 - t1) / n, 1e3 * (c2 - c1) / n, cv_incr_speedup_bound(ic));
+           "fewer MACs, buffers %.1f MiB per position\n",
+           n, occ, stride, batch, t1 - t0, 1e3 * (t2 - t1) / n, 1e3 * (c2 - c1) / n, cv_incr_speedup_bound(ic),
+           cv_incr_bytes_per_position(ic) / 1048576.0);
     for (int k = 0; k < L && e[k].s > 0.005 * sum; k++)
         printf("  %-40.40s %-12s %5.1f%%  %7.3f ms/pos %8.1f MMAC/pos %6.1f GMAC/s\n", cv_model_layer_name(m, e[k].layer),
                cv_model_layer_op(m, e[k].layer), 100 * e[k].s / sum, 1e3 * e[k].s / n,

@@ -558,6 +558,8 @@ static int run(const cli_args *a)
     p.occ_size = (int)occ;
     p.stride = (int)stride;
     p.batch = (int)batch;
+    if (!cli_max_memory(a, &p.max_memory)) /* also bounds the automatic batch */
+        goto out;
     p.engine = engine;
     p.approx.enabled = approx;
     p.approx.tau = tau;

@@ -208,6 +208,10 @@ double cv_incr_layer_seconds(const cv_incr *ic, int layer);
 /* Estimated multiply-adds per position in a layer (its full count scaled
  * by the part of its output recomputed). */
 double cv_incr_layer_macs(const cv_incr *ic, int layer);
+/* Bytes of buffers one position adds to a batch at the peak of a run (an
+ * estimate from above): batch x this, plus the clean activations, is what
+ * cv_incr_run needs. */
+double cv_incr_bytes_per_position(const cv_incr *ic);
 void cv_incr_free(cv_incr *ic);
 
 #ifdef __cplusplus

@@ -290,6 +290,26 @@ static void test_batch_sizes(void)
                   cv_occlusion_batch(o));
         cv_occlusion_free(o);
     }
+    /* The automatic batch stays within max_memory: a budget smaller than
+     * one position's buffers leaves batch 1 (and the same map). */
+    const size_t budgets[] = {1, (size_t)64 << 20};
+    for (int b = 0; b < 2; b++) {
+        cv_occlusion_params p = test_params();
+        p.occ_size = 6;
+        p.stride = 3;
+        p.max_memory = budgets[b];
+        memcpy(p.fill_value, fill_value, sizeof fill_value);
+        cv_occlusion *o;
+        REQUIRE(cv_occlusion_create(&o, m, img, &g, &p, &err) == CV_OK, "%s", err.msg);
+        double map[36];
+        REQUIRE(cv_occlusion_run(o, -1, map, NULL, NULL, &err) == CV_OK, "%s", err.msg);
+        double d = max_abs_diff_d(map, ref, 36);
+        printf("    max_memory %zu bytes: batch %d, max abs diff %.3g\n", budgets[b], cv_occlusion_batch(o), d);
+        CHECK(cv_occlusion_batch(o) == (b == 0 ? 1 : 36), "batch %d for a budget of %zu bytes",
+              cv_occlusion_batch(o), budgets[b]);
+        CHECK(d <= 1e-5, "map differs by %g", d);
+        cv_occlusion_free(o);
+    }
     free(ref);
     free(img);
     cv_model_free(m);

@@ -76,6 +76,7 @@ struct cv_incr {
     double macs_incr, macs_full;
     double *node_seconds; /* [n_nodes] time spent per node, over all runs */
     double *node_macs;    /* [n_nodes] estimated multiply-adds per position */
+    double bytes_per_pos; /* buffer memory a position adds at a run's peak */
 };
 
 /* ---- geometry ---------------------------------------------------------------- */
@@ -758,6 +759,64 @@ cv_incr_options cv_incr_defaults(void)
     return o;
 }
 
+/* Floats one position of value v takes: its largest window, or all of it. */
+static double value_floats(const cv_incr *ic, int v)
+{
+    const cv_shape *s = &cv_run_value(ic->clean, v)->shape;
+    double per = (double)cv_shape_numel(s) / (double)(s->ndim > 0 && s->d[0] > 0 ? s->d[0] : 1);
+    if (ic->v[v].kind == V_PATCH)
+        per = per / ((double)s->d[2] * (double)s->d[3]) * ic->v[v].max_rh * ic->v[v].max_rw;
+    return per;
+}
+
+/* The peak of the buffers a run holds, per position, following the run:
+ * each node's outputs and gathered inputs come, the gathered inputs and the
+ * values read for the last time go (an upper bound: in-place ops and pool
+ * reuse only lower it). */
+static void estimate_bytes(cv_incr *ic)
+{
+    const cv_model *m = ic->m;
+    double live = value_floats(ic, m->input), peak = live;
+    for (int k = 0; k < m->n_nodes; k++) {
+        const nstate *ns = &ic->n[k];
+        const cv_node *node = &m->nodes[k];
+        if (ns->kind == N_SKIP)
+            continue;
+        double out = 0, gathered = 0;
+        for (int o = 0; o < node->n_out; o++)
+            if (node->out[o] >= 0)
+                out += value_floats(ic, node->out[o]);
+        const vstate *ys = &ic->v[node->out[0]];
+        for (int i = 0; i < node->n_in; i++) {
+            int v = node->in[i];
+            if (v < 0 || ic->v[v].kind == V_STATIC || ns->kind == N_POINTWISE ||
+                (ns->kind == N_FULL && ic->v[v].kind == V_FULL))
+                continue;
+            const cv_shape *s = &cv_run_value(ic->clean, v)->shape;
+            double h = (double)s->d[2], w = (double)s->d[3];
+            if (ns->kind == N_WINDOW) {
+                h = (ys->max_rh - 1) * ns->sh + (ns->kh - 1) * ns->dh + 1;
+                w = (ys->max_rw - 1) * ns->sw + (ns->kw - 1) * ns->dw + 1;
+            } else if (ns->kind == N_MERGE) {
+                h = ys->max_rh;
+                w = ys->max_rw;
+            }
+            gathered += (double)s->d[1] * h * w;
+        }
+        live += out;
+        peak = live + gathered > peak ? live + gathered : peak;
+        for (int i = 0; i < node->n_in; i++) {
+            int v = node->in[i];
+            bool first = true; /* an input listed twice goes once */
+            for (int j = 0; j < i; j++)
+                first = first && node->in[j] != v;
+            if (v >= 0 && first && ic->v[v].last_use == k && v != m->outputs[0] && ic->v[v].kind != V_STATIC)
+                live -= value_floats(ic, v);
+        }
+    }
+    ic->bytes_per_pos = peak * sizeof(float);
+}
+
 cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_shape, const float *clean_input,
                          int n_pos, const int *pos_y, const int *pos_x, int patch_h, int patch_w,
                          const cv_incr_options *options, cv_error *err)
@@ -847,6 +906,7 @@ cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_sh
             for (int i = 0; i < m->nodes[k].n_in; i++)
                 if (m->nodes[k].in[i] >= 0)
                     ic->v[m->nodes[k].in[i]].last_use = k;
+    estimate_bytes(ic);
     if (ic->v[m->outputs[0]].kind == V_STATIC || ic->v[m->outputs[0]].kind == V_NONE) {
         st = cv_fail(err, CV_ERR_INVALID, "%s: the output does not depend on the input", m->path);
         goto fail;
@@ -908,3 +968,5 @@ double cv_incr_layer_macs(const cv_incr *ic, int layer)
 {
     return layer >= 0 && layer < ic->m->n_nodes ? ic->node_macs[layer] : 0.0;
 }
+
+double cv_incr_bytes_per_position(const cv_incr *ic) { return ic->bytes_per_pos; }

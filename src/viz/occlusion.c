@@ -198,7 +198,7 @@ static size_t bytes_per_image(const cv_run *r, const cv_model *m, size_t item)
     return total > (double)SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)total;
 }
 
-static size_t default_budget(void)
+size_t occ_default_budget(void)
 {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
     size_t phys = pages > 0 && page > 0 ? (size_t)pages * (size_t)page : (size_t)4 << 30;
@@ -233,7 +233,7 @@ cv_status occ_full_engine_create(occ_engine **out, const cv_model *m, const floa
     long batch = p->batch;
     if (batch <= 0) {
         size_t per = bytes_per_image(e->run_part, m, e->item);
-        size_t budget = p->max_memory ? p->max_memory : default_budget();
+        size_t budget = p->max_memory ? p->max_memory : occ_default_budget();
         batch = per ? (long)(budget / per) : OCC_MAX_AUTO_BATCH;
         if (batch > OCC_MAX_AUTO_BATCH)
             batch = OCC_MAX_AUTO_BATCH;

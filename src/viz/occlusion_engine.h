@@ -51,6 +51,10 @@ struct occ_engine {
 void occ_apply_window(float *x, const occ_window *w, const cv_occlusion_geometry *g, const float *fill,
                       const float *fill_value);
 
+/* Bytes an automatic batch size may plan for when the caller gives no
+ * max_memory: a quarter of physical memory, at most 2 GiB. */
+size_t occ_default_budget(void);
+
 /* Batched full inference: copies of the image, one window each, through a
  * run planned once for `batch` images (and once more for a smaller last
  * batch). positions: the grid's size, an upper bound for the batch. */

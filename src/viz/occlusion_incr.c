@@ -225,6 +225,13 @@ cv_status occ_incr_engine_create(occ_engine **out, const cv_model *m, const floa
     }
     if ((st = plan(e, NULL, positions, err)) != CV_OK)
         goto fail;
+    if (p->batch <= 0) { /* the automatic batch fits the memory budget too */
+        size_t budget = p->max_memory ? p->max_memory : occ_default_budget();
+        double per = cv_incr_bytes_per_position(e->grid);
+        double fit = per > 0 ? (double)budget / per : (double)e->base.batch;
+        if (fit < e->base.batch)
+            e->base.batch = e->opt.max_batch = fit < 1 ? 1 : (int)fit;
+    }
     /* The clean image as position 0 (a patch of clean values) gives the
      * output size, and cv_incr's speed-up bound. */
     occ_window none = {0, 0, 0, 0, -1};
