@@ -4,6 +4,7 @@
  * switched on, the map stays close to the exact one; bad options are
  * refused; SSIM against hand-computed values and its properties. */
 #include "lib/netbuild.h"
+#include "lib/realdata.h"
 #include "lib/test.h"
 #include "cnnviz_io.h"
 #include "cnnviz_occlusion.h"
@@ -554,20 +555,10 @@ static void test_squeezenet(void)
     const char *shared = test_shared_dir();
     if (!shared)
         SKIP("../shared is absent (needs SqueezeNet and bus.jpg)");
-    char mp[512], ip[512];
-    snprintf(mp, sizeof mp, "%s/models/squeezenet1.1_fp16_imagenet/SqueezeNet_fp16.onnx", shared);
-    snprintf(ip, sizeof ip, "%s/images/bus.jpg", shared);
     cv_error err;
     cv_model *m;
-    REQUIRE(cv_model_load(&m, mp, NULL, &err) == CV_OK, "%s", err.msg);
-    cv_image img = {0}, sized = {0};
-    cv_preprocess pre;
-    REQUIRE(cv_image_load(&img, ip, &err) == CV_OK, "%s", err.msg);
-    REQUIRE(cv_image_resize_antialias(&sized, &img, 224, 224, &err) == CV_OK, "%s", err.msg);
-    REQUIRE(cv_preprocess_preset(&pre, "raw", &err) == CV_OK, "%s", err.msg);
-    pre.bgr = 1;
-    float *x = malloc(sizeof(float) * 3 * 224 * 224);
-    cv_preprocess_image(&pre, &sized, 3, 0, x);
+    float *x;
+    REQUIRE(test_squeezenet_bus(shared, true, &m, &x, &err) == CV_OK, "%s", err.msg);
     cv_occlusion_geometry g = {3, 224, 224, 0};
     cv_occlusion_params p = cv_occlusion_defaults();
     p.stride = 8;
@@ -592,8 +583,6 @@ static void test_squeezenet(void)
     free(exact);
     free(approx);
     free(x);
-    cv_image_free(&img);
-    cv_image_free(&sized);
     cv_model_free(m);
 }
 
