@@ -77,6 +77,7 @@ struct cv_incr {
     double *node_seconds; /* [n_nodes] time spent per node, over all runs */
     double *node_macs;    /* [n_nodes] estimated multiply-adds per position */
     double bytes_per_pos; /* buffer memory a position adds at a run's peak */
+    int *out_rows, *out_cols; /* [max_batch] cv_op_ctx.out_rows / out_cols */
 };
 
 /* ---- geometry ---------------------------------------------------------------- */
@@ -241,8 +242,6 @@ static void cap_range(int *c0, int *c1, int n, double cap)
     *c1 = *c0 + limit;
 }
 
-/* Window of size r holding [c0, c1) inside [0, n). */
-static int place(int c0, int r, int n) { return clampi(c0, 0, n - r); }
 
 static void free_ranges(vstate *vs)
 {
@@ -284,6 +283,8 @@ void cv_incr_free(cv_incr *ic)
     free(ic->n);
     free(ic->node_seconds);
     free(ic->node_macs);
+    free(ic->out_rows);
+    free(ic->out_cols);
     free(ic->scratch);
     for (int k = 0; k < ic->n_pool; k++)
         free(ic->pool[k]);
@@ -295,15 +296,17 @@ void cv_incr_free(cv_incr *ic)
 }
 
 /* Window size and origins of PATCH value v for positions [first, first +
- * count): the largest changed range among them, placed over each one's
- * range and shifted inward at the borders. Sizing windows per batch rather
- * than over all positions saves work where the batch has no border
- * positions (whose ranges are the largest... or the smallest). */
+ * count): the largest changed range among them (per batch, not over all
+ * positions: a batch away from the borders needs less), each window
+ * starting where its position's range starts. Only that range is valid: a
+ * window may reach past the map's bottom or right edge, and what an op
+ * computes beyond the range is never read (gather overlays the range
+ * only), so convolutions compute just each position's range (out_rows,
+ * out_cols). */
 static void place_windows(cv_incr *ic, int v, int first, int count)
 {
     vstate *vs = &ic->v[v];
-    const cv_tensor *c = cv_run_value(ic->clean, v);
-    int H = (int)c->shape.d[2], W = (int)c->shape.d[3], rh = 1, rw = 1;
+    int rh = 1, rw = 1;
     for (int p = first; p < first + count; p++) {
         rh = vs->cy1[p] - vs->cy0[p] > rh ? vs->cy1[p] - vs->cy0[p] : rh;
         rw = vs->cx1[p] - vs->cx0[p] > rw ? vs->cx1[p] - vs->cx0[p] : rw;
@@ -311,8 +314,8 @@ static void place_windows(cv_incr *ic, int v, int first, int count)
     vs->rh = rh;
     vs->rw = rw;
     for (int p = first; p < first + count; p++) {
-        vs->wy[p] = place(vs->cy0[p], rh, H);
-        vs->wx[p] = place(vs->cx0[p], rw, W);
+        vs->wy[p] = vs->cy0[p];
+        vs->wx[p] = vs->cx0[p];
     }
 }
 
@@ -558,10 +561,12 @@ static void gather(const cv_incr *ic, int v, int first, int b, const int *wy, co
                     row[q] = pad;
                 if (!patch)
                     continue;
+                /* only the changed range: the rest of the window may hold
+                 * anything (see place_windows) */
                 int py = vs->wy[p], px = vs->wx[p];
-                if (y < py || y >= py + vs->rh)
+                if (y < vs->cy0[p] || y >= vs->cy1[p])
                     continue;
-                int a = px > ox ? px : ox, e = px + vs->rw < ox + w ? px + vs->rw : ox + w;
+                int a = vs->cx0[p] > ox ? vs->cx0[p] : ox, e = vs->cx1[p] < ox + w ? vs->cx1[p] : ox + w;
                 if (e > a)
                     memcpy(row + (a - ox), patch + (((size_t)i * C + c) * vs->rh + (y - py)) * vs->rw + (a - px),
                            sizeof(float) * (size_t)(e - a));
@@ -570,7 +575,7 @@ static void gather(const cv_incr *ic, int v, int first, int b, const int *wy, co
 }
 
 static cv_status run_op(cv_incr *ic, const cv_node *node, const void *params, cv_tensor **in, cv_tensor **out,
-                        cv_error *err)
+                        const int *out_rows, const int *out_cols, cv_error *err)
 {
     cv_op_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
@@ -585,6 +590,8 @@ static cv_status run_op(cv_incr *ic, const cv_node *node, const void *params, cv
     for (int i = 0; i < node->n_in && i < 64; i++)
         in_static[i] = node->in[i] < 0 || ic->v[node->in[i]].kind == V_STATIC;
     ctx.in_static = in_static;
+    ctx.out_rows = out_rows;
+    ctx.out_cols = out_cols;
     /* infer checks the shapes; output buffers are ours, keep their pointers */
     cv_shape keep[8];
     for (int o = 0; o < node->n_out && o < 8; o++)
@@ -709,7 +716,16 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, cv_error *err)
         in[i] = t;
     }
     const cv_node *exec = ns->kind == N_WINDOW ? &ns->shadow : node;
-    st = run_op(ic, exec, exec->params, in, out, err);
+    const int *rows = NULL, *cols = NULL;
+    if (ns->kind == N_WINDOW) { /* each position's changed range, from its window's corner */
+        for (int i = 0; i < b; i++) {
+            ic->out_rows[i] = ys->cy1[first + i] - ys->cy0[first + i];
+            ic->out_cols[i] = ys->cx1[first + i] - ys->cx0[first + i];
+        }
+        rows = ic->out_rows;
+        cols = ic->out_cols;
+    }
+    st = run_op(ic, exec, exec->params, in, out, rows, cols, err);
     if (in_place) { /* the buffer is the output's now */
         ic->v[x].buf.f = NULL;
         ic->v[x].cap = 0;
@@ -866,7 +882,9 @@ cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_sh
     ic->n = calloc((size_t)(m->n_nodes ? m->n_nodes : 1), sizeof(nstate));
     ic->node_seconds = calloc((size_t)(m->n_nodes ? m->n_nodes : 1), sizeof(double));
     ic->node_macs = calloc((size_t)(m->n_nodes ? m->n_nodes : 1), sizeof(double));
-    if (!ic->v || !ic->n || !ic->node_seconds || !ic->node_macs) {
+    ic->out_rows = malloc(sizeof(int) * (size_t)max_batch);
+    ic->out_cols = malloc(sizeof(int) * (size_t)max_batch);
+    if (!ic->v || !ic->n || !ic->node_seconds || !ic->node_macs || !ic->out_rows || !ic->out_cols) {
         st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
         goto fail;
     }

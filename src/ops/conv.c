@@ -446,7 +446,10 @@ static void conv_forward(cv_op_ctx *c)
     }
     const float *u = pl.wino[0] ? conv_wino_weights(c, &pl, 0) : NULL;
     if (u) {
-        cv_wino_conv(y, x, u, bias, &pl.wg[0], false, c->scratch);
+        cv_wino_geom wg = pl.wg[0];
+        wg.vr = c->out_rows; /* only the wanted corner of each image */
+        wg.vc = c->out_cols;
+        cv_wino_conv(y, x, u, bias, &wg, false, c->scratch);
         return;
     }
     float beta = bias ? 1.0f : 0.0f;

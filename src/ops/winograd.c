@@ -52,34 +52,56 @@ static int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
  * lane-major copy of their 6x6 patches. */
 #define WINO_NARROW_BELOW 16 /* tiles per row (measured: 12 and 24 do no better) */
 
-/* Tile grid and chunking for g: tiles per row, tile rows per image, rows
- * per chunk (of the n * th rows of the batch), and whether tiles are packed
- * across rows (narrow). */
-static void wino_grid(const cv_wino_geom *g, int64_t *tw, int64_t *th, int64_t *rows, bool *narrow)
+/* Floats of V and O per chunk: small chunks keep them in cache between
+ * the phases, but every chunk reads all of U, so let a chunk's V and O be
+ * at least half U's size. */
+static int64_t wino_chunk_budget(const cv_wino_geom *g)
+{
+    int64_t budget = (int64_t)cv_wino_weights_floats(g->m, g->c) / 2;
+    return budget < WINO_CHUNK_FLOATS ? WINO_CHUNK_FLOATS : budget;
+}
+
+/* The wide layout's tile grid and chunking for g: tiles per row, tile rows
+ * per image, rows per chunk (of the n * th rows of the batch). */
+static void wino_grid(const cv_wino_geom *g, int64_t *tw, int64_t *th, int64_t *rows)
 {
     *tw = (g->ow + 3) / 4;
     *th = (g->oh + 3) / 4;
-    *narrow = *tw < WINO_NARROW_BELOW;
     int64_t all = (g->n > 0 ? g->n : 1) * *th;
-    int64_t per_row = 36 * (*narrow ? *tw : round_up(*tw, WINO_NR)) * (g->c + round_up(g->m, WINO_MB));
-    /* small chunks keep V and O in cache between the phases, but every
-     * chunk reads all of U: let a chunk's V and O be at least half U's size */
-    int64_t budget = (int64_t)cv_wino_weights_floats(g->m, g->c) / 2;
-    if (budget < WINO_CHUNK_FLOATS)
-        budget = WINO_CHUNK_FLOATS;
-    int64_t r = budget / (per_row ? per_row : 1);
+    int64_t per_row = 36 * round_up(*tw, WINO_NR) * (g->c + round_up(g->m, WINO_MB));
+    int64_t r = wino_chunk_budget(g) / (per_row ? per_row : 1);
     *rows = r < 1 ? 1 : r > all ? all : r;
 }
+
+/* Whether g takes the narrow layout: few tiles per row, or per-image
+ * output sizes. */
+static bool wino_narrow(const cv_wino_geom *g) { return (g->ow + 3) / 4 < WINO_NARROW_BELOW || g->vr || g->vc; }
+
+/* The narrow layout: tiles per chunk, a multiple of 16 (at most the
+ * whole batch's). */
+static int64_t wino_narrow_chunk(const cv_wino_geom *g)
+{
+    int64_t all = round_up((g->n > 0 ? g->n : 1) * ((g->oh + 3) / 4) * ((g->ow + 3) / 4), WINO_NR);
+    int64_t t = wino_chunk_budget(g) / (36 * (g->c + round_up(g->m, WINO_MB))) / WINO_NR * WINO_NR;
+    t = t < WINO_NR ? WINO_NR : t;
+    return t < all ? t : all;
+}
+
+/* A tile of the narrow layout: image, tile row, tile column. */
+typedef struct {
+    int32_t img, ty, tx;
+} wino_tile;
 
 size_t cv_wino_weights_floats(int64_t m, int64_t c) { return (size_t)(36 * round_up(m, WINO_MB) * c); }
 
 size_t cv_wino_scratch_floats(const cv_wino_geom *g)
 {
-    int64_t tw, th, rows;
-    bool narrow;
-    wino_grid(g, &tw, &th, &rows, &narrow);
-    int64_t tp = round_up(rows * tw, WINO_NR);
-    return (size_t)(36 * tp * (g->c + round_up(g->m, WINO_MB)) + WINO_NR); /* + a vector of slack */
+    /* room for either layout: per-image sizes may come only at run time */
+    int64_t tw, th, rows, per_tile = 36 * (g->c + round_up(g->m, WINO_MB));
+    wino_grid(g, &tw, &th, &rows);
+    int64_t wide = round_up(rows * tw, WINO_NR) * per_tile, chunk = wino_narrow_chunk(g);
+    int64_t narrow = chunk * per_tile + chunk * (int64_t)(sizeof(wino_tile) / sizeof(float));
+    return (size_t)((wide > narrow ? wide : narrow) + WINO_NR); /* + a vector of slack */
 }
 
 /* ---- weights: U = G g G^T ------------------------------------------------ */
@@ -260,32 +282,22 @@ static void input_transform(float *v, const float *x, const cv_wino_geom *g, int
     }
 }
 
-/* Image, tile row and tile column of tile t of the chunk starting at batch
- * tile row r0. */
-static inline void tile_at(int64_t t, int64_t r0, int64_t tw, int64_t th, int64_t *img, int64_t *ty, int64_t *tx)
+static void input_transform_narrow_copy(float *v, const float *x, const cv_wino_geom *g, const wino_tile *tl,
+                                        int64_t tiles, int64_t tp)
 {
-    int64_t r = r0 + t / tw;
-    *img = r / th;
-    *ty = r % th;
-    *tx = t % tw;
-}
-
-static void input_transform_narrow_copy(float *v, const float *x, const cv_wino_geom *g, int64_t r0, int64_t rows,
-                                   int64_t tw, int64_t th, int64_t tp)
-{
-    int64_t tiles = rows * tw, runs = tp / WINO_NR;
+    int64_t runs = tp / WINO_NR;
 #pragma omp parallel for collapse(2) schedule(static) if (g->c * tiles >= 64)
     for (int64_t ch = 0; ch < g->c; ch++)
         for (int64_t run = 0; run < runs; run++) {
             float buf[36][WINO_NR] __attribute__((aligned(64)));
             for (int k = 0; k < WINO_NR; k++) {
-                int64_t t = run * WINO_NR + k, img, ty, tx;
+                int64_t t = run * WINO_NR + k;
                 if (t >= tiles) {
                     for (int ij = 0; ij < 36; ij++)
                         buf[ij][k] = 0.0f;
                     continue;
                 }
-                tile_at(t, r0, tw, th, &img, &ty, &tx);
+                int64_t img = tl[t].img, ty = tl[t].ty, tx = tl[t].tx;
                 const float *xc = x + (img * g->c + ch) * g->ih * g->iw;
                 int64_t y0 = ty * 4 - g->pt, x0 = tx * 4 - g->pl;
                 if (y0 >= 0 && y0 + 6 <= g->ih && x0 >= 0 && x0 + 6 <= g->iw) {
@@ -321,10 +333,10 @@ static void input_transform_narrow_copy(float *v, const float *x, const cv_wino_
  * image, and for lanes past the last tile). Needs offsets below 2^31. */
 #define WINO_GATHER_CHANNELS 32
 
-static void input_transform_narrow_gather(float *v, const float *x, const cv_wino_geom *g, int64_t r0,
-                                          int64_t rows, int64_t tw, int64_t th, int64_t tp)
+static void input_transform_narrow_gather(float *v, const float *x, const cv_wino_geom *g, const wino_tile *tl,
+                                          int64_t tiles, int64_t tp)
 {
-    int64_t tiles = rows * tw, runs = tp / WINO_NR, plane = g->ih * g->iw;
+    int64_t runs = tp / WINO_NR, plane = g->ih * g->iw;
     int64_t cblocks = (g->c + WINO_GATHER_CHANNELS - 1) / WINO_GATHER_CHANNELS;
 #pragma omp parallel for collapse(2) schedule(static) if (g->c * tiles >= 64)
     for (int64_t run = 0; run < runs; run++)
@@ -332,11 +344,11 @@ static void input_transform_narrow_gather(float *v, const float *x, const cv_win
             int32_t base[WINO_NR] __attribute__((aligned(64)));
             __mmask16 rowm[6] = {0}, colm[6] = {0};
             for (int k = 0; k < WINO_NR; k++) {
-                int64_t t = run * WINO_NR + k, img, ty, tx;
+                int64_t t = run * WINO_NR + k;
                 base[k] = 0;
                 if (t >= tiles)
                     continue;
-                tile_at(t, r0, tw, th, &img, &ty, &tx);
+                int64_t img = tl[t].img, ty = tl[t].ty, tx = tl[t].tx;
                 int64_t y0 = ty * 4 - g->pt, x0 = tx * 4 - g->pl;
                 base[k] = (int32_t)(img * g->c * plane + y0 * g->iw + x0);
                 for (int i = 0; i < 6; i++) {
@@ -367,17 +379,17 @@ static void input_transform_narrow_gather(float *v, const float *x, const cv_win
 }
 #endif
 
-static void input_transform_narrow(float *v, const float *x, const cv_wino_geom *g, int64_t r0, int64_t rows,
-                                   int64_t tw, int64_t th, int64_t tp)
+static void input_transform_narrow(float *v, const float *x, const cv_wino_geom *g, const wino_tile *tl,
+                                   int64_t tiles, int64_t tp)
 {
 #ifdef __AVX512F__
     /* masked-off lanes may hold any offset: only the real ones must fit */
     if (g->n * g->c * g->ih * g->iw < INT32_MAX - 8) {
-        input_transform_narrow_gather(v, x, g, r0, rows, tw, th, tp);
+        input_transform_narrow_gather(v, x, g, tl, tiles, tp);
         return;
     }
 #endif
-    input_transform_narrow_copy(v, x, g, r0, rows, tw, th, tp);
+    input_transform_narrow_copy(v, x, g, tl, tiles, tp);
 }
 
 /* ---- products: O[xi] = V[xi] . U[xi] -------------------------------------- */
@@ -484,9 +496,9 @@ static void output_transform(float *y, const float *o, const float *bias, const 
 /* The output side of input_transform_narrow: a vector of 16 consecutive
  * tiles, scattered back to their rows and images. */
 static void output_transform_narrow(float *y, const float *o, const float *bias, const cv_wino_geom *g,
-                                    int64_t r0, int64_t rows, int64_t tw, int64_t th, int64_t tp, bool accumulate)
+                                    const wino_tile *tl, int64_t tiles, int64_t tp, bool accumulate)
 {
-    int64_t mp = round_up(g->m, WINO_MB), tiles = rows * tw, runs = tp / WINO_NR, jobs = g->m * runs;
+    int64_t mp = round_up(g->m, WINO_MB), runs = tp / WINO_NR, jobs = g->m * runs;
 #pragma omp parallel for schedule(static)
     for (int64_t job = 0; job < jobs; job++) {
         int64_t ch = job / runs, run = job % runs;
@@ -509,8 +521,8 @@ static void output_transform_narrow(float *y, const float *o, const float *bias,
                 *(v16 *)res[q][s] = r[s];
         }
         for (int k = 0; k < WINO_NR && run * WINO_NR + k < tiles; k++) {
-            int64_t img, ty, tx;
-            tile_at(run * WINO_NR + k, r0, tw, th, &img, &ty, &tx);
+            const wino_tile *t = &tl[run * WINO_NR + k];
+            int64_t img = t->img, ty = t->ty, tx = t->tx;
             float *yc = y + (img * g->m + ch) * g->oh * g->ow;
             for (int64_t q = 0; q < 4 && ty * 4 + q < g->oh; q++) {
                 float *yr = yc + (ty * 4 + q) * g->ow + tx * 4;
@@ -526,24 +538,53 @@ static void output_transform_narrow(float *y, const float *o, const float *bias,
     }
 }
 
+/* The narrow layout: each image's tiles (all, or those covering its
+ * vr x vc output corner) listed one after the other, in chunks. */
+static void wino_conv_narrow(float *y, const float *x, const float *u, const float *bias, const cv_wino_geom *g,
+                             bool accumulate, float *scratch)
+{
+    int64_t chunk = wino_narrow_chunk(g), per_tile = 36 * (g->c + round_up(g->m, WINO_MB));
+    float *v = scratch, *o = scratch + 36 * chunk * g->c;
+    wino_tile *tl = (wino_tile *)(scratch + chunk * per_tile);
+    int64_t img = 0, next = 0; /* where the next chunk starts: image, its tile */
+    for (;;) {
+        int64_t tiles = 0;
+        while (tiles < chunk && img < g->n) {
+            int64_t vr = g->vr ? g->vr[img] : g->oh, vc = g->vc ? g->vc[img] : g->ow;
+            vr = vr < 0 ? 0 : vr > g->oh ? g->oh : vr;
+            vc = vc < 0 ? 0 : vc > g->ow ? g->ow : vc;
+            int64_t tw = (vc + 3) / 4, count = tw * ((vr + 3) / 4);
+            for (; next < count && tiles < chunk; next++, tiles++)
+                tl[tiles] = (wino_tile){(int32_t)img, (int32_t)(next / tw), (int32_t)(next % tw)};
+            if (next == count) {
+                img++;
+                next = 0;
+            }
+        }
+        if (tiles == 0)
+            return;
+        int64_t tp = round_up(tiles, WINO_NR);
+        input_transform_narrow(v, x, g, tl, tiles, tp);
+        products(o, u, v, g, tp);
+        output_transform_narrow(y, o, bias, g, tl, tiles, tp, accumulate);
+    }
+}
+
 void cv_wino_conv(float *y, const float *x, const float *u, const float *bias, const cv_wino_geom *g,
                   bool accumulate, float *scratch)
 {
+    if (wino_narrow(g)) {
+        wino_conv_narrow(y, x, u, bias, g, accumulate, scratch);
+        return;
+    }
     int64_t tw, th, rows;
-    bool narrow;
-    wino_grid(g, &tw, &th, &rows, &narrow);
+    wino_grid(g, &tw, &th, &rows);
     int64_t tp_max = round_up(rows * tw, WINO_NR);
     float *v = scratch, *o = scratch + 36 * tp_max * g->c;
     for (int64_t r0 = 0; r0 < g->n * th; r0 += rows) {
         int64_t nr = g->n * th - r0 < rows ? g->n * th - r0 : rows, tp = round_up(nr * tw, WINO_NR);
-        if (narrow)
-            input_transform_narrow(v, x, g, r0, nr, tw, th, tp);
-        else
-            input_transform(v, x, g, r0, nr, tw, th, tp);
+        input_transform(v, x, g, r0, nr, tw, th, tp);
         products(o, u, v, g, tp);
-        if (narrow)
-            output_transform_narrow(y, o, bias, g, r0, nr, tw, th, tp, accumulate);
-        else
-            output_transform(y, o, bias, g, r0, nr, tw, th, tp, accumulate);
+        output_transform(y, o, bias, g, r0, nr, tw, th, tp, accumulate);
     }
 }

@@ -25,6 +25,10 @@ typedef struct {
     int64_t ih, iw;        /* input size */
     int64_t oh, ow;        /* output size */
     int64_t pt, pl;        /* top and left padding */
+    /* Optional, per image: only output rows [0, vr[i]) and columns
+     * [0, vc[i]) are wanted (incremental occlusion's windows, whose sizes
+     * differ per position); the rest of y may be left as it was. NULL: all. */
+    const int *vr, *vc;
 } cv_wino_geom;
 
 /* Floats of transformed weights for m outputs and c inputs. */
