@@ -15,10 +15,18 @@
  *   U: [36][Mp/16][C][16]      (Mp = M rounded up to 16, zero padded)
  *   V: [36][Tp/16][C][16]      (Tp = tiles in the chunk rounded up to 16)
  *   O: [36][Mp][Tp]            (the products, before the output transform)
- * Tiles are numbered row-major, the tile rows of all images of the batch
- * one after the other (so small images share the pass over U), and
- * processed in chunks of whole tile rows so that V and O stay small (see
- * wino_grid).
+ * Two ways to put tiles in lanes:
+ * - wide (images 64 pixels wide or more): tiles numbered row-major, the
+ *   tile rows of all images one after the other, a vector holding 16
+ *   tiles of one row, read and written with shuffles of contiguous rows;
+ *   processed in chunks of whole tile rows so that V and O stay small
+ *   (wino_grid);
+ * - narrow (smaller images, and per-image output sizes): a list of tiles
+ *   (image, tile row, tile column), all images' one after the other, 16
+ *   consecutive tiles of the list to a vector whatever rows or images they
+ *   come from, read by AVX-512 gathers (or a lane-by-lane copy) and written
+ *   lane by lane; processed in chunks of the list (wino_conv_narrow).
+ * Either way small images share the pass over U.
  *
  * The transform matrices are Lavin & Gray's (interpolation points 0, +-1,
  * +-2 and infinity), as in most Winograd convolution libraries.
@@ -47,9 +55,7 @@ static int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
 /* Where a tile row holds few tiles (the small windows of incremental
  * occlusion: 3 to 11 tiles across), a vector per tile row would leave most
- * lanes idle. Then ("narrow") a vector takes 16 consecutive tiles of the
- * chunk, whatever rows and images they come from, through a small
- * lane-major copy of their 6x6 patches. */
+ * lanes idle: then the narrow layout. */
 #define WINO_NARROW_BELOW 16 /* tiles per row (measured: 12 and 24 do no better) */
 
 /* Floats of V and O per chunk: small chunks keep them in cache between
