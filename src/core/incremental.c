@@ -6,13 +6,15 @@
  * Occlusion-based Deep CNN Explanations", SIGMOD 2019) the clean image runs
  * once with every activation kept; then, per position, each layer recomputes
  * only the window of its output that the changed input can reach, reading
- * everything else from the clean activations. Windows have one size per
- * layer (the largest any position needs, shifted inward at the borders), so
- * a batch of positions runs through each layer as one ordinary op call.
+ * everything else from the clean activations. In a batch of positions a
+ * layer's windows share one size (the largest the batch needs), so the
+ * batch runs through each layer as one ordinary op call; convolutions are
+ * told each position's own range and compute only that (place_windows).
  *
  * Per value, a position's state is either
- *   PATCH: a [B, C, rh, rw] window at a per-position origin; outside it the
- *          value equals the clean activation, or
+ *   PATCH: a [B, C, rh, rw] window whose corner is where the position's
+ *          changed range starts; valid within that range, and outside it
+ *          the value equals the clean activation, or
  *   FULL:  a whole [B, ...] tensor (from the first layer whose change covers
  *          everything, e.g. global pooling or a dense layer, and for any op
  *          this engine does not know how to window).
@@ -42,8 +44,8 @@ typedef struct {
     vkind kind;
     int rh, rw;          /* PATCH window size, for the positions of the current batch */
     int max_rh, max_rw;  /* ... and the largest over all positions */
-    int *wy, *wx;        /* [n_pos] PATCH window origin */
-    int *cy0, *cy1, *cx0, *cx1; /* [n_pos] changed range [c0, c1) */
+    int *cy0, *cy1, *cx0, *cx1; /* [n_pos] changed range [c0, c1); (cy0, cx0) is also
+                                 * the corner of the position's window */
     cv_tensor buf;       /* PATCH [B,C,rh,rw] or FULL [B,...] */
     size_t cap;          /* floats buf.f holds */
     int last_use;        /* last node reading buf in a run */
@@ -218,13 +220,11 @@ static cv_status make_shadow(const cv_model *m, const cv_node *node, nstate *ns,
 
 static bool alloc_ranges(vstate *vs, int n)
 {
-    vs->wy = malloc(sizeof(int) * (size_t)n);
-    vs->wx = malloc(sizeof(int) * (size_t)n);
     vs->cy0 = malloc(sizeof(int) * (size_t)n);
     vs->cy1 = malloc(sizeof(int) * (size_t)n);
     vs->cx0 = malloc(sizeof(int) * (size_t)n);
     vs->cx1 = malloc(sizeof(int) * (size_t)n);
-    return vs->wy && vs->wx && vs->cy0 && vs->cy1 && vs->cx0 && vs->cx1;
+    return vs->cy0 && vs->cy1 && vs->cx0 && vs->cx1;
 }
 
 /* Projective-field thresholding (Krypton's tau): a changed range longer
@@ -248,8 +248,6 @@ static void cap_range(int *c0, int *c1, int n, double cap)
 
 static void free_ranges(vstate *vs)
 {
-    free(vs->wy);
-    free(vs->wx);
     free(vs->cy0);
     free(vs->cy1);
     free(vs->cx0);
@@ -298,10 +296,10 @@ void cv_incr_free(cv_incr *ic)
     free(ic);
 }
 
-/* Window size and origins of PATCH value v for positions [first, first +
- * count): the largest changed range among them (per batch, not over all
- * positions: a batch away from the borders needs less), each window
- * starting where its position's range starts. Only that range is valid: a
+/* Window size of PATCH value v for positions [first, first + count): the
+ * largest changed range among them (per batch, not over all positions: a
+ * batch away from the borders needs less), each window starting where its
+ * position's range starts. Only that range is valid: a
  * window may reach past the map's bottom or right edge, and what an op
  * computes beyond the range is never read (gather overlays the range
  * only), so convolutions compute just each position's range (out_rows,
@@ -316,10 +314,6 @@ static void place_windows(cv_incr *ic, int v, int first, int count)
     }
     vs->rh = rh;
     vs->rw = rw;
-    for (int p = first; p < first + count; p++) {
-        vs->wy[p] = vs->cy0[p];
-        vs->wx[p] = vs->cx0[p];
-    }
 }
 
 static cv_status plan_node(cv_incr *ic, int k, cv_error *err)
@@ -549,7 +543,7 @@ static inline void copy_floats(float *d, const float *s, int n)
 #endif
 }
 
-/* Fill dst [b, C, h, w] with value v seen through windows at (wy, wx) per
+/* Fill dst [b, C, h, w] with value v seen through windows with corners (wy, wx) per
  * position: clean activation, overlaid by v's PATCH, `pad` outside the map. */
 static void gather(const cv_incr *ic, int v, int first, int b, const int *wy, const int *wx, int h, int w,
                    float pad, float *dst)
@@ -583,7 +577,7 @@ static void gather(const cv_incr *ic, int v, int first, int b, const int *wy, co
                     continue;
                 /* only the changed range: the rest of the window may hold
                  * anything (see place_windows) */
-                int py = vs->wy[p], px = vs->wx[p];
+                int py = vs->cy0[p], px = vs->cx0[p]; /* the window's corner */
                 if (y < vs->cy0[p] || y >= vs->cy1[p])
                     continue;
                 int a = vs->cx0[p] > ox ? vs->cx0[p] : ox, e = vs->cx1[p] < ox + w ? vs->cx1[p] : ox + w;
@@ -707,8 +701,8 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, cv_error *err)
                 return cv_fail(err, CV_ERR_NOMEM, "out of memory");
             }
             for (int p = first; p < first + b; p++) {
-                oy[p] = ys->wy[p] * ns->sh - ns->ph;
-                ox[p] = ys->wx[p] * ns->sw - ns->pw;
+                oy[p] = ys->cy0[p] * ns->sh - ns->ph;
+                ox[p] = ys->cx0[p] * ns->sw - ns->pw;
             }
             wy = oy;
             wx = ox;
@@ -716,8 +710,8 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, cv_error *err)
         } else { /* N_MERGE: the output's window */
             h = ys->rh;
             w = ys->rw;
-            wy = ys->wy;
-            wx = ys->wx;
+            wy = ys->cy0;
+            wx = ys->cx0;
         }
         if (clean->shape.ndim != 4) {
             free(oy);
@@ -919,8 +913,8 @@ cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_sh
         goto fail;
     }
     for (int p = 0; p < n_pos; p++) {
-        x->wy[p] = x->cy0[p] = pos_y[p];
-        x->wx[p] = x->cx0[p] = pos_x[p];
+        x->cy0[p] = pos_y[p];
+        x->cx0[p] = pos_x[p];
         x->cy1[p] = pos_y[p] + patch_h;
         x->cx1[p] = pos_x[p] + patch_w;
     }
