@@ -9,7 +9,7 @@
  * everything else from the clean activations. In a batch of positions a
  * layer's windows share one size (the largest the batch needs), so the
  * batch runs through each layer as one ordinary op call; convolutions are
- * told each position's own range and compute only that (place_windows).
+ * told each position's own range and compute only that (size_windows).
  *
  * Per value, a position's state is either
  *   PATCH: a [B, C, rh, rw] window whose corner is where the position's
@@ -83,6 +83,7 @@ struct cv_incr {
     double *node_macs;    /* [n_nodes] estimated multiply-adds per position */
     double bytes_per_pos; /* buffer memory a position adds at a run's peak */
     int *out_rows, *out_cols; /* [max_batch] cv_op_ctx.out_rows / out_cols */
+    int *gather_y, *gather_x; /* [n_pos] corners of the windows a node gathers */
 };
 
 /* ---- geometry ---------------------------------------------------------------- */
@@ -245,7 +246,6 @@ static void cap_range(int *c0, int *c1, int n, double cap)
     *c1 = *c0 + limit;
 }
 
-
 static void free_ranges(vstate *vs)
 {
     free(vs->cy0);
@@ -286,6 +286,8 @@ void cv_incr_free(cv_incr *ic)
     free(ic->node_macs);
     free(ic->out_rows);
     free(ic->out_cols);
+    free(ic->gather_y);
+    free(ic->gather_x);
     free(ic->scratch);
     for (int k = 0; k < ic->n_pool; k++)
         free(ic->pool[k]);
@@ -298,13 +300,12 @@ void cv_incr_free(cv_incr *ic)
 
 /* Window size of PATCH value v for positions [first, first + count): the
  * largest changed range among them (per batch, not over all positions: a
- * batch away from the borders needs less), each window starting where its
- * position's range starts. Only that range is valid: a
- * window may reach past the map's bottom or right edge, and what an op
- * computes beyond the range is never read (gather overlays the range
- * only), so convolutions compute just each position's range (out_rows,
- * out_cols). */
-static void place_windows(cv_incr *ic, int v, int first, int count)
+ * batch away from the borders needs less). Each window starts where its
+ * position's range starts, and only that range is valid: a window may
+ * reach past the map's bottom or right edge, and what an op computes
+ * beyond the range is never read (gather overlays the range only), so
+ * convolutions compute just each position's range (out_rows, out_cols). */
+static void size_windows(cv_incr *ic, int v, int first, int count)
 {
     vstate *vs = &ic->v[v];
     int rh = 1, rw = 1;
@@ -440,7 +441,7 @@ static cv_status plan_node(cv_incr *ic, int k, cv_error *err)
         out->cx0[p] = x0;
         out->cx1[p] = x1;
     }
-    place_windows(ic, y, 0, n_pos); /* the largest: what buffers must hold */
+    size_windows(ic, y, 0, n_pos); /* the largest: what buffers must hold */
     out->max_rh = out->rh;
     out->max_rw = out->rw;
     if (ns->kind == N_WINDOW)
@@ -499,11 +500,13 @@ static cv_status ensure(cv_incr *ic, cv_tensor *t, size_t *cap, const cv_shape *
     need = need ? need : 1;
     if (!t->f || *cap < need) {
         release(ic, t, cap);
-        int best = -1;
-        for (int k = 0; k < ic->n_pool; k++)
-            if (best < 0 || (ic->pool_cap[k] >= need ? ic->pool_cap[best] < need || ic->pool_cap[k] < ic->pool_cap[best]
-                                                      : ic->pool_cap[best] < need && ic->pool_cap[k] > ic->pool_cap[best]))
+        int best = -1; /* the smallest that fits, else the largest */
+        for (int k = 0; k < ic->n_pool; k++) {
+            size_t c = ic->pool_cap[k], b = best >= 0 ? ic->pool_cap[best] : 0;
+            bool fits = c >= need, best_fits = best >= 0 && b >= need;
+            if (best < 0 || (fits && (!best_fits || c < b)) || (!fits && !best_fits && c > b))
                 best = k;
+        }
         float *f = best >= 0 ? ic->pool[best] : NULL;
         size_t have = best >= 0 ? ic->pool_cap[best] : 0;
         if (best >= 0)
@@ -576,7 +579,7 @@ static void gather(const cv_incr *ic, int v, int first, int b, const int *wy, co
                 if (!patch)
                     continue;
                 /* only the changed range: the rest of the window may hold
-                 * anything (see place_windows) */
+                 * anything (see size_windows) */
                 int py = vs->cy0[p], px = vs->cx0[p]; /* the window's corner */
                 if (y < vs->cy0[p] || y >= vs->cy1[p])
                     continue;
@@ -674,38 +677,21 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, cv_error *err)
         const cv_tensor *clean = cv_run_value(ic->clean, v);
         cv_tensor *t = &ns->tmp[i];
         int h, w;
-        const int *wy, *wx;
-        int *oy = NULL, *ox = NULL;
+        const int *wy = ic->gather_y, *wx = ic->gather_x; /* window corners, per position */
         float pad = 0.0f;
         if (ns->kind == N_FULL) {
             h = (int)clean->shape.d[2];
             w = (int)clean->shape.d[3];
-            oy = calloc((size_t)ic->n_pos, sizeof(int));
-            ox = calloc((size_t)ic->n_pos, sizeof(int));
-            if (!oy || !ox) {
-                free(oy);
-                free(ox);
-                return cv_fail(err, CV_ERR_NOMEM, "out of memory");
-            }
-            wy = oy;
-            wx = ox;
-        } else if (ns->kind == N_WINDOW) {
+            for (int p = first; p < first + b; p++)
+                ic->gather_y[p] = ic->gather_x[p] = 0;
+        } else if (ns->kind == N_WINDOW) { /* what the output windows read */
             int keh = (ns->kh - 1) * ns->dh + 1, kew = (ns->kw - 1) * ns->dw + 1;
             h = (ys->rh - 1) * ns->sh + keh;
             w = (ys->rw - 1) * ns->sw + kew;
-            oy = malloc(sizeof(int) * (size_t)ic->n_pos);
-            ox = malloc(sizeof(int) * (size_t)ic->n_pos);
-            if (!oy || !ox) {
-                free(oy);
-                free(ox);
-                return cv_fail(err, CV_ERR_NOMEM, "out of memory");
-            }
             for (int p = first; p < first + b; p++) {
-                oy[p] = ys->cy0[p] * ns->sh - ns->ph;
-                ox[p] = ys->cx0[p] * ns->sw - ns->pw;
+                ic->gather_y[p] = ys->cy0[p] * ns->sh - ns->ph;
+                ic->gather_x[p] = ys->cx0[p] * ns->sw - ns->pw;
             }
-            wy = oy;
-            wx = ox;
             pad = ns->pad_value;
         } else { /* N_MERGE: the output's window */
             h = ys->rh;
@@ -713,20 +699,12 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, cv_error *err)
             wy = ys->cy0;
             wx = ys->cx0;
         }
-        if (clean->shape.ndim != 4) {
-            free(oy);
-            free(ox);
+        if (clean->shape.ndim != 4)
             return cv_fail(err, CV_ERR_UNSUPPORTED, "incremental: node '%s' input is not 4-D", node->name);
-        }
         cv_shape s = {4, {b, clean->shape.d[1], h, w}};
-        if ((st = ensure(ic, t, &ns->tmp_cap[i], &s, err)) != CV_OK) {
-            free(oy);
-            free(ox);
+        if ((st = ensure(ic, t, &ns->tmp_cap[i], &s, err)) != CV_OK)
             return st;
-        }
         gather(ic, v, first, b, wy, wx, h, w, pad, t->f);
-        free(oy);
-        free(ox);
         in[i] = t;
     }
     const cv_node *exec = ns->kind == N_WINDOW ? &ns->shadow : node;
@@ -773,7 +751,7 @@ static void estimate_macs(cv_incr *ic)
             double macs = cv_run_layer_macs(ic->clean, k) * count;
             if (ic->v[y].kind == V_PATCH) {
                 const cv_shape *s = &cv_run_value(ic->clean, y)->shape;
-                place_windows(ic, y, first, count);
+                size_windows(ic, y, first, count);
                 macs *= (double)ic->v[y].rh * ic->v[y].rw / ((double)s->d[2] * (double)s->d[3]);
             }
             total += macs;
@@ -898,7 +876,10 @@ cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_sh
     ic->node_macs = calloc((size_t)(m->n_nodes ? m->n_nodes : 1), sizeof(double));
     ic->out_rows = malloc(sizeof(int) * (size_t)max_batch);
     ic->out_cols = malloc(sizeof(int) * (size_t)max_batch);
-    if (!ic->v || !ic->n || !ic->node_seconds || !ic->node_macs || !ic->out_rows || !ic->out_cols) {
+    ic->gather_y = malloc(sizeof(int) * (size_t)n_pos);
+    ic->gather_x = malloc(sizeof(int) * (size_t)n_pos);
+    if (!ic->v || !ic->n || !ic->node_seconds || !ic->node_macs || !ic->out_rows || !ic->out_cols ||
+        !ic->gather_y || !ic->gather_x) {
         st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -977,7 +958,7 @@ cv_status cv_incr_run(cv_incr *ic, int first, int count, const float *patches, c
         double t0 = seconds_now();
         int y = m->nodes[k].out[0];
         if (ic->v[y].kind == V_PATCH)
-            place_windows(ic, y, first, count);
+            size_windows(ic, y, first, count);
         if ((st = run_node(ic, k, first, count, err)) != CV_OK)
             return st;
         ic->node_seconds[k] += seconds_now() - t0;

@@ -288,6 +288,21 @@ static void input_transform(float *v, const float *x, const cv_wino_geom *g, int
     }
 }
 
+/* The narrow layout's input side: d holds the 6x6 patches (entry i*6+j)
+ * of run `run` (16 consecutive tiles of the list) in channel ch; their
+ * V = B^T d B goes to its place in v. */
+static inline void transform_run(float *v, const v16 *d, int64_t c, int64_t tp, int64_t run, int64_t ch)
+{
+    v16 t1[36], vt[36];
+    for (int j = 0; j < 6; j++) /* columns, then rows, as input_transform */
+        bt6(t1 + j, 6, d + j, 6);
+    for (int k = 0; k < 6; k++)
+        bt6(vt + k * 6, 1, t1 + k * 6, 1);
+    for (int xi = 0; xi < 36; xi++)
+        *(v16u *)(v + xi * c * tp + (run * c + ch) * WINO_NR) = vt[xi];
+}
+
+/* Patches of the tile list lane by lane (the portable way). */
 static void input_transform_narrow_copy(float *v, const float *x, const cv_wino_geom *g, const wino_tile *tl,
                                         int64_t tiles, int64_t tp)
 {
@@ -319,15 +334,10 @@ static void input_transform_narrow_copy(float *v, const float *x, const cv_wino_
                         }
                 }
             }
-            v16 d[36], t1[36], vt[36];
+            v16 d[36];
             for (int ij = 0; ij < 36; ij++)
                 d[ij] = *(const v16 *)buf[ij];
-            for (int j = 0; j < 6; j++)
-                bt6(t1 + j, 6, d + j, 6);
-            for (int k = 0; k < 6; k++)
-                bt6(vt + k * 6, 1, t1 + k * 6, 1);
-            for (int xi = 0; xi < 36; xi++)
-                *(v16u *)(v + xi * g->c * tp + (run * g->c + ch) * WINO_NR) = vt[xi];
+            transform_run(v, d, g->c, tp, run, ch);
         }
 }
 
@@ -368,18 +378,13 @@ static void input_transform_narrow_gather(float *v, const float *x, const cv_win
             int64_t c1 = (cb + 1) * WINO_GATHER_CHANNELS < g->c ? (cb + 1) * WINO_GATHER_CHANNELS : g->c;
             for (int64_t ch = cb * WINO_GATHER_CHANNELS; ch < c1; ch++) {
                 __m512i off = _mm512_add_epi32(vbase, _mm512_set1_epi32((int32_t)(ch * plane)));
-                v16 d[36], t1[36], vt[36];
+                v16 d[36];
                 for (int i = 0; i < 6; i++)
                     for (int j = 0; j < 6; j++) {
                         __m512i at = _mm512_add_epi32(off, _mm512_set1_epi32((int32_t)(i * g->iw + j)));
                         d[i * 6 + j] = (v16)_mm512_mask_i32gather_ps(_mm512_setzero_ps(), rowm[i] & colm[j], at, x, 4);
                     }
-                for (int j = 0; j < 6; j++)
-                    bt6(t1 + j, 6, d + j, 6);
-                for (int k = 0; k < 6; k++)
-                    bt6(vt + k * 6, 1, t1 + k * 6, 1);
-                for (int xi = 0; xi < 36; xi++)
-                    *(v16u *)(v + xi * g->c * tp + (run * g->c + ch) * WINO_NR) = vt[xi];
+                transform_run(v, d, g->c, tp, run, ch);
             }
         }
 }
