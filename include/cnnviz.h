@@ -52,10 +52,20 @@ typedef enum {
 
 typedef struct {
     cv_status status;
-    char msg[1024];
+    /* One line: control characters from file contents are escaped, and a
+     * message longer than this keeps its start and its end (the reason)
+     * with "..." between. */
+    char msg[2048];
 } cv_error;
 
 const char *cv_status_string(cv_status s);
+
+/* Copy the string in to out (cap bytes, always NUL-terminated when cap > 0)
+ * with control characters, C1 controls and bytes that are not UTF-8
+ * written as \xNN, so a name or label read from a file can be printed
+ * without moving the cursor or sending escapes to a terminal. Returns the
+ * length the whole escaped string needs (as snprintf). */
+size_t cv_escape(char *out, size_t cap, const char *in);
 
 /* ---- tensors ------------------------------------------------------------ */
 

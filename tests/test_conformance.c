@@ -255,7 +255,7 @@ static void child_run(const char *dir, const cv_onnx_info *info, int fd)
     alarm(CASE_SECONDS);
     char **sets;
     int n_sets = list_dir(dir, "test_data_set_", &sets);
-    char msg[1200] = "no test data sets", line[1400];
+    char msg[2400] = "no test data sets", line[2600];
     char verdict = 'S';
     for (int s = 0; s < n_sets; s++) {
         verdict = run_set(dir, sets[s], info, msg, sizeof msg);
@@ -325,7 +325,7 @@ static void run_suite(const char *suite, tally *t)
     char **cases;
     int n = list_dir(root, "test_", &cases);
     for (int c = 0; c < n; c++) {
-        char dir[1024], model[1100], name[600], msg[1200];
+        char dir[1024], model[1100], name[600], msg[2400];
         snprintf(dir, sizeof dir, "%s/%s", root, cases[c]);
         snprintf(model, sizeof model, "%s/model.onnx", dir);
         snprintf(name, sizeof name, "%s/%s", suite, cases[c]);

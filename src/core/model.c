@@ -2,6 +2,7 @@
  * by cv_model_finalize. Also the public read-only accessors. */
 #include "graph.h"
 #include "loaders.h"
+#include "../io/file.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -459,15 +460,10 @@ cv_status cv_model_finalize(cv_model *m, cv_error *err)
 cv_status cv_model_load(cv_model **out, const char *path, const cv_load_options *opt, cv_error *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return cv_fail(err, CV_ERR_IO, "%s: cannot open model file", path);
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        /* fopen succeeds on a directory; reading it would look "empty" */
-        fclose(f);
-        return cv_fail(err, CV_ERR_IO, "%s: is a directory, not a model file", path);
-    }
+    FILE *f;
+    cv_status fs = cv_file_open_read(path, "a model file", &f, NULL, err);
+    if (fs != CV_OK)
+        return fs;
     unsigned char magic[8] = {0};
     size_t got = fread(magic, 1, sizeof magic, f);
     fclose(f);

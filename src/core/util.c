@@ -1,6 +1,7 @@
 /* Status strings, error formatting, checked sizes, shapes, float16. */
 #include "graph.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,13 +20,105 @@ const char *cv_status_string(cv_status s)
     return "unknown status";
 }
 
+/* Length of the valid UTF-8 sequence at s (1..4) that is printable text,
+ * or 0: a lone continuation byte, a truncated or overlong sequence, a
+ * surrogate, or a C1 control (U+0080..U+009F), which some terminals obey. */
+static int utf8_printable_len(const unsigned char *s)
+{
+    int n = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 && s[0] < 0xE0 ? 2 : 0;
+    if (!n || (s[0] >= 0xF0 && n != 4))
+        return 0;
+    for (int k = 1; k < n; k++)
+        if ((s[k] & 0xC0) != 0x80)
+            return 0;
+    if (n == 2 && s[0] == 0xC2 && s[1] < 0xA0)
+        return 0;
+    if (n == 3 && ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0)))
+        return 0;
+    if (n == 4 && ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90)))
+        return 0;
+    return n;
+}
+
+size_t cv_escape(char *out, size_t cap, const char *in)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t used = 0;
+    for (const unsigned char *s = (const unsigned char *)in; *s;) {
+        char tmp[4];
+        const char *piece = (const char *)s;
+        int n = 1;
+        if (*s >= 0x80)
+            n = utf8_printable_len(s);
+        if ((*s < 0x20 || *s == 0x7F) || n == 0) {
+            tmp[0] = '\\';
+            tmp[1] = 'x';
+            tmp[2] = hex[*s >> 4];
+            tmp[3] = hex[*s & 15];
+            piece = tmp;
+            n = 4;
+            s++;
+        } else {
+            s += n;
+        }
+        for (int k = 0; k < n; k++, used++)
+            if (used + 1 < cap)
+                out[used] = piece[k];
+    }
+    if (cap)
+        out[used < cap ? used : cap - 1] = 0;
+    return used;
+}
+
+/* Back up from position k of s to the start of a UTF-8 sequence. */
+static size_t utf8_boundary(const char *s, size_t k)
+{
+    while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+        k--;
+    return k;
+}
+
+/* text (escaped) into msg; when it does not fit, keep a third of the room
+ * for its start and the rest for its end, where the reason is. */
+static void fit_message(char *msg, size_t cap, const char *text)
+{
+    size_t need = cv_escape(msg, cap, text);
+    if (need < cap)
+        return;
+    char *full = malloc(need + 1);
+    if (!full)
+        return; /* msg holds the start: better than nothing */
+    cv_escape(full, need + 1, text);
+    static const char gap[] = " ... ";
+    size_t room = cap - 1 - (sizeof gap - 1);
+    size_t head = utf8_boundary(full, room / 3);
+    size_t tail_at = need - (room - head);
+    while (tail_at < need && ((unsigned char)full[tail_at] & 0xC0) == 0x80)
+        tail_at++;
+    memcpy(msg, full, head);
+    memcpy(msg + head, gap, sizeof gap - 1);
+    memcpy(msg + head + sizeof gap - 1, full + tail_at, need - tail_at + 1);
+    free(full);
+}
+
 cv_status cv_fail(cv_error *err, cv_status status, const char *fmt, ...)
 {
     if (err) {
-        va_list ap;
+        char small[4096];
+        va_list ap, again;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_copy(again, ap);
+        int n = vsnprintf(small, sizeof small, fmt, ap);
+        char *text = small;
+        if (n >= (int)sizeof small && (text = malloc((size_t)n + 1)) != NULL)
+            vsnprintf(text, (size_t)n + 1, fmt, again);
+        else if (!text)
+            text = small;
+        va_end(again);
         va_end(ap);
+        fit_message(err->msg, sizeof err->msg, n < 0 ? "error message could not be formatted" : text);
+        if (text != small)
+            free(text);
         err->status = status;
     }
     return status;

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "file.h"
 
 #define ONNX_MAX_FILE ((size_t)2 << 30)   /* protobuf's own limit on one message */
 #define ONNX_MAX_TOTAL ((size_t)16 << 30) /* all constant data of one model, by default */
@@ -69,65 +70,6 @@ static cv_status ctx_init(onnx_ctx *c, const char *path, const cv_load_options *
         return cv_fail(err, CV_ERR_LIMIT, "%s: path is too long", path);
     else
         snprintf(c->dir, sizeof c->dir, "%.*s", (int)(slash - path), path);
-    return CV_OK;
-}
-
-/* A limit for messages: "4096 MiB", or "16 bytes" for small test limits. */
-static const char *limit_str(size_t bytes, char *buf, size_t len)
-{
-    if (bytes >= ((size_t)1 << 20) && bytes % ((size_t)1 << 20) == 0)
-        snprintf(buf, len, "%zu MiB", bytes >> 20);
-    else
-        snprintf(buf, len, "%zu bytes", bytes);
-    return buf;
-}
-
-/* The whole file into a malloc'ed buffer; what = "an ONNX model" etc. */
-static cv_status read_file(const char *path, size_t cap, const char *what, uint8_t **buf, size_t *len,
-                           cv_error *err)
-{
-    *buf = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return cv_fail(err, CV_ERR_IO, "%s: cannot open %s: %s", path, what, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
-        fclose(f);
-        return cv_fail(err, CV_ERR_IO, "%s: cannot stat %s: %s", path, what, strerror(errno));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        fclose(f);
-        return cv_fail(err, CV_ERR_IO, "%s: is a directory, not %s", path, what);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        fclose(f);
-        return cv_fail(err, CV_ERR_IO, "%s: not a regular file, cannot read it as %s", path, what);
-    }
-    if (st.st_size == 0) {
-        fclose(f);
-        return cv_fail(err, CV_ERR_FORMAT, "%s: file is empty, not %s", path, what);
-    }
-    if ((uint64_t)st.st_size > cap) {
-        fclose(f);
-        char lim[64];
-        return cv_fail(err, CV_ERR_LIMIT, "%s: file has %lld bytes, more than the %s limit for %s",
-                       path, (long long)st.st_size, limit_str(cap, lim, sizeof lim), what);
-    }
-    size_t n = (size_t)st.st_size;
-    uint8_t *b = malloc(n);
-    if (!b) {
-        fclose(f);
-        return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, n);
-    }
-    size_t got = fread(b, 1, n, f);
-    fclose(f);
-    if (got != n) {
-        free(b);
-        return cv_fail(err, CV_ERR_IO, "%s: read %zu of %zu bytes", path, got, n);
-    }
-    *buf = b;
-    *len = n;
     return CV_OK;
 }
 
@@ -419,10 +361,10 @@ static cv_status decode_tensor(onnx_ctx *c, const Onnx__TensorProto *t, const ch
      * may claim terabytes. */
     if (overflow || !cv_mul_size(numel, out_size, &bytes) || bytes > c->max_tensor)
         return cv_fail(err, CV_ERR_LIMIT, "%s: %s %s is too large (over the %s limit for one tensor)",
-                       c->path, what, cv_shape_str(shape, s, sizeof s), limit_str(c->max_tensor, lim, sizeof lim));
+                       c->path, what, cv_shape_str(shape, s, sizeof s), cv_bytes_str(c->max_tensor, lim, sizeof lim));
     if (bytes > c->max_total - c->total)
         return cv_fail(err, CV_ERR_LIMIT, "%s: %s: the model's constants exceed the %s limit",
-                       c->path, what, limit_str(c->max_total, lim, sizeof lim));
+                       c->path, what, cv_bytes_str(c->max_total, lim, sizeof lim));
     size_t raw_bytes = numel * e->raw_size; /* <= 2 * bytes: no overflow */
     uint8_t *ext = NULL;
     const uint8_t *raw = NULL;
@@ -658,7 +600,7 @@ static cv_status parse_model(const char *path, Onnx__ModelProto **out, cv_error 
     *out = NULL;
     uint8_t *buf;
     size_t len;
-    cv_status st = read_file(path, ONNX_MAX_FILE, "an ONNX model", &buf, &len, err);
+    cv_status st = cv_file_read_all(path, "an ONNX model", ONNX_MAX_FILE, &buf, &len, err);
     if (st != CV_OK)
         return st;
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
@@ -906,7 +848,7 @@ cv_status cv_onnx_read_tensor(const char *path, cv_dtype *dtype, cv_shape *shape
         return st;
     uint8_t *buf;
     size_t len;
-    if ((st = read_file(path, ONNX_MAX_FILE, "an ONNX tensor file", &buf, &len, err)) != CV_OK)
+    if ((st = cv_file_read_all(path, "an ONNX tensor file", ONNX_MAX_FILE, &buf, &len, err)) != CV_OK)
         return st;
     Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, len, buf);
     free(buf);
