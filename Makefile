@@ -20,6 +20,9 @@ TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TESTLIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tests/lib/*.c)))
 
 .PHONY: all check demo deps clean help fixtures
+# Keep the object files of tests: otherwise make deletes them after `make
+# check` and its "rm" lines come after the summary, which must stay last.
+.SECONDARY:
 all: $(BUILD)/cnnviz $(TEST_BIN)
 
 help:

@@ -3,8 +3,10 @@
 # Prints each program's output and a final "N passed, N failed, N skipped".
 BUILD=${1:-build}
 pass=0 fail=0 skip=0 crashed=""
-for t in "$BUILD"/tests/test_*; do
-    [ -x "$t" ] || continue
+# compiled tests, then the shell tests beside this script (tests/test_*.sh)
+for t in "$BUILD"/tests/test_* "$(dirname "$0")"/test_*.sh; do
+    [ -x "$t" ] && [ -f "$t" ] || continue
+    case "$t" in *.o|*.d) continue ;; esac
     # CNNVIZ_TEST_WRAPPER: a command to run each test under (make check-valgrind)
     out=$($CNNVIZ_TEST_WRAPPER "$t" 2>&1)
     rc=$?
