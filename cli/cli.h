@@ -87,9 +87,15 @@ float *cli_image_input(const cli_args *a, const cv_model *m, const char *img_pat
 bool cli_read_input(const char *path, const cv_model *m, cv_shape *shape, float **data);
 
 /* Class names from --labels, the model's metadata, or a labels file beside
- * the model. NULL when none; count in *n. Free with cli_labels_free. */
-char **cli_labels(const cli_args *a, const cv_model *m, int *n);
-void cli_labels_free(char **labels, int n);
+ * the model (labels->n == 0 when none), within --max-memory. False after
+ * printing an error, only when --labels names a file that cannot be used.
+ * Free with cv_labels_free. */
+bool cli_labels(const cli_args *a, const cv_model *m, cv_labels *labels);
+/* Name of class k, or "-" when there is none. */
+const char *cli_label(const cv_labels *labels, int k);
+/* s with control characters escaped (cv_escape) in buf: for printing any
+ * string that came from a file (labels, layer and node names). */
+const char *cli_printable(const char *s, char *buf, size_t len);
 
 /* Flattened class scores of output 0 as probabilities (softmax applied only
  * when the output is not already a distribution). Returns malloc'd array. */
@@ -97,6 +103,29 @@ float *cli_probabilities(const cv_tensor *out, int item, int *n_classes, bool *a
 
 /* Make directory dir (and parents) if missing; false with a message otherwise. */
 bool cli_make_dir(const char *dir);
+/* A command's output folder, written as one set: files go into a staging
+ * folder beside --out ("<out>.tmp-XXXXXX"); commit writes manifest.json
+ * (the set's files) and moves the set into place, replacing a previous set
+ * in one step (its files, as its manifest names them, are removed; anything
+ * else found there is kept in "<out>.previous-XXXXXX"). A run that fails
+ * calls abort and leaves --out as it was: the previous complete set, or
+ * nothing. Concurrent runs into one --out each publish a complete set; the
+ * last one stays. */
+typedef struct {
+    char final[4096];   /* --out */
+    char stage[4120];   /* where to write now */
+    char command[32];
+    char summary[1024];  /* after commit: "heatmap.png, probs.npy, frames/ (100 files)" */
+    bool active;
+} cli_outset;
+bool cli_outset_begin(cli_outset *s, const char *dir, const char *command);
+bool cli_outset_commit(cli_outset *s);
+void cli_outset_abort(cli_outset *s); /* no-op after commit */
+/* text with the staging folder of the set being written named as --out
+ * (cli_error and cli_note pass every message through it); text itself when
+ * no set is being written. */
+const char *cli_outset_unstage(const char *text, char *buf, size_t len);
+
 /* dir + "/" + name into buf. */
 const char *cli_path(char *buf, size_t len, const char *dir, const char *name);
 

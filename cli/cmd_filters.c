@@ -157,6 +157,7 @@ static int run(const cli_args *a)
 
     cv_model *m = NULL;
     cv_error err;
+    cli_outset set = {0};
     int status = 1, *ks = NULL, n = 0;
     float *init = NULL;
     cv_filters_result res = {0};
@@ -201,8 +202,9 @@ static int run(const cli_args *a)
     }
     if (img_path && !(init = cli_image_input(a, m, img_path, &g, &o.pre, NULL)))
         goto out;
-    if (!cli_make_dir(out_dir))
+    if (!cli_outset_begin(&set, out_dir, "filters"))
         goto out;
+    const char *stage = set.stage; /* moved to --out, complete, at the end */
 
     o.layer = layer;
     o.filters = ks;
@@ -218,8 +220,10 @@ static int run(const cli_args *a)
     progress_state ps;
     o.progress = on_progress;
     o.progress_user = &ps;
+    char name[256], op[128];
     printf("%s: layer '%s' (%s), %d of %d filters, %dx%d, method %s:", cv_model_path(m),
-           cv_model_layer_name(m, layer), cv_model_layer_op(m, layer), n, channels, g.width, g.height, method_s);
+           cli_printable(cv_model_layer_name(m, layer), name, sizeof name),
+           cli_printable(cv_model_layer_op(m, layer), op, sizeof op), n, channels, g.width, g.height, method_s);
     for (int i = 0; i < n; i++)
         printf(" %d", ks[i]);
     printf("\n");
@@ -255,18 +259,18 @@ static int run(const cli_args *a)
     char path[4200];
     st = cv_render_grid(tiles, res.count, res.width, res.height, 0, 5, &grid, &err);
     if (st == CV_OK)
-        st = cv_image_save_png(&grid, cli_path(path, sizeof path, out_dir, "grid.png"), &err);
+        st = cv_image_save_png(&grid, cli_path(path, sizeof path, stage, "grid.png"), &err);
     if (st == CV_OK && cli_flag(a, "jpeg"))
-        st = cv_image_save_jpeg(&grid, cli_path(path, sizeof path, out_dir, "grid.jpg"), 95, &err);
+        st = cv_image_save_jpeg(&grid, cli_path(path, sizeof path, stage, "grid.jpg"), 95, &err);
     for (int i = 0; st == CV_OK && cli_flag(a, "tiles") && i < res.count; i++) {
         char name[64];
         snprintf(name, sizeof name, "filter_%d.png", res.filters[i]);
-        st = cv_image_save_png(&tiles[i], cli_path(path, sizeof path, out_dir, name), &err);
+        st = cv_image_save_png(&tiles[i], cli_path(path, sizeof path, stage, name), &err);
     }
     free(tiles);
     cv_shape ns = {4, {res.count, res.height, res.width, res.channels}};
     if (st == CV_OK)
-        st = cv_npy_write_f32(cli_path(path, sizeof path, out_dir, "filters.npy"), &ns, res.images, &err);
+        st = cv_npy_write_f32(cli_path(path, sizeof path, stage, "filters.npy"), &ns, res.images, &err);
     if (st != CV_OK) {
         cli_fail(&err);
         goto out;
@@ -284,7 +288,7 @@ static int run(const cli_args *a)
     for (int i = 0; i < res.count && used < cap; i++)
         used += (size_t)snprintf(txt + used, cap - used, "%d\t%.6g\t%s\n", res.filters[i], res.activation[i],
                                  res.dead[i] ? "dead" : "ok");
-    if (!write_text(cli_path(path, sizeof path, out_dir, "filters.txt"), txt))
+    if (!write_text(cli_path(path, sizeof path, stage, "filters.txt"), txt))
         goto out;
 
     if (res.n_dead) {
@@ -295,12 +299,15 @@ static int run(const cli_args *a)
                 fprintf(stderr, " %d", res.filters[i]);
         fputc('\n', stderr);
     }
+    if (!cli_outset_commit(&set))
+        goto out;
     printf("%s: grid.png%s%s, filters.npy [%d, %d, %d, %d], filters.txt; %d iterations in %.1f s (%d batch%s)\n",
            out_dir, cli_flag(a, "jpeg") ? ", grid.jpg" : "", cli_flag(a, "tiles") ? ", filter_<k>.png" : "",
            res.count, res.height, res.width, res.channels, res.iterations, elapsed, res.n_chunks,
            res.n_chunks == 1 ? "" : "es");
     status = 0;
 out:
+    cli_outset_abort(&set);
     cv_image_free(&grid);
     cv_filters_result_free(&res);
     free(txt);

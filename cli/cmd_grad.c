@@ -66,7 +66,9 @@ static int run(const cli_args *a)
         cli_fail(&err);
         goto out;
     }
-    printf("%s: wrote d mean(%s[:, %ld]) / d input, %s\n", out_path, layer_name, k, cv_shape_str(&shape, buf, sizeof buf));
+    char name[256];
+    printf("%s: wrote d mean(%s[:, %ld]) / d input, %s\n", out_path, cli_printable(layer_name, name, sizeof name), k,
+           cv_shape_str(&shape, buf, sizeof buf));
     status = 0;
 out:
     free(seed);

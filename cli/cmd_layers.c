@@ -33,7 +33,9 @@ static int run(const cli_args *a)
         goto out;
     }
     char buf[160];
-    printf("%s: input '%s' %s\n", cv_model_path(m), cv_model_input_name(m), cv_shape_str(&shape, buf, sizeof buf));
+    char name[256], op[128];
+    printf("%s: input '%s' %s\n", cv_model_path(m), cli_printable(cv_model_input_name(m), name, sizeof name),
+           cv_shape_str(&shape, buf, sizeof buf));
     printf("%4s  %-36s %-20s %-22s %12s %14s\n", "#", "layer", "op", "output", "params", "mult-adds");
     size_t total_params = 0;
     double total_macs = 0;
@@ -43,7 +45,8 @@ static int run(const cli_args *a)
         double macs = cv_run_layer_macs(r, k);
         total_params += params;
         total_macs += macs;
-        printf("%4d  %-36s %-20s %-22s %12zu %14.0f\n", k, cv_model_layer_name(m, k), cv_model_layer_op(m, k),
+        printf("%4d  %-36s %-20s %-22s %12zu %14.0f\n", k, cli_printable(cv_model_layer_name(m, k), name, sizeof name),
+               cli_printable(cv_model_layer_op(m, k), op, sizeof op),
                out.ndim ? cv_shape_str(&out, buf, sizeof buf) : "-", params, macs);
     }
     printf("total: %d layers, %zu parameters, %.3f G mult-adds\n", cv_model_num_layers(m), total_params,

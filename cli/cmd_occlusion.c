@@ -216,9 +216,14 @@ static int resolve_class(const char *spec, char **labels, int n_labels)
     return -2;
 }
 
+/* Class k's name, printable (escaped: it came from a file); the result
+ * lasts until the call after next. */
 static const char *label_of(char **labels, int n_labels, int k)
 {
-    return labels && k >= 0 && k < n_labels ? labels[k] : "-";
+    static char printable[2][256];
+    static int turn;
+    turn ^= 1;
+    return cli_printable(labels && k >= 0 && k < n_labels ? labels[k] : "-", printable[turn], sizeof printable[turn]);
 }
 
 /* Write text atomically (cv_file_write: an exclusive temporary file beside
@@ -293,7 +298,6 @@ static bool save_picture(const cv_image *img, const char *caption, const char *d
     cv_image_free(&captioned);
     if (st != CV_OK)
         return cli_fail(&err), false;
-    printf("  %s\n", path);
     return true;
 }
 
@@ -346,7 +350,6 @@ static void make_mp4(const char *dir)
         cli_note("ffmpeg could not make %s; the frames and frames.gif are there", out);
         return;
     }
-    printf("  %s\n", out);
 }
 
 /* Frame k: the resized image with window k filled with prob*255 grey and
@@ -429,8 +432,6 @@ static bool write_frames(const char *dir, const cv_image *sized_in, const double
         cli_fail(&err);
         goto out;
     }
-    printf("  %s/00000.png .. %05ld.png (%ld frames)\n  %s/frames.gif\n", fdir, (long)rows * cols - 1,
-           (long)rows * cols, dir);
     if (on_path("ffmpeg"))
         make_mp4(dir);
     ok = true;
@@ -513,17 +514,18 @@ static int run(const cli_args *a)
         return cli_error("--engine must be auto, full or incremental, got '%s'", engine_name), 2;
     if (cli_given(a, "size") && occ > size_opt)
         return cli_error("--occ_size %ld is larger than --size %ld", occ, size_opt), 2;
-    const char *dir = cli_str(a, "out");
-    if (!cli_make_dir(dir))
+    cli_outset set;
+    if (!cli_outset_begin(&set, cli_str(a, "out"), "occlusion"))
         return 1;
+    const char *dir = set.stage; /* moved to --out, complete, at the end */
 
     cv_model *m = NULL;
     cv_occlusion *o = NULL;
     float *x = NULL, *fill_img = NULL, *mapf = NULL, *regf = NULL, *drop = NULL;
     double *map = NULL, *reg = NULL, *top_d = NULL, *exact = NULL;
     int *top = NULL;
-    char **labels = NULL;
-    int n_labels = 0, status = 1;
+    cv_labels label_set = {0};
+    int status = 1;
     cv_image original = {0}, sized = {0}, pic = {0}, proj = {0};
     cli_input_geom g;
     cv_preprocess pre;
@@ -536,9 +538,10 @@ static int run(const cli_args *a)
                   occ > g.height || occ > g.width ? " (use a smaller --occ_size)" : "");
         goto out;
     }
-    labels = cli_labels(a, m, &n_labels);
-    if (cli_given(a, "labels") && !labels)
+    if (!cli_labels(a, m, &label_set))
         goto out;
+    char **labels = label_set.names;
+    int n_labels = label_set.n;
     int target = resolve_class(cli_str(a, "class"), labels, n_labels);
     if (target == -2)
         goto out;
@@ -692,17 +695,14 @@ static int run(const cli_args *a)
         cli_fail(&err);
         goto out;
     }
-    printf("wrote:\n");
     char path[4096], caption[512];
     cv_shape ms = {2, {rows, cols}};
     if (cv_npy_write_f64(cli_path(path, sizeof path, dir, "probs.npy"), &ms, map, &err) != CV_OK) {
         cli_fail(&err);
         goto out;
     }
-    printf("  %s\n", path);
     if (!write_csv(cli_path(path, sizeof path, dir, "probs.csv"), map, rows, cols))
         goto out;
-    printf("  %s\n", path);
 
     mapf = to_float(map, cells);
     regf = to_float(reg, cells);
@@ -765,7 +765,6 @@ static int run(const cli_args *a)
             cli_fail(&err);
             goto out;
         }
-        printf("  %s\n", path);
         if (cv_render_labels(top, rows, cols, (const char *const *)labels, n_labels, 0, &pic, &err) != CV_OK) {
             cli_fail(&err);
             goto out;
@@ -776,13 +775,17 @@ static int run(const cli_args *a)
     }
     if (cli_flag(a, "frames") && !write_frames(dir, &sized, map, rows, cols, (int)occ, (int)stride))
         goto out;
+    if (!cli_outset_commit(&set))
+        goto out;
+    printf("wrote %s/: %s\n", set.final, set.summary);
     status = 0;
 out:
+    cli_outset_abort(&set);
     cv_image_free(&pic);
     cv_image_free(&proj);
     cv_image_free(&sized);
     cv_image_free(&original);
-    cli_labels_free(labels, n_labels);
+    cv_labels_free(&label_set);
     free(x);
     free(fill_img);
     free(map);

@@ -20,8 +20,8 @@ static int run(const cli_args *a)
     cv_model *m = NULL;
     cv_run *r = NULL;
     float *x = NULL, *probs = NULL;
-    char **labels = NULL;
-    int n_labels = 0, status = 1;
+    cv_labels labels = {0};
+    int status = 1;
     cli_input_geom g;
     cv_preprocess p;
     cv_error err;
@@ -41,11 +41,10 @@ static int run(const cli_args *a)
         cli_error("out of memory");
         goto out;
     }
-    labels = cli_labels(a, m, &n_labels);
-    if (cli_given(a, "labels") && !labels)
+    if (!cli_labels(a, m, &labels))
         goto out;
-    if (labels && n_labels != n)
-        cli_note("%d class names for %d outputs", n_labels, n);
+    if (labels.n && labels.n != n)
+        cli_note("%d class names for %d outputs", labels.n, n);
     printf("%s: top %ld of %d classes%s\n", img_path, top < n ? top : n, n,
            softmaxed ? " (softmax of the model's logits)" : "");
     bool *used = calloc((size_t)n, sizeof(bool));
@@ -55,12 +54,14 @@ static int run(const cli_args *a)
             if (!used[c] && (best < 0 || probs[c] > probs[best]))
                 best = c;
         used[best] = true;
-        printf("%3ld. %-32s %5d  %.4f\n", k + 1, labels && best < n_labels ? labels[best] : "-", best, probs[best]);
+        char name[256];
+        printf("%3ld. %-32s %5d  %.4f\n", k + 1, cli_printable(cli_label(&labels, best), name, sizeof name), best,
+               probs[best]);
     }
     free(used);
     status = 0;
 out:
-    cli_labels_free(labels, n_labels);
+    cv_labels_free(&labels);
     free(probs);
     free(x);
     cv_run_free(r);

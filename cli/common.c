@@ -186,108 +186,50 @@ bool cli_preprocess(const cli_args *a, const cv_model *m, cv_preprocess *p)
     return true;
 }
 
-static char *dup_range(const char *s, size_t n)
+bool cli_labels(const cli_args *a, const cv_model *m, cv_labels *labels)
 {
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = 0;
-    }
-    return d;
-}
-
-/* One class name from a labels line: strips "123," / "123:" / "123 " index prefixes. */
-static char *label_from_line(const char *line, size_t n)
-{
-    while (n && isspace((unsigned char)line[n - 1]))
-        n--;
-    size_t k = 0;
-    while (k < n && isdigit((unsigned char)line[k]))
-        k++;
-    if (k > 0 && k < n && (line[k] == ',' || line[k] == ':' || line[k] == ' ' || line[k] == '\t')) {
-        line += k + 1;
-        n -= k + 1;
-    }
-    while (n && isspace((unsigned char)*line)) {
-        line++;
-        n--;
-    }
-    return dup_range(line, n);
-}
-
-static char **read_labels_file(const char *path, int *n, bool quiet)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (!quiet)
-            cli_error("%s: cannot open labels file", path);
-        return NULL;
-    }
-    char **labels = NULL;
-    int count = 0, cap = 0;
-    char line[4096];
-    while (fgets(line, sizeof line, f) && count < 100000) {
-        size_t len = strlen(line);
-        if (len == 0 || (len == 1 && line[0] == '\n'))
-            continue;
-        if (count == cap) {
-            cap = cap ? cap * 2 : 256;
-            char **l2 = realloc(labels, sizeof(char *) * (size_t)cap);
-            if (!l2)
-                break;
-            labels = l2;
-        }
-        labels[count++] = label_from_line(line, len);
-    }
-    fclose(f);
-    *n = count;
-    if (!count && !quiet)
-        cli_error("%s: labels file is empty", path);
-    return labels;
-}
-
-char **cli_labels(const cli_args *a, const cv_model *m, int *n)
-{
-    *n = 0;
+    memset(labels, 0, sizeof *labels);
+    size_t max_memory;
+    if (!cli_max_memory(a, &max_memory))
+        return false;
+    cv_error err;
     const char *path = cli_str(a, "labels");
-    if (path)
-        return read_labels_file(path, n, false);
+    if (path) {
+        if (cv_labels_read(labels, path, max_memory, &err) != CV_OK)
+            return cli_fail(&err), false;
+        return true;
+    }
     const char *meta = cv_model_meta(m, "labels");
     if (meta) {
-        int count = 1;
-        for (const char *s = meta; *s; s++)
-            count += *s == ',';
-        char **labels = calloc((size_t)count, sizeof(char *));
-        const char *s = meta;
-        for (int k = 0; k < count && labels; k++) {
-            const char *e = strchr(s, ',');
-            size_t len = e ? (size_t)(e - s) : strlen(s);
-            labels[k] = dup_range(s, len);
-            s = e ? e + 1 : s + len;
-        }
-        *n = labels ? count : 0;
-        return labels;
+        if (cv_labels_parse_csv(labels, meta, max_memory, &err) != CV_OK)
+            cli_note("%s: the model's labels metadata is not used: %s", cv_model_path(m), err.msg);
+        return true;
     }
-    /* A labels file beside the model. */
+    /* A labels file beside the model, when there is one. */
     const char *mp = cv_model_path(m);
     const char *slash = strrchr(mp, '/');
-    size_t dir_len = slash ? (size_t)(slash - mp + 1) : 0;
+    int dir_len = slash ? (int)(slash - mp + 1) : 0;
     static const char *const names[] = {"labels.txt", "Labels.txt", "synset.txt", "classes.txt"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         char p[4096];
-        snprintf(p, sizeof p, "%.*s%s", (int)dir_len, mp, names[k]);
-        char **labels = read_labels_file(p, n, true);
-        if (labels)
-            return labels;
+        if (snprintf(p, sizeof p, "%.*s%s", dir_len, mp, names[k]) >= (int)sizeof p || access(p, F_OK) != 0)
+            continue;
+        if (cv_labels_read(labels, p, max_memory, &err) == CV_OK)
+            return true;
+        cli_note("%s is not used for class names: %s", p, err.msg);
     }
-    return NULL;
+    return true;
 }
 
-void cli_labels_free(char **labels, int n)
+const char *cli_label(const cv_labels *labels, int k)
 {
-    for (int k = 0; k < n; k++)
-        free(labels[k]);
-    free(labels);
+    return k >= 0 && k < labels->n ? labels->names[k] : "-";
+}
+
+const char *cli_printable(const char *s, char *buf, size_t len)
+{
+    cv_escape(buf, len, s);
+    return buf;
 }
 
 float *cli_probabilities(const cv_tensor *out, int item, int *n_classes, bool *applied_softmax)

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdbool.h>
@@ -19,13 +20,21 @@ static const cli_cmd *const commands[] = {
     &cli_cmd_filters, &cli_cmd_occlusion, NULL,
 };
 
+/* "cnnviz: <prefix><message>" on stderr as one line, with control
+ * characters escaped: messages quote names and paths from files. */
+static void print_line(const char *prefix, const char *fmt, va_list ap)
+{
+    char text[8192], named[8192], printable[16384];
+    vsnprintf(text, sizeof text, fmt, ap);
+    cv_escape(printable, sizeof printable, cli_outset_unstage(text, named, sizeof named));
+    fprintf(stderr, "cnnviz: %s%s\n", prefix, printable);
+}
+
 int cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("cnnviz: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    print_line("", fmt, ap);
     va_end(ap);
     return 1;
 }
@@ -36,9 +45,7 @@ void cli_note(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("cnnviz: note: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    print_line("note: ", fmt, ap);
     va_end(ap);
 }
 
@@ -241,6 +248,10 @@ static void prefer_passive_waiting(char **argv)
 
 int main(int argc, char **argv)
 {
+    /* A full disk or a file-size limit must end in "write failed: File too
+     * large" naming the file, with temporaries removed, not in a silent
+     * death by SIGXFSZ. */
+    signal(SIGXFSZ, SIG_IGN);
     prefer_passive_waiting(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {

@@ -48,6 +48,13 @@ void cv_resize_bilinear_f32(float *out, int oh, int ow, const float *in, int h, 
  * created exclusively, renamed into place when complete): for text outputs
  * such as CSV files and listings. */
 cv_status cv_file_write(const char *path, const void *data, size_t len, cv_error *err);
+/* Read a whole file into a malloc'ed buffer (free() it), NUL-terminated one
+ * byte past *len for text. Refuses, without blocking or allocating, what is
+ * not a regular file (a FIFO, a device, a directory: CV_ERR_IO), an empty
+ * file (CV_ERR_FORMAT) and one over cap bytes (CV_ERR_LIMIT). what names
+ * the file's role in messages ("a labels file"). */
+cv_status cv_file_read_all(const char *path, const char *what, size_t cap, uint8_t **buf, size_t *len,
+                           cv_error *err);
 
 /* ---- NumPy .npy ------------------------------------------------------------ */
 
@@ -82,6 +89,25 @@ cv_status cv_preprocess_set_std(cv_preprocess *p, const char *csv, cv_error *err
 void cv_preprocess_image(const cv_preprocess *p, const cv_image *img, int channels, int nhwc, float *out);
 /* Value that pixel value `pixel` (0..255, all channels) becomes in channel c. */
 float cv_preprocess_value(const cv_preprocess *p, float pixel, int c);
+
+/* ---- class labels ---------------------------------------------------------- */
+
+/* Class names, index = class. A labels file has one name per non-blank
+ * line, of any length; a leading "12," "12:" "12 " index is dropped, as are
+ * surrounding blanks. */
+typedef struct {
+    int n;
+    char **names;   /* n names, pointing into text */
+    char *text;     /* one buffer holding them all */
+} cv_labels;
+
+/* Read a labels file. The file and its index take at most max_bytes
+ * (0 = the memory available now), refused before allocating (CV_ERR_LIMIT);
+ * a file without any name is CV_ERR_FORMAT. */
+cv_status cv_labels_read(cv_labels *out, const char *path, size_t max_bytes, cv_error *err);
+/* From a comma-separated list (a model's "labels" metadata), same limit. */
+cv_status cv_labels_parse_csv(cv_labels *out, const char *csv, size_t max_bytes, cv_error *err);
+void cv_labels_free(cv_labels *l);
 
 #ifdef __cplusplus
 }

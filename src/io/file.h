@@ -11,7 +11,7 @@
 #ifndef CV_FILE_H
 #define CV_FILE_H
 
-#include "cnnviz.h"
+#include "cnnviz_io.h"
 #include <stdint.h>
 #include <stdio.h>
 
@@ -27,11 +27,7 @@ cv_status cv_file_open_read(const char *path, const char *what, FILE **out, uint
 cv_status cv_file_open_fd(int fd, const char *path, const char *what, FILE **out, uint64_t *size,
                           cv_error *err);
 
-/* The whole file into a malloc'ed buffer (NUL-terminated one byte past
- * *len, for text), refused before allocating when it has more than cap
- * bytes (CV_ERR_LIMIT) and when it is empty (CV_ERR_FORMAT). */
-cv_status cv_file_read_all(const char *path, const char *what, size_t cap, uint8_t **buf, size_t *len,
-                           cv_error *err);
+/* cv_file_read_all (whole file, size-capped) is public: cnnviz_io.h. */
 
 /* "12.0 MiB", "512 bytes": a limit or size for messages. */
 char *cv_bytes_str(size_t bytes, char *buf, size_t len);
