@@ -724,6 +724,135 @@ static void test_kept_strings_counted(void)
     test_remove_dir(dir);
 }
 
+/* ---- the scan against protobuf-c itself ------------------------------------------- */
+
+/* An allocator that counts what protobuf-c's unpack holds at its peak. */
+typedef struct {
+    size_t live, peak;
+} alloc_count;
+
+static void *counting_alloc(void *data, size_t size)
+{
+    alloc_count *c = data;
+    size_t *p = malloc(size + sizeof(size_t) * 2); /* keeps 16-byte alignment */
+    if (!p)
+        return NULL;
+    p[0] = size;
+    c->live += size;
+    if (c->live > c->peak)
+        c->peak = c->live;
+    return p + 2;
+}
+
+static void counting_free(void *data, void *ptr)
+{
+    alloc_count *c = data;
+    if (!ptr)
+        return;
+    size_t *p = (size_t *)ptr - 2;
+    c->live -= p[0];
+    free(p);
+}
+
+/* One file's bytes: where protobuf-c's unpack succeeds, the scan must have
+ * walked the whole file (not stopped as if invalid), and its estimate must
+ * cover what unpack held at its peak. Returns false on a broken rule. */
+static bool scan_agrees(const uint8_t *buf, size_t len, const char *what, size_t *estimate, size_t *peak)
+{
+    cv_wire_report r;
+    if (cv_wire_scan(&onnx__model_proto__descriptor, buf, len, &r) != 0)
+        return false;
+    alloc_count count = {0, 0};
+    ProtobufCAllocator a = {counting_alloc, counting_free, &count};
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(&a, len, buf);
+    bool ok = true;
+    if (mp) {
+        onnx__model_proto__free_unpacked(mp, &a);
+        CHECK(!r.truncated, "%s: protobuf-c parsed it, the scan stopped early", what);
+        CHECK(r.unpacked_bytes >= count.peak, "%s: estimate %zu bytes, unpack held %zu", what, r.unpacked_bytes,
+              count.peak);
+        ok = !r.truncated && r.unpacked_bytes >= count.peak;
+    }
+    *estimate = r.unpacked_bytes;
+    *peak = mp ? count.peak : 0;
+    return ok;
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    uint8_t *b = n > 0 ? malloc((size_t)n) : NULL;
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    *len = b ? (size_t)n : 0;
+    return b;
+}
+
+/* Random mutations (bytes set, continuation bits set, cuts) of a file,
+ * each checked by scan_agrees. Returns how many protobuf-c parsed. */
+static int check_mutants(const uint8_t *buf, size_t len, const char *path, int count)
+{
+    int parsed = 0;
+    uint8_t *mut = malloc(len);
+    for (int m = 0; mut && m < count; m++) {
+        memcpy(mut, buf, len);
+        size_t cut = len;
+        for (int e = 0; e < 1 + m % 4; e++) {
+            size_t at = (size_t)test_uniform(0, (float)len) % len;
+            mut[at] = (uint8_t)(m % 3 == 0 ? 0x80 | (int)test_uniform(0, 128) : (int)test_uniform(0, 256));
+        }
+        if (m % 5 == 0)
+            cut = (size_t)test_uniform(1, (float)len) % len + 1;
+        char what[600];
+        snprintf(what, sizeof what, "mutant %d of %s", m, path);
+        size_t estimate, peak;
+        if (!scan_agrees(mut, cut, what, &estimate, &peak))
+            break;
+        parsed += peak > 0;
+    }
+    free(mut);
+    return parsed;
+}
+
+/* Real models, a metadata flood, and 3000 random mutations of the nested
+ * seeds. */
+static void test_scan_agrees_with_protobuf_c(void)
+{
+    char shared[512], dir[128], flood[192];
+    const char *sd = test_shared_dir();
+    snprintf(shared, sizeof shared, "%s/models/squeezenet1.1_fp16_imagenet/SqueezeNet_fp16.onnx", sd ? sd : ".");
+    REQUIRE(test_make_tmpdir(dir, sizeof dir, "scan"), "no tmpdir");
+    path_in(flood, sizeof flood, dir, "flood.onnx");
+    size_t flood_size;
+    REQUIRE(metadata_flood_model(flood, 100000, &flood_size), "cannot write %s", flood);
+    const char *files[] = {"tests/fuzz/corpus/onnx/nested_if_loop.onnx", "tests/fuzz/corpus/onnx/nested_types_function.onnx",
+                           "tests/fuzz/corpus/onnx/cnn.onnx", "models/fashion_cnn.onnx", flood, sd ? shared : NULL};
+    int parsed = 0;
+    test_seed(11);
+    for (size_t k = 0; k < sizeof files / sizeof files[0] && files[k]; k++) {
+        size_t len, estimate, peak;
+        uint8_t *buf = slurp(files[k], &len);
+        REQUIRE(buf, "cannot read %s", files[k]);
+        CHECK(scan_agrees(buf, len, files[k], &estimate, &peak), "%s", files[k]);
+        printf("    %s: %zu bytes, unpack held %zu at its peak, the scan estimated %zu\n", files[k], len, peak,
+               estimate);
+        if (k < 2)
+            parsed += check_mutants(buf, len, files[k], 1500);
+        free(buf);
+    }
+    printf("    3000 mutants, %d of them parsed by protobuf-c\n", parsed);
+    CHECK(parsed > 100, "only %d mutants parsed: the mutations test nothing", parsed);
+    test_remove_dir(dir);
+}
+
 int main(void)
 {
     RUN(test_external_through_folder_link);
@@ -737,5 +866,6 @@ int main(void)
     RUN(test_types_nested_deep);
     RUN(test_metadata_flood_bounded);
     RUN(test_kept_strings_counted);
+    RUN(test_scan_agrees_with_protobuf_c);
     return test_summary("hostile_onnx");
 }
