@@ -2,9 +2,14 @@
  * Debian's onnx.proto), becomes a cv_model through the builder in graph.h.
  *
  * Model files are hostile input. The file size is capped before reading;
- * every tensor's element count is overflow-checked and capped before
- * anything is allocated for it; the bytes present must match the declared
- * shape; external data may only name files inside the model's directory.
+ * before protobuf-c unpacks anything, a scan of the wire bytes
+ * (onnx_wire.h) refuses messages nested too deep for its recursion and
+ * files that would unpack to more than max_memory; every tensor's element
+ * count is overflow-checked and capped before anything is allocated for
+ * it, and the strings the model keeps count against the same budget; the
+ * bytes present must match the declared shape; external data may only
+ * name regular files inside the model's directory, reached without
+ * following a symbolic link.
  *
  * Data types: the engine computes in float32 (and int64 for shape
  * arithmetic), so float16 / bfloat16 / double tensors become float32 and
@@ -17,12 +22,15 @@
 #include "../core/loaders.h"
 #include "onnx.pb-c.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "file.h"
+#include "onnx_wire.h"
 
 #define ONNX_MAX_FILE ((size_t)2 << 30)   /* protobuf's own limit on one message */
 #define ONNX_MAX_TOTAL ((size_t)16 << 30) /* all constant data of one model, by default */
@@ -72,6 +80,22 @@ static cv_status ctx_init(onnx_ctx *c, const char *path, const cv_load_options *
         snprintf(c->dir, sizeof c->dir, "%.*s", (int)(slash - path), path);
     return CV_OK;
 }
+
+/* Count bytes the model will keep (strings copied from the file: metadata,
+ * string attributes, names) against the same budget as its constants, so
+ * that max_memory bounds everything a file can make the loader hold. */
+static cv_status charge(onnx_ctx *c, size_t bytes, const char *what, cv_error *err)
+{
+    char lim[64];
+    if (bytes > c->max_total - c->total)
+        return cv_fail(err, CV_ERR_LIMIT, "%s: %s: the model's constants and strings exceed the %s limit",
+                       c->path, what, cv_bytes_str(c->max_total, lim, sizeof lim));
+    c->total += bytes;
+    return CV_OK;
+}
+
+/* What a copied string costs: its bytes and malloc's bookkeeping. */
+static size_t str_cost(const char *s) { return strlen(s) + 1 + 16; }
 
 /* ---- tensors ------------------------------------------------------------ */
 
@@ -267,6 +291,59 @@ static bool path_stays_inside(const char *loc)
     return true;
 }
 
+/* Open loc, relative to the directory dir, one component at a time with
+ * O_NOFOLLOW: a symbolic link anywhere on the way (etc -> /etc in the
+ * model's folder) is refused instead of followed, so the file opened is
+ * the one the path names inside dir, whatever is swapped in meanwhile.
+ * Links are refused even when they would stay inside: telling that safely
+ * needs the same walk, and exporters write plain files. O_NONBLOCK: a FIFO
+ * must not block the open; cv_file_open_fd refuses it afterwards.
+ * Returns the descriptor, or -1 with errno set and *bad_part naming the
+ * component that failed. */
+static int open_inside(const char *dir, const char *loc, char *bad_part, size_t bad_len)
+{
+    snprintf(bad_part, bad_len, ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    for (const char *p = loc; fd >= 0;) {
+        size_t n = strcspn(p, "/");
+        const char *next = p[n] == '/' ? p + n + 1 : p + n;
+        bool last = !*next;
+        snprintf(bad_part, bad_len, "%.*s", (int)(n < bad_len ? n : bad_len - 1), p);
+        bool skip = n == 0 || (n == 1 && p[0] == '.'); /* "a//b", "./a" */
+        if (skip && last) { /* "a/", ".": names a directory, not a file */
+            close(fd);
+            errno = EISDIR;
+            return -1;
+        }
+        if (skip) {
+            p = next;
+            continue;
+        }
+        if (n > NAME_MAX) {
+            close(fd);
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        char part[NAME_MAX + 1];
+        memcpy(part, p, n);
+        part[n] = 0;
+        int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (last ? 0 : O_DIRECTORY);
+        int child = openat(fd, part, flags);
+        int e = errno;
+        /* O_NOFOLLOW | O_DIRECTORY on a link to a folder says ENOTDIR */
+        struct stat st;
+        if (child < 0 && e == ENOTDIR && fstatat(fd, part, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+            e = ELOOP;
+        close(fd);
+        errno = e;
+        if (last || child < 0)
+            return child;
+        fd = child;
+        p = next;
+    }
+    return -1;
+}
+
 /* The `want` bytes of an EXTERNAL tensor from the file its external_data
  * names, into a malloc'ed buffer. */
 static cv_status read_external(const onnx_ctx *c, const Onnx__TensorProto *t, const char *what, size_t want,
@@ -293,19 +370,25 @@ static cv_status read_external(const onnx_ctx *c, const Onnx__TensorProto *t, co
     if (length != want)
         return cv_fail(err, CV_ERR_FORMAT, "%s: %s: external data length is %llu bytes, expected %zu",
                        c->path, what, (unsigned long long)length, want);
-    char full[8192];
+    char full[8192], part[NAME_MAX + 1];
     if ((size_t)snprintf(full, sizeof full, "%s/%s", c->dir, loc) >= sizeof full)
         return cv_fail(err, CV_ERR_LIMIT, "%s: %s: external data path is too long", c->path, what);
-    FILE *f = fopen(full, "rb");
-    if (!f)
-        return cv_fail(err, CV_ERR_IO, "%s: %s: cannot open external data file '%s': %s", c->path, what, full,
-                       strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return cv_fail(err, CV_ERR_IO, "%s: %s: external data '%s' is not a regular file", c->path, what, full);
-    }
-    uint64_t size = (uint64_t)st.st_size;
+    int fd = open_inside(c->dir, loc, part, sizeof part);
+    if (fd < 0 && errno == ELOOP)
+        return cv_fail(err, CV_ERR_INVALID,
+                       "%s: %s: external data location '%s' goes through the symbolic link '%s'; "
+                       "cnnviz does not follow links in external data locations",
+                       c->path, what, loc, part);
+    if (fd < 0)
+        return cv_fail(err, CV_ERR_IO, "%s: %s: cannot open external data file '%s' ('%s'): %s", c->path, what, full,
+                       part, strerror(errno));
+    FILE *f;
+    uint64_t size;
+    char role[600];
+    snprintf(role, sizeof role, "external data of %s", what);
+    cv_status st = cv_file_open_fd(fd, full, role, &f, &size, err);
+    if (st != CV_OK)
+        return st;
     if (offset > size || want > size - offset) {
         fclose(f);
         return cv_fail(err, CV_ERR_FORMAT, "%s: %s: external data file '%s' has %llu bytes, but %zu are needed at offset %llu",
@@ -478,6 +561,9 @@ static cv_status add_attr(onnx_ctx *c, cv_model *m, int k, const char *node, con
                            c->path, node, op, name, a->n_floats);
         return cv_node_set_floats(m, k, name, a->n_floats ? a->floats : (const float[1]){0}, (int)a->n_floats, err);
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING: {
+        cv_status st = charge(c, a->s.len + 1 + 16, "string attributes", err);
+        if (st != CV_OK)
+            return st;
         /* bytes in the file; the IR wants a C string */
         char *s = malloc(a->s.len + 1);
         if (!s)
@@ -485,7 +571,7 @@ static cv_status add_attr(onnx_ctx *c, cv_model *m, int k, const char *node, con
         if (a->s.len)
             memcpy(s, a->s.data, a->s.len);
         s[a->s.len] = 0;
-        cv_status st = cv_node_set_string(m, k, name, s, err);
+        st = cv_node_set_string(m, k, name, s, err);
         free(s);
         return st;
     }
@@ -569,6 +655,8 @@ static cv_status add_node(onnx_ctx *c, cv_model *m, size_t index, const Onnx__No
             goto done;
         }
     }
+    if ((st = charge(c, str_cost(name) + str_cost(op), "node names", err)) != CV_OK)
+        goto done;
     int k = cv_model_add_node(m, name, op, in, (int)np->n_input, out, (int)np->n_output, err);
     if (k < 0) {
         st = CV_ERR_NOMEM;
@@ -594,8 +682,43 @@ static int default_opset(const Onnx__ModelProto *mp)
     return 1;
 }
 
-/* Parse the file into a ModelProto and check the parts every user needs. */
-static cv_status parse_model(const char *path, Onnx__ModelProto **out, cv_error *err)
+/* What a type's nesting is called in messages. */
+static const char *nesting_name(const char *type)
+{
+    if (type && strcmp(type, "GraphProto") == 0)
+        return "subgraphs (GraphProto)";
+    if (type && strcmp(type, "TypeProto") == 0)
+        return "types (TypeProto)";
+    return type ? type : "messages";
+}
+
+/* Refuse, before protobuf-c sees them, bytes that would take its recursive
+ * unpack too deep (a stack overflow, not an error, past a few thousand
+ * levels) or make it allocate more than max_memory (a file of millions of
+ * tiny metadata entries unpacks to twenty times its size). */
+static cv_status check_wire(const char *path, const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
+                            size_t len, size_t max_memory, cv_error *err)
+{
+    cv_wire_report r;
+    if (cv_wire_scan(desc, buf, len, &r) != 0)
+        return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory", path);
+    if (r.type_depth > CV_WIRE_MAX_NESTING)
+        return cv_fail(err, CV_ERR_LIMIT, "%s: %s nested %d deep, more than cnnviz's limit of %d", path,
+                       nesting_name(r.deep_type), r.type_depth, CV_WIRE_MAX_NESTING);
+    if (r.depth > CV_WIRE_MAX_DEPTH)
+        return cv_fail(err, CV_ERR_LIMIT, "%s: protobuf messages nested %d deep, more than cnnviz's limit of %d",
+                       path, r.depth, CV_WIRE_MAX_DEPTH);
+    if (r.unpacked_bytes > max_memory) {
+        char need[64], lim[64];
+        return cv_fail(err, CV_ERR_LIMIT, "%s: parsing the file would take about %s, more than the %s memory limit",
+                       path, cv_bytes_str(r.unpacked_bytes, need, sizeof need), cv_bytes_str(max_memory, lim, sizeof lim));
+    }
+    return CV_OK;
+}
+
+/* Parse the file into a ModelProto and check the parts every user needs.
+ * max_memory bounds what parsing may allocate. */
+static cv_status parse_model(const char *path, size_t max_memory, Onnx__ModelProto **out, cv_error *err)
 {
     *out = NULL;
     uint8_t *buf;
@@ -603,6 +726,10 @@ static cv_status parse_model(const char *path, Onnx__ModelProto **out, cv_error 
     cv_status st = cv_file_read_all(path, "an ONNX model", ONNX_MAX_FILE, &buf, &len, err);
     if (st != CV_OK)
         return st;
+    if ((st = check_wire(path, &onnx__model_proto__descriptor, buf, len, max_memory, err)) != CV_OK) {
+        free(buf);
+        return st;
+    }
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
     free(buf);
     if (!mp)
@@ -753,9 +880,12 @@ static cv_status build_model(onnx_ctx *c, const Onnx__ModelProto *mp, const onnx
     const Onnx__GraphProto *g = mp->graph;
     cv_status st;
     m->opset = default_opset(mp);
-    for (size_t k = 0; k < mp->n_metadata_props; k++)
-        if ((st = cv_model_set_meta(m, S(mp->metadata_props[k]->key), S(mp->metadata_props[k]->value), err)) != CV_OK)
+    for (size_t k = 0; k < mp->n_metadata_props; k++) {
+        const char *key = S(mp->metadata_props[k]->key), *val = S(mp->metadata_props[k]->value);
+        if ((st = charge(c, str_cost(key) + str_cost(val) + 2 * sizeof(char *), "metadata_props", err)) != CV_OK ||
+            (st = cv_model_set_meta(m, key, val, err)) != CV_OK)
             return st;
+    }
     if (g->n_sparse_initializer)
         return cv_fail(err, CV_ERR_UNSUPPORTED, "%s: the model has sparse initializers, which cnnviz does not support",
                        c->path);
@@ -803,7 +933,7 @@ static cv_status load(cv_model **out, const char *path, const cv_load_options *o
     if (st != CV_OK)
         return st;
     Onnx__ModelProto *mp;
-    if ((st = parse_model(path, &mp, err)) != CV_OK)
+    if ((st = parse_model(path, c.max_total, &mp, err)) != CV_OK)
         return st;
     cv_model *m = cv_model_new(path, err);
     if (!m) {
@@ -850,6 +980,10 @@ cv_status cv_onnx_read_tensor(const char *path, cv_dtype *dtype, cv_shape *shape
     size_t len;
     if ((st = cv_file_read_all(path, "an ONNX tensor file", ONNX_MAX_FILE, &buf, &len, err)) != CV_OK)
         return st;
+    if ((st = check_wire(path, &onnx__tensor_proto__descriptor, buf, len, c.max_total, err)) != CV_OK) {
+        free(buf);
+        return st;
+    }
     Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, len, buf);
     free(buf);
     if (!t)
@@ -881,7 +1015,7 @@ cv_status cv_onnx_inspect(const char *path, cv_onnx_info *info, cv_error *err)
     if (st != CV_OK)
         return st;
     Onnx__ModelProto *mp;
-    if ((st = parse_model(path, &mp, err)) != CV_OK)
+    if ((st = parse_model(path, c.max_total, &mp, err)) != CV_OK)
         return st;
     const Onnx__GraphProto *g = mp->graph;
     info->opset = default_opset(mp);

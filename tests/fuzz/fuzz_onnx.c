@@ -7,9 +7,11 @@
  * byte-mutated files (see docs/robustness.md); fuzz_keras.c covers our side
  * of the Keras path with well-formed HDF5 files instead.
  *
- * Seeds: tests/fixtures/onnx, tests/fuzz/corpus/onnx, the bundled models,
- * the ONNX backend test models (libonnx-testdata) and ../shared/models
- * (read at run time, never copied). */
+ * Seeds: tests/fixtures/onnx, tests/fuzz/corpus/onnx (with nested If /
+ * Loop graphs, a FunctionProto and nested sequence / map / optional types,
+ * so that mutations reach the nesting scan of src/io/onnx_wire.c), the
+ * bundled models, the ONNX backend test models (libonnx-testdata) and
+ * ../shared/models (read at run time, never copied). */
 #include "fuzz.h"
 #include <string.h>
 

@@ -16,8 +16,9 @@ every branch.
           Makefile target fuzz-seeds); this script does not touch them
 
 and, in tests/fuzz/regress/onnx/, model files for the overflows that
-tests/test_hostile_graphs.c found (fixed), so the loader path to each stays
-in every replay.
+tests/test_hostile_graphs.c found (fixed) and the 3000-deep subgraphs and
+20000-deep types that overflowed protobuf-c's recursive unpack (fixed), so
+the loader path to each stays in every replay.
 
 Run from the repository root:  /usr/bin/python3 tests/fuzz/make_corpus.py
 """
@@ -173,6 +174,86 @@ def hostile_onnx_corpus():
                       helper.make_tensor("w", F, [0, 1 << 40, 1, 1], [])])
 
 
+def nested_onnx_corpus():
+    """Seeds with the recursive parts of the schema, so that mutations start
+    from them: If and Loop nodes whose branches and bodies hold more If
+    nodes, a FunctionProto with a subgraph, and value infos whose types nest
+    (sequence of map of optional of tensor). cnnviz refuses control flow,
+    but the parser, the nesting scan (src/io/onnx_wire.c) and every check
+    before add_attr see them."""
+    n, mk = helper.make_node, helper.make_graph
+    tv = helper.make_tensor_value_info
+
+    def branch(name, depth):
+        # a graph computing y = Relu(x), with an If nested `depth` deeper
+        nodes = [n("Relu", ["x"], ["y"])]
+        if depth > 0:
+            nodes.append(n("If", ["c"], ["z"], then_branch=branch(name + "t", depth - 1),
+                           else_branch=branch(name + "e", 0)))
+        return mk(nodes, name, [], [tv("y", F, [1])])
+
+    body = mk([n("Identity", ["cond"], ["cond_out"]),
+               n("If", ["cond"], ["v"], then_branch=branch("lt", 1), else_branch=branch("le", 0))],
+              "body", [tv("i", I64, []), tv("cond", TensorProto.BOOL, [])], [tv("cond_out", TensorProto.BOOL, [])])
+    onnx_model("nested_if_loop", [
+        n("Relu", ["x"], ["r"]),
+        n("If", ["c"], ["y"], then_branch=branch("t", 2), else_branch=branch("e", 1)),
+        n("Loop", ["", ""], ["l"], body=body),
+    ], [1, 4], [numpy_helper.from_array(np.array(True), "c")])
+
+    elem = helper.make_tensor_type_proto(F, [1, 4])
+    as_map = onnx.TypeProto()  # (onnx.helper has no map writer)
+    as_map.map_type.key_type = I64
+    as_map.map_type.value_type.CopyFrom(helper.make_optional_type_proto(helper.make_sequence_type_proto(elem)))
+    deep = helper.make_sequence_type_proto(as_map)
+    g = mk([n("Relu", ["x"], ["y"])], "types", [tv("x", F, [1, 4])], [tv("y", F, [1, 4])],
+           value_info=[helper.make_value_info("deep", deep)])
+    f = helper.make_function("local", "Fn", ["a"], ["b"],
+                             [n("If", ["a"], ["b"], then_branch=branch("ft", 1), else_branch=branch("fe", 0))],
+                             [helper.make_opsetid("", 13)])
+    m = helper.make_model(g, producer_name="cnnviz-fuzz-corpus", functions=[f],
+                          opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("local", 1)])
+    m.ir_version = 8
+    out("onnx", "nested_types_function.onnx", m.SerializeToString())
+
+
+def varint(v):
+    b = bytearray()
+    while True:
+        b.append((v & 0x7F) | (0x80 if v > 0x7F else 0))
+        v >>= 7
+        if not v:
+            return bytes(b)
+
+
+def field(number, payload):
+    """A length-delimited field: raw bytes, because protobuf's own writers
+    recurse as deep as the messages nest."""
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def deep_onnx_regress():
+    """regress/onnx/deep_subgraphs.onnx: 3000 If nodes, each in the previous
+    one's then_branch (attribute "g"), which overflowed the stack in
+    protobuf-c's recursive unpack (SIGSEGV); deep_types.onnx: an input
+    whose type is a sequence of sequences 10000 deep (also a crash). Both now stop at the
+    nesting scan (CV_ERR_LIMIT)."""
+    graph = b""
+    for _ in range(2999):
+        attr = field(1, b"g") + varint(20 << 3) + varint(5) + field(6, graph)  # name, type GRAPH, g
+        graph = field(1, field(4, b"If") + field(5, attr))                   # node {op_type, attribute}
+    graph = field(11, field(1, b"x")) + graph                                 # input "x"
+    model = varint(1 << 3) + varint(8) + field(8, varint(2 << 3) + varint(13)) + field(7, graph)
+    out("onnx", "deep_subgraphs.onnx", model, REGRESS)
+
+    tp = field(1, varint(1 << 3) + varint(1))  # tensor_type {elem_type FLOAT}
+    for _ in range(9999):
+        tp = field(4, field(1, tp))            # sequence_type {elem_type}
+    graph = field(11, field(1, b"x") + field(2, tp))
+    model = varint(1 << 3) + varint(8) + field(8, varint(2 << 3) + varint(13)) + field(7, graph)
+    out("onnx", "deep_types.onnx", model, REGRESS)
+
+
 # ---- images ----------------------------------------------------------------------------
 
 def png(img, **kw):
@@ -246,6 +327,8 @@ def npy_corpus():
 def main():
     onnx_corpus()
     hostile_onnx_corpus()
+    nested_onnx_corpus()
+    deep_onnx_regress()
     image_corpus()
     npy_corpus()
 
