@@ -24,9 +24,9 @@
  *                byte  (flag 32 only) storage: low 3 bits the kind, the
  *                      high 5 bits p its parameter:
  *                      0 contiguous, written late (as without flag 32)
- *                      1 chunked, fill value from p; p&1 write the data,
- *                        p&2 unlimited max dims and 2^20-element chunks,
- *                        p&4 deflate
+ *                      1 chunked (chunks of up to 16 per dimension), fill
+ *                        value from p; p&1 write the data, p&2 unlimited
+ *                        max dims and 2^20-element chunks, p&4 deflate
  *                      2 compact (only small datasets can be)
  *                      3 contiguous, never written, fill value from p
  *                      4 external storage: raw data in another file
@@ -238,7 +238,16 @@ static hid_t kf_dcpl(const kf_edit_op *e, const char *other_name, bool *maxdims_
         hsize_t chunk[CV_MAX_DIMS];
         *maxdims_unlimited = (e->param & 2) != 0;
         for (int k = 0; k < e->rank; k++)
-            chunk[k] = *maxdims_unlimited ? (k == 0 ? (hsize_t)1 << 20 : 1) : e->dims[k] < 16 ? e->dims[k] : 16;
+            chunk[k] = e->dims[k] == 0 ? 1 : e->dims[k] < 16 ? e->dims[k] : 16;
+        if (*maxdims_unlimited) {
+            /* A chunk of 2^20 elements, far larger than a small dataset
+             * (libhdf5 decodes chunks whole): the first dimension takes
+             * what the others leave, so a written dataset has few chunks. */
+            hsize_t rest = 1;
+            for (int k = 1; k < e->rank; k++)
+                rest *= chunk[k];
+            chunk[0] = rest >= ((hsize_t)1 << 20) ? 1 : ((hsize_t)1 << 20) / rest;
+        }
         H5Pset_chunk(dcpl, e->rank, chunk);
         if (e->param & 4)
             H5Pset_deflate(dcpl, 6);
