@@ -15,56 +15,59 @@
  */
 #include "keras.h"
 #include "../core/loaders.h"
+#include "file.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Read a whole (small) text file: the architecture JSON. */
-static cv_status read_text(const char *file, const char *model_path, char **out, size_t *len, cv_error *err)
+/* The architecture JSON file: a stranger's path, so opened the one safe
+ * way (a FIFO does not block, a directory says so), and no larger than
+ * what is left of the budget. */
+static cv_status read_text(const char *file, const char *model_path, kr_budget *b, char **out, size_t *len,
+                           cv_error *err)
 {
-    *out = NULL;
-    FILE *f = fopen(file, "rb");
-    if (!f)
-        return cv_fail(err, CV_ERR_IO, "%s: cannot open the Keras architecture file %s", model_path, file);
-    char *buf = NULL;
-    size_t used = 0, cap = 0;
-    cv_status st = CV_OK;
-    for (;;) {
-        if (used + 65536 + 1 > cap) {
-            if (cap >= KR_MAX_ATTR_BYTES) {
-                st = cv_fail(err, CV_ERR_LIMIT, "%s: architecture file %s is larger than %zu MiB", model_path, file,
-                             KR_MAX_ATTR_BYTES >> 20);
-                break;
-            }
-            cap = cap ? cap * 2 : 65536 * 2;
-            char *p = realloc(buf, cap);
-            if (!p) {
-                st = cv_fail(err, CV_ERR_NOMEM, "%s: out of memory reading %s", model_path, file);
-                break;
-            }
-            buf = p;
-        }
-        size_t got = fread(buf + used, 1, cap - used - 1, f);
-        used += got;
-        if (got == 0) {
-            if (ferror(f))
-                st = cv_fail(err, CV_ERR_IO, "%s: cannot read the Keras architecture file %s", model_path, file);
-            break;
-        }
-    }
-    fclose(f);
-    if (st != CV_OK) {
-        free(buf);
-        return st;
-    }
-    buf[used] = '\0';
-    *out = buf;
-    *len = used;
-    return CV_OK;
+    size_t left = kr_budget_left(b), cap = left < KR_MAX_ATTR_BYTES ? left : KR_MAX_ATTR_BYTES;
+    uint8_t *buf = NULL;
+    cv_status st = cv_file_read_all(file, "a Keras architecture file (JSON)", cap, &buf, len, err);
+    if (st == CV_OK)
+        st = kr_budget_take_meta(b, *len + 1, model_path, file, err); /* fits: cap was what is left */
+    else if (err) /* cv_fail formats before it writes, so the old message can be an argument */
+        cv_fail(err, st, "%s: %s", model_path, err->msg);
+    *out = (char *)buf;
+    return st;
 }
 
-static cJSON *parse_json(const char *text, size_t len, const char *what, const char *path, cv_error *err)
+/* An upper bound on what cJSON allocates for text: one node per value
+ * (a value is the first in the document or in a container, or follows a
+ * comma) and a copy of every string. The nodes are what blows up: "[0,0,..."
+ * costs two bytes of text but a 64-byte node plus malloc's overhead. */
+static size_t json_parse_bytes(const char *text, size_t len)
 {
+    size_t values = 1;
+    bool in_string = false;
+    for (size_t k = 0; k < len; k++) {
+        char c = text[k];
+        if (in_string) {
+            if (c == '\\')
+                k++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == ',' || c == '[' || c == '{') {
+            values++;
+        }
+    }
+    return values * (sizeof(cJSON) + 3 * 16) + len; /* node, key and value string: 3 allocations */
+}
+
+static cJSON *parse_json(const char *text, size_t len, const char *what, const char *path, kr_budget *b,
+                         cv_error *err)
+{
+    char about[600];
+    snprintf(about, sizeof about, "parsing %.500s", what);
+    if (kr_budget_take_meta(b, json_parse_bytes(text, len), path, about, err) != CV_OK)
+        return NULL;
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, false);
     if (!j) {
@@ -143,16 +146,20 @@ static cJSON *vgg16_config(bool applications_names)
 
 /* ---- entry point ---------------------------------------------------------------- */
 
-static cv_status copy_meta(cv_model *m, hid_t obj, const char *key, const char *where, cv_error *err)
+/* keras_version, backend: a short string kept in the model, charged to
+ * the budget twice (the read and the model's copy). */
+static cv_status copy_meta(cv_model *m, hid_t obj, const char *key, const char *where, kr_budget *b,
+                           cv_error *err)
 {
     if (cv_model_meta(m, key))
         return CV_OK;
     char *v = NULL;
-    cv_status st = kr_attr_string(obj, key, where, m->path, &v, err);
-    if (st == CV_OK && v)
+    cv_status st = kr_attr_string(obj, key, where, m->path, KR_MAX_META_BYTES, b, &v, err);
+    if (st == CV_OK && v && (st = kr_budget_take_meta(b, strlen(v) + 1, m->path, key, err)) == CV_OK)
         st = cv_model_set_meta(m, key, v, err);
     free(v);
-    /* Metadata is informative: an odd attribute does not stop the load. */
+    /* Metadata is informative: an odd or oversized attribute is dropped,
+     * it does not stop the load. */
     return st == CV_ERR_NOMEM ? st : CV_OK;
 }
 
@@ -163,7 +170,7 @@ cv_status cv_load_keras(cv_model **out, const char *path, const cv_load_options 
     if (!opt)
         opt = &none;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* libhdf5 must not print; errors come back as status */
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t file = kr_h5_open(path);
     if (file < 0)
         return cv_fail(err, CV_ERR_FORMAT, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
 
@@ -175,20 +182,23 @@ cv_status cv_load_keras(cv_model **out, const char *path, const cv_load_options 
     kr_weights w = {.root = -1};
     const char *what = "model_config";
     bool builtin = false;
-    if (opt->keras_config) {
-        what = opt->keras_config;
-        if ((st = read_text(opt->keras_config, path, &text, &len, err)) != CV_OK)
-            goto fail;
-    } else {
-        if ((st = kr_attr_string(file, "model_config", "the file", path, &text, err)) != CV_OK)
-            goto fail;
-        len = text ? strlen(text) : 0;
-    }
+    /* The weights are opened first: w.mem is the budget that the
+     * architecture text and its parse are charged to as well. */
     size_t budget = opt->max_memory ? opt->max_memory : CV_MAX_TENSOR_BYTES;
     if ((st = kr_weights_open(&w, path, file, budget, err)) != CV_OK)
         goto fail;
+    if (opt->keras_config) {
+        what = opt->keras_config;
+        if ((st = read_text(opt->keras_config, path, &w.mem, &text, &len, err)) != CV_OK)
+            goto fail;
+    } else {
+        if ((st = kr_attr_string(file, "model_config", "the file", path, KR_MAX_ATTR_BYTES, &w.mem, &text, err)) !=
+            CV_OK)
+            goto fail;
+        len = text ? strlen(text) : 0;
+    }
     if (text) {
-        if (!(json = parse_json(text, len, what, path, err))) {
+        if (!(json = parse_json(text, len, what, path, &w.mem, err))) {
             st = err ? err->status : CV_ERR_FORMAT;
             goto fail;
         }
@@ -216,10 +226,10 @@ cv_status cv_load_keras(cv_model **out, const char *path, const cv_load_options 
             (st = cv_model_set_meta(m, "channel_order", "BGR", err)) != CV_OK)
             goto fail;
     }
-    if ((st = copy_meta(m, file, "keras_version", "the file", err)) != CV_OK ||
-        (st = copy_meta(m, file, "backend", "the file", err)) != CV_OK ||
-        (st = copy_meta(m, w.root, "keras_version", "the weights", err)) != CV_OK ||
-        (st = copy_meta(m, w.root, "backend", "the weights", err)) != CV_OK)
+    if ((st = copy_meta(m, file, "keras_version", "the file", &w.mem, err)) != CV_OK ||
+        (st = copy_meta(m, file, "backend", "the file", &w.mem, err)) != CV_OK ||
+        (st = copy_meta(m, w.root, "keras_version", "the weights", &w.mem, err)) != CV_OK ||
+        (st = copy_meta(m, w.root, "backend", "the weights", &w.mem, err)) != CV_OK)
         goto fail;
     if ((st = cv_model_finalize(m, err)) != CV_OK)
         goto fail;

@@ -1,6 +1,9 @@
 /* Private to the Keras HDF5 importer (keras.c, keras_weights.c,
  * keras_config.c, keras_layers.c, keras_graph.c).
  *
+ * keras_hdf5.c keeps libhdf5 inside the model file (hard links only, no
+ * external storage, virtual datasets or plugin filters) and holds the
+ * memory budget every file-driven allocation is charged to first.
  * keras_weights.c reads the HDF5 side: string attributes, the per-layer
  * weight arrays in both file layouts (by layer name under `weight_names`,
  * or the old `layer_<k>/param_<p>` layout by position).
@@ -16,11 +19,65 @@
 #include <hdf5.h>
 #include <stdbool.h>
 
-/* Caps on what a hostile file can make us allocate before the weights
- * budget applies. */
-#define KR_MAX_ATTR_BYTES ((size_t)64 << 20) /* model_config JSON, name lists */
-#define KR_MAX_LIST 1000000                  /* entries of a name list */
+/* Caps on what a hostile file can make us allocate, on top of the budget. */
+#define KR_MAX_ATTR_BYTES ((size_t)64 << 20) /* model_config JSON, architecture file */
+#define KR_MAX_META_BYTES ((size_t)4096)     /* keras_version, backend: longer ones are dropped */
+#define KR_MAX_WEIGHTS 64                    /* weight_names entries of one layer */
 #define KR_MAX_LAYERS 100000                 /* layers in a model / old file */
+/* A weight of more than KR_BOMB_MIN_BYTES whose file storage is under
+ * 1/KR_BOMB_RATIO of its declared size is refused: it was never (fully)
+ * written and reads back as fill values. No built-in HDF5 filter packs
+ * real weights that tightly (deflate tops out near 1:1032). Smaller
+ * unwritten datasets are legitimate (a template file, the tests' VGG16)
+ * and are bounded by the budget alone. */
+#define KR_BOMB_MIN_BYTES ((size_t)256 << 20)
+#define KR_BOMB_RATIO 4096
+/* libhdf5 decodes a chunk whole; one above this size is charged too. */
+#define KR_CHUNK_FREE_BYTES ((size_t)1 << 20)
+
+/* ---- keras_hdf5.c: budget and safe access -------------------------------------- */
+
+/* Bytes the load may still allocate on the file's say: the model's
+ * max_memory, shared by weights, attribute strings, the parsed config. */
+typedef struct {
+    size_t max, used;
+    size_t meta_grace; /* metadata bytes still free of charge */
+} kr_budget;
+/* The first KR_META_GRACE_BYTES of metadata (attribute strings, the
+ * config and its parse) are not charged, like the graph's own names and
+ * node arrays are not: a real config, however small max_memory is, must
+ * not crowd out the weights. Beyond that metadata counts like weights. */
+#define KR_META_GRACE_BYTES ((size_t)1 << 20)
+/* Charge bytes (what names them in the message) before allocating;
+ * CV_ERR_LIMIT when they do not fit. b NULL: nothing is counted. */
+cv_status kr_budget_take(kr_budget *b, size_t bytes, const char *path, const char *what, cv_error *err);
+/* The same for metadata: the grace is used up first. */
+cv_status kr_budget_take_meta(kr_budget *b, size_t bytes, const char *path, const char *what, cv_error *err);
+size_t kr_budget_left(const kr_budget *b);
+
+/* Access property lists that follow no external link (each name is also
+ * resolved by kr_h5_find first; these are the second layer). */
+typedef struct {
+    hid_t lapl, gapl, dapl; /* link, group, dataset access */
+} kr_h5_access;
+cv_status kr_h5_access_open(kr_h5_access *a, const char *path, cv_error *err);
+void kr_h5_access_close(kr_h5_access *a);
+/* Open the model read-only with the POSIX driver (whatever HDF5_DRIVER
+ * says); < 0 when it is not HDF5. */
+hid_t kr_h5_open(const char *path);
+/* Resolve name under loc one link at a time: *found = false when some
+ * component is missing; CV_ERR_FORMAT when one is an external, soft or
+ * user-defined link (those lead out of the file or around the checks). */
+cv_status kr_h5_find(const kr_h5_access *a, hid_t loc, const char *name, const char *path, bool *found,
+                     cv_error *err);
+/* "model_weights/dense/kernel:0": name under loc, for messages. */
+char *kr_h5_path(hid_t loc, const char *name, char *buf, size_t len);
+/* Refuse (CV_ERR_FORMAT) a dataset whose data would come from elsewhere:
+ * a virtual layout, external storage, a filter only a plugin provides.
+ * *chunk_elems: elements per chunk, 0 when not chunked. Call it before
+ * H5Dget_space / H5Dread. */
+cv_status kr_h5_check_dataset(hid_t ds, const char *path, const char *dsname, uint64_t *chunk_elems,
+                              cv_error *err);
 
 /* One weight array as stored (Keras order, e.g. HWIO for a conv kernel). */
 typedef struct {
@@ -36,26 +93,27 @@ typedef struct {
     int old_layout;    /* layer_<k>/param_<p>, matched by position */
     int n_old;         /* old layout: number of layer_<k> groups */
     int next_old;      /* old layout: next layer_<k> to consider */
-    size_t max_bytes;  /* budget for all weight arrays together */
-    size_t used_bytes;
+    kr_budget mem;     /* weights, attribute strings and the parsed config together */
+    kr_h5_access acc;
 } kr_weights;
 
 /* Returns 1 if `name` is an attribute of obj, 0 otherwise. */
 int kr_attr_exists(hid_t obj, const char *name);
 /* A scalar (or one-element) string attribute as a new nul-terminated
- * string; *out = NULL (and CV_OK) when the attribute is absent. */
-cv_status kr_attr_string(hid_t obj, const char *name, const char *where, const char *path,
-                         char **out, cv_error *err);
+ * string; *out = NULL (and CV_OK) when the attribute is absent. Longer
+ * than max_bytes: CV_ERR_LIMIT; what it takes is charged to b. */
+cv_status kr_attr_string(hid_t obj, const char *name, const char *where, const char *path, size_t max_bytes,
+                         kr_budget *b, char **out, cv_error *err);
 /* A list-of-strings attribute (fixed or variable length; an empty list may
- * be stored with any type). Keras splits long lists into name0, name1, ...;
- * those are joined. *n = -1 when absent. */
-cv_status kr_attr_strings(hid_t obj, const char *name, const char *where, const char *path,
-                          char ***out, int *n, cv_error *err);
+ * be stored with any type) of at most max_entries. Keras splits long
+ * lists into name0, name1, ...; those are joined. *n = -1 when absent. */
+cv_status kr_attr_strings(hid_t obj, const char *name, const char *where, const char *path, int max_entries,
+                          kr_budget *b, char ***out, int *n, cv_error *err);
 void kr_strings_free(char **s, int n);
 
 /* Find where the weights live: `model_weights` (full model), the root
  * (save_weights) or the old layer_<k> layout. CV_ERR_FORMAT with a message
- * when the file has none of them. */
+ * when the file has none of them. max_bytes starts w->mem. */
 cv_status kr_weights_open(kr_weights *w, const char *path, hid_t file, size_t max_bytes, cv_error *err);
 void kr_weights_close(kr_weights *w);
 /* 1 when the file holds a group for layer `name` (by-name layouts only). */

@@ -15,11 +15,28 @@
  *              fixed-length); 2 run backward too; 4 pass the JSON as
  *              cv_load_options.keras_config (a separate file) instead;
  *              8 give no architecture at all (weights-only templates then
- *              use the built-in VGG16); 16 keras_flip_kernels
+ *              use the built-in VGG16); 16 keras_flip_kernels; 32 every
+ *              edit has a storage byte (below)
  *   byte 2     number of weight edits (modulo 9), then for each:
  *                byte  which dataset (modulo the template's count, in name order)
  *                byte  low 4 bits: rank (modulo 9); high bits: element type
  *                      (0-1 float32, 2 float64, 3 int32)
+ *                byte  (flag 32 only) storage: low 3 bits the kind, the
+ *                      high 5 bits p its parameter:
+ *                      0 contiguous, written late (as without flag 32)
+ *                      1 chunked (chunks of up to 16 per dimension), fill
+ *                        value from p; p&1 write the data, p&2 unlimited
+ *                        max dims and 2^20-element chunks, p&4 deflate
+ *                      2 compact (only small datasets can be)
+ *                      3 contiguous, never written, fill value from p
+ *                      4 external storage: raw data in another file
+ *                      5 virtual: mapped from another dataset, in this
+ *                        file (p&1) or in a copy of the template
+ *                      6 external link to the same path in a copy of the
+ *                        template; p&1 replaces the dataset's group instead
+ *                      7 soft link to the next dataset (p&1: to nothing;
+ *                        p&2: the group, to the next dataset's group)
+ *                      cnnviz must refuse 4-7 before reading anything.
  *                rank x uint16 LE dimension; 0xFF00 and above means 2^(v & 63)
  *              The dataset is replaced by one of that shape; data is written
  *              when it has at most 65536 elements (else it reads as zeros).
@@ -29,6 +46,7 @@
  */
 #include "fuzz.h"
 #include <hdf5.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,47 +168,157 @@ static hsize_t kf_dim(const uint8_t *p)
     return v >= 0xFF00 ? (hsize_t)1 << (v & 63 ? (v & 63) : 1) : (hsize_t)v;
 }
 
-/* Replace dataset `name` by one of the given rank, dims and type. */
-static void kf_replace(hid_t root, const char *name, int rank, const hsize_t *dims, int type)
+/* One edit of the recipe. */
+typedef struct {
+    int which, rank, type, kind, param;
+    hsize_t dims[CV_MAX_DIMS];
+} kf_edit_op;
+
+/* Parse the edit at data[pos]; returns the position after it, 0 when the
+ * input ends inside it. */
+static size_t kf_parse_edit(const uint8_t *data, size_t size, size_t pos, bool storage_byte, kf_edit_op *e)
 {
-    hid_t mem = type == 3 ? H5T_NATIVE_INT : type == 2 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
-    hid_t file_t = type == 3 ? H5T_STD_I32LE : type == 2 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE;
-    hid_t space = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, dims, NULL);
-    if (space < 0)
+    size_t head = storage_byte ? 3 : 2;
+    if (pos + head > size)
+        return 0;
+    e->which = data[pos];
+    e->rank = (data[pos + 1] & 15) % 9;
+    e->type = data[pos + 1] >> 4 > 3 ? 0 : data[pos + 1] >> 4;
+    e->kind = storage_byte ? data[pos + 2] & 7 : 0;
+    e->param = storage_byte ? data[pos + 2] >> 3 : 0;
+    pos += head;
+    if (pos + 2 * (size_t)e->rank > size)
+        return 0;
+    for (int k = 0; k < e->rank; k++)
+        e->dims[k] = kf_dim(data + pos + 2 * k);
+    return pos + 2 * (size_t)e->rank;
+}
+
+/* Write the dataset's values when it is small: a pattern in its type. */
+static void kf_write_values(hid_t ds, hid_t space, int type)
+{
+    hssize_t n = H5Sget_simple_extent_npoints(space);
+    if (n <= 0 || n > KF_WRITE_LIMIT)
         return;
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_LATE);
-    H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
-    if (H5Ldelete(root, name, H5P_DEFAULT) >= 0) {
-        hid_t ds = H5Dcreate2(root, name, file_t, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-        if (ds >= 0) {
-            hssize_t n = H5Sget_simple_extent_npoints(space);
-            if (n > 0 && n <= KF_WRITE_LIMIT) {
-                double *v = malloc((size_t)n * sizeof(double));
-                if (!v)
-                    cv_fuzz_invariant("harness", "out of memory");
-                for (hssize_t k = 0; k < n; k++)
-                    v[k] = (double)((k * 7919) % 23) / 11.0 - 1.0;
-                if (type == 3) {
-                    int *iv = (int *)v; /* ints fit in the doubles' space */
-                    for (hssize_t k = 0; k < n; k++)
-                        iv[k] = (int)(k % 5) - 2;
-                    H5Dwrite(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, iv);
-                } else if (type == 2) {
-                    H5Dwrite(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
-                } else {
-                    float *fv = (float *)v;
-                    for (hssize_t k = 0; k < n; k++)
-                        fv[k] = (float)v[k];
-                    H5Dwrite(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, fv);
-                }
-                free(v);
-            }
-            H5Dclose(ds);
-        }
+    double *v = malloc((size_t)n * sizeof(double));
+    if (!v)
+        cv_fuzz_invariant("harness", "out of memory");
+    for (hssize_t k = 0; k < n; k++)
+        v[k] = (double)((k * 7919) % 23) / 11.0 - 1.0;
+    if (type == 3) {
+        int *iv = (int *)v; /* ints fit in the doubles' space */
+        for (hssize_t k = 0; k < n; k++)
+            iv[k] = (int)(k % 5) - 2;
+        H5Dwrite(ds, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, iv);
+    } else if (type == 2) {
+        H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    } else {
+        float *fv = (float *)v;
+        for (hssize_t k = 0; k < n; k++)
+            fv[k] = (float)v[k];
+        H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, fv);
     }
+    free(v);
+}
+
+/* The creation property list for storage kinds 0-5; *maxdims_unlimited
+ * when the dataspace must be extendible (big chunks). */
+static hid_t kf_dcpl(const kf_edit_op *e, const char *other_name, bool *maxdims_unlimited)
+{
+    *maxdims_unlimited = false;
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    float fill = e->param == 31 ? (float)NAN : (float)(e->param - 8);
+    H5Pset_alloc_time(dcpl, e->kind == 1   ? H5D_ALLOC_TIME_INCR
+                            : e->kind == 2 ? H5D_ALLOC_TIME_EARLY /* the only one compact allows */
+                                           : H5D_ALLOC_TIME_LATE);
+    H5Pset_fill_time(dcpl, e->kind == 0 ? H5D_FILL_TIME_NEVER : H5D_FILL_TIME_IFSET);
+    if (e->kind == 1 || e->kind == 3)
+        H5Pset_fill_value(dcpl, H5T_NATIVE_FLOAT, &fill);
+    if (e->kind == 1 && e->rank > 0) {
+        hsize_t chunk[CV_MAX_DIMS];
+        *maxdims_unlimited = (e->param & 2) != 0;
+        for (int k = 0; k < e->rank; k++)
+            chunk[k] = e->dims[k] == 0 ? 1 : e->dims[k] < 16 ? e->dims[k] : 16;
+        if (*maxdims_unlimited) {
+            /* A chunk of 2^20 elements, far larger than a small dataset
+             * (libhdf5 decodes chunks whole): the first dimension takes
+             * what the others leave, so a written dataset has few chunks. */
+            hsize_t rest = 1;
+            for (int k = 1; k < e->rank; k++)
+                rest *= chunk[k];
+            chunk[0] = rest >= ((hsize_t)1 << 20) ? 1 : ((hsize_t)1 << 20) / rest;
+        }
+        H5Pset_chunk(dcpl, e->rank, chunk);
+        if (e->param & 4)
+            H5Pset_deflate(dcpl, 6);
+    } else if (e->kind == 2) {
+        H5Pset_layout(dcpl, H5D_COMPACT);
+    } else if (e->kind == 4) {
+        static const uint8_t raw[4096] = {1, 2, 3, 4};
+        H5Pset_external(dcpl, cv_fuzz_file(2, raw, sizeof raw), 0, H5F_UNLIMITED);
+    } else if (e->kind == 5) {
+        hid_t space = H5Screate_simple(e->rank, e->dims, NULL);
+        const char *file = e->param & 1 ? "." : cv_fuzz_file(3, kf_tpl[0].bytes, kf_tpl[0].size);
+        if (space >= 0)
+            H5Pset_virtual(dcpl, space, file, other_name, space);
+        if (space >= 0)
+            H5Sclose(space);
+    }
+    return dcpl;
+}
+
+/* Kinds 6 and 7: put a link where the dataset (or its group) was. */
+static void kf_replace_by_link(hid_t root, const char *name, const char *other, const kf_edit_op *e)
+{
+    char at[1100], target[1100];
+    snprintf(at, sizeof at, "%s", name);
+    snprintf(target, sizeof target, "%s", other);
+    bool group = e->kind == 6 ? (e->param & 1) : (e->param & 2);
+    char *slash = strrchr(at, '/'), *tslash = strrchr(target, '/');
+    if (group && slash && tslash && tslash != target) {
+        *slash = '\0'; /* the dataset's group */
+        *tslash = '\0';
+    }
+    if (H5Ldelete(root, at, H5P_DEFAULT) < 0)
+        return;
+    if (e->kind == 6) {
+        char abs[1700], rootname[512] = "";
+        H5Iget_name(root, rootname, sizeof rootname);
+        snprintf(abs, sizeof abs, "%s/%s", strcmp(rootname, "/") == 0 ? "" : rootname, at);
+        H5Lcreate_external(cv_fuzz_file(3, kf_tpl[0].bytes, kf_tpl[0].size), abs, root, at, H5P_DEFAULT,
+                           H5P_DEFAULT);
+    } else {
+        H5Lcreate_soft(e->param & 1 ? "/nothing/here" : target, root, at, H5P_DEFAULT, H5P_DEFAULT);
+    }
+}
+
+/* Replace dataset `name` as edit e says; other is another dataset's
+ * absolute path (a virtual source, a soft link's target). */
+static void kf_replace(hid_t root, const char *name, const char *other, const kf_edit_op *e)
+{
+    if (e->kind >= 6) {
+        kf_replace_by_link(root, name, other, e);
+        return;
+    }
+    hid_t file_t = e->type == 3 ? H5T_STD_I32LE : e->type == 2 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE;
+    bool unlimited;
+    hid_t dcpl = kf_dcpl(e, other, &unlimited);
+    hsize_t maxdims[CV_MAX_DIMS];
+    for (int k = 0; k < e->rank; k++)
+        maxdims[k] = unlimited ? H5S_UNLIMITED : e->dims[k];
+    hid_t space = e->rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(e->rank, e->dims, maxdims);
+    if (space >= 0 && H5Ldelete(root, name, H5P_DEFAULT) >= 0) {
+        hid_t ds = H5Dcreate2(root, name, file_t, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        /* kinds 1 (unless p&1), 3, 4 and 5 leave the data unwritten */
+        bool write = e->kind == 0 || e->kind == 2 || (e->kind == 1 && (e->param & 1));
+        if (ds >= 0 && write)
+            kf_write_values(ds, space, e->type);
+        if (ds >= 0)
+            H5Dclose(ds);
+    }
+    if (space >= 0)
+        H5Sclose(space);
     H5Pclose(dcpl);
-    H5Sclose(space);
 }
 
 /* Replace the root attribute model_config by text (len bytes). */
@@ -239,20 +367,21 @@ static void kf_edit(const char *path, const uint8_t *data, size_t size, uint8_t 
     kf_list l = {.n = 0};
     if (root >= 0)
         H5Lvisit(root, H5_INDEX_NAME, H5_ITER_INC, kf_collect, &l);
+    char rootname[512] = "";
+    if (root >= 0)
+        H5Iget_name(root, rootname, sizeof rootname);
     size_t pos = 3;
     int edits = size >= 3 ? data[2] % 9 : 0;
-    for (int e = 0; e < edits && pos + 2 <= size; e++) {
-        int which = data[pos], rank = data[pos + 1] & 15, type = data[pos + 1] >> 4;
-        pos += 2;
-        rank %= 9;
-        if (pos + 2 * (size_t)rank > size)
+    for (int e = 0; e < edits; e++) {
+        kf_edit_op op;
+        if (!(pos = kf_parse_edit(data, size, pos, flags & 32, &op)))
             break;
-        hsize_t dims[CV_MAX_DIMS];
-        for (int k = 0; k < rank; k++)
-            dims[k] = kf_dim(data + pos + 2 * k);
-        pos += 2 * (size_t)rank;
-        if (l.n > 0 && root >= 0)
-            kf_replace(root, l.names[which % l.n], rank, dims, type > 3 ? 0 : type);
+        if (l.n == 0 || root < 0)
+            continue;
+        char other[1100]; /* the next dataset, by absolute path */
+        snprintf(other, sizeof other, "%s/%s", strcmp(rootname, "/") == 0 ? "" : rootname,
+                 l.names[(op.which + 1) % l.n]);
+        kf_replace(root, l.names[op.which % l.n], other, &op);
     }
     if (json_in_attr)
         kf_set_config(file, json, json_len, flags & 1);
@@ -270,12 +399,12 @@ static size_t kf_json_offset(const uint8_t *data, size_t size)
         return size;
     size_t pos = 3;
     int edits = data[2] % 9;
-    for (int e = 0; e < edits && pos + 2 <= size; e++) {
-        int rank = (data[pos + 1] & 15) % 9;
-        pos += 2;
-        if (pos + 2 * (size_t)rank > size)
-            return size;
-        pos += 2 * (size_t)rank;
+    for (int e = 0; e < edits; e++) {
+        kf_edit_op op;
+        size_t next = kf_parse_edit(data, size, pos, data[1] & 32, &op);
+        if (!next) /* cut in its dimensions: the edit swallows the rest; cut in its head: the rest is JSON */
+            return pos + ((data[1] & 32) ? 3 : 2) <= size ? size : pos;
+        pos = next;
     }
     return pos > size ? size : pos;
 }
