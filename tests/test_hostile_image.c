@@ -428,6 +428,39 @@ static void test_png_bomb(void)
     CHECK(small.st == CV_ERR_LIMIT && strstr(small.msg, "8 MiB"), "status %d: %s", small.st, small.msg);
 }
 
+/* A progressive JPEG's header claiming 16384 x 16384 over 64 x 64 of data:
+ * libjpeg would allocate the whole image's coefficients (512 MiB) on top
+ * of our 768 MiB of pixels; the estimate refuses it from the header. */
+static void test_jpeg_header_bomb(void)
+{
+    uint8_t px[64 * 64];
+    memset(px, 90, sizeof px);
+    const char *small = tmp_path("small_prog.jpg"), *p = tmp_path("bomb_prog.jpg");
+    REQUIRE(write_jpeg(small, 64, 64, 1, px, 90, 1), "could not write %s", small);
+    size_t n = 0;
+    uint8_t *b = read_all(small, &n);
+    REQUIRE(b, "read %s", small);
+    size_t sof = 0;
+    for (size_t i = 2; i + 9 < n && !sof; i++)
+        if (b[i] == 0xFF && b[i + 1] == 0xC2)
+            sof = i;
+    if (sof) {
+        b[sof + 5] = 0x40, b[sof + 6] = 0x00; /* height 16384 */
+        b[sof + 7] = 0x40, b[sof + 8] = 0x00; /* width 16384 */
+    }
+    int ok = sof && write_all(p, b, n);
+    free(b);
+    REQUIRE(ok, "no SOF2 marker in %s", small);
+    load_result r = load_in_child(p, (size_t)64 << 20, 30), dflt = load_in_child(p, 0, 30);
+    printf("    progressive 16384 x 16384 header, %zu bytes: 64 MiB limit: %.3f s CPU, peak RSS +%ld KiB: %s\n", n,
+           r.cpu_s, r.rss_growth_kib, r.msg);
+    printf("    default limits: %.3f s CPU, peak RSS +%ld KiB: %s\n", dflt.cpu_s, dflt.rss_growth_kib, dflt.msg);
+    CHECK(!r.hung && r.st == CV_ERR_LIMIT && strstr(r.msg, "16384 x 16384") && strstr(r.msg, "64 MiB"),
+          "status %d: %s", r.st, r.msg);
+    CHECK(r.rss_growth_kib < 100 * 1024, "peak RSS grew by %ld KiB", r.rss_growth_kib);
+    CHECK(!dflt.hung && dflt.st != CV_OK, "default limits: accepted a file without its data");
+}
+
 /* An 8 x 8 grey PNG carrying `count` zTXt chunks of `text_bytes` each:
  * each compresses about 1000 : 1 and libpng 1.6 by default inflates each
  * one (up to 8 MB) and keeps all of them (up to 1000). */
@@ -606,6 +639,7 @@ int main(void)
         return 1;
     RUN(test_jpeg_many_scans);
     RUN(test_png_bomb);
+    RUN(test_jpeg_header_bomb);
     RUN(test_png_text_bomb);
     RUN(test_jpeg_truncated_with_end_marker);
     RUN(test_fifo_and_directory);
