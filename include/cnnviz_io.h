@@ -76,7 +76,16 @@ cv_status cv_file_write(const char *path, const void *data, size_t len, cv_error
 
 /* Read a little-endian float32 or float64 (converted) C-order array,
  * format version 1, 2 or 3. *data is malloc'ed (free() it), never NULL on
- * success, NULL on failure. The file size must match the shape exactly. */
+ * success, NULL on failure. The file must be a regular file (a FIFO or a
+ * directory is CV_ERR_IO, without blocking) whose size matches the shape
+ * exactly, so the header alone cannot make the reader allocate more than
+ * the file holds. What it allocates (4 bytes a value, after a header of
+ * at most 100000 bytes) must fit max_bytes, else CV_ERR_LIMIT naming the
+ * shape and both sizes: this bounds a large or sparse file. max_bytes 0
+ * means the memory available now (cv_memory_limit(0)); cv_npy_read is
+ * cv_npy_read_limited(.., 0, ..). Either way at most 4 GiB
+ * (CV_MAX_TENSOR_BYTES). */
+cv_status cv_npy_read_limited(const char *path, cv_shape *shape, float **data, size_t max_bytes, cv_error *err);
 cv_status cv_npy_read(const char *path, cv_shape *shape, float **data, cv_error *err);
 cv_status cv_npy_write_f32(const char *path, const cv_shape *shape, const float *data, cv_error *err);
 cv_status cv_npy_write_f64(const char *path, const cv_shape *shape, const double *data, cv_error *err);
