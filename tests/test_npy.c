@@ -380,6 +380,7 @@ static void test_memory_limit(void)
     unlink(p);
 
     double d[6] = {1, 2, 3, 4, 5, 6};
+    p = tmp_path("small_f64.npy");
     write_npy_raw(p, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", d, sizeof d);
     st = cv_npy_read_limited(p, &s, &y, 24, &err);
     CHECK(st == CV_OK && y && y[5] == 6, "6 float64 values with a 24-byte limit: status %d (%s)", st,
