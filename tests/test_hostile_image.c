@@ -220,6 +220,15 @@ static int write_jpeg(const char *path, int w, int h, int comps, const uint8_t *
     return fclose(f) == 0;
 }
 
+/* a busy test picture (JPEG data of some size in every scan) */
+static void gradient(uint8_t *px, int w, int h, int c)
+{
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int k = 0; k < c; k++)
+                px[((size_t)y * w + x) * c + k] = (uint8_t)(x * 7 + y * 3 + k * 50 + (x * y) % 13);
+}
+
 /* One scan of a JPEG file: [start, end) holds the tables defined since
  * the previous scan (DHT), the SOS segment and the entropy-coded data. */
 typedef struct {
@@ -483,6 +492,45 @@ static void test_jpeg_header_bomb(void)
     CHECK(!dflt.hung && dflt.st != CV_OK, "default limits: accepted a file without its data");
 }
 
+/* The estimate from the header covers what libjpeg then allocates: at the
+ * smallest limit that loads a progressive image, one byte less is refused
+ * by our check ("decoding the ... needs"), never by libjpeg's own cap
+ * (mem->max_memory_to_use: "the JPEG decoder needs more than"), which
+ * would mean the estimate fell short. */
+static void test_jpeg_memory_estimate(void)
+{
+    enum { W = 1000, H = 700 };
+    uint8_t *px = malloc((size_t)W * H * 3);
+    REQUIRE(px, "malloc");
+    gradient(px, W, H, 3);
+    const char *p = tmp_path("estimate.jpg");
+    int ok = write_jpeg(p, W, H, 3, px, 90, 1);
+    free(px);
+    REQUIRE(ok, "could not write %s", p);
+    size_t lo = 1, hi = (size_t)256 << 20; /* refused at lo, loads at hi */
+    cv_image img;
+    cv_error err;
+    REQUIRE(cv_image_load_limited(&img, p, hi, &err) == CV_OK, "%s", err.msg);
+    cv_image_free(&img);
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        cv_status st = cv_image_load_limited(&img, p, mid, &err);
+        if (st == CV_OK) {
+            cv_image_free(&img);
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    cv_status st = cv_image_load_limited(&img, p, lo, &err);
+    printf("    progressive %d x %d RGB: loads with %zu bytes (pixels alone %zu); with one less: %s\n", W, H, hi,
+           (size_t)W * H * 3, err.msg);
+    CHECK(st == CV_ERR_LIMIT && strstr(err.msg, "decoding the 1000 x 700 pixel image needs"), "status %d: %s", st,
+          err.msg);
+    if (st == CV_OK)
+        cv_image_free(&img);
+}
+
 /* An 8 x 8 grey PNG carrying `count` zTXt chunks of `text_bytes` each:
  * each compresses about 1000 : 1 and libpng 1.6 by default inflates each
  * one (up to 8 MB) and keeps all of them (up to 1000). */
@@ -538,14 +586,6 @@ static void test_png_text_bomb(void)
 }
 
 /* ---- 3. truncated JPEG with an end marker; extraneous bytes ----------------- */
-
-static void gradient(uint8_t *px, int w, int h, int c)
-{
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            for (int k = 0; k < c; k++)
-                px[((size_t)y * w + x) * c + k] = (uint8_t)(x * 7 + y * 3 + k * 50 + (x * y) % 13);
-}
 
 /* The file cut at `cut` with FF D9 (EOI) appended. */
 static int write_cut_with_eoi(const char *path, const uint8_t *b, size_t cut)
@@ -662,6 +702,7 @@ int main(void)
     RUN(test_jpeg_many_scans);
     RUN(test_png_bomb);
     RUN(test_jpeg_header_bomb);
+    RUN(test_jpeg_memory_estimate);
     RUN(test_png_text_bomb);
     RUN(test_jpeg_truncated_with_end_marker);
     RUN(test_fifo_and_directory);

@@ -52,9 +52,14 @@ static cv_status cv_image_check_memory(int64_t w, int64_t h, size_t needed, size
     if (needed <= limit)
         return CV_OK;
     char need_s[32], limit_s[32];
+    cv_bytes_str(needed, need_s, sizeof need_s);
+    cv_bytes_str(limit, limit_s, sizeof limit_s);
+    if (strcmp(need_s, limit_s) == 0) { /* "needs 4.5 MiB, more than 4.5 MiB": say the bytes */
+        snprintf(need_s, sizeof need_s, "%zu bytes", needed);
+        snprintf(limit_s, sizeof limit_s, "%zu-byte", limit);
+    }
     return cv_fail(err, CV_ERR_LIMIT, "%s: decoding the %lld x %lld pixel image needs %s, more than the %s memory limit",
-                   path, (long long)w, (long long)h, cv_bytes_str(needed, need_s, sizeof need_s),
-                   cv_bytes_str(limit, limit_s, sizeof limit_s));
+                   path, (long long)w, (long long)h, need_s, limit_s);
 }
 
 cv_status cv_image_alloc(cv_image *img, int w, int h, int c, cv_error *err)
