@@ -18,6 +18,10 @@ extern "C" {
  * cv_image_alloc; checked from the file header, before any allocation. */
 #define CV_IMAGE_MAX_SIDE 16384
 #define CV_IMAGE_MAX_PIXELS ((int64_t)1 << 28)
+/* Most scans a JPEG may have. Every scan of a progressive JPEG is a pass
+ * over the whole image however few bytes it holds, so a 1 MB file of 1000
+ * scans would cost a minute of CPU; real progressive files have about 10. */
+#define CV_IMAGE_MAX_JPEG_SCANS 100
 
 typedef struct {
     int w, h;
@@ -27,8 +31,27 @@ typedef struct {
 
 /* Load PNG or JPEG (grey, grey+alpha, RGB, RGBA, palette, 16-bit; JPEG
  * grey, RGB, CMYK) as 8-bit RGB, chosen by the file's first bytes. Alpha
- * is dropped. Truncated or corrupt files are errors (CV_ERR_FORMAT), sizes
- * over the limits above are refused from the header (CV_ERR_LIMIT). */
+ * is dropped. The file is opened without blocking and must be a regular
+ * file (a FIFO, device or directory is CV_ERR_IO naming what it is).
+ *
+ * Refused, from the header and before any pixel memory is allocated
+ * (CV_ERR_LIMIT, the message names the file, the size in pixels and the
+ * bytes needed against the limit): sizes over CV_IMAGE_MAX_SIDE /
+ * CV_IMAGE_MAX_PIXELS, and decodes needing more than max_bytes: the RGB
+ * pixels (w * h * 3) plus the decoder's own rows and, for progressive or
+ * multi-scan JPEGs, libjpeg's coefficient buffer (2 bytes per pixel per
+ * component). max_bytes 0 means the memory available now
+ * (cv_memory_limit(0)); cv_image_load is cv_image_load_limited(.., 0, ..).
+ * JPEGs with more than CV_IMAGE_MAX_JPEG_SCANS scans are CV_ERR_LIMIT.
+ *
+ * Truncated files are errors (CV_ERR_FORMAT), including a JPEG whose data
+ * ends early with an end marker appended ("JPEG data ends early (the file
+ * is truncated)"; libjpeg itself only warns and pads with grey). Damaged
+ * but decodable JPEG data (extraneous bytes before a marker, as many
+ * cameras write; a bad Huffman code; a lost restart marker) is accepted,
+ * as image viewers do. PNG ancillary chunks other than tRNS (text, ICC
+ * profiles, ...) are skipped unread, so their size costs no memory. */
+cv_status cv_image_load_limited(cv_image *img, const char *path, size_t max_bytes, cv_error *err);
 cv_status cv_image_load(cv_image *img, const char *path, cv_error *err);
 cv_status cv_image_alloc(cv_image *img, int w, int h, int c, cv_error *err);
 void cv_image_free(cv_image *img);
@@ -60,7 +83,16 @@ cv_status cv_file_read_all(const char *path, const char *what, size_t cap, uint8
 
 /* Read a little-endian float32 or float64 (converted) C-order array,
  * format version 1, 2 or 3. *data is malloc'ed (free() it), never NULL on
- * success, NULL on failure. The file size must match the shape exactly. */
+ * success, NULL on failure. The file must be a regular file (a FIFO or a
+ * directory is CV_ERR_IO, without blocking) whose size matches the shape
+ * exactly, so the header alone cannot make the reader allocate more than
+ * the file holds. What it allocates (4 bytes a value, after a header of
+ * at most 100000 bytes) must fit max_bytes, else CV_ERR_LIMIT naming the
+ * shape and both sizes: this bounds a large or sparse file. max_bytes 0
+ * means the memory available now (cv_memory_limit(0)); cv_npy_read is
+ * cv_npy_read_limited(.., 0, ..). Either way at most 4 GiB
+ * (CV_MAX_TENSOR_BYTES). */
+cv_status cv_npy_read_limited(const char *path, cv_shape *shape, float **data, size_t max_bytes, cv_error *err);
 cv_status cv_npy_read(const char *path, cv_shape *shape, float **data, cv_error *err);
 cv_status cv_npy_write_f32(const char *path, const cv_shape *shape, const float *data, cv_error *err);
 cv_status cv_npy_write_f64(const char *path, const cv_shape *shape, const double *data, cv_error *err);

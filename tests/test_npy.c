@@ -4,9 +4,15 @@
 #include "lib/test.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char tmpdir[64];
@@ -287,6 +293,107 @@ static void test_write_errors(void)
     CHECK(leftovers == 0, "%d temporary files left", leftovers);
 }
 
+/* What cv_npy_read said about path, read in a child under alarm(5) so a
+ * read that blocks fails the test instead of hanging it. */
+static cv_status read_in_child(const char *path, char *msg, size_t cap)
+{
+    int fds[2];
+    snprintf(msg, cap, "no answer");
+    if (pipe(fds) != 0)
+        return CV_ERR_IO;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        alarm(5);
+        cv_shape s;
+        float *y;
+        cv_error err;
+        cv_status st = cv_npy_read(path, &s, &y, &err);
+        if (st == CV_OK)
+            free(y);
+        int ok = write(fds[1], &st, sizeof st) == (ssize_t)sizeof st &&
+                 write(fds[1], err.msg, sizeof err.msg) == (ssize_t)sizeof err.msg;
+        _exit(ok ? 0 : 1);
+    }
+    close(fds[1]);
+    cv_status st = CV_OK;
+    char buf[sizeof ((cv_error *)0)->msg];
+    int got = pid > 0 && read(fds[0], &st, sizeof st) == (ssize_t)sizeof st &&
+              read(fds[0], buf, sizeof buf) == (ssize_t)sizeof buf;
+    close(fds[0]);
+    int status = 0;
+    if (pid > 0)
+        waitpid(pid, &status, 0);
+    if (got) {
+        snprintf(msg, cap, "%s", buf);
+        return st;
+    }
+    if (WIFSIGNALED(status))
+        snprintf(msg, cap, "child killed by signal %d%s", WTERMSIG(status),
+                 WTERMSIG(status) == SIGALRM ? " (the read blocked)" : "");
+    return CV_OK; /* no answer: a failure for every caller */
+}
+
+static void test_fifo_and_directory(void)
+{
+    const char *fifo = tmp_path("x.npy"), *dir = tmp_path("arrays.npy");
+    REQUIRE(mkfifo(fifo, 0600) == 0, "mkfifo %s: %s", fifo, strerror(errno));
+    REQUIRE(mkdir(dir, 0700) == 0, "mkdir %s: %s", dir, strerror(errno));
+    char mf[sizeof ((cv_error *)0)->msg], md[sizeof mf];
+    cv_status sf = read_in_child(fifo, mf, sizeof mf), sd = read_in_child(dir, md, sizeof md);
+    printf("    FIFO: %s\n    directory: %s\n", mf, md);
+    CHECK(sf == CV_ERR_IO && strstr(mf, fifo) && strstr(mf, "FIFO"), "status %d: %s", sf, mf);
+    CHECK(sd == CV_ERR_IO && strstr(md, dir) && strstr(md, "is a directory"), "status %d: %s", sd, md);
+    unlink(fifo);
+    rmdir(dir);
+}
+
+/* A sparse file whose header says (16384, 16384) float32 and whose size
+ * matches: 1 GiB that takes no disk. The size check passes; the memory
+ * limit refuses it before allocating. And the limit is exact: a small
+ * float64 array needs 4 bytes a value, not 8. */
+static void test_memory_limit(void)
+{
+    const char *p = tmp_path("sparse.npy");
+    write_npy_raw(p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (16384, 16384), }", NULL, 0);
+    FILE *f = fopen(p, "r+b");
+    REQUIRE(f, "open %s", p);
+    int grown = fseek(f, 0, SEEK_END) == 0 && ftruncate(fileno(f), ftell(f) + ((off_t)1 << 30)) == 0;
+    fclose(f);
+    REQUIRE(grown, "cannot make %s sparse", p);
+    cv_shape s;
+    float *y = NULL;
+    cv_error err;
+    clock_t t0 = clock();
+    cv_status st = cv_npy_read_limited(p, &s, &y, (size_t)64 << 20, &err);
+    double cpu = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("    1 GiB sparse .npy, 64 MiB limit: %.3f s CPU, peak RSS %ld KiB: %s\n", cpu, ru.ru_maxrss,
+           st == CV_OK ? "read" : err.msg);
+    CHECK(st == CV_ERR_LIMIT && y == NULL && one_line_naming(&err, p) && strstr(err.msg, "1024 MiB") &&
+              strstr(err.msg, "64 MiB"),
+          "status %d: %s", st, err.msg);
+    if (st == CV_OK)
+        free(y);
+    unlink(p);
+
+    double d[6] = {1, 2, 3, 4, 5, 6};
+    p = tmp_path("small_f64.npy");
+    write_npy_raw(p, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", d, sizeof d);
+    st = cv_npy_read_limited(p, &s, &y, 24, &err);
+    CHECK(st == CV_OK && y && y[5] == 6, "6 float64 values with a 24-byte limit: status %d (%s)", st,
+          st == CV_OK ? "" : err.msg);
+    if (st == CV_OK)
+        free(y);
+    st = cv_npy_read_limited(p, &s, &y, 23, &err);
+    printf("    23-byte limit: %s\n", st == CV_OK ? "read" : err.msg);
+    CHECK(st == CV_ERR_LIMIT && y == NULL, "6 values with a 23-byte limit: status %d", st);
+    if (st == CV_OK)
+        free(y);
+}
+
 int main(void)
 {
     if (!test_make_tmpdir(tmpdir, sizeof tmpdir, "npy"))
@@ -297,6 +404,8 @@ int main(void)
     RUN(test_numpy_written);
     RUN(test_bad_files);
     RUN(test_write_errors);
+    RUN(test_fifo_and_directory);
+    RUN(test_memory_limit);
     test_remove_dir(tmpdir);
     return test_summary("npy");
 }

@@ -12,8 +12,10 @@
 #include "cnnviz_io.h"
 #include "../core/graph.h"
 #include "atomic.h"
+#include "file.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -37,6 +39,27 @@ static cv_status cv_image_check_size(int64_t w, int64_t h, const char *what, cv_
                        what, (long long)w, (long long)h, CV_IMAGE_MAX_SIDE,
                        (long long)CV_IMAGE_MAX_PIXELS);
     return CV_OK;
+}
+
+/* What a decoder keeps besides the rows we count (zlib's 32 KiB window and
+ * inflate state, libjpeg's tables and MCU buffers): a generous constant. */
+#define CV_DECODER_STATE_BYTES ((size_t)256 << 10)
+
+/* Refuse, before allocating, a decode that needs more than limit bytes. */
+static cv_status cv_image_check_memory(int64_t w, int64_t h, size_t needed, size_t limit, const char *path,
+                                       cv_error *err)
+{
+    if (needed <= limit)
+        return CV_OK;
+    char need_s[32], limit_s[32];
+    cv_bytes_str(needed, need_s, sizeof need_s);
+    cv_bytes_str(limit, limit_s, sizeof limit_s);
+    if (strcmp(need_s, limit_s) == 0) { /* "needs 4.5 MiB, more than 4.5 MiB": say the bytes */
+        snprintf(need_s, sizeof need_s, "%zu bytes", needed);
+        snprintf(limit_s, sizeof limit_s, "%zu-byte", limit);
+    }
+    return cv_fail(err, CV_ERR_LIMIT, "%s: decoding the %lld x %lld pixel image needs %s, more than the %s memory limit",
+                   path, (long long)w, (long long)h, need_s, limit_s);
 }
 
 cv_status cv_image_alloc(cv_image *img, int w, int h, int c, cv_error *err)
@@ -84,7 +107,59 @@ static void cv_png_warning(png_structp png, png_const_charp msg)
     (void)msg; /* warnings (bad ancillary chunks, sRGB profiles) do not stop us */
 }
 
-static cv_status cv_png_load(cv_image *img, FILE *f, const char *path, cv_error *err)
+static void cv_png_set_decoder_limits(png_structp png)
+{
+    /* our own size check gives the clearer message; libpng's default
+     * (1e6 per side) would answer first otherwise */
+    png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
+#ifdef PNG_HANDLE_AS_UNKNOWN_SUPPORTED
+    /* Skip, unread but CRC-checked, every ancillary chunk but tRNS (a
+     * negative count means "all but IHDR, PLTE, tRNS, IDAT, IEND"). None
+     * changes the RGB pixels we return, and some cost memory: iCCP, zTXt
+     * and iTXt inflate to up to chunk_malloc_max bytes each, and up to
+     * chunk_cache_max text chunks are kept, so a small file could
+     * otherwise make libpng hold gigabytes. */
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
+#endif
+#ifdef PNG_SET_USER_LIMITS_SUPPORTED
+    /* what is still read (PLTE, tRNS, small fixed chunks) is tiny: any
+     * chunk needing more than 1 MiB is an attack, not an image */
+    png_set_chunk_malloc_max(png, (png_alloc_size_t)1 << 20);
+    png_set_chunk_cache_max(png, 100);
+#endif
+}
+
+/* Everything becomes 8-bit RGB; false when libpng cannot make it so. */
+static bool cv_png_set_rgb8(png_structp png, png_infop info, int depth, int ctype, png_uint_32 w)
+{
+#ifdef PNG_READ_SCALE_16_TO_8_SUPPORTED
+    png_set_scale_16(png); /* exact (v * 255 + 32767) / 65535, not just the high byte */
+#else
+    png_set_strip_16(png);
+#endif
+    if (ctype == PNG_COLOR_TYPE_PALETTE)
+        png_set_palette_to_rgb(png);
+    if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8)
+        png_set_expand_gray_1_2_4_to_8(png);
+    /* alpha goes, including the alpha that palette expansion makes from tRNS */
+    png_set_strip_alpha(png);
+    if (ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA)
+        png_set_gray_to_rgb(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    return png_get_channels(png, info) == 3 && png_get_bit_depth(png, info) == 8 &&
+           png_get_rowbytes(png, info) == (size_t)w * 3;
+}
+
+/* Bytes decoding a w x h PNG costs us: the RGB pixels, the row pointers,
+ * and libpng's two rows (current and previous, sized for the widest pixel
+ * it may hold mid-transform: 16-bit RGBA, 8 bytes) plus zlib's window. */
+static size_t cv_png_bytes_needed(png_uint_32 w, png_uint_32 h)
+{
+    return (size_t)w * h * 3 + (size_t)h * sizeof(png_bytep) + 2 * ((size_t)w * 8 + 1) + CV_DECODER_STATE_BYTES;
+}
+
+static cv_status cv_png_load(cv_image *img, FILE *f, const char *path, size_t max_bytes, cv_error *err)
 {
     cv_png_trap trap;
     trap.msg[0] = 0;
@@ -104,38 +179,20 @@ static cv_status cv_png_load(cv_image *img, FILE *f, const char *path, cv_error 
         return cv_fail(err, CV_ERR_FORMAT, "%s: corrupt or truncated PNG (%s)", path, trap.msg);
     }
     png_init_io(png, f);
-    /* our own limits below give the clearer message; libpng's default
-     * (1e6 per side) would answer first otherwise */
-    png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
+    cv_png_set_decoder_limits(png);
     png_read_info(png, info);
 
     png_uint_32 w, h;
     int depth, ctype, interlace;
     png_get_IHDR(png, info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
     cv_status st = cv_image_check_size(w, h, path, err);
+    if (st == CV_OK)
+        st = cv_image_check_memory(w, h, cv_png_bytes_needed(w, h), max_bytes, path, err);
     if (st != CV_OK) {
         png_destroy_read_struct(&png, &info, NULL);
         return st;
     }
-
-    /* everything becomes 8-bit RGB */
-#ifdef PNG_READ_SCALE_16_TO_8_SUPPORTED
-    png_set_scale_16(png); /* exact (v * 255 + 32767) / 65535, not just the high byte */
-#else
-    png_set_strip_16(png);
-#endif
-    if (ctype == PNG_COLOR_TYPE_PALETTE)
-        png_set_palette_to_rgb(png);
-    if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8)
-        png_set_expand_gray_1_2_4_to_8(png);
-    /* alpha goes, including the alpha that palette expansion makes from tRNS */
-    png_set_strip_alpha(png);
-    if (ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA)
-        png_set_gray_to_rgb(png);
-    png_set_interlace_handling(png);
-    png_read_update_info(png, info);
-    if (png_get_channels(png, info) != 3 || png_get_bit_depth(png, info) != 8 ||
-        png_get_rowbytes(png, info) != (size_t)w * 3) {
+    if (!cv_png_set_rgb8(png, info, depth, ctype, w)) {
         png_destroy_read_struct(&png, &info, NULL);
         return cv_fail(err, CV_ERR_UNSUPPORTED, "%s: PNG colour type %d, depth %d could not be converted to RGB",
                        path, ctype, depth);
@@ -205,32 +262,78 @@ cv_status cv_image_save_png(const cv_image *img, const char *path, cv_error *err
 
 /* ---- JPEG ------------------------------------------------------------- */
 
+/* libjpeg reports through callbacks; each of ours that stops the decode
+ * writes the status and the message (without the path) here and longjmps. */
 typedef struct {
     struct jpeg_error_mgr pub;  /* first: libjpeg casts cinfo->err to this */
+    struct jpeg_progress_mgr progress;
     jmp_buf jb;
-    int truncated;
-    char msg[JMSG_LENGTH_MAX];
+    cv_status status;
+    int max_scans;
+    size_t max_bytes; /* for the message when libjpeg's own memory cap answers */
+    char msg[JMSG_LENGTH_MAX + 64];
 } cv_jpeg_trap;
 
 static void cv_jpeg_error_exit(j_common_ptr cinfo)
 {
     cv_jpeg_trap *t = (cv_jpeg_trap *)cinfo->err;
-    cinfo->err->format_message(cinfo, t->msg);
+    char what[JMSG_LENGTH_MAX];
+    cinfo->err->format_message(cinfo, what);
+    int code = cinfo->err->msg_code;
+    if (code == JERR_NO_BACKING_STORE) { /* a virtual array over mem->max_memory_to_use */
+        char lim[32];
+        t->status = CV_ERR_LIMIT;
+        snprintf(t->msg, sizeof t->msg, "the JPEG decoder needs more than the %s memory limit",
+                 cv_bytes_str(t->max_bytes, lim, sizeof lim));
+    } else if (code == JERR_OUT_OF_MEMORY) {
+        t->status = CV_ERR_NOMEM;
+        snprintf(t->msg, sizeof t->msg, "out of memory decoding the JPEG (%s)", what);
+    } else {
+        t->status = CV_ERR_FORMAT;
+        snprintf(t->msg, sizeof t->msg, "corrupt or truncated JPEG (%s)", what);
+    }
     longjmp(t->jb, 1);
 }
 
+/* Warnings. libjpeg answers data that ends before the image does, whether
+ * the file ends (JWRN_JPEG_EOF) or a marker comes first (JWRN_HIT_MARKER:
+ * a cut file with an EOI appended), with grey or smeared pixels and carries
+ * on; we refuse the image. Other warnings mean damaged but decodable data
+ * (extraneous bytes before a marker, common in camera files; a bad Huffman
+ * code; a lost restart marker) and are accepted, as image viewers do. */
 static void cv_jpeg_emit(j_common_ptr cinfo, int level)
 {
-    /* libjpeg answers a premature end of file with a warning and grey
-     * pixels; we remember it and refuse the image. Other warnings (corrupt
-     * but decodable data) are dropped, as image viewers do. */
-    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF)
-        ((cv_jpeg_trap *)cinfo->err)->truncated = 1;
+    int code = cinfo->err->msg_code;
+    if (level >= 0 || (code != JWRN_JPEG_EOF && code != JWRN_HIT_MARKER))
+        return; /* trace messages, tolerated warnings */
+    cv_jpeg_trap *t = (cv_jpeg_trap *)cinfo->err;
+    t->status = CV_ERR_FORMAT;
+    snprintf(t->msg, sizeof t->msg, "JPEG data ends early (the file is truncated)");
+    longjmp(t->jb, 1);
 }
 
 static void cv_jpeg_output(j_common_ptr cinfo)
 {
     (void)cinfo; /* never print */
+}
+
+/* Called by libjpeg between units of work (for multi-scan files, every
+ * iMCU row while it absorbs the input). Each scan of a progressive file is
+ * a pass over the whole image however few bytes it has, so a 1 MB file of
+ * 1000 scans costs a minute of CPU; real ones have about 10. This is
+ * djpeg -maxscans. */
+static void cv_jpeg_progress(j_common_ptr cinfo)
+{
+    cv_jpeg_trap *t = (cv_jpeg_trap *)cinfo->err;
+    if (!cinfo->is_decompressor)
+        return;
+    int scans = ((j_decompress_ptr)cinfo)->input_scan_number;
+    if (scans <= t->max_scans)
+        return;
+    t->status = CV_ERR_LIMIT;
+    snprintf(t->msg, sizeof t->msg, "JPEG has more than %d scans (the limit; progressive JPEGs have about 10)",
+             t->max_scans);
+    longjmp(t->jb, 1);
 }
 
 static void cv_jpeg_trap_init(cv_jpeg_trap *t)
@@ -239,15 +342,61 @@ static void cv_jpeg_trap_init(cv_jpeg_trap *t)
     t->pub.error_exit = cv_jpeg_error_exit;
     t->pub.emit_message = cv_jpeg_emit;
     t->pub.output_message = cv_jpeg_output;
-    t->truncated = 0;
+    memset(&t->progress, 0, sizeof t->progress);
+    t->progress.progress_monitor = cv_jpeg_progress;
+    t->max_scans = CV_IMAGE_MAX_JPEG_SCANS;
+    t->max_bytes = 0;
+    t->status = CV_OK;
     t->msg[0] = 0;
 }
 
-static cv_status cv_jpeg_load(cv_image *img, FILE *f, const char *path, cv_error *err)
+/* Bytes libjpeg allocates itself to decode this file (valid after
+ * jpeg_read_header): for a multi-scan file (progressive, or one scan per
+ * component) the whole image's DCT coefficients, 128 bytes per 8x8 block
+ * of each component, padded to whole MCUs as jdcoefct.c does; otherwise
+ * and besides, rows of samples for upsampling and colour conversion. */
+static size_t cv_jpeg_decoder_bytes(j_decompress_ptr cinfo)
+{
+    size_t bytes = (size_t)cinfo->image_width * (size_t)cinfo->num_components * 64 + CV_DECODER_STATE_BYTES;
+    if (!jpeg_has_multiple_scans(cinfo))
+        return bytes;
+    for (int k = 0; k < cinfo->num_components; k++) {
+        const jpeg_component_info *c = &cinfo->comp_info[k];
+        size_t bw = ((size_t)c->width_in_blocks + c->h_samp_factor - 1) / c->h_samp_factor * c->h_samp_factor;
+        size_t bh = ((size_t)c->height_in_blocks + c->v_samp_factor - 1) / c->v_samp_factor * c->v_samp_factor;
+        bytes += bw * bh * sizeof(JBLOCK);
+    }
+    return bytes;
+}
+
+/* Decode every row into px (h x w x 3); CMYK rows go through row. */
+static void cv_jpeg_read_rows(j_decompress_ptr cinfo, uint8_t *px, JSAMPLE *row, int cmyk)
+{
+    int w = (int)cinfo->output_width;
+    /* Adobe writes CMYK inverted (0 = full ink); most CMYK JPEGs are Adobe's */
+    int inverted = cinfo->saw_Adobe_marker;
+    while (cinfo->output_scanline < cinfo->output_height) {
+        uint8_t *dst = px + (size_t)cinfo->output_scanline * w * 3;
+        JSAMPROW r = cmyk ? row : dst;
+        jpeg_read_scanlines(cinfo, &r, 1);
+        if (!cmyk)
+            continue;
+        for (int x = 0; x < w; x++) {
+            int c4[4];
+            for (int k = 0; k < 4; k++)
+                c4[k] = inverted ? row[4 * x + k] : 255 - row[4 * x + k];
+            for (int k = 0; k < 3; k++)
+                dst[3 * x + k] = (uint8_t)((c4[k] * c4[3] + 127) / 255);
+        }
+    }
+}
+
+static cv_status cv_jpeg_load(cv_image *img, FILE *f, const char *path, size_t max_bytes, cv_error *err)
 {
     struct jpeg_decompress_struct cinfo;
     cv_jpeg_trap trap;
     cv_jpeg_trap_init(&trap);
+    trap.max_bytes = max_bytes;
     cinfo.err = &trap.pub;
     uint8_t *volatile px = NULL;
     JSAMPLE *volatile row = NULL;
@@ -255,20 +404,30 @@ static cv_status cv_jpeg_load(cv_image *img, FILE *f, const char *path, cv_error
         jpeg_destroy_decompress(&cinfo);
         free(px);
         free(row);
-        return cv_fail(err, CV_ERR_FORMAT, "%s: corrupt or truncated JPEG (%s)", path, trap.msg);
+        return cv_fail(err, trap.status, "%s: %s", path, trap.msg);
     }
     jpeg_create_decompress(&cinfo);
+    cinfo.progress = &trap.progress;
     jpeg_stdio_src(&cinfo, f);
+    /* APPn and COM markers are skipped unread (no jpeg_save_markers), so
+     * their lengths cost nothing */
     jpeg_read_header(&cinfo, TRUE);
-    cv_status st = cv_image_check_size(cinfo.image_width, cinfo.image_height, path, err);
+    int w = (int)cinfo.image_width, h = (int)cinfo.image_height;
+    size_t ours = (size_t)cinfo.image_width * cinfo.image_height * 3 + (size_t)cinfo.image_width * 4;
+    cv_status st = cv_image_check_size(w, h, path, err);
+    if (st == CV_OK)
+        st = cv_image_check_memory(w, h, ours + cv_jpeg_decoder_bytes(&cinfo), max_bytes, path, err);
     if (st != CV_OK) {
         jpeg_destroy_decompress(&cinfo);
         return st;
     }
+    /* and libjpeg refuses (JERR_NO_BACKING_STORE) coefficient arrays over
+     * what is left, should the estimate above ever fall short */
+    size_t left = max_bytes - ours;
+    cinfo.mem->max_memory_to_use = left > (size_t)LONG_MAX ? LONG_MAX : (long)left;
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB; /* libjpeg-turbo expands grey to RGB */
     jpeg_start_decompress(&cinfo);
-    int w = (int)cinfo.output_width, h = (int)cinfo.output_height;
     int nc = cinfo.output_components;
     if (nc != (cmyk ? 4 : 3)) {
         jpeg_destroy_decompress(&cinfo);
@@ -283,32 +442,11 @@ static cv_status cv_jpeg_load(cv_image *img, FILE *f, const char *path, cv_error
         free(row);
         return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory for %d x %d pixels", path, w, h);
     }
-    /* Adobe writes CMYK inverted (0 = full ink); most CMYK JPEGs are Adobe's */
-    int inverted = cinfo.saw_Adobe_marker;
-    while (cinfo.output_scanline < cinfo.output_height) {
-        uint8_t *dst = px + (size_t)cinfo.output_scanline * w * 3;
-        JSAMPROW r = cmyk ? row : dst;
-        jpeg_read_scanlines(&cinfo, &r, 1);
-        if (cmyk) {
-            for (int x = 0; x < w; x++) {
-                int c4[4];
-                for (int k = 0; k < 4; k++)
-                    c4[k] = inverted ? row[4 * x + k] : 255 - row[4 * x + k];
-                for (int k = 0; k < 3; k++)
-                    dst[3 * x + k] = (uint8_t)((c4[k] * c4[3] + 127) / 255);
-            }
-        }
-        if (trap.truncated)
-            break;
-    }
-    if (!trap.truncated)
-        jpeg_finish_decompress(&cinfo);
+    cv_jpeg_read_rows(&cinfo, px, row, cmyk);
+    /* reads to EOI, so data cut after the last row is refused too */
+    jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     free(row);
-    if (trap.truncated) {
-        free(px);
-        return cv_fail(err, CV_ERR_FORMAT, "%s: truncated JPEG (the data ends before the image does)", path);
-    }
     img->w = w;
     img->h = h;
     img->c = 3;
@@ -367,23 +505,24 @@ cv_status cv_image_save_jpeg(const cv_image *img, const char *path, int quality,
 
 /* ---- loading by magic -------------------------------------------------- */
 
-cv_status cv_image_load(cv_image *img, const char *path, cv_error *err)
+cv_status cv_image_load_limited(cv_image *img, const char *path, size_t max_bytes, cv_error *err)
 {
     memset(img, 0, sizeof *img);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return cv_fail(err, CV_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    max_bytes = cv_memory_limit(max_bytes);
+    FILE *f;
+    cv_status st = cv_file_open_read(path, "a PNG or JPEG image", &f, NULL, err);
+    if (st != CV_OK)
+        return st;
     unsigned char m[12] = {0};
     size_t n = fread(m, 1, sizeof m, f);
-    cv_status st;
     if (n == 0) {
         st = cv_fail(err, CV_ERR_FORMAT, "%s: empty file (expected a PNG or JPEG image)", path);
     } else if (fseek(f, 0, SEEK_SET) != 0) {
         st = cv_fail(err, CV_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
     } else if (n >= 8 && memcmp(m, "\x89PNG\r\n\x1a\n", 8) == 0) {
-        st = cv_png_load(img, f, path, err);
+        st = cv_png_load(img, f, path, max_bytes, err);
     } else if (n >= 3 && m[0] == 0xFF && m[1] == 0xD8 && m[2] == 0xFF) {
-        st = cv_jpeg_load(img, f, path, err);
+        st = cv_jpeg_load(img, f, path, max_bytes, err);
     } else {
         /* name the formats people actually try, so the fix is obvious */
         const char *kind = n >= 4 && memcmp(m, "GIF8", 4) == 0 ? "a GIF image"
@@ -400,6 +539,11 @@ cv_status cv_image_load(cv_image *img, const char *path, cv_error *err)
     }
     fclose(f);
     return st;
+}
+
+cv_status cv_image_load(cv_image *img, const char *path, cv_error *err)
+{
+    return cv_image_load_limited(img, path, 0, err);
 }
 
 /* ---- bilinear resize --------------------------------------------------- */

@@ -14,13 +14,13 @@
 #include "cnnviz_io.h"
 #include "../core/graph.h"
 #include "atomic.h"
+#include "file.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* numpy itself refuses headers above 10000 bytes by default; allow more,
  * but not so much that a hostile length makes us read a huge buffer */
@@ -177,132 +177,137 @@ static cv_status cv_npy_parse(const char *hdr, size_t len, const char *path, cha
 
 /* ---- reader --------------------------------------------------------------- */
 
-cv_status cv_npy_read(const char *path, cv_shape *shape, float **data, cv_error *err)
+/* The magic, version and header length; *prefix is where the dict starts. */
+static cv_status cv_npy_read_prefix(FILE *f, const char *path, uint64_t fsize, uint64_t *prefix, uint64_t *hlen,
+                                    cv_error *err)
 {
-    *data = NULL;
-    memset(shape, 0, sizeof *shape);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return cv_fail(err, CV_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0) {
-        fclose(f);
-        return cv_fail(err, CV_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-    }
-    uint64_t fsize = (uint64_t)sb.st_size;
     unsigned char pre[12];
     size_t got = fread(pre, 1, sizeof pre, f);
-    if (got < 10 || memcmp(pre, "\x93NUMPY", 6) != 0) {
-        fclose(f);
+    if (got < 10 || memcmp(pre, "\x93NUMPY", 6) != 0)
         return cv_fail(err, CV_ERR_FORMAT, "%s: not a NumPy .npy file (no \\x93NUMPY magic)", path);
-    }
     int major = pre[6], minor = pre[7];
-    uint64_t prefix, hlen;
     if (major == 1) {
-        prefix = 10;
-        hlen = pre[8] | (uint64_t)pre[9] << 8;
+        *prefix = 10;
+        *hlen = pre[8] | (uint64_t)pre[9] << 8;
     } else if (major == 2 || major == 3) {
-        if (got < 12) {
-            fclose(f);
+        if (got < 12)
             return cv_fail(err, CV_ERR_FORMAT, "%s: truncated .npy header", path);
-        }
-        prefix = 12;
-        hlen = pre[8] | (uint64_t)pre[9] << 8 | (uint64_t)pre[10] << 16 | (uint64_t)pre[11] << 24;
+        *prefix = 12;
+        *hlen = pre[8] | (uint64_t)pre[9] << 8 | (uint64_t)pre[10] << 16 | (uint64_t)pre[11] << 24;
     } else {
-        fclose(f);
         return cv_fail(err, CV_ERR_UNSUPPORTED, "%s: .npy format version %d.%d (expected 1.0, 2.0 or 3.0)",
                        path, major, minor);
     }
-    if (hlen == 0 || hlen > CV_NPY_MAX_HEADER) {
-        fclose(f);
+    if (*hlen == 0 || *hlen > CV_NPY_MAX_HEADER)
         return cv_fail(err, CV_ERR_FORMAT, "%s: .npy header length %llu out of bounds (1 to %d)",
-                       path, (unsigned long long)hlen, CV_NPY_MAX_HEADER);
-    }
-    if (prefix + hlen > fsize) {
-        fclose(f);
+                       path, (unsigned long long)*hlen, CV_NPY_MAX_HEADER);
+    if (*prefix + *hlen > fsize)
         return cv_fail(err, CV_ERR_FORMAT, "%s: truncated: the .npy header claims %llu bytes, the file has %llu",
-                       path, (unsigned long long)(prefix + hlen), (unsigned long long)fsize);
-    }
+                       path, (unsigned long long)(*prefix + *hlen), (unsigned long long)fsize);
+    return CV_OK;
+}
+
+/* Read and parse the header dict: the shape, the item size (4 or 8) and
+ * where the data starts. Reads at most CV_NPY_MAX_HEADER bytes. */
+static cv_status cv_npy_read_header(FILE *f, const char *path, uint64_t fsize, cv_shape *shape, size_t *item,
+                                    uint64_t *data_at, cv_error *err)
+{
+    uint64_t prefix = 0, hlen = 0;
+    cv_status st = cv_npy_read_prefix(f, path, fsize, &prefix, &hlen, err);
+    if (st != CV_OK)
+        return st;
     char *hdr = malloc(hlen);
-    if (!hdr) {
-        fclose(f);
+    if (!hdr)
         return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory", path);
-    }
     if (fseek(f, (long)prefix, SEEK_SET) != 0 || fread(hdr, 1, hlen, f) != hlen) {
         free(hdr);
-        fclose(f);
         return cv_fail(err, CV_ERR_IO, "%s: cannot read the .npy header", path);
     }
     char descr[32];
     int fortran = 0;
-    cv_status st = cv_npy_parse(hdr, hlen, path, descr, sizeof descr, &fortran, shape, err);
+    st = cv_npy_parse(hdr, hlen, path, descr, sizeof descr, &fortran, shape, err);
     free(hdr);
-    if (st != CV_OK) {
-        fclose(f);
+    if (st != CV_OK)
         return st;
-    }
-    size_t item;
-    if (strcmp(descr, "<f4") == 0) {
-        item = 4;
-    } else if (strcmp(descr, "<f8") == 0) {
-        item = 8;
-    } else {
-        fclose(f);
+    if (strcmp(descr, "<f4") == 0)
+        *item = 4;
+    else if (strcmp(descr, "<f8") == 0)
+        *item = 8;
+    else
         return cv_fail(err, CV_ERR_UNSUPPORTED, "%s: dtype '%s' is not supported (expected '<f4' or '<f8')",
                        path, descr);
-    }
-    if (fortran) {
-        fclose(f);
+    if (fortran)
         return cv_fail(err, CV_ERR_UNSUPPORTED,
                        "%s: Fortran-order array; save it C-ordered (numpy.ascontiguousarray)", path);
-    }
-    size_t n = 1, bytes;
-    for (int k = 0; k < shape->ndim; k++)
-        if (!cv_mul_size(n, (size_t)shape->d[k], &n)) {
-            fclose(f);
-            return cv_fail(err, CV_ERR_LIMIT, "%s: .npy shape overflows", path);
-        }
-    if (!cv_mul_size(n, item, &bytes) || bytes > CV_MAX_TENSOR_BYTES || n > CV_MAX_TENSOR_BYTES / 4) {
-        char buf[128];
-        fclose(f);
-        return cv_fail(err, CV_ERR_LIMIT, "%s: .npy array %s is larger than the %zu-byte limit",
-                       path, cv_shape_str(shape, buf, sizeof buf), (size_t)CV_MAX_TENSOR_BYTES);
-    }
-    uint64_t have = fsize - prefix - hlen;
-    if (have != bytes) {
-        fclose(f);
-        if (have < bytes)
-            return cv_fail(err, CV_ERR_FORMAT, "%s: truncated: expected %zu bytes of data, found %llu",
-                           path, bytes, (unsigned long long)have);
-        return cv_fail(err, CV_ERR_FORMAT, "%s: %llu bytes after the data (expected exactly %zu bytes of data)",
-                       path, (unsigned long long)(have - bytes), bytes);
-    }
-    float *out = malloc(n ? n * sizeof(float) : 1); /* non-NULL even for empty arrays */
-    if (!out) {
-        fclose(f);
-        return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory for %zu values", path, n);
-    }
+    *data_at = prefix + hlen;
+    return CV_OK;
+}
+
+/* The n values after the header into out (float32 as is, float64 through a
+ * small buffer, byte-swapped on a big-endian host). */
+static cv_status cv_npy_read_values(FILE *f, const char *path, size_t n, size_t item, float *out, cv_error *err)
+{
     int swap = cv_host_big_endian();
     if (item == 4) {
         if (fread(out, 4, n, f) != n)
-            st = cv_fail(err, CV_ERR_IO, "%s: read failed", path);
-        else if (swap)
+            return cv_fail(err, CV_ERR_IO, "%s: read failed", path);
+        if (swap)
             cv_swap_bytes(out, n, 4);
-    } else {
-        double buf[1024];
-        for (size_t done = 0; done < n && st == CV_OK;) {
-            size_t m = n - done < 1024 ? n - done : 1024;
-            if (fread(buf, 8, m, f) != m) {
-                st = cv_fail(err, CV_ERR_IO, "%s: read failed", path);
-                break;
-            }
-            if (swap)
-                cv_swap_bytes(buf, m, 8);
-            for (size_t k = 0; k < m; k++)
-                out[done + k] = (float)buf[k];
-            done += m;
-        }
+        return CV_OK;
     }
+    double buf[1024];
+    for (size_t done = 0; done < n;) {
+        size_t m = n - done < 1024 ? n - done : 1024;
+        if (fread(buf, 8, m, f) != m)
+            return cv_fail(err, CV_ERR_IO, "%s: read failed", path);
+        if (swap)
+            cv_swap_bytes(buf, m, 8);
+        for (size_t k = 0; k < m; k++)
+            out[done + k] = (float)buf[k];
+        done += m;
+    }
+    return CV_OK;
+}
+
+cv_status cv_npy_read_limited(const char *path, cv_shape *shape, float **data, size_t max_bytes, cv_error *err)
+{
+    *data = NULL;
+    memset(shape, 0, sizeof *shape);
+    max_bytes = cv_memory_limit(max_bytes);
+    FILE *f;
+    uint64_t fsize;
+    cv_status st = cv_file_open_read(path, "a NumPy .npy file", &f, &fsize, err);
+    if (st != CV_OK)
+        return st;
+    size_t item = 0, n = 1, bytes = 0;
+    uint64_t data_at = 0;
+    st = cv_npy_read_header(f, path, fsize, shape, &item, &data_at, err);
+    for (int k = 0; st == CV_OK && k < shape->ndim; k++)
+        if (!cv_mul_size(n, (size_t)shape->d[k], &n))
+            st = cv_fail(err, CV_ERR_LIMIT, "%s: .npy shape overflows", path);
+    char sh[128], lim[32], need[32];
+    if (st == CV_OK && (!cv_mul_size(n, item, &bytes) || bytes > CV_MAX_TENSOR_BYTES || n > CV_MAX_TENSOR_BYTES / 4))
+        st = cv_fail(err, CV_ERR_LIMIT, "%s: .npy array %s is larger than the %zu-byte limit",
+                     path, cv_shape_str(shape, sh, sizeof sh), (size_t)CV_MAX_TENSOR_BYTES);
+    /* the file's size must match the shape exactly, so a header cannot
+     * make us allocate more than the file holds; a sparse file can still
+     * be large, hence the memory limit on what we allocate (n floats) */
+    uint64_t have = st == CV_OK ? fsize - data_at : 0;
+    if (st == CV_OK && have < bytes)
+        st = cv_fail(err, CV_ERR_FORMAT, "%s: truncated: expected %zu bytes of data, found %llu",
+                     path, bytes, (unsigned long long)have);
+    else if (st == CV_OK && have > bytes)
+        st = cv_fail(err, CV_ERR_FORMAT, "%s: %llu bytes after the data (expected exactly %zu bytes of data)",
+                     path, (unsigned long long)(have - bytes), bytes);
+    else if (st == CV_OK && n * sizeof(float) > max_bytes)
+        st = cv_fail(err, CV_ERR_LIMIT, "%s: .npy array %s needs %s as float32, more than the %s memory limit",
+                     path, cv_shape_str(shape, sh, sizeof sh), cv_bytes_str(n * sizeof(float), need, sizeof need),
+                     cv_bytes_str(max_bytes, lim, sizeof lim));
+    float *out = NULL;
+    if (st == CV_OK && !(out = malloc(n ? n * sizeof(float) : 1))) /* non-NULL even for empty arrays */
+        st = cv_fail(err, CV_ERR_NOMEM, "%s: out of memory for %zu values", path, n);
+    if (st == CV_OK)
+        st = cv_npy_read_values(f, path, n, item, out, err);
     fclose(f);
     if (st != CV_OK) {
         free(out);
@@ -310,6 +315,11 @@ cv_status cv_npy_read(const char *path, cv_shape *shape, float **data, cv_error 
     }
     *data = out;
     return CV_OK;
+}
+
+cv_status cv_npy_read(const char *path, cv_shape *shape, float **data, cv_error *err)
+{
+    return cv_npy_read_limited(path, shape, data, 0, err);
 }
 
 /* ---- writers --------------------------------------------------------------- */
