@@ -84,7 +84,7 @@ bool cli_preprocess(const cli_args *a, const cv_model *m, cv_preprocess *p);
 float *cli_image_input(const cli_args *a, const cv_model *m, const char *img_path, const cli_input_geom *g,
                        const cv_preprocess *p, cv_image *original);
 /* Read an .npy tensor that must fit the model's input. */
-bool cli_read_input(const char *path, const cv_model *m, cv_shape *shape, float **data);
+bool cli_read_input(const cli_args *a, const char *path, const cv_model *m, cv_shape *shape, float **data);
 
 /* Class names from --labels, the model's metadata, or a labels file beside
  * the model (labels->n == 0 when none), within --max-memory. False after

@@ -25,7 +25,7 @@ static int run(const cli_args *a)
     cv_error err;
     int status = 1;
     cv_shape shape;
-    if (!cli_load_model(a, &m) || !cli_read_input(in_path, m, &shape, &x))
+    if (!cli_load_model(a, &m) || !cli_read_input(a, in_path, m, &shape, &x))
         goto out;
     int layer = cv_model_find_layer(m, layer_name, &err);
     if (layer < 0) {

@@ -22,7 +22,7 @@ static int run(const cli_args *a)
     cv_error err;
     int status = 1;
     cv_shape shape;
-    if (!cli_load_model(a, &m) || !cli_read_input(in_path, m, &shape, &x))
+    if (!cli_load_model(a, &m) || !cli_read_input(a, in_path, m, &shape, &x))
         goto out;
     cv_run_options opt = cv_run_defaults();
     const char *layer = cli_str(a, "layer");

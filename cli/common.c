@@ -275,7 +275,10 @@ float *cli_image_input(const cli_args *a, const cv_model *m, const char *img_pat
 {
     cv_error err;
     cv_image img = {0}, sized = {0};
-    if (cv_image_load(&img, img_path, &err) != CV_OK) {
+    size_t max_memory;
+    if (!cli_max_memory(a, &max_memory))
+        return NULL;
+    if (cv_image_load_limited(&img, img_path, max_memory, &err) != CV_OK) {
         cli_fail(&err);
         return NULL;
     }
@@ -308,10 +311,13 @@ float *cli_image_input(const cli_args *a, const cv_model *m, const char *img_pat
 
 /* Read an .npy input and check it fits the model's declared input: same
  * rank and channels; batch and spatial sizes may differ. */
-bool cli_read_input(const char *path, const cv_model *m, cv_shape *shape, float **data)
+bool cli_read_input(const cli_args *a, const char *path, const cv_model *m, cv_shape *shape, float **data)
 {
     cv_error err;
-    if (cv_npy_read(path, shape, data, &err) != CV_OK)
+    size_t max_memory;
+    if (!cli_max_memory(a, &max_memory))
+        return false;
+    if (cv_npy_read_limited(path, shape, data, max_memory, &err) != CV_OK)
         return cli_fail(&err), false;
     cv_shape decl = cv_model_input_shape(m);
     bool ok = decl.ndim == 0 || decl.ndim == shape->ndim;
