@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <unistd.h>
 
 extern const cli_cmd cli_cmd_predict, cli_cmd_layers, cli_cmd_run, cli_cmd_grad,
@@ -239,6 +241,25 @@ static void prefer_passive_waiting(char **argv)
     }
     if (!getenv("OPENBLAS_THREAD_TIMEOUT")) {
         setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
+        again = true;
+    }
+    /* Under an address-space limit (ulimit -v) each OpenBLAS worker maps a
+     * 128 MiB buffer as it starts, before main, and OpenBLAS 0.3.21 retries
+     * a failed mmap forever (the process hung at start and at exit): its
+     * workers get at most a quarter of the limit (200 MB: none; 4 GiB: 8).
+     * The run checks the room for its own buffer (src/core/addrspace.c). */
+    struct rlimit rl;
+    if (!getenv("OPENBLAS_NUM_THREADS") && getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        unsigned long long workers = rl.rlim_cur / 4 / ((128ull << 20) + 8192);
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        if (cpus >= 1 && workers > (unsigned long long)cpus - 1)
+            workers = (unsigned long long)cpus - 1;
+        char n[24];
+        snprintf(n, sizeof n, "%llu", workers + 1);
+        setenv("OPENBLAS_NUM_THREADS", n, 1);
+        /* and OpenMP as many: libgomp exits when it cannot start a thread */
+        if (!getenv("OMP_NUM_THREADS"))
+            setenv("OMP_NUM_THREADS", n, 1);
         again = true;
     }
     if (again)

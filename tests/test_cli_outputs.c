@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 static char cli[512], dir[128];
+static rlim_t child_address_space; /* RLIMIT_AS for the child, 0: none */
 static const char *model = "models/fashion_cnn.onnx", *image = "models/samples/sneaker.png";
 
 /* Start cnnviz with args (NULL-terminated) in a child, stdout+stderr into
@@ -35,6 +36,10 @@ static pid_t start(const char *log, rlim_t fsize, const char *const *args)
     if (fsize) {
         struct rlimit rl = {fsize, fsize};
         setrlimit(RLIMIT_FSIZE, &rl);
+    }
+    if (child_address_space) {
+        struct rlimit rl = {child_address_space, child_address_space};
+        setrlimit(RLIMIT_AS, &rl);
     }
     alarm(120); /* a hang fails the test instead of the suite */
     char *argv[32];
@@ -226,6 +231,37 @@ static void test_file_strings_are_escaped(void)
     CHECK(file_contains(log, "class\\x1b]0;pwned\\x07"), "the escaped name is not shown (see %s)", log);
 }
 
+/* Under a small address-space limit (ulimit -v) every command ends, with
+ * its result or an "out of memory" error: OpenBLAS 0.3.21 retried a failed
+ * 128 MiB buffer mmap forever, so even `layers` hung (cli/main.c,
+ * src/core/addrspace.c). */
+static void test_small_address_space_ends(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    SKIP("AddressSanitizer reserves terabytes of address space");
+#else
+    char out[256], log[256];
+    snprintf(out, sizeof out, "%s/as", dir);
+    snprintf(log, sizeof log, "%s/as.log", dir);
+    const char *layers[] = {"layers", "--model", model, NULL};
+    const char *occlusion[] = {"occlusion", "--model", model, "--img", image, "--size", "28", "--occ_size", "6",
+                               "--out", out, NULL};
+    const char *const *cmds[] = {layers, occlusion};
+    rlim_t limits[] = {(rlim_t)120 << 20, (rlim_t)200 << 20, (rlim_t)400 << 20};
+    for (int l = 0; l < 3; l++)
+        for (int c = 0; c < 2; c++) {
+            child_address_space = limits[l];
+            int rc = run_cli(log, 0, cmds[c]);
+            child_address_space = 0;
+            printf("    %s under ulimit -v %lu KiB: exit %d%s\n", cmds[c][0], (unsigned long)(limits[l] >> 10), rc,
+                   rc == 1 && file_contains(log, "memory") ? " (out of memory)" : "");
+            CHECK(rc == 0 || (rc == 1 && file_contains(log, "memory")) || rc == 127,
+                  "%s under a %lu MiB address-space limit exited %d (142: hung until alarm)", cmds[c][0],
+                  (unsigned long)(limits[l] >> 20), rc);
+        }
+#endif
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -241,6 +277,7 @@ int main(int argc, char **argv)
     RUN(test_concurrent_runs_publish_one_set);
     RUN(test_foreign_files_are_kept);
     RUN(test_file_strings_are_escaped);
+    RUN(test_small_address_space_ends);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

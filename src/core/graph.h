@@ -182,6 +182,14 @@ cv_tensor *cv_run_value(cv_run *r, int v);
 bool cv_run_value_static(const cv_run *r, int v);
 bool cv_run_node_needed(const cv_run *r, int k);
 
+/* Address space (src/core/addrspace.c). The bytes OpenBLAS will map for
+ * its per-thread work buffers on first use (0 once they exist), and whether
+ * a further `bytes` of mappings fit under RLIMIT_AS (*limit: the limit, 0
+ * when there is none). */
+size_t cv_blas_workspace_bytes(void);
+void cv_blas_workspace_mapped(void);
+bool cv_address_space_fits(size_t bytes, size_t *limit);
+
 /* Helpers for ops. */
 /* Numpy-style broadcast of a and b into out; CV_ERR_SHAPE if incompatible. */
 cv_status cv_broadcast_shape(const cv_shape *a, const cv_shape *b, cv_shape *out);

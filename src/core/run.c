@@ -176,6 +176,21 @@ static bool pool_take(mem_pool *p, size_t need, size_t *got)
  * and filter visualization run many; with need_grad, every activation and
  * its gradient. Refused before anything of it is allocated when over the
  * limit. */
+/* Under an address-space limit (ulimit -v) the run's buffers and OpenBLAS's
+ * work buffers must fit in what is left of it: OpenBLAS hangs, retrying its
+ * mmap forever, where they do not (src/core/addrspace.c). */
+static cv_status check_address_space(const cv_run *r, size_t total, cv_error *err)
+{
+    size_t blas = cv_blas_workspace_bytes(), limit;
+    if (cv_address_space_fits(add_sat(total, blas), &limit))
+        return CV_OK;
+    char a[32], b[32], c[32];
+    return cv_fail(err, CV_ERR_NOMEM,
+                   "out of memory: a run of %s needs about %s, and OpenBLAS %s for its work buffer, more address "
+                   "space than the limit of %s (ulimit -v) leaves; raise the limit",
+                   r->m->path, mib_str(total, a, sizeof a), mib_str(blas, b, sizeof b), mib_str(limit, c, sizeof c));
+}
+
 static cv_status check_memory(cv_run *r, const cv_shape *in_shape, cv_error *err)
 {
     const cv_model *m = r->m;
@@ -248,7 +263,7 @@ static cv_status check_memory(cv_run *r, const cv_shape *in_shape, cv_error *err
     free(size);
     free(pool.sz);
     if (total <= r->limit)
-        return CV_OK;
+        return check_address_space(r, total, err);
     char is[160], bs[160], a[32], b[32], c[32];
     int producer = m->values[big].producer;
     return cv_fail(err, CV_ERR_LIMIT,
@@ -569,6 +584,7 @@ cv_status cv_run_forward(cv_run *r, const float *input, cv_error *err)
                 release(r, v); /* an output nobody reads, e.g. a Dropout mask */
         }
     }
+    cv_blas_workspace_mapped();
     return CV_OK;
 }
 
