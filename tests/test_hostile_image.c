@@ -14,6 +14,7 @@
  *   - a FIFO and a directory named as the image. */
 #include "cnnviz_io.h"
 #include "lib/test.h"
+#include "lib/jpegwrite.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -194,30 +195,7 @@ static load_result load_in_child(const char *path, size_t max_bytes, unsigned al
 
 static int write_jpeg(const char *path, int w, int h, int comps, const uint8_t *px, int quality, int progressive)
 {
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return 0;
-    struct jpeg_compress_struct cinfo;
-    struct jpeg_error_mgr jerr;
-    cinfo.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&cinfo);
-    jpeg_stdio_dest(&cinfo, f);
-    cinfo.image_width = (JDIMENSION)w;
-    cinfo.image_height = (JDIMENSION)h;
-    cinfo.input_components = comps;
-    cinfo.in_color_space = comps == 1 ? JCS_GRAYSCALE : JCS_RGB;
-    jpeg_set_defaults(&cinfo);
-    jpeg_set_quality(&cinfo, quality, TRUE);
-    if (progressive)
-        jpeg_simple_progression(&cinfo);
-    jpeg_start_compress(&cinfo, TRUE);
-    while (cinfo.next_scanline < cinfo.image_height) {
-        JSAMPROW r = (JSAMPROW)(px + (size_t)cinfo.next_scanline * w * comps);
-        jpeg_write_scanlines(&cinfo, &r, 1);
-    }
-    jpeg_finish_compress(&cinfo);
-    jpeg_destroy_compress(&cinfo);
-    return fclose(f) == 0;
+    return test_write_jpeg(path, w, h, comps, comps == 1 ? JCS_GRAYSCALE : JCS_RGB, px, quality, progressive);
 }
 
 /* a busy test picture (JPEG data of some size in every scan) */

@@ -5,6 +5,7 @@
  * reference and against PyTorch (tests/fixtures/resize_torch.py). */
 #include "cnnviz_io.h"
 #include "lib/test.h"
+#include "lib/jpegwrite.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -230,35 +231,6 @@ static void test_png_writer_round_trip(void)
 
 /* ---- JPEG ------------------------------------------------------------------- */
 
-static int write_jpeg_test(const char *path, int w, int h, int comps, J_COLOR_SPACE cs, const uint8_t *px,
-                           int quality, int progressive)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return 0;
-    struct jpeg_compress_struct cinfo;
-    struct jpeg_error_mgr jerr;
-    cinfo.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&cinfo);
-    jpeg_stdio_dest(&cinfo, f);
-    cinfo.image_width = w;
-    cinfo.image_height = h;
-    cinfo.input_components = comps;
-    cinfo.in_color_space = cs;
-    jpeg_set_defaults(&cinfo);
-    jpeg_set_quality(&cinfo, quality, TRUE);
-    if (progressive)
-        jpeg_simple_progression(&cinfo);
-    jpeg_start_compress(&cinfo, TRUE);
-    while (cinfo.next_scanline < cinfo.image_height) {
-        JSAMPROW r = (JSAMPROW)(px + (size_t)cinfo.next_scanline * w * comps);
-        jpeg_write_scanlines(&cinfo, &r, 1);
-    }
-    jpeg_finish_compress(&cinfo);
-    jpeg_destroy_compress(&cinfo);
-    fclose(f);
-    return 1;
-}
 
 /* libjpeg's own decode of a file, RGB: the loader must match it exactly */
 static uint8_t *libjpeg_decode(const char *path, int *w, int *h)
@@ -338,7 +310,7 @@ static void test_jpeg_decode(void)
     int maxd;
 
     const char *p = tmp_path("rgb.jpg");
-    REQUIRE(write_jpeg_test(p, W, H, 3, JCS_RGB, rgb, 95, 0), "writer");
+    REQUIRE(test_write_jpeg(p, W, H, 3, JCS_RGB, rgb, 95, 0), "writer");
     REQUIRE(cv_image_load(&img, p, &err) == CV_OK, "%s", err.msg);
     CHECK(img.w == W && img.h == H && img.c == 3, "size %dx%dx%d", img.w, img.h, img.c);
     compare_jpeg("rgb q95", &img, rgb, 3, &mean, &maxd);
@@ -347,7 +319,7 @@ static void test_jpeg_decode(void)
     cv_image_free(&img);
 
     p = tmp_path("progressive.jpg");
-    REQUIRE(write_jpeg_test(p, W, H, 3, JCS_RGB, rgb, 95, 1), "writer");
+    REQUIRE(test_write_jpeg(p, W, H, 3, JCS_RGB, rgb, 95, 1), "writer");
     REQUIRE(cv_image_load(&img, p, &err) == CV_OK, "%s", err.msg);
     compare_jpeg("rgb q95 progressive", &img, rgb, 3, &mean, &maxd);
     CHECK(mean < 4.0 && maxd < 40, "progressive: mean %.2f max %d", mean, maxd);
@@ -355,7 +327,7 @@ static void test_jpeg_decode(void)
     cv_image_free(&img);
 
     p = tmp_path("grey.jpg");
-    REQUIRE(write_jpeg_test(p, W, H, 1, JCS_GRAYSCALE, grey, 95, 0), "writer");
+    REQUIRE(test_write_jpeg(p, W, H, 1, JCS_GRAYSCALE, grey, 95, 0), "writer");
     REQUIRE(cv_image_load(&img, p, &err) == CV_OK, "%s", err.msg);
     int not_grey = 0;
     for (int i = 0; i < W * H; i++)
@@ -372,7 +344,7 @@ static void test_jpeg_decode(void)
     for (int i = 0; i < 16 * 16; i++)
         cmyk[4 * i] = 255, cmyk[4 * i + 1] = 128, cmyk[4 * i + 2] = 64, cmyk[4 * i + 3] = 200;
     p = tmp_path("cmyk.jpg");
-    REQUIRE(write_jpeg_test(p, 16, 16, 4, JCS_CMYK, cmyk, 98, 0), "writer");
+    REQUIRE(test_write_jpeg(p, 16, 16, 4, JCS_CMYK, cmyk, 98, 0), "writer");
     REQUIRE(cv_image_load(&img, p, &err) == CV_OK, "%s", err.msg);
     int e[3] = {200, 100, 50};
     maxd = 0;
@@ -446,7 +418,7 @@ static void test_truncated_files(void)
     gradient(img.px, W, H, 3);
     REQUIRE(cv_image_save_png(&img, tmp_path("whole.png"), &err) == CV_OK, "%s", err.msg);
     REQUIRE(cv_image_save_jpeg(&img, tmp_path("whole.jpg"), 90, &err) == CV_OK, "%s", err.msg);
-    REQUIRE(write_jpeg_test(tmp_path("whole_prog.jpg"), W, H, 3, JCS_RGB, img.px, 90, 1), "writer");
+    REQUIRE(test_write_jpeg(tmp_path("whole_prog.jpg"), W, H, 3, JCS_RGB, img.px, 90, 1), "writer");
     cv_image_free(&img);
     check_cuts("png", tmp_path("whole.png"));
     check_cuts("jpeg", tmp_path("whole.jpg"));
