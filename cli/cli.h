@@ -97,6 +97,13 @@ const char *cli_label(const cv_labels *labels, int k);
  * string that came from a file (labels, layer and node names). */
 const char *cli_printable(const char *s, char *buf, size_t len);
 
+/* --class: an index, or a class name looked up in labels (cv_labels_find).
+ * *target = -1 when spec is NULL. False after printing an error. */
+bool cli_resolve_class(const char *spec, const cv_labels *labels, int *target);
+/* The k most likely classes, one line each: rank, name (escaped), index,
+ * score; ties go to the lower index. */
+void cli_print_top_classes(const float *scores, int n, const cv_labels *labels, int k);
+
 /* Flattened class scores of output 0 as probabilities (softmax applied only
  * when the output is not already a distribution). Returns malloc'd array. */
 float *cli_probabilities(const cv_tensor *out, int item, int *n_classes, bool *applied_softmax);

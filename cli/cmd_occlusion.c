@@ -3,7 +3,6 @@
 #include "cli.h"
 #include "cnnviz_occlusion.h"
 #include "cnnviz_render.h"
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <spawn.h>
@@ -77,155 +76,6 @@ static bool parse_pixel(const char *s, fill_kind *kind, double *grey)
     return true;
 }
 
-/* Case-insensitive equality of s with t[0..n). */
-static bool same_ci(const char *s, const char *t, size_t n)
-{
-    if (strlen(s) != n)
-        return false;
-    for (size_t k = 0; k < n; k++)
-        if (tolower((unsigned char)s[k]) != tolower((unsigned char)t[k]))
-            return false;
-    return true;
-}
-
-/* Edit distance between a and b[0..n), ignoring case; stops counting at 9. */
-static int edit_distance(const char *a, const char *b, size_t n)
-{
-    size_t m = strlen(a);
-    if (m > 63 || n > 63)
-        return 9;
-    int row[64];
-    for (size_t j = 0; j <= n; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= m; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= n; j++) {
-            int up = row[j];
-            int sub = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-            int best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
-            row[j] = sub < best ? sub : best;
-            diag = up;
-        }
-    }
-    return row[n] < 9 ? row[n] : 9;
-}
-
-/* How well `name` fits the synonym s[0..n): 0 a whole word of it, 1 a
- * prefix, 2 a substring, 3 + d within edit distance d <= 2; -1 not at all. */
-static int fit_score(const char *name, const char *s, size_t n)
-{
-    size_t len = strlen(name);
-    int best = -1;
-    for (size_t k = 0; k + len <= n; k++) {
-        bool eq = true;
-        for (size_t j = 0; j < len && eq; j++)
-            eq = tolower((unsigned char)s[k + j]) == tolower((unsigned char)name[j]);
-        if (!eq)
-            continue;
-        bool word = (k == 0 || s[k - 1] == ' ' || s[k - 1] == '-') &&
-                    (k + len == n || s[k + len] == ' ' || s[k + len] == '-');
-        int sc = word ? 0 : k == 0 ? 1 : 2;
-        if (best < 0 || sc < best)
-            best = sc;
-    }
-    if (best >= 0)
-        return best;
-    int d = edit_distance(name, s, n);
-    return d <= 2 ? 3 + d : -1;
-}
-
-/* A class name matches a label when it equals the label or one of its
- * comma-separated synonyms ("tabby, tabby cat"), ignoring case. */
-static int find_class(const char *name, char **labels, int n_labels)
-{
-    for (int k = 0; k < n_labels; k++) {
-        const char *s = labels[k];
-        if (same_ci(name, s, strlen(s)))
-            return k;
-        while (*s) {
-            while (*s == ' ' || *s == ',')
-                s++;
-            size_t len = strcspn(s, ",");
-            while (len && s[len - 1] == ' ')
-                len--;
-            if (len && same_ci(name, s, len))
-                return k;
-            s += strcspn(s, ",");
-        }
-    }
-    return -1;
-}
-
-/* --class as an index (>= 0), -1 when absent, -2 after an error. */
-static int resolve_class(const char *spec, char **labels, int n_labels)
-{
-    if (!spec)
-        return -1;
-    char *end;
-    errno = 0;
-    long k = strtol(spec, &end, 10);
-    if (!errno && end != spec && !*end) {
-        if (k < 0 || k > 1000000) {
-            cli_error("--class %ld is out of range", k);
-            return -2;
-        }
-        return (int)k;
-    }
-    if (!labels) {
-        cli_error("--class '%s' is a name, but the model has no class names (pass --labels FILE or an index)", spec);
-        return -2;
-    }
-    int found = find_class(spec, labels, n_labels);
-    if (found >= 0)
-        return found;
-    /* Suggest the five best fits over every label's synonyms. */
-    int best[5], best_score[5], shown = 0;
-    for (int j = 0; j < n_labels; j++) {
-        int score = -1;
-        for (const char *p = labels[j]; *p;) {
-            while (*p == ' ' || *p == ',')
-                p++;
-            size_t len = strcspn(p, ",");
-            while (len && p[len - 1] == ' ')
-                len--;
-            int sc = len ? fit_score(spec, p, len) : -1;
-            if (sc >= 0 && (score < 0 || sc < score))
-                score = sc;
-            p += strcspn(p, ",");
-        }
-        if (score < 0 || (shown == 5 && score >= best_score[4]))
-            continue;
-        int at = shown < 5 ? shown++ : 4;
-        while (at > 0 && best_score[at - 1] > score) {
-            best[at] = best[at - 1];
-            best_score[at] = best_score[at - 1];
-            at--;
-        }
-        best[at] = j;
-        best_score[at] = score;
-    }
-    char hint[1024] = "";
-    size_t used = 0;
-    for (int k = 0; k < shown && used < sizeof hint; k++)
-        used += (size_t)snprintf(hint + used, sizeof hint - used, "%s%d '%s'", k ? ", " : "", best[k], labels[best[k]]);
-    if (shown)
-        cli_error("--class: unknown class name '%s'; did you mean %s?", spec, hint);
-    else
-        cli_error("--class: unknown class name '%s' (no class name is close; see --labels or pass an index)", spec);
-    return -2;
-}
-
-/* Class k's name, printable (escaped: it came from a file); the result
- * lasts until the call after next. */
-static const char *label_of(char **labels, int n_labels, int k)
-{
-    static char printable[2][256];
-    static int turn;
-    turn ^= 1;
-    return cli_printable(labels && k >= 0 && k < n_labels ? labels[k] : "-", printable[turn], sizeof printable[turn]);
-}
-
 /* Write text atomically (cv_file_write: an exclusive temporary file beside
  * the target, renamed), so a file or symlink planted at a guessable
  * temporary name is never written. */
@@ -260,28 +110,6 @@ static float *to_float(const double *x, size_t n)
     return f;
 }
 
-/* A white band above img with text centred in it, at font scale 2 when
- * that fits the width (the maps are about 400 pixels wide). */
-static cv_status add_caption(const cv_image *img, const char *text, cv_image *out, cv_error *err)
-{
-    int s = cv_render_text_width(text, 2) + 16 <= img->w ? 2 : 1;
-    int tw = cv_render_text_width(text, s), band = CV_FONT_LINE * s + 12;
-    int W = img->w > tw + 16 ? img->w : tw + 16;
-    cv_status st = cv_image_alloc(out, W, img->h + band, 3, err);
-    if (st != CV_OK)
-        return st;
-    const uint8_t white[3] = {255, 255, 255}, black[3] = {0, 0, 0};
-    cv_render_fill_rect(out, 0, 0, W, out->h, white);
-    int ox = (W - img->w) / 2;
-    for (int y = 0; y < img->h; y++)
-        for (int x = 0; x < img->w; x++)
-            for (int c = 0; c < 3; c++)
-                out->px[((size_t)(y + band) * W + ox + x) * 3 + c] =
-                    img->px[((size_t)y * img->w + x) * img->c + (img->c >= 3 ? c : 0)];
-    cv_render_text(out, (W - tw) / 2, 8, text, s, black);
-    return CV_OK;
-}
-
 /* Save a picture, with a caption band above it when caption is given. */
 static bool save_picture(const cv_image *img, const char *caption, const char *dir, const char *name)
 {
@@ -289,7 +117,7 @@ static bool save_picture(const cv_image *img, const char *caption, const char *d
     cv_image captioned = {0};
     const cv_image *out = img;
     if (caption) {
-        if (add_caption(img, caption, &captioned, &err) != CV_OK)
+        if (cv_render_caption(img, caption, &captioned, &err) != CV_OK)
             return cli_fail(&err), false;
         out = &captioned;
     }
@@ -352,41 +180,9 @@ static void make_mp4(const char *dir)
     }
 }
 
-/* Frame k: the resized image with window k filled with prob*255 grey and
- * the probability written in it, as the original tool's video frames. */
-static void draw_frame(cv_image *f, const cv_image *sized, int y0, int x0, int occ, double prob)
-{
-    memcpy(f->px, sized->px, (size_t)sized->w * sized->h * 3);
-    int v = (int)lround(prob * 255.0);
-    uint8_t grey[3] = {(uint8_t)v, (uint8_t)v, (uint8_t)v};
-    int h = y0 + occ < sized->h ? occ : sized->h - y0, w = x0 + occ < sized->w ? occ : sized->w - x0;
-    cv_render_fill_rect(f, x0, y0, w, h, grey);
-    char text[32];
-    snprintf(text, sizeof text, "%.4f", prob);
-    int scale = w >= 2 * cv_render_text_width(text, 1) + 4 ? 2 : 1;
-    int tw = cv_render_text_width(text, scale), th = CV_FONT_HEIGHT * scale;
-    uint8_t ink[3] = {0, 0, 0};
-    if (v < 128)
-        ink[0] = ink[1] = ink[2] = 255;
-    cv_render_text(f, x0 + (w - tw) / 2, y0 + (h - th) / 2, text, scale, ink);
-}
-
-/* Frames of small inputs (CIFAR's 32 x 32) are enlarged by a whole factor,
- * nearest neighbour, to about 224 pixels so the numbers fit and read. */
-static cv_status enlarge(const cv_image *in, int factor, cv_image *out, cv_error *err)
-{
-    cv_status st = cv_image_alloc(out, in->w * factor, in->h * factor, 3, err);
-    if (st != CV_OK)
-        return st;
-    for (int y = 0; y < out->h; y++)
-        for (int x = 0; x < out->w; x++)
-            for (int c = 0; c < 3; c++)
-                out->px[((size_t)y * out->w + x) * 3 + c] =
-                    in->px[((size_t)(y / factor) * in->w + x / factor) * in->c + (in->c >= 3 ? c : 0)];
-    return CV_OK;
-}
-
-static bool write_frames(const char *dir, const cv_image *sized_in, const double *map, int rows, int cols, int occ,
+/* One frame per position (the original tool's video): DIR/frames/%05d.png,
+ * frames.gif at 5 fps and, when ffmpeg is on PATH, frames.mp4. */
+static bool write_frames(const char *dir, const cv_image *sized, const double *map, int rows, int cols, int occ,
                          int stride)
 {
     char fdir[4096], path[4200];
@@ -394,20 +190,20 @@ static bool write_frames(const char *dir, const cv_image *sized_in, const double
     if (!cli_make_dir(fdir))
         return false;
     cv_error err;
-    cv_image f = {0}, big = {0};
+    cv_image f = {0}, base = {0};
     cv_gif *gif = NULL;
     bool ok = false;
-    int side = sized_in->w > sized_in->h ? sized_in->w : sized_in->h;
-    int factor = side >= 224 ? 1 : (224 + side - 1) / side;
-    if (enlarge(sized_in, factor, &big, &err) != CV_OK || cv_image_alloc(&f, big.w, big.h, 3, &err) != CV_OK) {
-        cv_image_free(&big);
+    int factor;
+    if (cv_occlusion_frame_base(&base, &factor, sized, &err) != CV_OK ||
+        cv_image_alloc(&f, base.w, base.h, 3, &err) != CV_OK) {
+        cv_image_free(&base);
         return cli_fail(&err), false;
     }
-    const cv_image *sized = &big;
+    const cv_occlusion_geometry fg = {3, base.h, base.w, 0};
     occ *= factor;
     stride *= factor;
     /* Palette from a frame with a mid-grey window: the photo's colours plus greys. */
-    draw_frame(&f, sized, 0, 0, occ, 0.5);
+    cv_occlusion_draw_frame(&f, &base, cv_occlusion_window(&fg, occ, stride, 0, 0), 0.5);
     if (cv_gif_begin(&gif, cli_path(path, sizeof path, dir, "frames.gif"), f.w, f.h, &f, &err) != CV_OK) {
         cli_fail(&err);
         goto out;
@@ -417,7 +213,7 @@ static bool write_frames(const char *dir, const cv_image *sized_in, const double
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++) {
             long k = (long)i * cols + j;
-            draw_frame(&f, sized, i * stride, j * stride, occ, map[k]);
+            cv_occlusion_draw_frame(&f, &base, cv_occlusion_window(&fg, occ, stride, i, j), map[k]);
             snprintf(path, sizeof path, "%s/%05ld.png", fdir, k);
             if (cv_image_save_png(&f, path, &err) != CV_OK || cv_gif_add(gif, &f, 20, &err) != CV_OK) {
                 cli_fail(&err);
@@ -438,7 +234,7 @@ static bool write_frames(const char *dir, const cv_image *sized_in, const double
 out:
     cv_gif_abort(gif);
     cv_image_free(&f);
-    cv_image_free(&big);
+    cv_image_free(&base);
     return ok;
 }
 
@@ -474,330 +270,425 @@ static double exact_map(const cv_model *m, const float *x, const cv_occlusion_ge
     return t;
 }
 
+/* ---- the command's steps --------------------------------------------------------- */
+
+/* The options, parsed and checked before anything is loaded. */
+typedef struct {
+    const char *img_path;
+    long occ, stride, norm, batch, size, coarse;
+    double percentile, grey, tau, drill;
+    fill_kind fill;
+    cv_cmap cmap;
+    bool approx, compare;
+    cv_occlusion_engine engine;
+} occ_opts;
+
+/* What one run holds; job_free releases it. */
+typedef struct {
+    occ_opts opt;
+    const char *dir;              /* the staging folder */
+    cv_model *m;
+    cv_occlusion *o;
+    cv_labels labels;
+    cli_input_geom g;
+    cv_occlusion_geometry og;
+    cv_preprocess pre;
+    cv_occlusion_params p;
+    char fill_desc[64];
+    float *x, *fill_img;          /* the model's input; the blurred copy */
+    cv_image original, sized;     /* the photo; as the model saw it */
+    int rows, cols, target;
+    const char *tname;            /* the target's name, printable */
+    double *map, *reg, *exact;    /* [rows x cols] */
+    int *top;                     /* [rows x cols] */
+    cv_occlusion_stats stats;
+} occ_job;
+
+static void job_free(occ_job *j)
+{
+    cv_image_free(&j->sized);
+    cv_image_free(&j->original);
+    cv_labels_free(&j->labels);
+    free(j->x);
+    free(j->fill_img);
+    free(j->map);
+    free(j->reg);
+    free(j->exact);
+    free(j->top);
+    cv_occlusion_free(j->o);
+    cv_model_free(j->m);
+}
+
+static bool parse_engine(const cli_args *a, bool approx, cv_occlusion_engine *engine)
+{
+    if (cli_flag(a, "exact-full") && (approx || (cli_given(a, "engine") && strcmp(cli_str(a, "engine"), "full"))))
+        return cli_error("--exact-full asks for the exact map by full inference; it does not go with --approx or "
+                         "--engine %s", cli_str(a, "engine")), false;
+    const char *name = cli_flag(a, "exact-full") ? "full" : cli_str(a, "engine");
+    *engine = strcmp(name, "full") == 0          ? CV_OCCLUSION_ENGINE_FULL
+              : strcmp(name, "incremental") == 0 ? CV_OCCLUSION_ENGINE_INCREMENTAL
+                                                 : CV_OCCLUSION_ENGINE_AUTO;
+    if (*engine == CV_OCCLUSION_ENGINE_AUTO && strcmp(name, "auto") != 0)
+        return cli_error("--engine must be auto, full or incremental, got '%s'", name), false;
+    return true;
+}
+
+static bool parse_opts(const cli_args *a, occ_opts *o)
+{
+    cv_error err;
+    memset(o, 0, sizeof *o);
+    o->fill = FILL_GREY;
+    o->img_path = cli_require(a, "img");
+    if (!o->img_path || !cli_int(a, "occ_size", 1, 4096, &o->occ) || !cli_int(a, "stride", 1, 4096, &o->stride) ||
+        !cli_int(a, "norm", 0, 1, &o->norm) || !cli_float(a, "percentile", 0, 100, &o->percentile) ||
+        !cli_int(a, "batch", 0, 4096, &o->batch) || !cli_int(a, "size", 8, 4096, &o->size) ||
+        !parse_pixel(cli_str(a, "pixel"), &o->fill, &o->grey))
+        return false;
+    if (cv_cmap_from_name(&o->cmap, cli_str(a, "cmap"), &err) != CV_OK)
+        return cli_fail(&err), false;
+    o->approx = cli_flag(a, "approx");
+    o->compare = cli_flag(a, "compare-exact");
+    if (!cli_float(a, "tau", 0, 1, &o->tau) || !cli_float(a, "drill", 0, 1, &o->drill) ||
+        !cli_int(a, "coarse", 1, 4096, &o->coarse))
+        return false;
+    if (!(o->tau > 0))
+        return cli_error("--tau must be in (0, 1], got %g", o->tau), false;
+    if (!(o->drill > 0))
+        return cli_error("--drill must be in (0, 1], got %g", o->drill), false;
+    if (!o->approx && (cli_given(a, "tau") || cli_given(a, "drill") || cli_given(a, "coarse") || o->compare))
+        return cli_error("--tau, --coarse, --drill and --compare-exact tune approximate mode: add --approx"), false;
+    if (!parse_engine(a, o->approx, &o->engine))
+        return false;
+    if (cli_given(a, "size") && o->occ > o->size)
+        return cli_error("--occ_size %ld is larger than --size %ld", o->occ, o->size), false;
+    return true;
+}
+
+/* The model, its input geometry and grid, the class names and --class, the
+ * image as the model's input and as the picture the model saw (for the
+ * projection and the frames). */
+static bool load_inputs(const cli_args *a, occ_job *j)
+{
+    cv_error err;
+    if (!cli_load_model(a, &j->m) || !cli_input_geometry(a, j->m, "size", &j->g) ||
+        !cli_preprocess(a, j->m, &j->pre))
+        return false;
+    const cli_input_geom *g = &j->g;
+    j->og = (cv_occlusion_geometry){g->channels, g->height, g->width, g->nhwc};
+    if (cv_occlusion_grid_size(&j->og, (int)j->opt.occ, (int)j->opt.stride, &j->rows, &j->cols, &err) != CV_OK) {
+        cli_error("--occ_size %ld does not fit the model's %d x %d input%s", j->opt.occ, g->height, g->width,
+                  j->opt.occ > g->height || j->opt.occ > g->width ? " (use a smaller --occ_size)" : "");
+        return false;
+    }
+    if (!cli_labels(a, j->m, &j->labels) || !cli_resolve_class(cli_str(a, "class"), &j->labels, &j->target))
+        return false;
+    if (!(j->x = cli_image_input(a, j->m, j->opt.img_path, g, &j->pre, &j->original)))
+        return false;
+    const char *resize_mode = cli_str(a, "resize");
+    cv_status rs = resize_mode && strcmp(resize_mode, "bilinear") == 0
+                       ? cv_image_resize(&j->sized, &j->original, g->width, g->height, &err)
+                       : cv_image_resize_antialias(&j->sized, &j->original, g->width, g->height, &err);
+    if (rs != CV_OK)
+        return cli_fail(&err), false;
+    return true;
+}
+
+/* The occluder's fill into j->p, described in j->fill_desc. */
+static bool set_fill(occ_job *j)
+{
+    const occ_opts *o = &j->opt;
+    if (o->fill == FILL_GREY) {
+        for (int c = 0; c < j->g.channels; c++)
+            j->p.fill_value[c] = cv_preprocess_value(&j->pre, (float)o->grey, c);
+        snprintf(j->fill_desc, sizeof j->fill_desc, "grey %g", o->grey);
+        return true;
+    }
+    if (o->fill == FILL_MEAN) {
+        cv_occlusion_fill_mean(j->p.fill_value, j->x, &j->og);
+        snprintf(j->fill_desc, sizeof j->fill_desc, "the image's mean colour");
+        return true;
+    }
+    size_t n = (size_t)j->g.channels * j->g.height * j->g.width;
+    double sigma = o->occ / 4.0;
+    cv_error err;
+    if (!(j->fill_img = malloc(n * sizeof(float))))
+        return cli_error("out of memory"), false;
+    if (cv_occlusion_fill_blur(j->fill_img, j->x, &j->og, sigma, &err) != CV_OK)
+        return cli_fail(&err), false;
+    j->p.fill = j->fill_img;
+    snprintf(j->fill_desc, sizeof j->fill_desc, "the image blurred (Gaussian, sigma %.4g px)", sigma);
+    return true;
+}
+
+static bool set_params(const cli_args *a, occ_job *j, cli_progress *pr)
+{
+    const occ_opts *o = &j->opt;
+    cv_occlusion_params *p = &j->p;
+    *p = cv_occlusion_defaults();
+    p->occ_size = (int)o->occ;
+    p->stride = (int)o->stride;
+    p->batch = (int)o->batch;
+    if (!cli_max_memory(a, &p->max_memory)) /* also bounds the automatic batch */
+        return false;
+    p->engine = o->engine;
+    p->approx.enabled = o->approx;
+    p->approx.tau = o->tau;
+    p->approx.coarse_factor = (int)o->coarse;
+    p->approx.drill_fraction = o->drill;
+    p->progress = on_progress;
+    p->user = pr;
+    return set_fill(j);
+}
+
+/* The unoccluded image's top 5, the target, and what is about to run. */
+static bool print_plan(occ_job *j)
+{
+    const occ_opts *o = &j->opt;
+    int n_classes;
+    const float *probs = cv_occlusion_base_probs(j->o, &n_classes);
+    if (j->labels.n && j->labels.n != n_classes)
+        cli_note("%d class names for %d outputs", j->labels.n, n_classes);
+    if (j->target >= n_classes)
+        return cli_error("--class %d is out of range: the model has %d classes (0..%d)", j->target, n_classes,
+                         n_classes - 1), false;
+    printf("%s: top 5 of %d classes%s\n", o->img_path, n_classes,
+           cv_occlusion_softmax_applied(j->o) ? " (softmax of the model's outputs)" : "");
+    cli_print_top_classes(probs, n_classes, &j->labels, 5);
+    if (j->target < 0) { /* the top-1, as the list above */
+        j->target = 0;
+        for (int c = 1; c < n_classes; c++)
+            if (probs[c] > probs[j->target])
+                j->target = c;
+    }
+    static char tname[256];
+    j->tname = cli_printable(cli_label(&j->labels, j->target), tname, sizeof tname);
+    printf("target: class %d (%s), p = %.4f unoccluded\n", j->target, j->tname, probs[j->target]);
+    long total = (long)j->rows * j->cols;
+    printf("occluding: %d x %d = %ld positions, %ld px square, stride %ld, filled with %s; batch %d, engine %s",
+           j->rows, j->cols, total, o->occ, o->stride, j->fill_desc, cv_occlusion_batch(j->o),
+           cv_occlusion_engine_name(j->o));
+    if (cv_occlusion_engine_speedup(j->o) != 1.0)
+        printf(" (%.1fx fewer multiply-adds)", cv_occlusion_engine_speedup(j->o));
+    printf("\n");
+    fflush(stdout);
+    return true;
+}
+
+/* --compare-exact: the exact map beside the approximate one, and how far
+ * apart they are. t_approx: the approximate map's seconds, planning
+ * included. */
+static bool compare_exact(occ_job *j, double t_approx, double macs_approx)
+{
+    cv_error err;
+    size_t cells = (size_t)j->rows * j->cols;
+    double macs_exact = 1;
+    if (!(j->exact = malloc(cells * sizeof(double))))
+        return cli_error("out of memory"), false;
+    double t_exact = exact_map(j->m, j->x, &j->og, &j->p, j->target, j->exact, &macs_exact);
+    if (t_exact < 0)
+        return false;
+    cv_occlusion_map_error me;
+    if (cv_occlusion_compare(j->map, j->exact, j->rows, j->cols, &me, &err) != CV_OK)
+        return cli_fail(&err), false;
+    printf("approximate vs exact: MAE %.4g, max abs %.4g, SSIM %.4f, speed-up %.2fx (approx %.2f s, exact %.2f s, "
+           "planning included); %.1fx fewer multiply-adds than the exact %s map\n",
+           me.mae, me.max_abs, me.ssim, t_exact / t_approx, t_approx, t_exact, macs_approx / macs_exact,
+           cv_occlusion_engine_name(j->o));
+    return true;
+}
+
+/* The map (and the top class at each position), with what it took.
+ * t_create: the seconds cv_occlusion_create took. */
+static bool compute_map(occ_job *j, cli_progress *pr, double t_create)
+{
+    const occ_opts *o = &j->opt;
+    cv_error err;
+    const long total = (long)j->rows * j->cols;
+    const size_t cells = (size_t)total;
+    j->map = malloc(cells * sizeof(double));
+    j->reg = malloc(cells * sizeof(double));
+    j->top = malloc(cells * sizeof(int));
+    if (!j->map || !j->reg || !j->top)
+        return cli_error("out of memory"), false;
+    cli_progress_start(pr, "occlusion", total);
+    double t0 = cli_now();
+    cv_status st = cv_occlusion_run(j->o, j->target, j->map, j->top, NULL, &err);
+    double elapsed = cli_now() - t0;
+    if (st != CV_OK)
+        return cli_fail(&err), false;
+    cli_progress_end(pr);
+    double lo = j->map[0], hi = j->map[0];
+    for (size_t k = 1; k < cells; k++) {
+        lo = fmin(lo, j->map[k]);
+        hi = fmax(hi, j->map[k]);
+    }
+    cv_occlusion_stats stats = j->stats = cv_occlusion_last_stats(j->o);
+    printf("done: %s%ld positions in %.2f s, %.2f ms per position; p(%s) from %.4f to %.4f\n",
+           stats.approximate ? "APPROXIMATE map, " : "", total, elapsed, 1e3 * elapsed / (double)total, j->tname, lo,
+           hi);
+    double macs_approx = cv_occlusion_engine_speedup(j->o) * (double)total / (double)stats.evaluated;
+    if (o->approx) {
+        long coarse = stats.coarse ? stats.coarse : stats.evaluated;
+        printf("approximate: %ld of %ld positions evaluated (%ld at stride %ld, %ld more at stride %ld in the most "
+               "sensitive %.0f%% of the map), tau %g; %.1fx fewer multiply-adds than full inference\n",
+               stats.evaluated, total, coarse, stats.coarse ? o->stride * o->coarse : o->stride,
+               stats.evaluated - coarse, o->stride, 100.0 * (double)stats.drilled / (double)total, stats.tau,
+               macs_approx);
+    }
+    return !o->compare || compare_exact(j, t_create + elapsed, macs_approx);
+}
+
+/* A map of rows x cols doubles as a heatmap picture with a caption. */
+static bool save_heatmap(const occ_job *j, const float *map, const char *caption, const char *name)
+{
+    cv_error err;
+    cv_image pic = {0};
+    if (cv_render_heatmap(map, j->rows, j->cols, 0, 0, j->opt.cmap, 0, &pic, &err) != CV_OK)
+        return cli_fail(&err), false;
+    bool ok = save_picture(&pic, caption, j->dir, name);
+    cv_image_free(&pic);
+    return ok;
+}
+
+/* overlay.png, the original's projection: the regularised map multiplied
+ * into the picture at the model's size, then back to the photo's; and
+ * overlay_alpha.png, the probability drop over the photo, interpolated
+ * between window centres so it sits where the windows were: where hiding
+ * hurts most. */
+static bool save_overlays(const occ_job *j, const float *regf)
+{
+    cv_error err;
+    cv_image proj = {0}, pic = {0};
+    size_t pixels = (size_t)j->g.height * j->g.width;
+    float *drop = malloc(pixels * sizeof(float));
+    bool ok = false;
+    if (!drop) {
+        cli_error("out of memory");
+        goto out;
+    }
+    if (cv_render_overlay_multiply(&j->sized, regf, j->rows, j->cols, &proj, &err) != CV_OK ||
+        cv_image_resize(&pic, &proj, j->original.w, j->original.h, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    if (!save_picture(&pic, NULL, j->dir, "overlay.png"))
+        goto out;
+    cv_image_free(&pic);
+    if (cv_occlusion_pixel_map(drop, j->map, &j->og, (int)j->opt.occ, (int)j->opt.stride, 1, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    const float base = cv_occlusion_base_probs(j->o, NULL)[j->target];
+    for (size_t k = 0; k < pixels; k++)
+        drop[k] = base - drop[k];
+    if (cv_render_overlay_alpha(&j->original, drop, j->g.height, j->g.width, 0, 0, j->opt.cmap, 0.6f, &pic, &err) !=
+        CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    ok = save_picture(&pic, NULL, j->dir, "overlay_alpha.png");
+out:
+    cv_image_free(&proj);
+    cv_image_free(&pic);
+    free(drop);
+    return ok;
+}
+
+/* --all-classes: the most likely class at each position, as .npy and a picture. */
+static bool save_all_classes(const occ_job *j)
+{
+    cv_error err;
+    size_t cells = (size_t)j->rows * j->cols;
+    double *top_d = malloc(cells * sizeof(double));
+    if (!top_d)
+        return cli_error("out of memory"), false;
+    for (size_t k = 0; k < cells; k++)
+        top_d[k] = j->top[k];
+    char path[4096];
+    cv_shape ms = {2, {j->rows, j->cols}};
+    cv_status st = cv_npy_write_f64(cli_path(path, sizeof path, j->dir, "all_classes.npy"), &ms, top_d, &err);
+    free(top_d);
+    if (st != CV_OK)
+        return cli_fail(&err), false;
+    cv_image pic = {0};
+    if (cv_render_labels(j->top, j->rows, j->cols, (const char *const *)j->labels.names, j->labels.n, 0, &pic,
+                         &err) != CV_OK)
+        return cli_fail(&err), false;
+    bool ok = save_picture(&pic, "top class under the occluder", j->dir, "all_classes.png");
+    cv_image_free(&pic);
+    return ok;
+}
+
+/* Every output, only now that the map is complete. */
+static bool write_outputs(const cli_args *a, occ_job *j)
+{
+    const occ_opts *o = &j->opt;
+    cv_error err;
+    if (cv_occlusion_regularize(j->reg, j->map, j->rows, j->cols, (int)o->norm, o->percentile, &err) != CV_OK)
+        return cli_fail(&err), false;
+    char path[4096], caption[512];
+    cv_shape ms = {2, {j->rows, j->cols}};
+    if (cv_npy_write_f64(cli_path(path, sizeof path, j->dir, "probs.npy"), &ms, j->map, &err) != CV_OK)
+        return cli_fail(&err), false;
+    if (!write_csv(cli_path(path, sizeof path, j->dir, "probs.csv"), j->map, j->rows, j->cols))
+        return false;
+    size_t cells = (size_t)j->rows * j->cols;
+    float *mapf = to_float(j->map, cells), *regf = to_float(j->reg, cells);
+    bool ok = false;
+    if (!mapf || !regf) {
+        cli_error("out of memory");
+        goto out;
+    }
+    snprintf(caption, sizeof caption, "p(%.*s) under a %ld px occluder%s", (int)strcspn(j->tname, ","), j->tname,
+             o->occ, j->stats.approximate ? " (approximate)" : "");
+    if (!save_heatmap(j, mapf, caption, "heatmap.png"))
+        goto out;
+    snprintf(caption, sizeof caption, "regularised (%sp%g, blur 3x3)", o->norm ? "norm, " : "", o->percentile);
+    if (!save_heatmap(j, regf, caption, "heatmap_reg.png") || !save_overlays(j, regf))
+        goto out;
+    if (cli_flag(a, "all-classes") && !save_all_classes(j))
+        goto out;
+    if (cli_flag(a, "frames") && !write_frames(j->dir, &j->sized, j->map, j->rows, j->cols, (int)o->occ, (int)o->stride))
+        goto out;
+    ok = true;
+out:
+    free(mapf);
+    free(regf);
+    return ok;
+}
+
 /* ---- the command --------------------------------------------------------------- */
 
 static int run(const cli_args *a)
 {
-    long occ, stride, norm, batch, size_opt;
-    double percentile, grey = 0;
-    fill_kind fill = FILL_GREY;
-    cv_cmap cmap;
-    cv_error err;
-    const char *img_path = cli_require(a, "img");
-    if (!img_path || !cli_int(a, "occ_size", 1, 4096, &occ) || !cli_int(a, "stride", 1, 4096, &stride) ||
-        !cli_int(a, "norm", 0, 1, &norm) || !cli_float(a, "percentile", 0, 100, &percentile) ||
-        !cli_int(a, "batch", 0, 4096, &batch) || !cli_int(a, "size", 8, 4096, &size_opt) ||
-        !parse_pixel(cli_str(a, "pixel"), &fill, &grey))
+    occ_job j = {0};
+    if (!parse_opts(a, &j.opt))
         return 2;
-    if (cv_cmap_from_name(&cmap, cli_str(a, "cmap"), &err) != CV_OK)
-        return cli_fail(&err), 2;
-    bool approx = cli_flag(a, "approx"), compare = cli_flag(a, "compare-exact");
-    double tau, drill;
-    long coarse;
-    if (!cli_float(a, "tau", 0, 1, &tau) || !cli_float(a, "drill", 0, 1, &drill) ||
-        !cli_int(a, "coarse", 1, 4096, &coarse))
-        return 2;
-    if (!(tau > 0))
-        return cli_error("--tau must be in (0, 1], got %g", tau), 2;
-    if (!(drill > 0))
-        return cli_error("--drill must be in (0, 1], got %g", drill), 2;
-    if (!approx && (cli_given(a, "tau") || cli_given(a, "drill") || cli_given(a, "coarse") || compare))
-        return cli_error("--tau, --coarse, --drill and --compare-exact tune approximate mode: add --approx"), 2;
-    if (cli_flag(a, "exact-full") && (approx || (cli_given(a, "engine") && strcmp(cli_str(a, "engine"), "full"))))
-        return cli_error("--exact-full asks for the exact map by full inference; it does not go with --approx or "
-                         "--engine %s", cli_str(a, "engine")), 2;
-    const char *engine_name = cli_flag(a, "exact-full") ? "full" : cli_str(a, "engine");
-    cv_occlusion_engine engine = strcmp(engine_name, "full") == 0          ? CV_OCCLUSION_ENGINE_FULL
-                                 : strcmp(engine_name, "incremental") == 0 ? CV_OCCLUSION_ENGINE_INCREMENTAL
-                                                                           : CV_OCCLUSION_ENGINE_AUTO;
-    if (engine == CV_OCCLUSION_ENGINE_AUTO && strcmp(engine_name, "auto") != 0)
-        return cli_error("--engine must be auto, full or incremental, got '%s'", engine_name), 2;
-    if (cli_given(a, "size") && occ > size_opt)
-        return cli_error("--occ_size %ld is larger than --size %ld", occ, size_opt), 2;
     cli_outset set;
     if (!cli_outset_begin(&set, cli_str(a, "out"), "occlusion"))
         return 1;
-    const char *dir = set.stage; /* moved to --out, complete, at the end */
-
-    cv_model *m = NULL;
-    cv_occlusion *o = NULL;
-    float *x = NULL, *fill_img = NULL, *mapf = NULL, *regf = NULL, *drop = NULL;
-    double *map = NULL, *reg = NULL, *top_d = NULL, *exact = NULL;
-    int *top = NULL;
-    cv_labels label_set = {0};
+    j.dir = set.stage; /* moved to --out, complete, at the end */
     int status = 1;
-    cv_image original = {0}, sized = {0}, pic = {0}, proj = {0};
-    cli_input_geom g;
-    cv_preprocess pre;
-    if (!cli_load_model(a, &m) || !cli_input_geometry(a, m, "size", &g) || !cli_preprocess(a, m, &pre))
-        goto out;
-    cv_occlusion_geometry og = {g.channels, g.height, g.width, g.nhwc};
-    int rows, cols;
-    if (cv_occlusion_grid_size(&og, (int)occ, (int)stride, &rows, &cols, &err) != CV_OK) {
-        cli_error("--occ_size %ld does not fit the model's %d x %d input%s", occ, g.height, g.width,
-                  occ > g.height || occ > g.width ? " (use a smaller --occ_size)" : "");
-        goto out;
-    }
-    if (!cli_labels(a, m, &label_set))
-        goto out;
-    char **labels = label_set.names;
-    int n_labels = label_set.n;
-    int target = resolve_class(cli_str(a, "class"), labels, n_labels);
-    if (target == -2)
-        goto out;
-    if (!(x = cli_image_input(a, m, img_path, &g, &pre, &original)))
-        goto out;
-    /* The picture the model saw, for the projection and the frames. */
-    const char *resize_mode = cli_str(a, "resize");
-    cv_status rs = resize_mode && strcmp(resize_mode, "bilinear") == 0
-                       ? cv_image_resize(&sized, &original, g.width, g.height, &err)
-                       : cv_image_resize_antialias(&sized, &original, g.width, g.height, &err);
-    if (rs != CV_OK) {
-        cli_fail(&err);
-        goto out;
-    }
-
-    cv_occlusion_params p = cv_occlusion_defaults();
-    p.occ_size = (int)occ;
-    p.stride = (int)stride;
-    p.batch = (int)batch;
-    if (!cli_max_memory(a, &p.max_memory)) /* also bounds the automatic batch */
-        goto out;
-    p.engine = engine;
-    p.approx.enabled = approx;
-    p.approx.tau = tau;
-    p.approx.coarse_factor = (int)coarse;
-    p.approx.drill_fraction = drill;
-    char fill_desc[64];
-    if (fill == FILL_GREY) {
-        for (int c = 0; c < g.channels; c++)
-            p.fill_value[c] = cv_preprocess_value(&pre, (float)grey, c);
-        snprintf(fill_desc, sizeof fill_desc, "grey %g", grey);
-    } else if (fill == FILL_MEAN) {
-        cv_occlusion_fill_mean(p.fill_value, x, &og);
-        snprintf(fill_desc, sizeof fill_desc, "the image's mean colour");
-    } else {
-        size_t n = (size_t)g.channels * g.height * g.width;
-        double sigma = occ / 4.0;
-        if (!(fill_img = malloc(n * sizeof(float)))) {
-            cli_error("out of memory");
-            goto out;
-        }
-        if (cv_occlusion_fill_blur(fill_img, x, &og, sigma, &err) != CV_OK) {
-            cli_fail(&err);
-            goto out;
-        }
-        p.fill = fill_img;
-        snprintf(fill_desc, sizeof fill_desc, "the image blurred (Gaussian, sigma %.4g px)", sigma);
-    }
     cli_progress pr;
-    p.progress = on_progress;
-    p.user = &pr;
+    cv_error err;
+    if (!load_inputs(a, &j) || !set_params(a, &j, &pr))
+        goto out;
     double t_create = cli_now();
-    if (cv_occlusion_create(&o, m, x, &og, &p, &err) != CV_OK) {
+    if (cv_occlusion_create(&j.o, j.m, j.x, &j.og, &j.p, &err) != CV_OK) {
         cli_fail(&err);
         goto out;
     }
     t_create = cli_now() - t_create;
-    if (approx && tau < 1 && strcmp(cv_occlusion_engine_name(o), "full") == 0)
+    if (j.opt.approx && j.opt.tau < 1 && strcmp(cv_occlusion_engine_name(j.o), "full") == 0)
         cli_note("--tau %g needs the incremental engine; with full inference only the drill-down (--coarse %ld, "
-                 "--drill %g) approximates", tau, coarse, drill);
-    int n_classes;
-    const float *probs = cv_occlusion_base_probs(o, &n_classes);
-    if (labels && n_labels != n_classes)
-        cli_note("%d class names for %d outputs", n_labels, n_classes);
-    if (target >= n_classes) {
-        cli_error("--class %d is out of range: the model has %d classes (0..%d)", target, n_classes, n_classes - 1);
-        goto out;
-    }
-    printf("%s: top 5 of %d classes%s\n", img_path, n_classes,
-           cv_occlusion_softmax_applied(o) ? " (softmax of the model's outputs)" : "");
-    int top5[5] = {0};
-    for (int k = 0; k < 5 && k < n_classes; k++) {
-        int best = -1;
-        for (int c = 0; c < n_classes; c++) {
-            bool taken = false;
-            for (int j = 0; j < k; j++)
-                taken = taken || top5[j] == c;
-            if (!taken && (best < 0 || probs[c] > probs[best]))
-                best = c;
-        }
-        top5[k] = best;
-        printf("%3d. %-32s %5d  %.4f\n", k + 1, label_of(labels, n_labels, best), best, probs[best]);
-    }
-    if (target < 0)
-        target = top5[0];
-    const char *tname = label_of(labels, n_labels, target);
-    printf("target: class %d (%s), p = %.4f unoccluded\n", target, tname, probs[target]);
-    long total = (long)rows * cols;
-    printf("occluding: %d x %d = %ld positions, %ld px square, stride %ld, filled with %s; batch %d, engine %s",
-           rows, cols, total, occ, stride, fill_desc, cv_occlusion_batch(o), cv_occlusion_engine_name(o));
-    if (cv_occlusion_engine_speedup(o) != 1.0)
-        printf(" (%.1fx fewer multiply-adds)", cv_occlusion_engine_speedup(o));
-    printf("\n");
-    fflush(stdout);
-
-    size_t cells = (size_t)total;
-    map = malloc(cells * sizeof(double));
-    reg = malloc(cells * sizeof(double));
-    top = malloc(cells * sizeof(int));
-    if (!map || !reg || !top) {
-        cli_error("out of memory");
-        goto out;
-    }
-    cli_progress_start(&pr, "occlusion", total);
-    double t0 = cli_now();
-    cv_status st = cv_occlusion_run(o, target, map, top, NULL, &err);
-    double elapsed = cli_now() - t0;
-    if (st != CV_OK) {
-        cli_fail(&err);
-        goto out;
-    }
-    cli_progress_end(&pr);
-    double lo = map[0], hi = map[0];
-    for (size_t k = 1; k < cells; k++) {
-        lo = fmin(lo, map[k]);
-        hi = fmax(hi, map[k]);
-    }
-    cv_occlusion_stats stats = cv_occlusion_last_stats(o);
-    printf("done: %s%ld positions in %.2f s, %.2f ms per position; p(%s) from %.4f to %.4f\n",
-           stats.approximate ? "APPROXIMATE map, " : "", total, elapsed, 1e3 * elapsed / (double)total, tname, lo, hi);
-    double macs_approx = cv_occlusion_engine_speedup(o) * (double)total / (double)stats.evaluated;
-    if (approx)
-        printf("approximate: %ld of %ld positions evaluated (%ld at stride %ld, %ld more at stride %ld in the most "
-               "sensitive %.0f%% of the map), tau %g; %.1fx fewer multiply-adds than full inference\n",
-               stats.evaluated, total, stats.coarse ? stats.coarse : stats.evaluated,
-               stats.coarse ? stride * coarse : stride, stats.evaluated - (stats.coarse ? stats.coarse : stats.evaluated),
-               stride, 100.0 * (double)stats.drilled / (double)total, stats.tau, macs_approx);
-    if (compare) {
-        double macs_exact = 1;
-        if (!(exact = malloc(cells * sizeof(double)))) {
-            cli_error("out of memory");
-            goto out;
-        }
-        double t_exact = exact_map(m, x, &og, &p, target, exact, &macs_exact);
-        if (t_exact < 0)
-            goto out;
-        cv_occlusion_map_error me;
-        if (cv_occlusion_compare(map, exact, rows, cols, &me, &err) != CV_OK) {
-            cli_fail(&err);
-            goto out;
-        }
-        double t_approx = t_create + elapsed;
-        printf("approximate vs exact: MAE %.4g, max abs %.4g, SSIM %.4f, speed-up %.2fx (approx %.2f s, exact %.2f s, "
-               "planning included); %.1fx fewer multiply-adds than the exact %s map\n",
-               me.mae, me.max_abs, me.ssim, t_exact / t_approx, t_approx, t_exact, macs_approx / macs_exact,
-               cv_occlusion_engine_name(o));
-    }
-
-    /* ---- outputs, only now that the map is complete ---- */
-    if (cv_occlusion_regularize(reg, map, rows, cols, (int)norm, percentile, &err) != CV_OK) {
-        cli_fail(&err);
-        goto out;
-    }
-    char path[4096], caption[512];
-    cv_shape ms = {2, {rows, cols}};
-    if (cv_npy_write_f64(cli_path(path, sizeof path, dir, "probs.npy"), &ms, map, &err) != CV_OK) {
-        cli_fail(&err);
-        goto out;
-    }
-    if (!write_csv(cli_path(path, sizeof path, dir, "probs.csv"), map, rows, cols))
-        goto out;
-
-    mapf = to_float(map, cells);
-    regf = to_float(reg, cells);
-    drop = malloc((size_t)g.height * g.width * sizeof(float));
-    if (!mapf || !regf || !drop) {
-        cli_error("out of memory");
-        goto out;
-    }
-    if (cv_render_heatmap(mapf, rows, cols, 0, 0, cmap, 0, &pic, &err) != CV_OK) {
-        cli_fail(&err);
-        goto out;
-    }
-    snprintf(caption, sizeof caption, "p(%.*s) under a %ld px occluder%s", (int)strcspn(tname, ","), tname, occ,
-             stats.approximate ? " (approximate)" : "");
-    if (!save_picture(&pic, caption, dir, "heatmap.png"))
-        goto out;
-    cv_image_free(&pic);
-    if (cv_render_heatmap(regf, rows, cols, 0, 0, cmap, 0, &pic, &err) != CV_OK) {
-        cli_fail(&err);
-        goto out;
-    }
-    snprintf(caption, sizeof caption, "regularised (%sp%g, blur 3x3)", norm ? "norm, " : "", percentile);
-    if (!save_picture(&pic, caption, dir, "heatmap_reg.png"))
-        goto out;
-    cv_image_free(&pic);
-
-    /* The original's projection: at the model's size, then back to the photo's. */
-    if (cv_render_overlay_multiply(&sized, regf, rows, cols, &proj, &err) != CV_OK ||
-        cv_image_resize(&pic, &proj, original.w, original.h, &err) != CV_OK) {
-        cli_fail(&err);
-        goto out;
-    }
-    if (!save_picture(&pic, NULL, dir, "overlay.png"))
-        goto out;
-    cv_image_free(&pic);
-    /* The probability drop over the photo, interpolated between window
-     * centres so it sits where the windows were: where hiding hurts most. */
-    if (cv_occlusion_pixel_map(drop, map, &og, (int)occ, (int)stride, 1, &err) != CV_OK) {
-        cli_fail(&err);
-        goto out;
-    }
-    for (size_t k = 0; k < (size_t)g.height * g.width; k++)
-        drop[k] = probs[target] - drop[k];
-    if (cv_render_overlay_alpha(&original, drop, g.height, g.width, 0, 0, cmap, 0.6f, &pic, &err) != CV_OK) {
-        cli_fail(&err);
-        goto out;
-    }
-    if (!save_picture(&pic, NULL, dir, "overlay_alpha.png"))
-        goto out;
-    cv_image_free(&pic);
-
-    if (cli_flag(a, "all-classes")) {
-        if (!(top_d = malloc(cells * sizeof(double)))) {
-            cli_error("out of memory");
-            goto out;
-        }
-        for (size_t k = 0; k < cells; k++)
-            top_d[k] = top[k];
-        if (cv_npy_write_f64(cli_path(path, sizeof path, dir, "all_classes.npy"), &ms, top_d, &err) != CV_OK) {
-            cli_fail(&err);
-            goto out;
-        }
-        if (cv_render_labels(top, rows, cols, (const char *const *)labels, n_labels, 0, &pic, &err) != CV_OK) {
-            cli_fail(&err);
-            goto out;
-        }
-        if (!save_picture(&pic, "top class under the occluder", dir, "all_classes.png"))
-            goto out;
-        cv_image_free(&pic);
-    }
-    if (cli_flag(a, "frames") && !write_frames(dir, &sized, map, rows, cols, (int)occ, (int)stride))
-        goto out;
-    if (!cli_outset_commit(&set))
+                 "--drill %g) approximates", j.opt.tau, j.opt.coarse, j.opt.drill);
+    if (!print_plan(&j) || !compute_map(&j, &pr, t_create) || !write_outputs(a, &j) || !cli_outset_commit(&set))
         goto out;
     printf("wrote %s/: %s\n", set.final, set.summary);
     status = 0;
 out:
     cli_outset_abort(&set);
-    cv_image_free(&pic);
-    cv_image_free(&proj);
-    cv_image_free(&sized);
-    cv_image_free(&original);
-    cv_labels_free(&label_set);
-    free(x);
-    free(fill_img);
-    free(map);
-    free(exact);
-    free(reg);
-    free(top);
-    free(top_d);
-    free(mapf);
-    free(regf);
-    free(drop);
-    cv_occlusion_free(o);
-    cv_model_free(m);
+    job_free(&j);
     return status;
 }
 

@@ -140,6 +140,12 @@ cv_status cv_labels_read(cv_labels *out, const char *path, size_t max_bytes, cv_
 /* From a comma-separated list (a model's "labels" metadata), same limit. */
 cv_status cv_labels_parse_csv(cv_labels *out, const char *csv, size_t max_bytes, cv_error *err);
 void cv_labels_free(cv_labels *l);
+/* The class a name stands for: a label matches when the name equals it or
+ * one of its comma-separated synonyms ("tabby, tabby cat"), ignoring case;
+ * the first such label wins. Otherwise -1 and CV_ERR_INVALID with a message
+ * suggesting the five closest labels (a synonym containing the name as a
+ * word, as a prefix, anywhere, or within edit distance 2, best first). */
+int cv_labels_find(const cv_labels *l, const char *name, cv_error *err);
 
 #ifdef __cplusplus
 }

@@ -48,6 +48,7 @@
 #define CNNVIZ_OCCLUSION_H
 
 #include "cnnviz.h"
+#include "cnnviz_io.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -142,6 +143,17 @@ cv_occlusion_params cv_occlusion_defaults(void);
  * when occ_size does not fit or stride < 1. */
 cv_status cv_occlusion_grid_size(const cv_occlusion_geometry *g, int occ_size, int stride,
                                  int *rows, int *cols, cv_error *err);
+
+/* The pixels the window at grid position (i, j) hides: rows [y0, y1) =
+ * [i*stride, min(H, i*stride + occ_size)) and columns [x0, x1) likewise
+ * with j and W, so windows at the last positions are clipped at the border.
+ * This is the one place the arithmetic is written: the engines, the pixel
+ * map and the CLI's frames all ask here. Arguments are not checked (see
+ * cv_occlusion_grid_size). */
+typedef struct {
+    int y0, y1, x0, x1;
+} cv_occlusion_rect;
+cv_occlusion_rect cv_occlusion_window(const cv_occlusion_geometry *g, int occ_size, int stride, int i, int j);
 
 typedef struct cv_occlusion cv_occlusion;
 
@@ -245,6 +257,19 @@ cv_status cv_occlusion_pixel_map(float *out, const double *map, const cv_occlusi
  * High values mark where occlusion lowered the probability. */
 cv_status cv_occlusion_regularize(double *out, const double *map, int rows, int cols, int norm,
                                   double percentile, cv_error *err);
+
+/* ---- frames: one picture per position ------------------------------------- */
+
+/* The picture frames are drawn on: `picture` (the image the model saw, 1,
+ * 3 or 4 channels) as 3-channel RGB, enlarged by a whole factor *factor
+ * (nearest neighbour) when its longer side is under 224 pixels, so the
+ * numbers written in the windows fit and read. Windows on it are those of
+ * occ_size * factor and stride * factor. */
+cv_status cv_occlusion_frame_base(cv_image *out, int *factor, const cv_image *picture, cv_error *err);
+/* Frame: base (3 channels, frame's size) with window w filled with grey
+ * prob * 255 and the probability written in it, as the original tool's
+ * video frames. */
+void cv_occlusion_draw_frame(cv_image *frame, const cv_image *base, cv_occlusion_rect w, double prob);
 
 #ifdef __cplusplus
 }

@@ -69,7 +69,9 @@ void cv_render_fill_rect(cv_image *img, int x, int y, int w, int h, const uint8_
 cv_status cv_render_heatmap(const float *map, int rows, int cols, float vmin, float vmax,
                             cv_cmap cmap, int cell_px, cv_image *out, cv_error *err);
 
-/* A white band above `in` with `text` centred in it. */
+/* A white band above `in` with `text` centred in it (lines split at
+ * '\n'): font scale 2 when the text fits in.w with 8 pixels either side,
+ * else 1; the picture is widened, on white, when the text is wider. */
 cv_status cv_render_caption(const cv_image *in, const char *text, cv_image *out, cv_error *err);
 
 /* Tiles in a grid on black: n_per_side columns (<= 0: floor(sqrt(count)),

@@ -116,6 +116,41 @@ static void test_csv_metadata(void)
     CHECK(cv_labels_parse_csv(&l, "a,b,c,d,e,f,g,h", 16, &err) == CV_ERR_LIMIT, "16-byte limit: %s", err.msg);
 }
 
+/* A class by name: the whole label or a synonym, any case, the first label
+ * that has it; a typo gets the closest labels suggested, best first; a
+ * name close to nothing fails without suggestions. */
+static void test_find(void)
+{
+    const char text[] = "tench, Tinca tinca\ngoldfish, Carassius auratus\ntabby, tabby cat\ntiger cat\n"
+                        "Egyptian cat\ncat\n";
+    cv_labels l;
+    cv_error err;
+    REQUIRE(cv_labels_read(&l, write_file("find.txt", text, sizeof text - 1), 0, &err) == CV_OK, "%s", err.msg);
+    REQUIRE(l.n == 6, "n = %d", l.n);
+    int k = cv_labels_find(&l, "tench, tinca tinca", &err);
+    CHECK(k == 0, "the whole label: %d", k);
+    k = cv_labels_find(&l, "carassius AURATUS", &err);
+    CHECK(k == 1, "a synonym, any case: %d", k);
+    k = cv_labels_find(&l, "tabby cat", &err);
+    CHECK(k == 2, "the second synonym: %d", k);
+    k = cv_labels_find(&l, "cat", &err);
+    CHECK(k == 5, "'cat' is label 5 exactly, not a word of 'tabby cat': %d", k);
+    memset(&err, 0, sizeof err);
+    k = cv_labels_find(&l, "goldfsh", &err);
+    printf("    %s\n", err.msg);
+    CHECK(k == -1 && err.status == CV_ERR_INVALID, "a typo matched %d (status %d)", k, err.status);
+    CHECK(strstr(err.msg, "did you mean 1 'goldfish, Carassius auratus'") != NULL, "suggestion: %s", err.msg);
+    k = cv_labels_find(&l, "tiger", &err);
+    printf("    %s\n", err.msg);
+    /* 'tiger' is a whole word of label 3 only: it comes first. */
+    CHECK(k == -1 && strstr(err.msg, "did you mean 3 'tiger cat'") != NULL, "word fit first: %s", err.msg);
+    k = cv_labels_find(&l, "zzzzqqqq", &err);
+    printf("    %s\n", err.msg);
+    CHECK(k == -1 && err.status == CV_ERR_INVALID && !strstr(err.msg, "did you mean"), "no fit: %s", err.msg);
+    CHECK(!strstr(err.msg, "--"), "a library message names no CLI flag: %s", err.msg);
+    cv_labels_free(&l);
+}
+
 /* Escaping for the terminal: control characters, C1 controls and broken
  * UTF-8 become \xNN; valid UTF-8 text stays. */
 static void test_escape(void)
@@ -141,6 +176,7 @@ int main(void)
     RUN(test_not_regular_files);
     RUN(test_csv_metadata);
     RUN(test_escape);
+    RUN(test_find);
     test_remove_dir(dir);
     return test_summary("labels");
 }

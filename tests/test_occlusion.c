@@ -227,6 +227,47 @@ static void test_grid(void)
     CHECK(cv_occlusion_grid_size(&g, 0, 5, &rows, &cols, &err) == CV_ERR_INVALID, "occ 0 accepted");
 }
 
+/* cv_occlusion_window against the formula written out here: the window at
+ * (i, j) starts at (i*stride, j*stride) and is clipped at the border; the
+ * grid's first window is whole, its last row and column reach the border,
+ * and with stride <= occ_size the windows cover every pixel. */
+static void test_window(void)
+{
+    const struct {
+        int h, w, occ, stride;
+    } cases[] = {{224, 224, 40, 5}, {20, 31, 6, 4}, {24, 24, 7, 3}, {9, 13, 9, 2}, {10, 10, 3, 7}, {5, 8, 1, 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        cv_occlusion_geometry g = {3, cases[c].h, cases[c].w, 0};
+        const int occ = cases[c].occ, stride = cases[c].stride;
+        int rows, cols, bad = 0;
+        cv_error err;
+        REQUIRE(cv_occlusion_grid_size(&g, occ, stride, &rows, &cols, &err) == CV_OK, "%s", err.msg);
+        unsigned char *covered = calloc((size_t)g.height * g.width, 1);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                cv_occlusion_rect r = cv_occlusion_window(&g, occ, stride, i, j);
+                int y1 = i * stride + occ > g.height ? g.height : i * stride + occ;
+                int x1 = j * stride + occ > g.width ? g.width : j * stride + occ;
+                bad += r.y0 != i * stride || r.x0 != j * stride || r.y1 != y1 || r.x1 != x1 || r.y0 >= r.y1 ||
+                       r.x0 >= r.x1;
+                bad += (i == rows - 1 && r.y1 != g.height) || (j == cols - 1 && r.x1 != g.width);
+                for (int y = r.y0; y < r.y1; y++)
+                    for (int x = r.x0; x < r.x1; x++)
+                        covered[(size_t)y * g.width + x] = 1;
+            }
+        cv_occlusion_rect first = cv_occlusion_window(&g, occ, stride, 0, 0);
+        bad += first.y1 - first.y0 != occ || first.x1 - first.x0 != occ;
+        long uncovered = 0;
+        for (size_t k = 0; k < (size_t)g.height * g.width; k++)
+            uncovered += !covered[k];
+        free(covered);
+        CHECK(bad == 0, "%dx%d occ %d stride %d: %d windows wrong", g.height, g.width, occ, stride, bad);
+        CHECK(stride > occ || uncovered == 0, "%dx%d occ %d stride %d: %ld pixels under no window", g.height,
+              g.width, occ, stride, uncovered);
+        CHECK(stride <= occ || uncovered > 0, "stride %d > occ %d leaves gaps, none found", stride, occ);
+    }
+}
+
 typedef struct {
     long calls, last_done, last_total;
     int monotonic;
@@ -907,6 +948,23 @@ static void test_cli(void)
     rc = sh("%s occlusion --model %s --img %s %s --occ_size 7 --out /proc/cnnviz/out > /dev/null 2>&1", cli_exe, model,
             img_path, common);
     CHECK(rc != 0, "an unwritable --out gave exit 0");
+
+    /* --class by name through a labels file: a synonym in any case picks
+     * its class; a typo fails with the closest name suggested. */
+    snprintf(path, sizeof path, "%s/labels.txt", dir);
+    FILE *lf = fopen(path, "w");
+    REQUIRE(lf, "cannot write %s", path);
+    for (int k = 0; k < 10; k++)
+        fprintf(lf, "%d,class %d, synonym %c\n", k, k, 'a' + k);
+    fclose(lf);
+    rc = sh("%s occlusion --model %s --img %s %s --occ_size 7 --stride 3 --labels %s --class 'Synonym D' --out %s/named"
+            " > %s/log 2>&1 && grep -q 'target: class 3 (class 3, synonym d)' %s/log", cli_exe, model, img_path,
+            common, path, dir, dir, dir);
+    CHECK(rc == 0, "--class 'Synonym D' did not pick class 3 (see %s/log)", dir);
+    rc = sh("%s occlusion --model %s --img %s %s --occ_size 7 --labels %s --class 'synonim d' --out %s/named2"
+            " > %s/log 2>&1", cli_exe, model, img_path, common, path, dir, dir);
+    CHECK(rc != 0 && sh("grep -q \"did you mean 3 'class 3, synonym d'\" %s/log", dir) == 0,
+          "a typo: exit %d, no suggestion (see %s/log)", rc, dir);
     sh("rm -rf '%s'", dir);
 }
 
@@ -917,6 +975,7 @@ int main(int argc, char **argv)
              argv[0]);
     (void)argc;
     RUN(test_grid);
+    RUN(test_window);
     const cv_occlusion_engine engines[] = {CV_OCCLUSION_ENGINE_FULL, CV_OCCLUSION_ENGINE_INCREMENTAL};
     for (int e = 0; e < 2; e++) {
         engine_under_test = engines[e];

@@ -24,6 +24,10 @@ cv_status cv_fail(cv_error *err, cv_status status, const char *fmt, ...)
 
 /* a*b into *out; returns false on overflow. */
 bool cv_mul_size(size_t a, size_t b, size_t *out);
+/* Levenshtein distance between a[0 .. na) and b[0 .. nb), over at most
+ * their first 64 characters; fold_case: ignoring ASCII case. For "did you
+ * mean" suggestions (layer names, class names). */
+int cv_edit_distance(const char *a, size_t na, const char *b, size_t nb, bool fold_case);
 /* Default cap on a single tensor: 4 GiB of floats. */
 #define CV_MAX_TENSOR_BYTES ((size_t)4 << 30)
 /* The memory limit in force: `requested` bytes when non-zero, else what the

@@ -527,29 +527,6 @@ size_t cv_model_layer_params(const cv_model *m, int layer)
     return total;
 }
 
-/* Levenshtein distance, capped at 64 characters per side (names are short). */
-static int edit_distance(const char *a, const char *b)
-{
-    int la = (int)strlen(a), lb = (int)strlen(b);
-    if (la > 64) la = 64;
-    if (lb > 64) lb = 64;
-    int row[65];
-    for (int j = 0; j <= lb; j++)
-        row[j] = j;
-    for (int i = 1; i <= la; i++) {
-        int prev = row[0];
-        row[0] = i;
-        for (int j = 1; j <= lb; j++) {
-            int cur = row[j];
-            int sub = prev + (a[i - 1] != b[j - 1]);
-            int best = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
-            row[j] = sub < best ? sub : best;
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
-
 int cv_model_find_layer(const cv_model *m, const char *name, cv_error *err)
 {
     for (int k = 0; k < m->n_nodes; k++)
@@ -562,7 +539,8 @@ int cv_model_find_layer(const cv_model *m, const char *name, cv_error *err)
     /* Not found: suggest the three closest layer names. */
     int best[3] = {-1, -1, -1}, bestd[3] = {1 << 30, 1 << 30, 1 << 30};
     for (int k = 0; k < m->n_nodes; k++) {
-        int d = edit_distance(name, cv_model_layer_name(m, k));
+        const char *layer = cv_model_layer_name(m, k);
+        int d = cv_edit_distance(name, strlen(name), layer, strlen(layer), false);
         for (int s = 0; s < 3; s++)
             if (d < bestd[s]) {
                 for (int t = 2; t > s; t--) {

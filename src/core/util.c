@@ -1,5 +1,6 @@
 /* Status strings, error formatting, checked sizes, shapes, float16. */
 #include "graph.h"
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,4 +264,30 @@ uint16_t cv_float_to_half(float f)
     if (rem > 0x1000 || (rem == 0x1000 && (half & 1)))
         half++; /* may carry into the exponent, which is correct rounding */
     return (uint16_t)half;
+}
+
+int cv_edit_distance(const char *a, size_t na, const char *b, size_t nb, bool fold_case)
+{
+    enum { MAX = 64 };
+    if (na > MAX)
+        na = MAX;
+    if (nb > MAX)
+        nb = MAX;
+    int row[MAX + 1];
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= na; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= nb; j++) {
+            int up = row[j];
+            unsigned char x = (unsigned char)a[i - 1], y = (unsigned char)b[j - 1];
+            bool differ = fold_case ? tolower(x) != tolower(y) : x != y;
+            int sub = diag + differ;
+            int best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
+            row[j] = sub < best ? sub : best;
+            diag = up;
+        }
+    }
+    return row[nb];
 }

@@ -3,6 +3,7 @@
 #include "file.h"
 #include "../core/graph.h"
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,4 +110,123 @@ void cv_labels_free(cv_labels *l)
     free(l->names);
     free(l->text);
     memset(l, 0, sizeof *l);
+}
+
+/* ---- finding a class by name ------------------------------------------------ */
+
+/* Case-insensitive equality of s with t[0..n). */
+static bool same_ci(const char *s, const char *t, size_t n)
+{
+    if (strlen(s) != n)
+        return false;
+    for (size_t k = 0; k < n; k++)
+        if (tolower((unsigned char)s[k]) != tolower((unsigned char)t[k]))
+            return false;
+    return true;
+}
+
+/* The next synonym of a label from *s on ("a, b, c"): its start, its
+ * length without surrounding blanks in *len, and *s moved past it; NULL at
+ * the end. */
+static const char *next_synonym(const char **s, size_t *len)
+{
+    const char *p = *s;
+    while (*p == ' ' || *p == ',')
+        p++;
+    if (!*p)
+        return NULL;
+    size_t n = strcspn(p, ",");
+    *s = p + n;
+    while (n && p[n - 1] == ' ')
+        n--;
+    *len = n;
+    return p;
+}
+
+/* How well `name` fits the synonym s[0..n): 0 a whole word of it, 1 a
+ * prefix, 2 a substring, 3 + d within edit distance d <= 2; -1 not at all. */
+static int fit_score(const char *name, const char *s, size_t n)
+{
+    size_t len = strlen(name);
+    int best = -1;
+    for (size_t k = 0; k + len <= n; k++) {
+        bool eq = true;
+        for (size_t j = 0; j < len && eq; j++)
+            eq = tolower((unsigned char)s[k + j]) == tolower((unsigned char)name[j]);
+        if (!eq)
+            continue;
+        bool word = (k == 0 || s[k - 1] == ' ' || s[k - 1] == '-') &&
+                    (k + len == n || s[k + len] == ' ' || s[k + len] == '-');
+        int sc = word ? 0 : k == 0 ? 1 : 2;
+        if (best < 0 || sc < best)
+            best = sc;
+    }
+    if (best >= 0)
+        return best;
+    if (len > 63 || n > 63) /* longer names are not typos of each other */
+        return -1;
+    int d = cv_edit_distance(name, len, s, n, true);
+    return d <= 2 ? 3 + d : -1;
+}
+
+/* Label k's best fit_score over its synonyms, -1 when none fits. */
+static int label_score(const char *name, const char *label)
+{
+    int score = -1;
+    size_t len;
+    for (const char *s = label, *syn; (syn = next_synonym(&s, &len));) {
+        int sc = len ? fit_score(name, syn, len) : -1;
+        if (sc >= 0 && (score < 0 || sc < score))
+            score = sc;
+    }
+    return score;
+}
+
+enum { SUGGESTIONS = 5 };
+
+/* The labels that fit name best (label_score), best first, ties by index:
+ * their indices into best[]; returns how many (at most SUGGESTIONS). */
+static int closest_labels(const cv_labels *l, const char *name, int best[SUGGESTIONS])
+{
+    int best_score[SUGGESTIONS], shown = 0;
+    for (int j = 0; j < l->n; j++) {
+        int score = label_score(name, l->names[j]);
+        if (score < 0 || (shown == SUGGESTIONS && score >= best_score[SUGGESTIONS - 1]))
+            continue;
+        int at = shown < SUGGESTIONS ? shown++ : SUGGESTIONS - 1;
+        while (at > 0 && best_score[at - 1] > score) {
+            best[at] = best[at - 1];
+            best_score[at] = best_score[at - 1];
+            at--;
+        }
+        best[at] = j;
+        best_score[at] = score;
+    }
+    return shown;
+}
+
+int cv_labels_find(const cv_labels *l, const char *name, cv_error *err)
+{
+    for (int k = 0; k < l->n; k++) {
+        const char *s = l->names[k], *syn;
+        if (same_ci(name, s, strlen(s)))
+            return k;
+        size_t len;
+        while ((syn = next_synonym(&s, &len)))
+            if (len && same_ci(name, syn, len))
+                return k;
+    }
+    int best[SUGGESTIONS];
+    int shown = closest_labels(l, name, best);
+    if (!shown) {
+        cv_fail(err, CV_ERR_INVALID, "unknown class name '%s': no class name is close", name);
+        return -1;
+    }
+    char hint[1024] = "";
+    size_t used = 0;
+    for (int k = 0; k < shown && used < sizeof hint; k++)
+        used += (size_t)snprintf(hint + used, sizeof hint - used, "%s%d '%s'", k ? ", " : "", best[k],
+                                 l->names[best[k]]);
+    cv_fail(err, CV_ERR_INVALID, "unknown class name '%s'; did you mean %s?", name, hint);
+    return -1;
 }

@@ -21,7 +21,7 @@ typedef struct {
     const float *image, *fill;       /* [C x H x W] */
     float fill_value[CV_OCCLUSION_MAX_CHANNELS];
     cv_occlusion_geometry g;
-    int occ, stride, cols;           /* patch side; the grid */
+    int occ, stride, cols;           /* window and patch side; the grid */
     long positions;                  /* rows x cols */
     /* The positions cv_incr is planned for ("slots", in its order): the
      * whole grid in row-major order, or those of the last prepare. */
@@ -31,13 +31,14 @@ typedef struct {
     float *patches;                  /* [batch x C x occ x occ] */
 } incr_engine;
 
-/* Origin of the patch for grid position k: the window's corner, shifted
- * inward where the window is clipped at the border. */
+/* Origin of the patch for grid position k: the window's far corner less
+ * the patch side, which is the window's own corner unless the window is
+ * clipped at the border, and then the patch shifted inward. */
 static void patch_origin(const incr_engine *e, long k, int *py, int *px)
 {
-    int y0 = (int)(k / e->cols) * e->stride, x0 = (int)(k % e->cols) * e->stride;
-    *py = y0 + e->occ <= e->g.height ? y0 : e->g.height - e->occ;
-    *px = x0 + e->occ <= e->g.width ? x0 : e->g.width - e->occ;
+    occ_window w = occ_window_at(&e->g, e->occ, e->stride, e->cols, k);
+    *py = w.y1 - e->occ;
+    *px = w.x1 - e->occ;
 }
 
 /* patch: C x occ x occ, the occluded image's values at origin (py, px). */
@@ -178,21 +179,47 @@ static void incr_free(occ_engine *base)
     free(e);
 }
 
-static const occ_engine_ops incr_ops = {"incremental", incr_eval, incr_prepare, incr_free};
-
-double occ_incr_engine_speedup(const occ_engine *base)
+/* Multiply-adds of full over incremental inference per position, for the
+ * plan in use (0 before its first evaluation). */
+static double incr_speedup(const occ_engine *base)
 {
-    return base->ops == &incr_ops ? cv_incr_speedup_bound(((const incr_engine *)base)->ic) : 0.0;
+    return cv_incr_speedup_bound(((const incr_engine *)base)->ic);
 }
 
-/* Batches past 64 only cost memory. */
-#define OCC_INCR_MAX_AUTO_BATCH 64
+static const occ_engine_ops incr_ops = {"incremental", incr_eval, incr_prepare, incr_speedup, incr_free};
 
-cv_status occ_incr_engine_create(occ_engine **out, const cv_model *m, const float *image,
-                                 const cv_occlusion_geometry *g, const cv_occlusion_params *p, int rows, int cols,
-                                 cv_error *err)
+/* The clean image as position 0 (a patch of clean values) gives the output
+ * size, and cv_incr's speed-up bound; then two positions at once tell
+ * whether the graph fixes its batch size (a Reshape to [1, -1]): if so,
+ * one position at a time. */
+static cv_status probe_output(incr_engine *e, cv_error *err)
+{
+    occ_window none = {0, 0, 0, 0, -1};
+    make_patch(e->patches, e, e->py[0], e->px[0], &none);
+    const cv_tensor *y;
+    cv_status st = cv_incr_run(e->ic, 0, 1, e->patches, &y, err);
+    if (st != CV_OK)
+        return st;
+    size_t numel = cv_shape_numel(&y->shape);
+    if (y->dtype != CV_F32 || numel == 0 || numel > (size_t)1 << 24)
+        return cv_fail(err, CV_ERR_SHAPE, "%s: output 0 is not a vector of class scores", cv_model_path(e->m));
+    e->base.n_classes = (int)numel;
+    if (e->base.batch > 1) {
+        make_patch(e->patches + (size_t)e->g.channels * e->occ * e->occ, e, e->py[1], e->px[1], &none);
+        cv_error batch_err;
+        if (cv_incr_run(e->ic, 0, 2, e->patches, &y, &batch_err) != CV_OK || y->shape.ndim < 1 ||
+            y->shape.d[0] != 2 || cv_shape_numel(&y->shape) != 2 * numel)
+            e->base.batch = 1;
+    }
+    return CV_OK;
+}
+
+cv_status occ_incr_engine_create(occ_engine **out, const occ_engine_config *c, cv_error *err)
 {
     *out = NULL;
+    const cv_occlusion_geometry *g = &c->g;
+    const cv_occlusion_params *p = c->p;
+    const int rows = c->rows, cols = c->cols;
     if (g->nhwc)
         return cv_fail(err, CV_ERR_UNSUPPORTED, "occlusion: the incremental engine needs an N,C,H,W input");
     const long positions = (long)rows * cols;
@@ -202,8 +229,8 @@ cv_status occ_incr_engine_create(occ_engine **out, const cv_model *m, const floa
     if (!e)
         return cv_fail(err, CV_ERR_NOMEM, "occlusion: out of memory");
     e->base.ops = &incr_ops;
-    e->m = m;
-    e->image = image;
+    e->m = c->m;
+    e->image = c->image;
     e->fill = p->fill;
     memcpy(e->fill_value, p->fill_value, sizeof e->fill_value);
     e->g = *g;
@@ -211,12 +238,12 @@ cv_status occ_incr_engine_create(occ_engine **out, const cv_model *m, const floa
     e->stride = p->stride;
     e->cols = cols;
     e->positions = positions;
-    long batch = p->batch > 0 ? p->batch : OCC_INCR_MAX_AUTO_BATCH;
+    long batch = p->batch > 0 ? p->batch : OCC_MAX_AUTO_BATCH;
     e->base.batch = (int)(batch < positions ? batch : positions);
     e->opt = cv_incr_defaults();
     e->opt.max_batch = e->base.batch;
-    if (p->approx.enabled)
-        e->opt.field_cap = p->approx.tau;
+    e->base.field_cap = p->approx.enabled ? p->approx.tau : 1.0;
+    e->opt.field_cap = e->base.field_cap;
     cv_status st;
     e->patches = malloc(sizeof(float) * (size_t)e->base.batch * g->channels * e->occ * e->occ);
     if (!e->patches) {
@@ -226,34 +253,13 @@ cv_status occ_incr_engine_create(occ_engine **out, const cv_model *m, const floa
     if ((st = plan(e, NULL, positions, err)) != CV_OK)
         goto fail;
     if (p->batch <= 0) { /* the automatic batch fits the memory budget too */
-        size_t budget = p->max_memory ? p->max_memory : occ_default_budget();
         double per = cv_incr_bytes_per_position(e->grid);
-        double fit = per > 0 ? (double)budget / per : (double)e->base.batch;
+        double fit = per > 0 ? (double)c->budget / per : (double)e->base.batch;
         if (fit < e->base.batch)
             e->base.batch = e->opt.max_batch = fit < 1 ? 1 : (int)fit;
     }
-    /* The clean image as position 0 (a patch of clean values) gives the
-     * output size, and cv_incr's speed-up bound. */
-    occ_window none = {0, 0, 0, 0, -1};
-    make_patch(e->patches, e, e->py[0], e->px[0], &none);
-    const cv_tensor *y;
-    if ((st = cv_incr_run(e->ic, 0, 1, e->patches, &y, err)) != CV_OK)
+    if ((st = probe_output(e, err)) != CV_OK)
         goto fail;
-    size_t numel = cv_shape_numel(&y->shape);
-    if (y->dtype != CV_F32 || numel == 0 || numel > (size_t)1 << 24) {
-        st = cv_fail(err, CV_ERR_SHAPE, "%s: output 0 is not a vector of class scores", cv_model_path(m));
-        goto fail;
-    }
-    e->base.n_classes = (int)numel;
-    if (e->base.batch > 1) {
-        /* A graph may fix its batch size (a Reshape to [1, -1]): try two
-         * positions at once, else go one at a time. */
-        make_patch(e->patches + (size_t)g->channels * e->occ * e->occ, e, e->py[1], e->px[1], &none);
-        cv_error batch_err;
-        if (cv_incr_run(e->ic, 0, 2, e->patches, &y, &batch_err) != CV_OK || y->shape.ndim < 1 ||
-            y->shape.d[0] != 2 || cv_shape_numel(&y->shape) != 2 * numel)
-            e->base.batch = 1;
-    }
     *out = &e->base;
     return CV_OK;
 fail:

@@ -346,13 +346,15 @@ cv_status cv_render_caption(const cv_image *in, const char *text, cv_image *out,
     memset(out, 0, sizeof *out);
     if (!in->px || in->c < 1 || in->c > 4)
         return cv_fail(err, CV_ERR_INVALID, "caption: empty image");
-    int s = in->w >= 600 ? 2 : 1;
+    /* Scale 2 when the text fits the image's width at it with 8 pixels
+     * either side (a map about 400 pixels wide takes ~23 characters). */
+    int s = cv_render_text_width(text, 2) + 16 <= in->w ? 2 : 1;
     int lines = 1;
     for (const char *p = text; *p; p++)
         lines += *p == '\n';
     int tw = cv_render_text_width(text, s);
-    int band = (lines * CV_FONT_LINE + 8) * s;
-    int W = in->w > tw + 16 * s ? in->w : tw + 16 * s;
+    int band = lines * CV_FONT_LINE * s + 12;
+    int W = in->w > tw + 16 ? in->w : tw + 16;
     cv_status st = cv_image_alloc(out, W, in->h + band, 3, err);
     if (st != CV_OK)
         return st;
@@ -367,7 +369,7 @@ cv_status cv_render_caption(const cv_image *in, const char *text, cv_image *out,
             else
                 q[0] = q[1] = q[2] = p[0];
         }
-    cv_render_text(out, (W - tw) / 2, 5 * s, text, s, cv_black);
+    cv_render_text(out, (W - tw) / 2, 8, text, s, cv_black);
     return CV_OK;
 }
 

@@ -1,0 +1,56 @@
+/* Classes on the command line: --class as an index or a name, and the
+ * top-k table that predict and occlusion print. */
+#include "cli.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+bool cli_resolve_class(const char *spec, const cv_labels *labels, int *target)
+{
+    *target = -1;
+    if (!spec)
+        return true;
+    char *end;
+    errno = 0;
+    long k = strtol(spec, &end, 10);
+    if (!errno && end != spec && !*end) {
+        if (k < 0 || k > 1000000) {
+            cli_error("--class %ld is out of range", k);
+            return false;
+        }
+        *target = (int)k;
+        return true;
+    }
+    if (!labels->n) {
+        cli_error("--class '%s' is a name, but the model has no class names (pass --labels FILE or an index)", spec);
+        return false;
+    }
+    cv_error err;
+    int found = cv_labels_find(labels, spec, &err);
+    if (found < 0) {
+        cli_error("--class: %s (see --labels, or pass an index)", err.msg);
+        return false;
+    }
+    *target = found;
+    return true;
+}
+
+void cli_print_top_classes(const float *scores, int n, const cv_labels *labels, int k)
+{
+    bool *used = calloc((size_t)(n > 0 ? n : 1), sizeof(bool));
+    if (!used) {
+        cli_error("out of memory");
+        return;
+    }
+    for (int rank = 0; rank < k && rank < n; rank++) {
+        int best = -1;
+        for (int c = 0; c < n; c++)
+            if (!used[c] && (best < 0 || scores[c] > scores[best]))
+                best = c;
+        used[best] = true;
+        char name[256];
+        printf("%3d. %-32s %5d  %.4f\n", rank + 1, cli_printable(cli_label(labels, best), name, sizeof name), best,
+               scores[best]);
+    }
+    free(used);
+}
