@@ -151,6 +151,19 @@ typedef struct {
     const int *out_rows, *out_cols;
 } cv_op_ctx;
 
+/* How an op's backward treats a ReLU-like gate, for modified backward rules
+ * (cv_run_options.backward_rule). CV_GATE_RELU: the op passes the output
+ * gradient where its input is positive and blocks it elsewhere, so guided
+ * backpropagation (Springenberg et al. 2015) clamps the incoming gradient
+ * to max(0, g) before the op's own backward. Only Relu has it: guided
+ * backprop is defined for ReLU, and Captum's GuidedBackprop (the reference
+ * implementation users compare with) overrides nn.ReLU only. LeakyRelu,
+ * PRelu, Elu, Selu, Softplus let negative inputs through and are not gates;
+ * Clip is a gate only when its lower bound is 0 (Relu6), which is a per-node
+ * fact, not the op's, so Clip stays CV_GATE_NONE (Captum too leaves
+ * nn.ReLU6 alone). */
+typedef enum { CV_GATE_NONE = 0, CV_GATE_RELU } cv_gate;
+
 typedef struct cv_op_def {
     const char *type;
     /* Parse and validate attributes once (may allocate node->params).
@@ -172,6 +185,8 @@ typedef struct cv_op_def {
     /* true: output data depends only on input shapes (Shape, Size): the
      * executor calls forward at plan time and treats the output as constant. */
     bool shape_only;
+    /* See cv_gate. */
+    cv_gate gate;
     void (*free_params)(void *params);
 } cv_op_def;
 

@@ -89,6 +89,7 @@ static void relu_backward(cv_op_ctx *c)
 
 static const cv_op_def relu = {
     .type = "Relu", .infer = infer_same, .forward = relu_forward, .backward = relu_backward,
+    .gate = CV_GATE_RELU,
 };
 
 /* ---- LeakyRelu: x < 0 ? alpha x : x ---------------------------------------- */
