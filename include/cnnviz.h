@@ -135,6 +135,17 @@ int cv_model_find_layer(const cv_model *m, const char *name, cv_error *err);
 
 typedef struct cv_run cv_run;
 
+/* Backward rules (cv_run_options.backward_rule).
+ * CV_BACKWARD_EXACT: the true gradient.
+ * CV_BACKWARD_GUIDED: guided backpropagation (Springenberg et al., "Striving
+ *   for Simplicity", 2015): at every Relu the gradient arriving from above is
+ *   clamped to max(0, g) before the Relu's own backward, so only positive
+ *   evidence flows to the input. Other activations (LeakyRelu, Clip/Relu6,
+ *   Elu, ...) are left exact, as Captum's GuidedBackprop does. The clamp is
+ *   made in place: after the pass, a Relu output's gradient buffer holds the
+ *   clamped values. */
+typedef enum { CV_BACKWARD_EXACT = 0, CV_BACKWARD_GUIDED = 1 } cv_backward_rule;
+
 typedef struct {
     int stop_layer;     /* run layers up to and including this one; -1 = whole graph */
     int need_grad;      /* keep activations and allow cv_run_backward */
@@ -144,6 +155,8 @@ typedef struct {
      * on (lucid's "redirected ReLU"), so optimising an image can start from
      * inputs where the unit is off. 0 = the exact gradient. */
     int relu_redirect;
+    /* How cv_run_backward propagates through ReLU gates (cv_backward_rule). */
+    int backward_rule;
 } cv_run_options;
 
 cv_run_options cv_run_defaults(void);

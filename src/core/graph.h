@@ -153,7 +153,60 @@ typedef struct {
      * only rows [0, out_rows[i]) and columns [0, out_cols[i]) of image i
      * are wanted, and an op may leave the rest as it was. NULL: all. */
     const int *out_rows, *out_cols;
+    /* infer / forward of a CV_SPATIAL_WINDOW op (incremental inference):
+     * run as if the node's pads were 0 (and auto_pad VALID); the caller
+     * has put the padding into the input window itself. */
+    bool unpadded;
+    /* forward of Conv: -1 im2col, 1 Winograd wherever it fits, 0 the
+     * automatic choice (cv_run_options.conv_algo). */
+    int conv_algo;
 } cv_op_ctx;
+
+/* How an op's backward treats a ReLU-like gate, for modified backward rules
+ * (cv_run_options.backward_rule). CV_GATE_RELU: the op passes the output
+ * gradient where its input is positive and blocks it elsewhere, so guided
+ * backpropagation (Springenberg et al. 2015) clamps the incoming gradient
+ * to max(0, g) before the op's own backward. Only Relu has it: guided
+ * backprop is defined for ReLU, and Captum's GuidedBackprop (the reference
+ * implementation users compare with) overrides nn.ReLU only. LeakyRelu,
+ * PRelu, Elu, Selu, Softplus let negative inputs through and are not gates;
+ * Clip is a gate only when its lower bound is 0 (Relu6), which is a per-node
+ * fact, not the op's, so Clip stays CV_GATE_NONE (Captum too leaves
+ * nn.ReLU6 alone). */
+typedef enum { CV_GATE_NONE = 0, CV_GATE_RELU } cv_gate;
+
+/* How an op's output window relates to its inputs' windows (the spatial
+ * dims H, W of N,C,H,W tensors) — what incremental inference
+ * (src/core/incremental.c) needs to recompute only a changed region.
+ * Every op states one; tests/test_op_traits.c fails on one that does not,
+ * so adding an op can never silently lose the incremental speed-up. */
+typedef enum {
+    CV_SPATIAL_UNDECIDED = 0, /* no decision: refused by tests/test_op_traits.c */
+    /* Output pixel (h, w) reads only pixel (h, w) of each input (channels
+     * may mix: BatchNormalization, LRN), inputs broadcast numpy-style. */
+    CV_SPATIAL_POINTWISE,
+    /* Sliding window (Conv, pools): the geometry is op->spatial_fit's. */
+    CV_SPATIAL_WINDOW,
+    /* Stacks inputs of one spatial size along an axis (Concat); windowed
+     * when op->spatial_fit says the axis is the channel axis. */
+    CV_SPATIAL_CONCAT,
+    /* Anything else: an output pixel may read the whole map, or the op
+     * moves pixels (reshape, transpose, pad, resize, dense layers), or its
+     * values are int64 (comparisons, Cast, Where), which the engine's
+     * float windows do not hold. */
+    CV_SPATIAL_WHOLE,
+} cv_spatial;
+
+/* Resolved geometry of one sliding-window op for one input size, in 2-D
+ * (src/ops/window.h makes it from the ONNX attributes). */
+typedef struct {
+    int64_t ih, iw;        /* input spatial size */
+    int64_t oh, ow;        /* output spatial size */
+    int64_t kh, kw;        /* kernel */
+    int64_t sh, sw;        /* strides */
+    int64_t dh, dw;        /* dilations */
+    int64_t pt, pl, pb, pr;/* pads: top, left, bottom, right */
+} cv_window;
 
 typedef struct cv_op_def {
     const char *type;
@@ -176,10 +229,28 @@ typedef struct cv_op_def {
     /* true: output data depends only on input shapes (Shape, Size): the
      * executor calls forward at plan time and treats the output as constant. */
     bool shape_only;
+    /* See cv_gate. */
+    cv_gate gate;
+    /* See cv_spatial. */
+    cv_spatial spatial;
+    /* Whether this node, with its attributes and the planned inputs in ctx
+     * (shapes, static data), keeps the op's spatial trait: a Concat on the
+     * channel axis; a Conv or pool whose windows can be recomputed exactly
+     * from a gathered input window padded with *pad_value (an AveragePool
+     * whose pads do not count cannot). CV_SPATIAL_WINDOW ops also write
+     * their resolved geometry into *w. Required for CV_SPATIAL_WINDOW, and
+     * for CV_SPATIAL_CONCAT (NULL there: any axis). */
+    bool (*spatial_fit)(const cv_op_ctx *ctx, cv_window *w, float *pad_value);
+    /* forward may run with out[0] aliasing in[0]: each y[i] is written
+     * after x[i] is read, and no other x[j] is read (not LRN, which reads
+     * neighbouring channels; not the copies, which use memcpy). */
+    bool in_place;
     void (*free_params)(void *params);
 } cv_op_def;
 
 const cv_op_def *cv_op_find(const char *type);
+/* The i-th registered operator (0, 1, ...), NULL past the last. */
+const cv_op_def *cv_op_at(int i);
 
 /* Executor internals for engines built on a run (incremental inference). */
 cv_tensor *cv_run_value(cv_run *r, int v);

@@ -55,9 +55,7 @@ typedef struct {
     nkind kind;
     int kh, kw, sh, sw, dh, dw, ph, pw; /* N_WINDOW geometry; ph/pw = leading pads */
     float pad_value;
-    cv_node shadow;      /* N_WINDOW: the node with pads removed */
-    bool has_shadow;
-    bool elementwise;    /* N_POINTWISE: y[i] depends on x[i] only, may run in place */
+    bool in_place;       /* N_POINTWISE whose operator may run in place (cv_op_def.in_place) */
     cv_tensor *tmp;      /* gathered inputs [n_in] */
     size_t *tmp_cap;     /* [n_in] floats each holds */
 } nstate;
@@ -92,32 +90,6 @@ static int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b)
 static int ceil_div(int a, int b) { return -floor_div(-a, b); }
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-static bool is_pointwise_op(const char *t)
-{
-    static const char *const ops[] = {"Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Sigmoid", "HardSigmoid",
-                                      "HardSwish", "Tanh", "Clip", "BatchNormalization", "Dropout", "Identity",
-                                      "LRN", "Add", "Sub", "Mul", "Div", "Softplus", "Softsign", "Pow", "Max",
-                                      "Min", "Sum", "Mean", "Sqrt", "Exp", "Log", "Neg", "Abs", "Reciprocal",
-                                      "Erf", "Floor", "Ceil", "Round", "Sign", NULL};
-    for (int k = 0; ops[k]; k++)
-        if (strcmp(t, ops[k]) == 0)
-            return true;
-    return false;
-}
-
-/* Pointwise ops whose kernels read x[i] before writing y[i] and nothing
- * else of x (not LRN, which reads neighbouring channels; not the copies,
- * which use memcpy). */
-static bool runs_in_place(const char *t)
-{
-    static const char *const ops[] = {"Relu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh",
-                                      "BatchNormalization", NULL};
-    for (int k = 0; ops[k]; k++)
-        if (strcmp(t, ops[k]) == 0)
-            return true;
-    return false;
-}
-
 /* A static input that broadcasts against [B,C,h,w] without spatial extent. */
 static bool nonspatial_const(const cv_tensor *t)
 {
@@ -133,88 +105,6 @@ static bool nonspatial_const(const cv_tensor *t)
     if (s->ndim == 4 && s->d[0] != 1)
         return false;
     return true;
-}
-
-/* Resolve a window op's geometry; false if this engine cannot window it. */
-static bool window_geometry(const cv_node *node, const cv_tensor *x, const cv_tensor *w, nstate *ns)
-{
-    int64_t k[2] = {0, 0}, s[2] = {1, 1}, d[2] = {1, 1}, p[4] = {0, 0, 0, 0};
-    if (x->shape.ndim != 4)
-        return false;
-    if (cv_attr_ints(node, "kernel_shape", k, 2) != 2) {
-        if (strcmp(node->op_type, "Conv") != 0 || !w || w->shape.ndim != 4)
-            return false;
-        k[0] = w->shape.d[2];
-        k[1] = w->shape.d[3];
-    }
-    if (cv_node_attr(node, "strides") && cv_attr_ints(node, "strides", s, 2) != 2)
-        return false;
-    if (cv_node_attr(node, "dilations") && cv_attr_ints(node, "dilations", d, 2) != 2)
-        return false;
-    if (cv_node_attr(node, "pads") && cv_attr_ints(node, "pads", p, 4) != 4)
-        return false;
-    const char *auto_pad = cv_attr_string(node, "auto_pad", "NOTSET");
-    int H = (int)x->shape.d[2], W = (int)x->shape.d[3];
-    int keh = (int)((k[0] - 1) * d[0] + 1), kew = (int)((k[1] - 1) * d[1] + 1);
-    if (strcmp(auto_pad, "SAME_UPPER") == 0 || strcmp(auto_pad, "SAME_LOWER") == 0) {
-        int th = (ceil_div(H, (int)s[0]) - 1) * (int)s[0] + keh - H;
-        int tw = (ceil_div(W, (int)s[1]) - 1) * (int)s[1] + kew - W;
-        th = th > 0 ? th : 0;
-        tw = tw > 0 ? tw : 0;
-        bool upper = auto_pad[5] == 'U';
-        p[0] = upper ? th / 2 : th - th / 2;
-        p[1] = upper ? tw / 2 : tw - tw / 2;
-    } else if (strcmp(auto_pad, "VALID") == 0) {
-        p[0] = p[1] = 0;
-    } else if (strcmp(auto_pad, "NOTSET") != 0) {
-        return false;
-    }
-    if (strcmp(node->op_type, "AveragePool") == 0) {
-        /* Zero-filled windows are exact only when pads count as zeros. */
-        bool pads = p[0] || p[1] || p[2] || p[3] || strcmp(auto_pad, "NOTSET") != 0;
-        if (pads && !cv_attr_int(node, "count_include_pad", 0))
-            return false;
-        if (cv_attr_int(node, "ceil_mode", 0))
-            return false;
-    }
-    ns->kh = (int)k[0];
-    ns->kw = (int)k[1];
-    ns->sh = (int)s[0];
-    ns->sw = (int)s[1];
-    ns->dh = (int)d[0];
-    ns->dw = (int)d[1];
-    ns->ph = (int)p[0];
-    ns->pw = (int)p[1];
-    ns->pad_value = strcmp(node->op_type, "MaxPool") == 0 ? -INFINITY : 0.0f;
-    return ns->kh > 0 && ns->kw > 0 && ns->sh > 0 && ns->sw > 0 && ns->dh > 0 && ns->dw > 0;
-}
-
-/* The node with pads removed, for running on a gathered window. */
-static cv_status make_shadow(const cv_model *m, const cv_node *node, nstate *ns, cv_error *err)
-{
-    cv_node *sh = &ns->shadow;
-    *sh = *node;
-    sh->params = NULL;
-    sh->attrs = calloc((size_t)node->n_attr + 1, sizeof(cv_attr));
-    if (!sh->attrs)
-        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
-    static int64_t zeros[4] = {0, 0, 0, 0};
-    static char pads_name[] = "pads";
-    sh->n_attr = 0;
-    for (int a = 0; a < node->n_attr; a++) {
-        const cv_attr *at = &node->attrs[a];
-        if (strcmp(at->name, "pads") == 0 || strcmp(at->name, "auto_pad") == 0)
-            continue;
-        sh->attrs[sh->n_attr++] = *at; /* shallow: owned by the model */
-    }
-    sh->attrs[sh->n_attr++] = (cv_attr){.name = pads_name, .type = CV_ATTR_INTS, .n = 4, .ints = zeros};
-    ns->has_shadow = true;
-    if (node->op->init) {
-        cv_status st = node->op->init(sh, m, err);
-        if (st != CV_OK)
-            return st;
-    }
-    return CV_OK;
 }
 
 /* ---- planning ----------------------------------------------------------------- */
@@ -267,13 +157,6 @@ void cv_incr_free(cv_incr *ic)
     if (ic->n)
         for (int k = 0; k < m->n_nodes; k++) {
             nstate *ns = &ic->n[k];
-            if (ns->has_shadow) {
-                if (ns->shadow.op->free_params)
-                    ns->shadow.op->free_params(ns->shadow.params);
-                else
-                    free(ns->shadow.params);
-                free(ns->shadow.attrs);
-            }
             if (ns->tmp)
                 for (int i = 0; i < m->nodes[k].n_in; i++)
                     free(ns->tmp[i].f);
@@ -317,6 +200,61 @@ static void size_windows(cv_incr *ic, int v, int first, int count)
     vs->rw = rw;
 }
 
+/* How node recomputes for the patches, from its operator's traits
+ * (cv_op_def.spatial, .spatial_fit, .in_place); N_FULL when it cannot be
+ * windowed. n_patch: how many of its inputs are PATCH values. */
+static nkind node_kind(cv_incr *ic, const cv_node *node, int n_patch, nstate *ns)
+{
+    const cv_op_def *op = node->op;
+    if (node->n_in > 64 || node->n_in < 1)
+        return N_FULL;
+    cv_tensor *in[64];
+    for (int i = 0; i < node->n_in; i++)
+        in[i] = node->in[i] >= 0 ? cv_run_value(ic->clean, node->in[i]) : NULL;
+    cv_op_ctx ctx = {.node = node, .params = node->params, .model = ic->m, .n_in = node->n_in, .in = in};
+    const cv_tensor *yc = cv_run_value(ic->clean, node->out[0]);
+    int x = node->in[0];
+    bool first_patch = x >= 0 && ic->v[x].kind == V_PATCH;
+    cv_window w;
+    float pad = 0.0f;
+    if (op->spatial == CV_SPATIAL_WINDOW) {
+        if (!first_patch || n_patch != 1 || in[0]->shape.ndim != 4 || !op->spatial_fit(&ctx, &w, &pad))
+            return N_FULL;
+        ns->kh = (int)w.kh;
+        ns->kw = (int)w.kw;
+        ns->sh = (int)w.sh;
+        ns->sw = (int)w.sw;
+        ns->dh = (int)w.dh;
+        ns->dw = (int)w.dw;
+        ns->ph = (int)w.pt;
+        ns->pw = (int)w.pl;
+        ns->pad_value = pad;
+        return N_WINDOW;
+    }
+    bool concat = op->spatial == CV_SPATIAL_CONCAT;
+    if (!concat && op->spatial != CV_SPATIAL_POINTWISE)
+        return N_FULL;
+    if (concat && op->spatial_fit && !op->spatial_fit(&ctx, &w, &pad))
+        return N_FULL;
+    for (int i = 0; i < node->n_in; i++) {
+        const cv_tensor *tv = in[i];
+        if (!tv)
+            continue;
+        if (ic->v[node->in[i]].kind == V_STATIC) {
+            if (concat || !nonspatial_const(tv))
+                return N_FULL;
+        } else if (tv->shape.ndim != 4 || tv->shape.d[2] != yc->shape.d[2] || tv->shape.d[3] != yc->shape.d[3] ||
+                   tv->shape.d[0] != 1) {
+            return N_FULL;
+        }
+    }
+    if (n_patch == 1 && first_patch && !concat) {
+        ns->in_place = op->in_place;
+        return N_POINTWISE;
+    }
+    return N_MERGE;
+}
+
 static cv_status plan_node(cv_incr *ic, int k, cv_error *err)
 {
     const cv_model *m = ic->m;
@@ -348,38 +286,8 @@ static cv_status plan_node(cv_incr *ic, int k, cv_error *err)
     vstate *out = &ic->v[y];
     const cv_tensor *yc = cv_run_value(ic->clean, y);
     ns->kind = N_FULL;
-    if (!any_full && node->n_out == 1 && yc->shape.ndim == 4) {
-        const char *t = node->op_type;
-        int x = node->in[0];
-        bool first_patch = x >= 0 && ic->v[x].kind == V_PATCH;
-        const cv_tensor *xc = x >= 0 ? cv_run_value(ic->clean, x) : NULL;
-        if ((strcmp(t, "Conv") == 0 || strcmp(t, "MaxPool") == 0 || strcmp(t, "AveragePool") == 0) &&
-            first_patch && n_patch == 1 && (node->n_out == 1)) {
-            const cv_tensor *w = node->n_in > 1 && node->in[1] >= 0 ? cv_run_value(ic->clean, node->in[1]) : NULL;
-            if (window_geometry(node, xc, w, ns))
-                ns->kind = N_WINDOW;
-        } else if (is_pointwise_op(t) || strcmp(t, "Concat") == 0) {
-            bool ok = true, same_shape = true;
-            for (int i = 0; i < node->n_in && ok; i++) {
-                int v = node->in[i];
-                if (v < 0)
-                    continue;
-                const cv_tensor *tv = cv_run_value(ic->clean, v);
-                if (ic->v[v].kind == V_STATIC)
-                    ok = strcmp(t, "Concat") != 0 && nonspatial_const(tv);
-                else if (tv->shape.ndim != 4 || tv->shape.d[2] != yc->shape.d[2] || tv->shape.d[3] != yc->shape.d[3] ||
-                         tv->shape.d[0] != 1)
-                    same_shape = false;
-            }
-            if (strcmp(t, "Concat") == 0) {
-                int64_t axis = cv_attr_int(node, "axis", 1);
-                ok = ok && (axis == 1 || axis == -3);
-            }
-            if (ok && same_shape)
-                ns->kind = (n_patch == 1 && first_patch && strcmp(t, "Concat") != 0) ? N_POINTWISE : N_MERGE;
-            ns->elementwise = ns->kind == N_POINTWISE && runs_in_place(t);
-        }
-    }
+    if (!any_full && node->n_out == 1 && yc->shape.ndim == 4)
+        ns->kind = node_kind(ic, node, n_patch, ns);
     if (ns->kind == N_FULL) {
         for (int o = 0; o < node->n_out; o++)
             if (node->out[o] >= 0)
@@ -444,8 +352,6 @@ static cv_status plan_node(cv_incr *ic, int k, cv_error *err)
     size_windows(ic, y, 0, n_pos); /* the largest: what buffers must hold */
     out->max_rh = out->rh;
     out->max_rw = out->rw;
-    if (ns->kind == N_WINDOW)
-        return make_shadow(m, node, ns, err);
     return CV_OK;
 }
 
@@ -591,14 +497,16 @@ static void gather(const cv_incr *ic, int v, int first, int b, const int *wy, co
         }
 }
 
-static cv_status run_op(cv_incr *ic, const cv_node *node, const void *params, cv_tensor **in, cv_tensor **out,
+/* unpadded: a window op on a gathered window that holds its padding. */
+static cv_status run_op(cv_incr *ic, const cv_node *node, bool unpadded, cv_tensor **in, cv_tensor **out,
                         const int *out_rows, const int *out_cols, cv_error *err)
 {
     cv_op_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     bool in_static[64] = {false};
     ctx.node = node;
-    ctx.params = params;
+    ctx.params = node->params;
+    ctx.unpadded = unpadded;
     ctx.model = ic->m;
     ctx.n_in = node->n_in;
     ctx.n_out = node->n_out;
@@ -647,7 +555,7 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, cv_error *err)
         return cv_fail(err, CV_ERR_UNSUPPORTED, "node '%s' has too many inputs or outputs", node->name);
     /* An elementwise op on a window read for the last time writes over it. */
     int x = node->in[0];
-    bool in_place = ns->kind == N_POINTWISE && ns->elementwise && ic->v[x].last_use == k && x != m->outputs[0];
+    bool in_place = ns->kind == N_POINTWISE && ns->in_place && ic->v[x].last_use == k && x != m->outputs[0];
     if (in_place) {
         vstate *ys = &ic->v[node->out[0]];
         release(ic, &ys->buf, &ys->cap);
@@ -707,7 +615,6 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, cv_error *err)
         gather(ic, v, first, b, wy, wx, h, w, pad, t->f);
         in[i] = t;
     }
-    const cv_node *exec = ns->kind == N_WINDOW ? &ns->shadow : node;
     const int *rows = NULL, *cols = NULL;
     if (ns->kind == N_WINDOW) { /* each position's changed range, from its window's corner */
         for (int i = 0; i < b; i++) {
@@ -717,7 +624,7 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, cv_error *err)
         rows = ic->out_rows;
         cols = ic->out_cols;
     }
-    st = run_op(ic, exec, exec->params, in, out, rows, cols, err);
+    st = run_op(ic, node, ns->kind == N_WINDOW, in, out, rows, cols, err);
     if (in_place) { /* the buffer is the output's now */
         ic->v[x].buf.f = NULL;
         ic->v[x].cap = 0;

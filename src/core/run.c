@@ -27,6 +27,7 @@ struct cv_run {
     int last_node;
     bool need_grad;
     bool relu_redirect;
+    cv_backward_rule backward_rule;
     float *scratch;
     size_t scratch_floats;
     size_t limit;           /* memory limit in bytes (the model's, else what is available) */
@@ -415,6 +416,8 @@ cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_s
         opt = &defaults;
     if (opt->stop_layer >= m->n_nodes)
         return cv_fail(err, CV_ERR_INVALID, "%s: layer index %d out of range", m->path, opt->stop_layer);
+    if (opt->backward_rule != CV_BACKWARD_EXACT && opt->backward_rule != CV_BACKWARD_GUIDED)
+        return cv_fail(err, CV_ERR_INVALID, "unknown backward rule %d", opt->backward_rule);
     const cv_shape *decl = &m->values[m->input].shape;
     char a[160], b[160];
     if (decl->ndim && decl->ndim != input_shape->ndim)
@@ -453,6 +456,7 @@ cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_s
     }
     r->need_grad = opt->need_grad != 0;
     r->relu_redirect = opt->relu_redirect != 0;
+    r->backward_rule = (cv_backward_rule)opt->backward_rule;
     for (int k = 0; k < m->n_nodes; k++) {
         const cv_node *n = &m->nodes[k];
         r->node_in[k] = calloc((size_t)(n->n_in + 1), sizeof(cv_tensor *));
@@ -623,6 +627,23 @@ double cv_run_layer_macs(const cv_run *r, int layer)
     return layer >= 0 && layer < r->m->n_nodes ? r->macs[layer] : 0.0;
 }
 
+/* Guided backpropagation at a ReLU gate: only positive gradient passes
+ * down. Every reader of the node's outputs has run its backward by now
+ * (reverse topological order), so the gradient is complete. */
+static void clamp_output_grads(cv_run *r, const cv_node *n)
+{
+    for (int o = 0; o < n->n_out; o++) {
+        int v = n->out[o];
+        float *g = v >= 0 ? r->t[v].grad : NULL;
+        if (!g)
+            continue;
+        size_t count = cv_shape_numel(&r->t[v].shape);
+#pragma omp parallel for if (count > 65536) schedule(static)
+        for (size_t i = 0; i < count; i++)
+            g[i] = g[i] > 0.0f ? g[i] : 0.0f;
+    }
+}
+
 cv_status cv_run_backward(cv_run *r, int layer, const float *seed, const float **input_grad, cv_error *err)
 {
     const cv_model *m = r->m;
@@ -674,6 +695,8 @@ cv_status cv_run_backward(cv_run *r, int layer, const float *seed, const float *
                          m->path, cv_model_layer_name(m, k), n->op_type);
             break;
         }
+        if (r->backward_rule == CV_BACKWARD_GUIDED && n->op->gate == CV_GATE_RELU)
+            clamp_output_grads(r, n);
         cv_op_ctx ctx;
         make_ctx(r, k, &ctx);
         n->op->backward(&ctx);

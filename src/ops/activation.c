@@ -89,6 +89,7 @@ static void relu_backward(cv_op_ctx *c)
 
 static const cv_op_def relu = {
     .type = "Relu", .infer = infer_same, .forward = relu_forward, .backward = relu_backward,
+    .gate = CV_GATE_RELU, .spatial = CV_SPATIAL_POINTWISE, .in_place = true,
 };
 
 /* ---- LeakyRelu: x < 0 ? alpha x : x ---------------------------------------- */
@@ -131,6 +132,7 @@ static void leaky_backward(cv_op_ctx *c)
 static const cv_op_def leaky_relu = {
     .type = "LeakyRelu", .init = leaky_init, .infer = infer_same,
     .forward = leaky_forward, .backward = leaky_backward,
+    .spatial = CV_SPATIAL_POINTWISE, .in_place = true,
 };
 
 /* ---- PRelu: x < 0 ? slope x : x, slope broadcast to x (unidirectional) ----
@@ -227,6 +229,7 @@ static void prelu_backward(cv_op_ctx *c)
 
 static const cv_op_def prelu = {
     .type = "PRelu", .init = prelu_init, .infer = prelu_infer, .forward = prelu_forward, .backward = prelu_backward,
+    .spatial = CV_SPATIAL_POINTWISE,
 };
 
 /* ---- Elu: x < 0 ? alpha (e^x - 1) : x -------------------------------------- */
@@ -268,6 +271,7 @@ static void elu_backward(cv_op_ctx *c)
 
 static const cv_op_def elu = {
     .type = "Elu", .init = elu_init, .infer = infer_same, .forward = elu_forward, .backward = elu_backward,
+    .spatial = CV_SPATIAL_POINTWISE,
 };
 
 /* ---- Selu: gamma (x <= 0 ? alpha (e^x - 1) : x) ---------------------------- */
@@ -310,6 +314,7 @@ static void selu_backward(cv_op_ctx *c)
 
 static const cv_op_def selu = {
     .type = "Selu", .init = selu_init, .infer = infer_same, .forward = selu_forward, .backward = selu_backward,
+    .spatial = CV_SPATIAL_POINTWISE,
 };
 
 /* ---- Clip: min(max(x, lo), hi) ---------------------------------------------
@@ -406,6 +411,7 @@ static void clip_backward(cv_op_ctx *c)
 
 static const cv_op_def clip = {
     .type = "Clip", .init = clip_init, .infer = clip_infer, .forward = clip_forward, .backward = clip_backward,
+    .spatial = CV_SPATIAL_POINTWISE, .in_place = true,
 };
 
 /* ---- Sigmoid: 1 / (1 + e^-x) ------------------------------------------------ */
@@ -437,6 +443,7 @@ static void sigmoid_backward(cv_op_ctx *c)
 
 static const cv_op_def sigmoid = {
     .type = "Sigmoid", .infer = infer_same, .forward = sigmoid_forward, .backward = sigmoid_backward,
+    .spatial = CV_SPATIAL_POINTWISE, .in_place = true,
 };
 
 /* ---- HardSigmoid: max(0, min(1, alpha x + beta)) ---------------------------- */
@@ -484,6 +491,7 @@ static void hsig_backward(cv_op_ctx *c)
 static const cv_op_def hard_sigmoid = {
     .type = "HardSigmoid", .init = hsig_init, .infer = infer_same,
     .forward = hsig_forward, .backward = hsig_backward,
+    .spatial = CV_SPATIAL_POINTWISE, .in_place = true,
 };
 
 /* ---- HardSwish: x * max(0, min(1, x/6 + 1/2)) (opset 14) ------------------- */
@@ -515,6 +523,7 @@ static void hswish_backward(cv_op_ctx *c)
 
 static const cv_op_def hard_swish = {
     .type = "HardSwish", .infer = infer_same, .forward = hswish_forward, .backward = hswish_backward,
+    .spatial = CV_SPATIAL_POINTWISE, .in_place = true,
 };
 
 /* ---- Tanh ------------------------------------------------------------------- */
@@ -543,6 +552,7 @@ static void tanh_backward(cv_op_ctx *c)
 
 static const cv_op_def tanh_ = {
     .type = "Tanh", .infer = infer_same, .forward = tanh_forward, .backward = tanh_backward,
+    .spatial = CV_SPATIAL_POINTWISE, .in_place = true,
 };
 
 const cv_op_def *const cv_ops_activation[] = {

@@ -160,6 +160,7 @@ static double bn_macs(const cv_op_ctx *c)
 static const cv_op_def batchnorm = {
     .type = "BatchNormalization", .init = bn_init, .infer = bn_infer, .forward = bn_forward,
     .backward = bn_backward, .macs = bn_macs,
+    .spatial = CV_SPATIAL_POINTWISE, .in_place = true,
 };
 
 const cv_op_def *const cv_ops_batchnorm[] = {&batchnorm, NULL};

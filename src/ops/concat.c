@@ -113,9 +113,17 @@ static void concat_backward(cv_op_ctx *c)
     }
 }
 
+/* Incremental inference windows a Concat of feature maps on channels. */
+static bool concat_spatial_fit(const cv_op_ctx *c, cv_window *w, float *pad_value)
+{
+    const concat_params *p = c->params;
+    return cv_norm_axis(p->axis, c->in[0]->shape.ndim) == 1;
+}
+
 static const cv_op_def concat = {
     .type = "Concat", .init = concat_init, .infer = concat_infer,
     .forward = concat_forward, .backward = concat_backward,
+    .spatial = CV_SPATIAL_CONCAT, .spatial_fit = concat_spatial_fit,
 };
 
 const cv_op_def *const cv_ops_concat[] = {&concat, NULL};

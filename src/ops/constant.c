@@ -90,6 +90,7 @@ static void constant_forward(cv_op_ctx *c)
 
 static const cv_op_def constant = {
     .type = "Constant", .init = constant_init, .infer = constant_infer, .forward = constant_forward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 /* ---- Shape (start/end from opset 15) and Size ----------------------------------- */
@@ -130,6 +131,7 @@ static void shape_forward(cv_op_ctx *c)
 
 static const cv_op_def shape = {
     .type = "Shape", .infer = shape_infer, .forward = shape_forward, .shape_only = true,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 static cv_status size_infer(cv_op_ctx *c, cv_error *err)
@@ -145,6 +147,7 @@ static void size_forward(cv_op_ctx *c) { c->out[0]->i[0] = (int64_t)cv_shape_num
 
 static const cv_op_def size = {
     .type = "Size", .infer = size_infer, .forward = size_forward, .shape_only = true,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 /* ---- Gather ---------------------------------------------------------------------
@@ -259,6 +262,7 @@ static void gather_backward(cv_op_ctx *c)
 
 static const cv_op_def gather = {
     .type = "Gather", .infer = gather_infer, .forward = gather_forward, .backward = gather_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 /* ---- Slice ----------------------------------------------------------------------
@@ -445,6 +449,7 @@ static void slice_backward(cv_op_ctx *c)
 
 static const cv_op_def slice = {
     .type = "Slice", .infer = slice_infer, .forward = slice_forward, .backward = slice_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 /* ---- ConstantOfShape: a tensor of the given shape filled with `value` -------- */
@@ -514,6 +519,7 @@ static void cos_forward(cv_op_ctx *c)
 
 static const cv_op_def constant_of_shape = {
     .type = "ConstantOfShape", .init = cos_init, .infer = cos_infer, .forward = cos_forward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 /* ---- Cast ---------------------------------------------------------------------- */
@@ -645,6 +651,7 @@ static void cast_backward(cv_op_ctx *c)
 
 static const cv_op_def cast = {
     .type = "Cast", .init = cast_init, .infer = cast_infer, .forward = cast_forward, .backward = cast_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 const cv_op_def *const cv_ops_constant[] = {

@@ -224,7 +224,8 @@ static cv_status conv_plan_make(const cv_op_ctx *c, conv_plan *pl, cv_error *err
                        cv_shape_str(&b->shape, bs, sizeof bs), ws, (long long)pl->m);
     pl->cg = pl->c / pl->g;
     pl->mg = pl->m / pl->g;
-    cv_status st = cv_window_resolve(&p->win, &x->shape, &w->shape.d[2], &pl->w, err);
+    cv_window_attrs win = c->unpadded ? cv_window_unpadded(&p->win) : p->win;
+    cv_status st = cv_window_resolve(&win, &x->shape, &w->shape.d[2], &pl->w, err);
     if (st != CV_OK)
         return st;
     const cv_window *g = &pl->w;
@@ -530,9 +531,21 @@ static double conv_macs(const cv_op_ctx *c)
     return (double)pl.n * (double)pl.m * (double)pl.p * (double)pl.k;
 }
 
+/* Any convolution recomputes exactly on a zero-padded input window. */
+static bool conv_spatial_fit(const cv_op_ctx *c, cv_window *w, float *pad_value)
+{
+    conv_plan pl;
+    if (conv_plan_make(c, &pl, NULL) != CV_OK)
+        return false;
+    *w = pl.w;
+    *pad_value = 0.0f;
+    return true;
+}
+
 static const cv_op_def conv = {
     .type = "Conv", .init = conv_init, .infer = conv_infer, .forward = conv_forward,
     .backward = conv_backward, .macs = conv_macs, .free_params = conv_free_params,
+    .spatial = CV_SPATIAL_WINDOW, .spatial_fit = conv_spatial_fit,
 };
 
 const cv_op_def *const cv_ops_conv[] = {&conv, NULL};

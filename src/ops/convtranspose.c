@@ -316,6 +316,7 @@ static double ct_macs(const cv_op_ctx *c)
 static const cv_op_def convtranspose = {
     .type = "ConvTranspose", .init = ct_init, .infer = ct_infer, .forward = ct_forward,
     .backward = ct_backward, .macs = ct_macs,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 const cv_op_def *const cv_ops_convtranspose[] = {&convtranspose, NULL};

@@ -196,7 +196,8 @@ static void ew_backward(cv_op_ctx *c)
 }
 
 #define EW_DEF(NAME) \
-    {.type = NAME, .init = ew_init, .infer = ew_infer, .forward = ew_forward, .backward = ew_backward}
+    {.type = NAME, .init = ew_init, .infer = ew_infer, .forward = ew_forward, .backward = ew_backward, \
+     .spatial = CV_SPATIAL_POINTWISE}
 
 static const cv_op_def add = EW_DEF("Add");
 static const cv_op_def sub = EW_DEF("Sub");

@@ -381,17 +381,21 @@ static void cmp_forward(cv_op_ctx *c)
         CMP_LOOP(float, a->f, b->f)
 }
 
-#define CMP_DEF(NAME) {.type = NAME, .init = cmp_init, .infer = cmp_infer, .forward = cmp_forward}
+#define CMP_DEF(NAME) \
+    {.type = NAME, .init = cmp_init, .infer = cmp_infer, .forward = cmp_forward, .spatial = CV_SPATIAL_WHOLE}
 
 static const cv_op_def expand = {
     .type = "Expand", .init = expand_init, .infer = expand_infer, .forward = expand_forward,
     .backward = expand_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 static const cv_op_def tile = {
     .type = "Tile", .init = tile_init, .infer = tile_infer, .forward = tile_forward, .backward = tile_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 static const cv_op_def where = {
     .type = "Where", .init = where_init, .infer = where_infer, .forward = where_forward, .backward = where_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 static const cv_op_def equal = CMP_DEF("Equal");
 static const cv_op_def greater = CMP_DEF("Greater");

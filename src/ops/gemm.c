@@ -163,6 +163,7 @@ static double gemm_macs(const cv_op_ctx *c)
 static const cv_op_def gemm = {
     .type = "Gemm", .init = gemm_init, .infer = gemm_infer, .forward = gemm_forward,
     .backward = gemm_backward, .macs = gemm_macs,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 /* ---- MatMul ------------------------------------------------------------------
@@ -294,6 +295,7 @@ static double mm_macs(const cv_op_ctx *c)
 
 static const cv_op_def matmul = {
     .type = "MatMul", .infer = mm_infer, .forward = mm_forward, .backward = mm_backward, .macs = mm_macs,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 const cv_op_def *const cv_ops_gemm[] = {&gemm, &matmul, NULL};

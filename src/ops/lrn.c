@@ -173,6 +173,7 @@ static void lrn_backward(cv_op_ctx *c)
 
 static const cv_op_def lrn = {
     .type = "LRN", .init = lrn_init, .infer = lrn_infer, .forward = lrn_forward, .backward = lrn_backward,
+    .spatial = CV_SPATIAL_POINTWISE,
 };
 
 const cv_op_def *const cv_ops_lrn[] = {&lrn, NULL};

@@ -330,8 +330,11 @@ static void pow_backward(cv_op_ctx *c)
 /* ---- the table ------------------------------------------------------------ */
 
 #define FLOAT_OP(TYPE, ID) \
-    {.type = TYPE, .infer = infer_float, .forward = ID##_forward, .backward = ID##_backward}
-#define FLAT_OP(TYPE, ID) {.type = TYPE, .infer = infer_float, .forward = ID##_forward, .backward = zero_backward}
+    {.type = TYPE, .infer = infer_float, .forward = ID##_forward, .backward = ID##_backward, \
+     .spatial = CV_SPATIAL_POINTWISE}
+#define FLAT_OP(TYPE, ID) \
+    {.type = TYPE, .infer = infer_float, .forward = ID##_forward, .backward = zero_backward, \
+     .spatial = CV_SPATIAL_POINTWISE}
 
 static const cv_op_def math_defs[] = {
     FLOAT_OP("Sqrt", sqrt_),
@@ -355,10 +358,14 @@ static const cv_op_def math_defs[] = {
     FLAT_OP("Floor", floor_),
     FLAT_OP("Ceil", ceil_),
     FLAT_OP("Round", round_),
-    {.type = "Neg", .infer = infer_number, .forward = neg_forward, .backward = neg_backward},
-    {.type = "Abs", .infer = infer_number, .forward = abs_forward, .backward = abs_backward},
-    {.type = "Sign", .infer = infer_number, .forward = sign_forward, .backward = zero_backward},
-    {.type = "Pow", .init = pow_init, .infer = pow_infer, .forward = pow_forward, .backward = pow_backward},
+    {.type = "Neg", .infer = infer_number, .forward = neg_forward, .backward = neg_backward,
+     .spatial = CV_SPATIAL_POINTWISE},
+    {.type = "Abs", .infer = infer_number, .forward = abs_forward, .backward = abs_backward,
+     .spatial = CV_SPATIAL_POINTWISE},
+    {.type = "Sign", .infer = infer_number, .forward = sign_forward, .backward = zero_backward,
+     .spatial = CV_SPATIAL_POINTWISE},
+    {.type = "Pow", .init = pow_init, .infer = pow_infer, .forward = pow_forward, .backward = pow_backward,
+     .spatial = CV_SPATIAL_POINTWISE},
 };
 
 #define NDEFS (sizeof math_defs / sizeof math_defs[0])

@@ -249,6 +249,7 @@ static void pad_backward(cv_op_ctx *c)
 
 static const cv_op_def pad = {
     .type = "Pad", .init = pad_init, .infer = pad_infer, .forward = pad_forward, .backward = pad_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 const cv_op_def *const cv_ops_pad[] = {&pad, NULL};

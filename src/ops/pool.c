@@ -17,6 +17,7 @@
 #include "../core/graph.h"
 #include "window.h"
 #include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,7 +91,8 @@ static cv_status pool_infer(cv_op_ctx *c, cv_error *err)
     if (x->dtype != CV_F32)
         return cv_fail(err, CV_ERR_INVALID, "expects a float32 input");
     cv_window w;
-    cv_status st = cv_window_resolve(&p->win, &x->shape, NULL, &w, err);
+    cv_window_attrs win = c->unpadded ? cv_window_unpadded(&p->win) : p->win;
+    cv_status st = cv_window_resolve(&win, &x->shape, NULL, &w, err);
     if (st != CV_OK)
         return st;
     /* A window entirely in the padding has no maximum, and no average
@@ -119,7 +121,8 @@ static cv_status pool_infer(cv_op_ctx *c, cv_error *err)
 static void pool_geometry(const cv_op_ctx *c, cv_window *w, int64_t *planes)
 {
     const pool_params *p = c->params;
-    cv_window_resolve(&p->win, &c->in[0]->shape, NULL, w, NULL);
+    cv_window_attrs win = c->unpadded ? cv_window_unpadded(&p->win) : p->win;
+    cv_window_resolve(&win, &c->in[0]->shape, NULL, w, NULL);
     *planes = c->in[0]->shape.d[0] * c->in[0]->shape.d[1];
 }
 
@@ -418,21 +421,41 @@ static void globalavg_backward(cv_op_ctx *c)
     }
 }
 
+/* A max pool recomputes exactly on an input window padded with -inf
+ * (padding never wins). An average pool does on a zero-padded one only
+ * where every window is whole: no pads, or pads that count (and no
+ * ceil_mode, whose last windows are cut short). */
+static bool pool_spatial_fit(const cv_op_ctx *c, cv_window *w, float *pad_value)
+{
+    const pool_params *p = c->params;
+    if (cv_window_resolve(&p->win, &c->in[0]->shape, NULL, w, NULL) != CV_OK)
+        return false;
+    *pad_value = p->is_max ? -INFINITY : 0.0f;
+    if (p->is_max)
+        return true;
+    bool pads = w->pt || w->pl || w->pb || w->pr;
+    return (!pads || p->count_include_pad) && !p->win.ceil_mode;
+}
+
 static const cv_op_def maxpool = {
     .type = "MaxPool", .init = maxpool_init, .infer = pool_infer, .forward = maxpool_forward,
     .backward = maxpool_backward,
+    .spatial = CV_SPATIAL_WINDOW, .spatial_fit = pool_spatial_fit,
 };
 static const cv_op_def avgpool = {
     .type = "AveragePool", .init = avgpool_init, .infer = pool_infer, .forward = avgpool_forward,
     .backward = avgpool_backward,
+    .spatial = CV_SPATIAL_WINDOW, .spatial_fit = pool_spatial_fit,
 };
 static const cv_op_def globalmax = {
     .type = "GlobalMaxPool", .init = global_init, .infer = global_infer, .forward = globalmax_forward,
     .backward = globalmax_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 static const cv_op_def globalavg = {
     .type = "GlobalAveragePool", .init = global_init, .infer = global_infer, .forward = globalavg_forward,
     .backward = globalavg_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 const cv_op_def *const cv_ops_pool[] = {&maxpool, &avgpool, &globalmax, &globalavg, NULL};

@@ -275,7 +275,8 @@ static void reduce_backward(cv_op_ctx *c)
 }
 
 #define REDUCE_DEF(NAME) \
-    {.type = NAME, .init = reduce_init, .infer = reduce_infer, .forward = reduce_forward, .backward = reduce_backward}
+    {.type = NAME, .init = reduce_init, .infer = reduce_infer, .forward = reduce_forward, .backward = reduce_backward, \
+     .spatial = CV_SPATIAL_WHOLE}
 
 static const cv_op_def reduce_mean = REDUCE_DEF("ReduceMean");
 static const cv_op_def reduce_sum = REDUCE_DEF("ReduceSum");

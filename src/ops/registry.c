@@ -55,3 +55,12 @@ const cv_op_def *cv_op_find(const char *type)
                 return *op;
     return NULL;
 }
+
+const cv_op_def *cv_op_at(int i)
+{
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
+        for (const cv_op_def *const *op = groups[g]; *op; op++)
+            if (i-- == 0)
+                return *op;
+    return NULL;
+}

@@ -69,6 +69,7 @@ static cv_status identity_infer(cv_op_ctx *c, cv_error *err)
 
 static const cv_op_def identity = {
     .type = "Identity", .infer = identity_infer, .forward = copy_forward, .backward = copy_backward,
+    .spatial = CV_SPATIAL_POINTWISE,
 };
 
 /* ---- Dropout (inference: identity) -------------------------------------------
@@ -130,6 +131,7 @@ static void dropout_forward(cv_op_ctx *c)
 static const cv_op_def dropout = {
     .type = "Dropout", .init = dropout_init, .infer = dropout_infer,
     .forward = dropout_forward, .backward = copy_backward,
+    .spatial = CV_SPATIAL_POINTWISE,
 };
 
 /* ---- Flatten: (prod dims[:axis], prod dims[axis:]) ----------------------------- */
@@ -161,6 +163,7 @@ static cv_status flatten_infer(cv_op_ctx *c, cv_error *err)
 
 static const cv_op_def flatten = {
     .type = "Flatten", .infer = flatten_infer, .forward = copy_forward, .backward = copy_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 /* ---- Reshape ---------------------------------------------------------------------
@@ -229,6 +232,7 @@ static cv_status reshape_infer(cv_op_ctx *c, cv_error *err)
 
 static const cv_op_def reshape = {
     .type = "Reshape", .infer = reshape_infer, .forward = copy_forward, .backward = copy_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 /* ---- Squeeze / Unsqueeze -----------------------------------------------------------
@@ -287,6 +291,7 @@ static cv_status squeeze_infer(cv_op_ctx *c, cv_error *err)
 
 static const cv_op_def squeeze = {
     .type = "Squeeze", .infer = squeeze_infer, .forward = copy_forward, .backward = copy_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 static cv_status unsqueeze_infer(cv_op_ctx *c, cv_error *err)
@@ -322,6 +327,7 @@ static cv_status unsqueeze_infer(cv_op_ctx *c, cv_error *err)
 
 static const cv_op_def unsqueeze = {
     .type = "Unsqueeze", .infer = unsqueeze_infer, .forward = copy_forward, .backward = copy_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 const cv_op_def *const cv_ops_reshape[] = {&flatten, &reshape, &squeeze, &unsqueeze, &identity, &dropout, NULL};

@@ -469,9 +469,11 @@ static void rs_backward(cv_op_ctx *c)
 
 static const cv_op_def resize = {
     .type = "Resize", .init = rs_init, .infer = rs_infer, .forward = rs_forward, .backward = rs_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 static const cv_op_def upsample = {
     .type = "Upsample", .init = rs_init, .infer = rs_infer, .forward = rs_forward, .backward = rs_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 const cv_op_def *const cv_ops_resize[] = {&resize, &upsample, NULL};

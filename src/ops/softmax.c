@@ -163,11 +163,13 @@ static void softmax_backward(cv_op_ctx *c)
 static const cv_op_def softmax = {
     .type = "Softmax", .init = softmax_init, .infer = softmax_infer,
     .forward = softmax_forward, .backward = softmax_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 static const cv_op_def log_softmax = {
     .type = "LogSoftmax", .init = softmax_init, .infer = softmax_infer,
     .forward = softmax_forward, .backward = softmax_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 const cv_op_def *const cv_ops_softmax[] = {&softmax, &log_softmax, NULL};

@@ -192,6 +192,7 @@ static void split_backward(cv_op_ctx *c)
 
 static const cv_op_def split = {
     .type = "Split", .init = split_init, .infer = split_infer, .forward = split_forward, .backward = split_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 const cv_op_def *const cv_ops_split[] = {&split, NULL};

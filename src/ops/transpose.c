@@ -160,6 +160,7 @@ static void transpose_backward(cv_op_ctx *c)
 static const cv_op_def transpose = {
     .type = "Transpose", .init = transpose_init, .infer = transpose_infer,
     .forward = transpose_forward, .backward = transpose_backward,
+    .spatial = CV_SPATIAL_WHOLE,
 };
 
 const cv_op_def *const cv_ops_transpose[] = {&transpose, NULL};

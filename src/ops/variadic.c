@@ -190,7 +190,8 @@ static void var_backward(cv_op_ctx *c)
 }
 
 #define VAR_DEF(NAME) \
-    {.type = NAME, .init = var_init, .infer = var_infer, .forward = var_forward, .backward = var_backward}
+    {.type = NAME, .init = var_init, .infer = var_infer, .forward = var_forward, .backward = var_backward, \
+     .spatial = CV_SPATIAL_POINTWISE}
 
 static const cv_op_def max_ = VAR_DEF("Max");
 static const cv_op_def min_ = VAR_DEF("Min");

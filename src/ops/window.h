@@ -32,15 +32,19 @@ typedef struct {
     int ceil_mode;
 } cv_window_attrs;
 
-/* Resolved geometry of one window op for one input size, in 2-D. */
-typedef struct {
-    int64_t ih, iw;        /* input spatial size */
-    int64_t oh, ow;        /* output spatial size */
-    int64_t kh, kw;        /* kernel */
-    int64_t sh, sw;        /* strides */
-    int64_t dh, dw;        /* dilations */
-    int64_t pt, pl, pb, pr;/* pads: top, left, bottom, right */
-} cv_window;
+/* cv_window (the resolved geometry) is in graph.h: it is part of the
+ * operator table's spatial trait. */
+
+/* The attributes with the pads dropped: what an op resolves when told
+ * ctx->unpadded (the caller padded the input itself). */
+static inline cv_window_attrs cv_window_unpadded(const cv_window_attrs *a)
+{
+    cv_window_attrs u = *a;
+    for (int i = 0; i < 4; i++)
+        u.pads[i] = 0;
+    u.auto_pad = CV_AUTO_PAD_NOTSET;
+    return u;
+}
 
 /* Parse the window attributes of node n. need_kernel: kernel_shape is
  * required (pools) rather than optional (Conv: taken from W). allow_dil /
