@@ -47,18 +47,15 @@ static int run(const cli_args *a)
         cli_note("%d class names for %d outputs", labels.n, n);
     printf("%s: top %ld of %d classes%s\n", img_path, top < n ? top : n, n,
            softmaxed ? " (softmax of the model's logits)" : "");
-    bool *used = calloc((size_t)n, sizeof(bool));
-    for (long k = 0; k < top && k < n && used; k++) {
-        int best = -1;
-        for (int c = 0; c < n; c++)
-            if (!used[c] && (best < 0 || probs[c] > probs[best]))
-                best = c;
-        used[best] = true;
+    size_t most = (size_t)(top < n ? top : n);
+    int *best = malloc(sizeof(int) * (most ? most : 1));
+    int shown = best ? cv_topk(best, (int)top, probs, (size_t)n) : 0;
+    for (int k = 0; k < shown; k++) {
         char name[256];
-        printf("%3ld. %-32s %5d  %.4f\n", k + 1, cli_printable(cli_label(&labels, best), name, sizeof name), best,
-               probs[best]);
+        printf("%3d. %-32s %5d  %.4f\n", k + 1, cli_printable(cli_label(&labels, best[k]), name, sizeof name),
+               best[k], probs[best[k]]);
     }
-    free(used);
+    free(best);
     status = 0;
 out:
     cv_labels_free(&labels);

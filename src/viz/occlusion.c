@@ -135,7 +135,7 @@ static cv_status plan_run(cv_run **out, const cv_model *m, const cv_occlusion_ge
         return cv_fail(err, CV_ERR_SHAPE, "%s: output 0 %s does not hold class scores for a batch of %d",
                        cv_model_path(m), y ? cv_shape_str(&y->shape, buf, sizeof buf) : "(none)", n);
     }
-    if (numel / (size_t)n > (size_t)1 << 24) {
+    if (numel / (size_t)n > CV_MAX_CLASSES) {
         cv_run_free(*out);
         *out = NULL;
         return cv_fail(err, CV_ERR_LIMIT, "%s: output 0 has %zu values per image; a classifier was expected",
@@ -198,18 +198,6 @@ static size_t bytes_per_image(const cv_run *r, const cv_model *m, size_t item)
     return total > (double)SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)total;
 }
 
-size_t occ_default_budget(void)
-{
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    size_t phys = pages > 0 && page > 0 ? (size_t)pages * (size_t)page : (size_t)4 << 30;
-    size_t budget = phys / 4;
-    return budget < ((size_t)2 << 30) ? budget : (size_t)2 << 30;
-}
-
-/* Batches past 64 only cost memory: the convolutions are already large
- * matrix products at batch 16. */
-#define OCC_MAX_AUTO_BATCH 64
-
 cv_status occ_full_engine_create(occ_engine **out, const cv_model *m, const float *image,
                              const cv_occlusion_geometry *g, const cv_occlusion_params *p, long positions,
                              cv_error *err)
@@ -233,10 +221,10 @@ cv_status occ_full_engine_create(occ_engine **out, const cv_model *m, const floa
     long batch = p->batch;
     if (batch <= 0) {
         size_t per = bytes_per_image(e->run_part, m, e->item);
-        size_t budget = p->max_memory ? p->max_memory : occ_default_budget();
-        batch = per ? (long)(budget / per) : OCC_MAX_AUTO_BATCH;
-        if (batch > OCC_MAX_AUTO_BATCH)
-            batch = OCC_MAX_AUTO_BATCH;
+        size_t budget = cv_auto_batch_bytes(p->max_memory);
+        batch = per ? (long)(budget / per) : CV_MAX_AUTO_BATCH;
+        if (batch > CV_MAX_AUTO_BATCH)
+            batch = CV_MAX_AUTO_BATCH;
     }
     if (batch > positions)
         batch = positions;

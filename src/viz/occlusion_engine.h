@@ -15,6 +15,7 @@
 
 #include "cnnviz_occlusion.h"
 #include "../core/graph.h"
+#include "../core/limits.h"
 
 /* A window of occluded pixels: rows [y0, y1), columns [x0, x1), and its
  * position in the row-major grid. An empty window (y0 == y1, index -1) is
@@ -50,10 +51,6 @@ struct occ_engine {
  * values, or fill_value[c] when fill is NULL. */
 void occ_apply_window(float *x, const occ_window *w, const cv_occlusion_geometry *g, const float *fill,
                       const float *fill_value);
-
-/* Bytes an automatic batch size may plan for when the caller gives no
- * max_memory: a quarter of physical memory, at most 2 GiB. */
-size_t occ_default_budget(void);
 
 /* Batched full inference: copies of the image, one window each, through a
  * run planned once for `batch` images (and once more for a smaller last

@@ -185,9 +185,6 @@ double occ_incr_engine_speedup(const occ_engine *base)
     return base->ops == &incr_ops ? cv_incr_speedup_bound(((const incr_engine *)base)->ic) : 0.0;
 }
 
-/* Batches past 64 only cost memory. */
-#define OCC_INCR_MAX_AUTO_BATCH 64
-
 cv_status occ_incr_engine_create(occ_engine **out, const cv_model *m, const float *image,
                                  const cv_occlusion_geometry *g, const cv_occlusion_params *p, int rows, int cols,
                                  cv_error *err)
@@ -211,7 +208,7 @@ cv_status occ_incr_engine_create(occ_engine **out, const cv_model *m, const floa
     e->stride = p->stride;
     e->cols = cols;
     e->positions = positions;
-    long batch = p->batch > 0 ? p->batch : OCC_INCR_MAX_AUTO_BATCH;
+    long batch = p->batch > 0 ? p->batch : CV_MAX_AUTO_BATCH;
     e->base.batch = (int)(batch < positions ? batch : positions);
     e->opt = cv_incr_defaults();
     e->opt.max_batch = e->base.batch;
@@ -226,7 +223,7 @@ cv_status occ_incr_engine_create(occ_engine **out, const cv_model *m, const floa
     if ((st = plan(e, NULL, positions, err)) != CV_OK)
         goto fail;
     if (p->batch <= 0) { /* the automatic batch fits the memory budget too */
-        size_t budget = p->max_memory ? p->max_memory : occ_default_budget();
+        size_t budget = cv_auto_batch_bytes(p->max_memory);
         double per = cv_incr_bytes_per_position(e->grid);
         double fit = per > 0 ? (double)budget / per : (double)e->base.batch;
         if (fit < e->base.batch)
@@ -240,7 +237,7 @@ cv_status occ_incr_engine_create(occ_engine **out, const cv_model *m, const floa
     if ((st = cv_incr_run(e->ic, 0, 1, e->patches, &y, err)) != CV_OK)
         goto fail;
     size_t numel = cv_shape_numel(&y->shape);
-    if (y->dtype != CV_F32 || numel == 0 || numel > (size_t)1 << 24) {
+    if (y->dtype != CV_F32 || numel == 0 || numel > CV_MAX_CLASSES) {
         st = cv_fail(err, CV_ERR_SHAPE, "%s: output 0 is not a vector of class scores", cv_model_path(m));
         goto fail;
     }
