@@ -214,7 +214,8 @@ cv_status cv_run_forward(cv_run *r, const float *input, cv_error *err);
 
 /* Output k of the graph (or of stop_layer's node when stop_layer >= 0). */
 const cv_tensor *cv_run_output(const cv_run *r, int k);
-/* Output tensor of a layer after forward (requires need_grad or the layer being kept). */
+/* Output tensor of a layer after forward, when the run still holds it
+ * (need_grad, keep_all, or a constant); NULL otherwise. */
 const cv_tensor *cv_run_layer_output(const cv_run *r, int layer);
 /* Planned shape of a layer's first output (ndim 0 if the layer is not part
  * of the run). Known right after cv_run_create. */

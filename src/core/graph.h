@@ -157,9 +157,10 @@ typedef struct cv_op_def {
      * Optional. Errors: CV_ERR_UNSUPPORTED for attributes we do not do. */
     cv_status (*init)(cv_node *node, const cv_model *m, cv_error *err);
     /* Set out[k]->dtype and ->shape from the input shapes (and static input
-     * data such as a Reshape's shape). Also set ctx->scratch_floats. An op
-     * whose output depends only on shapes (Shape) may also fill the output
-     * data here: it is allocated by then only if the op sets static_out. */
+     * data such as a Reshape's shape). Also set ctx->scratch_floats. Never
+     * writes output data (no buffer exists yet): an op whose output depends
+     * only on shapes (Shape) sets shape_only, and the executor runs its
+     * forward at plan time. */
     cv_status (*infer)(cv_op_ctx *ctx, cv_error *err);
     /* Compute outputs from inputs. Buffers are allocated by the executor. */
     void (*forward)(cv_op_ctx *ctx);
