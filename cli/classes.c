@@ -37,20 +37,16 @@ bool cli_resolve_class(const char *spec, const cv_labels *labels, int *target)
 
 void cli_print_top_classes(const float *scores, int n, const cv_labels *labels, int k)
 {
-    bool *used = calloc((size_t)(n > 0 ? n : 1), sizeof(bool));
-    if (!used) {
+    int *top = malloc(sizeof(int) * (size_t)(k > 0 && k < n ? k : n > 0 ? n : 1));
+    if (!top) {
         cli_error("out of memory");
         return;
     }
-    for (int rank = 0; rank < k && rank < n; rank++) {
-        int best = -1;
-        for (int c = 0; c < n; c++)
-            if (!used[c] && (best < 0 || scores[c] > scores[best]))
-                best = c;
-        used[best] = true;
+    int shown = cv_topk(top, k, scores, n > 0 ? (size_t)n : 0);
+    for (int rank = 0; rank < shown; rank++) {
         char name[256];
-        printf("%3d. %-32s %5d  %.4f\n", rank + 1, cli_printable(cli_label(labels, best), name, sizeof name), best,
-               scores[best]);
+        printf("%3d. %-32s %5d  %.4f\n", rank + 1, cli_printable(cli_label(labels, top[rank]), name, sizeof name),
+               top[rank], scores[top[rank]]);
     }
-    free(used);
+    free(top);
 }

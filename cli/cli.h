@@ -54,7 +54,12 @@ const char *cli_require(const cli_args *a, const char *name);
 
 /* Print "cnnviz: <msg>" on stderr. Returns 1 (the exit status for errors). */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* err's message, then (cli_hint) the flag that sets what it names. */
 int cli_fail(const cv_error *err);
+/* After a library message that names a parameter the CLI sets from a flag
+ * ("the memory limit (max_memory)"), a note naming the flag. The library
+ * names its parameters, never the CLI's flags. */
+void cli_hint(const cv_error *err);
 /* A note on stderr (what was assumed), prefixed "cnnviz: note: ". */
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -63,33 +68,37 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Load the model named by --model (or --weights_path), with the limit of
  * --max-memory. */
 bool cli_load_model(const cli_args *a, cv_model **m);
-/* --max-memory in bytes, 0 when not given; false after printing an error. */
+/* --max-memory in bytes, 0 when not given (the library's "the memory
+ * available now"); false after printing an error. */
 bool cli_max_memory(const cli_args *a, size_t *bytes);
+/* The layer named `name` (cv_model_find_layer), or -1 after printing the
+ * library's message and where to see the names. */
+int cli_find_layer(const cv_model *m, const char *name);
 
-/* The model's expected input: batch 1, channels, height, width and layout.
- * --size S overrides a free or fixed spatial size when size_opt names an option. */
-typedef struct {
-    int channels, height, width;
-    int nhwc;
-} cli_input_geom;
+/* The model's expected input: channels, height, width and layout
+ * (cv_model_input_geometry). --size S overrides a free or fixed spatial
+ * size when size_opt names an option; the option's default, if any, only
+ * fills a free size. */
+typedef cv_input_geometry cli_input_geom;
 bool cli_input_geometry(const cli_args *a, const cv_model *m, const char *size_opt, cli_input_geom *g);
-cv_shape cli_input_shape(const cli_input_geom *g, int batch);
+cv_shape cli_input_shape(const cli_input_geom *g, int batch); /* cv_input_shape */
 
-/* Preprocessing from --preprocess/--bgr/--mean/--std and the model's metadata. */
+/* Preprocessing from --preprocess (auto: cv_preprocess_auto, with a note
+ * when it assumed one), then --bgr, --mean, --std. */
 bool cli_preprocess(const cli_args *a, const cv_model *m, cv_preprocess *p);
 
-/* Load an image, resize it to the model's input and preprocess it into a new
- * batch-1 input buffer (malloc'd). original (optional) receives the image
- * as loaded, for overlays. NULL after printing an error. */
+/* Load an image within --max-memory and make it a new batch-1 input buffer
+ * (malloc'd) by cv_input_from_image with --resize. original (optional)
+ * receives the image as loaded, for overlays. NULL after printing an error. */
 float *cli_image_input(const cli_args *a, const cv_model *m, const char *img_path, const cli_input_geom *g,
                        const cv_preprocess *p, cv_image *original);
 /* Read an .npy tensor that must fit the model's input. */
 bool cli_read_input(const cli_args *a, const char *path, const cv_model *m, cv_shape *shape, float **data);
 
-/* Class names from --labels, the model's metadata, or a labels file beside
- * the model (labels->n == 0 when none), within --max-memory. False after
- * printing an error, only when --labels names a file that cannot be used.
- * Free with cv_labels_free. */
+/* Class names from --labels, else cv_labels_for_model (labels->n == 0 when
+ * none, with a note when some could not be used), within --max-memory.
+ * False after printing an error, only when --labels names a file that
+ * cannot be used. Free with cv_labels_free. */
 bool cli_labels(const cli_args *a, const cv_model *m, cv_labels *labels);
 /* Name of class k, or "-" when there is none. */
 const char *cli_label(const cv_labels *labels, int k);

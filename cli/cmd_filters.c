@@ -23,8 +23,8 @@ static const cli_opt opts[] = {
     {"tiles", NULL, NULL, NULL, "also write each picture as filter_<k>.png"},
     {"jpeg", NULL, NULL, NULL, "also write the grid as grid.jpg"},
     {"lr", NULL, "R", "0.05", "lucid: Adam step size"},
-    {"batch", NULL, "N", NULL, "most filters optimised at once (default: as --max-memory allows, 1024 MiB "
-                               "when not given)"},
+    {"batch", NULL, "N", NULL, "most filters optimised at once (default: as many as fit --max-memory, "
+                               "at most 2 GiB of buffers)"},
     {NULL},
 };
 
@@ -134,19 +134,18 @@ static int run(const cli_args *a)
         o.method = CV_FILTERS_LUCID;
     else
         return cli_error("--method must be seed or lucid, got '%s'", method_s), 2;
-    long iters = 0, num = 0, seed = 0, batch = 0, mem_mb = 0;
+    long iters = 0, num = 0, seed = 0, batch = 0;
     double lr = 0;
     if (cli_given(a, "iterations") && !cli_int(a, "iterations", 1, 1000000, &iters))
         return 2;
     if (!cli_int(a, "num_filters", 1, 1 << 20, &num) || !cli_int(a, "seed", 0, 0x7fffffffffffffffL, &seed) ||
         !cli_float(a, "lr", 1e-6, 10, &lr))
         return 2;
-    /* --max-memory is the common model option (cli_model_opts): it also
-     * caps every run; batches are sized to it, or to 1 GiB when not given */
+    /* --max-memory is the common model option (cli_model_opts): it caps
+     * every run, and the chunks of filters are sized within it */
     size_t mem_bytes;
     if (!cli_max_memory(a, &mem_bytes))
         return 2;
-    mem_mb = mem_bytes ? (long)(mem_bytes >> 20) : 1024;
     if (cli_given(a, "batch") && !cli_int(a, "batch", 1, 1 << 20, &batch))
         return 2;
     const char *img_path = cli_str(a, "img"), *out_dir = cli_str(a, "out");
@@ -166,11 +165,9 @@ static int run(const cli_args *a)
     bool seed_raw_note = false;
     if (!cli_load_model(a, &m))
         goto out;
-    int layer = cv_model_find_layer(m, layer_name, &err);
-    if (layer < 0) {
-        cli_fail(&err);
+    int layer = cli_find_layer(m, layer_name);
+    if (layer < 0)
         goto out;
-    }
     cli_input_geom g;
     if (!cli_input_geometry(a, m, "size", &g))
         goto out;
@@ -216,7 +213,7 @@ static int run(const cli_args *a)
     o.seed = (uint64_t)seed;
     o.lr = (float)lr;
     o.max_batch = (int)batch;
-    o.max_memory = (size_t)mem_mb << 20;
+    o.max_memory = mem_bytes;
     progress_state ps;
     o.progress = on_progress;
     o.progress_user = &ps;

@@ -27,11 +27,9 @@ static int run(const cli_args *a)
     cv_shape shape;
     if (!cli_load_model(a, &m) || !cli_read_input(a, in_path, m, &shape, &x))
         goto out;
-    int layer = cv_model_find_layer(m, layer_name, &err);
-    if (layer < 0) {
-        cli_fail(&err);
+    int layer = cli_find_layer(m, layer_name);
+    if (layer < 0)
         goto out;
-    }
     cv_run_options opt = cv_run_defaults();
     opt.stop_layer = layer;
     opt.need_grad = 1;

@@ -26,10 +26,8 @@ static int run(const cli_args *a)
         goto out;
     cv_run_options opt = cv_run_defaults();
     const char *layer = cli_str(a, "layer");
-    if (layer && (opt.stop_layer = cv_model_find_layer(m, layer, &err)) < 0) {
-        cli_fail(&err);
+    if (layer && (opt.stop_layer = cli_find_layer(m, layer)) < 0)
         goto out;
-    }
     if (cv_run_create(&r, m, &shape, &opt, &err) != CV_OK || cv_run_forward(r, x, &err) != CV_OK) {
         cli_fail(&err);
         goto out;

@@ -4,7 +4,6 @@
 #include "cli.h"
 #include <ctype.h>
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +70,21 @@ bool cli_max_memory(const cli_args *a, size_t *bytes)
     return true;
 }
 
+void cli_hint(const cv_error *err)
+{
+    if (strstr(err->msg, "max_memory") || (err->status == CV_ERR_LIMIT && strstr(err->msg, "memory limit")))
+        cli_note("--max-memory sets the memory limit");
+}
+
+int cli_find_layer(const cv_model *m, const char *name)
+{
+    cv_error err;
+    int layer = cv_model_find_layer(m, name, &err);
+    if (layer < 0)
+        cli_error("%s (list them with `cnnviz layers --model %s`)", err.msg, cv_model_path(m));
+    return layer;
+}
+
 bool cli_load_model(const cli_args *a, cv_model **m)
 {
     const char *path = cli_require(a, "model");
@@ -91,98 +105,52 @@ bool cli_load_model(const cli_args *a, cv_model **m)
 
 bool cli_input_geometry(const cli_args *a, const cv_model *m, const char *size_opt, cli_input_geom *g)
 {
-    cv_shape s = cv_model_input_shape(m);
-    char buf[160];
-    g->nhwc = cv_model_input_nhwc(m);
-    if (s.ndim != 4 && s.ndim != 0) {
-        cli_error("%s: input '%s' has shape %s; image commands need a 4-D image input",
-                  cv_model_path(m), cv_model_input_name(m), cv_shape_str(&s, buf, sizeof buf));
+    /* --size given overrides the model's size; its default (when the
+     * option has one) only fills a free size. */
+    long size = 0;
+    if (size_opt && cli_given(a, size_opt) && !cli_int(a, size_opt, 8, 4096, &size))
         return false;
-    }
-    int64_t c = s.ndim ? s.d[g->nhwc ? 3 : 1] : -1;
-    int64_t h = s.ndim ? s.d[g->nhwc ? 1 : 2] : -1;
-    int64_t w = s.ndim ? s.d[g->nhwc ? 2 : 3] : -1;
-    g->channels = c > 0 ? (int)c : 3;
-    if (g->channels != 1 && g->channels != 3) {
-        cli_error("%s: input '%s' has %d channels; images give 1 or 3",
-                  cv_model_path(m), cv_model_input_name(m), g->channels);
-        return false;
-    }
-    if (size_opt && cli_given(a, size_opt)) {
-        long size;
+    cv_error err;
+    cv_status st = cv_model_input_geometry(m, (int)size, (int)size, g, &err);
+    if (st == CV_ERR_INVALID && !size && size_opt && cli_str(a, size_opt)) {
         if (!cli_int(a, size_opt, 8, 4096, &size))
             return false;
-        g->height = g->width = (int)size;
-    } else if (h > 0 && w > 0) {
-        g->height = (int)h;
-        g->width = (int)w;
-    } else if (size_opt && cli_str(a, size_opt)) {
-        long size;
-        if (!cli_int(a, size_opt, 8, 4096, &size))
-            return false;
-        g->height = g->width = (int)size;
-    } else {
-        cli_error("%s: input '%s' has no fixed height and width; pass --size", cv_model_path(m),
-                  cv_model_input_name(m));
-        return false;
+        st = cv_model_input_geometry(m, (int)size, (int)size, g, &err);
     }
+    if (st == CV_ERR_INVALID && !size)
+        return cli_error("%s (pass --%s)", err.msg, size_opt), false;
+    if (st != CV_OK)
+        return cli_fail(&err), false;
     return true;
 }
 
 cv_shape cli_input_shape(const cli_input_geom *g, int batch)
 {
-    cv_shape s = {4, {batch, g->channels, g->height, g->width}};
-    if (g->nhwc) {
-        s.d[1] = g->height;
-        s.d[2] = g->width;
-        s.d[3] = g->channels;
-    }
-    return s;
-}
-
-static bool is_keras(const cv_model *m)
-{
-    const char *p = cv_model_path(m);
-    size_t n = strlen(p);
-    return (n > 3 && strcmp(p + n - 3, ".h5") == 0) || (n > 5 && strcmp(p + n - 5, ".hdf5") == 0) ||
-           cv_model_meta(m, "keras_version");
+    return cv_input_shape(g, batch);
 }
 
 bool cli_preprocess(const cli_args *a, const cv_model *m, cv_preprocess *p)
 {
     cv_error err;
     const char *name = cli_str(a, "preprocess");
-    const char *meta_mean = NULL, *meta_std = NULL;
-    bool meta_bgr = false;
     if (strcmp(name, "auto") == 0) {
-        const char *declared = cv_model_meta(m, "preprocess");
-        if (declared) {
-            name = declared;
-            meta_mean = cv_model_meta(m, "mean");
-            meta_std = cv_model_meta(m, "std");
-            const char *order = cv_model_meta(m, "channel_order");
-            meta_bgr = order && (strcmp(order, "BGR") == 0 || strcmp(order, "bgr") == 0);
-        } else if (is_keras(m)) {
-            name = "raw";
+        int assumed;
+        if (cv_preprocess_auto(p, m, &assumed, &err) != CV_OK)
+            return cli_fail(&err), false;
+        if (assumed && strcmp(p->name, "raw") == 0)
             cli_note("%s declares no preprocessing; assuming raw 0..255 RGB (set --preprocess)", cv_model_path(m));
-        } else {
-            name = "torch";
+        else if (assumed)
             cli_note("%s declares no preprocessing; assuming torch (RGB/255, ImageNet mean/std; set --preprocess)",
                      cv_model_path(m));
-        }
-    }
-    if (cv_preprocess_preset(p, name, &err) != CV_OK)
+    } else if (cv_preprocess_preset(p, name, &err) != CV_OK) {
         return cli_fail(&err), false;
-    if (meta_bgr)
-        p->bgr = 1;
+    }
     if (cli_flag(a, "bgr"))
         p->bgr = 1;
-    const char *mean = cli_given(a, "mean") ? cli_str(a, "mean") : meta_mean;
-    const char *std = cli_given(a, "std") ? cli_str(a, "std") : meta_std;
-    if (mean && cv_preprocess_set_mean(p, mean, &err) != CV_OK)
-        return cli_fail(&err), false;
-    if (std && cv_preprocess_set_std(p, std, &err) != CV_OK)
-        return cli_fail(&err), false;
+    if (cli_given(a, "mean") && cv_preprocess_set_mean(p, cli_str(a, "mean"), &err) != CV_OK)
+        return cli_error("--%s", err.msg), false;
+    if (cli_given(a, "std") && cv_preprocess_set_std(p, cli_str(a, "std"), &err) != CV_OK)
+        return cli_error("--%s", err.msg), false;
     return true;
 }
 
@@ -199,25 +167,8 @@ bool cli_labels(const cli_args *a, const cv_model *m, cv_labels *labels)
             return cli_fail(&err), false;
         return true;
     }
-    const char *meta = cv_model_meta(m, "labels");
-    if (meta) {
-        if (cv_labels_parse_csv(labels, meta, max_memory, &err) != CV_OK)
-            cli_note("%s: the model's labels metadata is not used: %s", cv_model_path(m), err.msg);
-        return true;
-    }
-    /* A labels file beside the model, when there is one. */
-    const char *mp = cv_model_path(m);
-    const char *slash = strrchr(mp, '/');
-    int dir_len = slash ? (int)(slash - mp + 1) : 0;
-    static const char *const names[] = {"labels.txt", "Labels.txt", "synset.txt", "classes.txt"};
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-        char p[4096];
-        if (snprintf(p, sizeof p, "%.*s%s", dir_len, mp, names[k]) >= (int)sizeof p || access(p, F_OK) != 0)
-            continue;
-        if (cv_labels_read(labels, p, max_memory, &err) == CV_OK)
-            return true;
-        cli_note("%s is not used for class names: %s", p, err.msg);
-    }
+    if (cv_labels_for_model(labels, m, max_memory, &err) != CV_OK)
+        cli_note("%s (class names are not used)", err.msg);
     return true;
 }
 
@@ -240,31 +191,10 @@ float *cli_probabilities(const cv_tensor *out, int item, int *n_classes, bool *a
     float *p = malloc((n ? n : 1) * sizeof(float));
     if (!p)
         return NULL;
-    const float *x = out->f + (size_t)item * n;
-    double sum = 0;
-    bool is_dist = true;
-    for (size_t k = 0; k < n; k++) {
-        if (!(x[k] >= 0.0f && x[k] <= 1.0f))
-            is_dist = false;
-        sum += x[k];
-    }
-    if (fabs(sum - 1.0) > 1e-3)
-        is_dist = false;
-    if (is_dist) {
-        memcpy(p, x, n * sizeof(float));
-    } else {
-        float mx = -INFINITY;
-        for (size_t k = 0; k < n; k++)
-            mx = x[k] > mx ? x[k] : mx;
-        double s = 0;
-        for (size_t k = 0; k < n; k++)
-            s += exp((double)x[k] - mx);
-        for (size_t k = 0; k < n; k++)
-            p[k] = (float)(exp((double)x[k] - mx) / s);
-    }
+    int softmax = cv_scores_to_probabilities(p, out->f + (size_t)item * n, n);
     *n_classes = (int)n;
     if (applied_softmax)
-        *applied_softmax = !is_dist;
+        *applied_softmax = softmax;
     return p;
 }
 
@@ -273,36 +203,30 @@ float *cli_probabilities(const cv_tensor *out, int item, int *n_classes, bool *a
 float *cli_image_input(const cli_args *a, const cv_model *m, const char *img_path, const cli_input_geom *g,
                        const cv_preprocess *p, cv_image *original)
 {
-    cv_error err;
-    cv_image img = {0}, sized = {0};
+    const char *mode = cli_str(a, "resize");
+    bool bilinear = mode && strcmp(mode, "bilinear") == 0;
+    if (mode && !bilinear && strcmp(mode, "antialias") != 0) {
+        cli_error("--resize must be antialias or bilinear, got '%s'", mode);
+        return NULL;
+    }
     size_t max_memory;
     if (!cli_max_memory(a, &max_memory))
         return NULL;
+    cv_error err;
+    cv_image img = {0};
     if (cv_image_load_limited(&img, img_path, max_memory, &err) != CV_OK) {
         cli_fail(&err);
         return NULL;
     }
-    const char *mode = cli_str(a, "resize");
-    bool bilinear = mode && strcmp(mode, "bilinear") == 0;
-    if (mode && !bilinear && strcmp(mode, "antialias") != 0) {
-        cv_image_free(&img);
-        cli_error("--resize must be antialias or bilinear, got '%s'", mode);
-        return NULL;
-    }
-    cv_status rs = bilinear ? cv_image_resize(&sized, &img, g->width, g->height, &err)
-                            : cv_image_resize_antialias(&sized, &img, g->width, g->height, &err);
-    if (rs != CV_OK) {
-        cv_image_free(&img);
-        cli_fail(&err);
-        return NULL;
-    }
     float *x = malloc(sizeof(float) * (size_t)g->channels * (size_t)g->height * (size_t)g->width);
-    if (x)
-        cv_preprocess_image(p, &sized, g->channels, g->nhwc, x);
-    else
+    if (!x)
         cli_error("out of memory");
-    cv_image_free(&sized);
-    if (original)
+    else if (cv_input_from_image(x, &img, g, p, bilinear ? CV_RESIZE_BILINEAR : CV_RESIZE_ANTIALIAS, &err) != CV_OK) {
+        cli_fail(&err);
+        free(x);
+        x = NULL;
+    }
+    if (original && x)
         *original = img;
     else
         cv_image_free(&img);

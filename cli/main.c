@@ -41,7 +41,12 @@ int cli_error(const char *fmt, ...)
     return 1;
 }
 
-int cli_fail(const cv_error *err) { return cli_error("%s", err->msg); }
+int cli_fail(const cv_error *err)
+{
+    cli_error("%s", err->msg);
+    cli_hint(err);
+    return 1;
+}
 
 void cli_note(const char *fmt, ...)
 {

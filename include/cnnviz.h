@@ -86,11 +86,30 @@ typedef struct {
     float *grad;   /* gradient buffer (same shape), NULL when not needed */
 } cv_tensor;
 
-/* Number of elements; 0 with *overflow set if the product does not fit. */
+/* Number of elements (1 for ndim 0); 0 when a dimension is negative or the
+ * product overflows or passes 2^48 (far past any real tensor), so callers
+ * can treat 0 of a shape with no zero dimension as "too large". */
 size_t cv_shape_numel(const cv_shape *s);
+/* 1 when a and b have the same rank and dimensions, else 0. */
 int cv_shape_equal(const cv_shape *a, const cv_shape *b);
 /* "[1, 3, 224, 224]" into buf; returns buf. */
 char *cv_shape_str(const cv_shape *s, char *buf, size_t len);
+
+/* ---- class scores ------------------------------------------------------- */
+
+/* 1 when the n scores already are a probability distribution: every one in
+ * [0, 1] (NaN is not) and their sum within 1e-3 of 1, as a softmax or
+ * sigmoid-normalised output layer gives. */
+int cv_scores_is_distribution(const float *scores, size_t n);
+/* A classifier's n scores as probabilities: copied when they already are a
+ * distribution (cv_scores_is_distribution), else their softmax (computed in
+ * double, shifted by the maximum). probs may be scores. Returns 1 when the
+ * softmax was applied, 0 when the scores were copied. */
+int cv_scores_to_probabilities(float *probs, const float *scores, size_t n);
+/* The k highest of n scores: their indices into top (min(k, n) of them),
+ * highest first; equal scores in index order; NaN below every number.
+ * O(n log k); n at most INT_MAX. Returns min(k, n) (0 when k <= 0). */
+int cv_topk(int *top, int k, const float *scores, size_t n);
 
 /* ---- models ------------------------------------------------------------- */
 
@@ -101,24 +120,58 @@ typedef struct {
     int keras_flip_kernels;     /* Keras: Theano->TF convert_kernel on conv weights */
     size_t max_memory;          /* bytes the model's constants, and later each run's activations
                                    (cv_run_create), may take; larger is refused before
-                                   allocating (CV_ERR_LIMIT). 0 = the memory available now. */
+                                   allocating (CV_ERR_LIMIT). 0 = the memory available now
+                                   (cv_memory_limit). */
 } cv_load_options;
+
+/* Memory limits. Every max_memory / max_bytes in cnnviz means one thing: the
+ * most bytes that call (or the model's runs) may allocate; what would need
+ * more is refused before allocating, with CV_ERR_LIMIT and a message naming
+ * both sizes. 0 = the memory available now. cv_memory_limit resolves a
+ * value the way every part of the library does: max_memory itself when it
+ * is not 0, else MemAvailable from /proc/meminfo (else the free physical
+ * pages; 4 GiB when neither can be read). */
+size_t cv_memory_limit(size_t max_memory);
+/* Automatic batch sizes (cv_occlusion_params.batch 0, cv_filters_options
+ * max_batch 0) plan a batch's buffers for at most the memory limit and at
+ * most this many bytes: beyond it a larger batch costs memory, not time. */
+#define CV_AUTO_BATCH_BYTES ((size_t)2 << 30)
 
 /* Load an ONNX (.onnx) or Keras HDF5 (.h5) model, chosen by the file's magic. */
 cv_status cv_model_load(cv_model **out, const char *path,
                         const cv_load_options *opt, cv_error *err);
 void cv_model_free(cv_model *m);
 
+/* The path the model was loaded from. */
 const char *cv_model_path(const cv_model *m);
-/* The real (non-initializer) input; cnnviz models have exactly one. */
+/* Number of graph outputs (cv_run_output's k ranges over them). */
 int cv_model_num_outputs(const cv_model *m);
-/* Declared input shape; symbolic or unknown dimensions are -1. */
+/* The model's input is its one real (non-initializer) input: cnnviz
+ * models have exactly one. Its declared shape (symbolic or unknown
+ * dimensions are -1; ndim 0 when it declares none), layout and name. */
 cv_shape cv_model_input_shape(const cv_model *m);
 /* 1 when the declared input is channels-last (N,H,W,C). */
 int cv_model_input_nhwc(const cv_model *m);
 const char *cv_model_input_name(const cv_model *m);
-/* metadata_props value for key, or NULL. */
+/* Metadata value for key (ONNX metadata_props; Keras files give
+ * "keras_version" and "backend"), or NULL. */
 const char *cv_model_meta(const cv_model *m, const char *key);
+
+/* The image one batch item of the model's input holds. */
+typedef struct {
+    int channels;        /* 1 (grey) or 3 */
+    int height, width;
+    int nhwc;            /* 1: laid out H x W x C (channels-last), 0: C x H x W */
+} cv_input_geometry;
+/* The model's input as an image. height and width > 0 choose the size (for
+ * an input whose size is free, or to run at another size); 0 takes the
+ * declared size. An input that declares no shape is taken as 3 channels.
+ * CV_ERR_UNSUPPORTED when the input is not 4-D or has other than 1 or 3
+ * channels; CV_ERR_INVALID when its size is free and none is given. */
+cv_status cv_model_input_geometry(const cv_model *m, int height, int width, cv_input_geometry *g,
+                                  cv_error *err);
+/* The input shape of `batch` items of that geometry, in its layout. */
+cv_shape cv_input_shape(const cv_input_geometry *g, int batch);
 
 /* Layers are nodes. A layer can be named by its node name or by the name of
  * (one of) its output tensors. */
@@ -174,7 +227,8 @@ cv_status cv_run_forward(cv_run *r, const float *input, cv_error *err);
 
 /* Output k of the graph (or of stop_layer's node when stop_layer >= 0). */
 const cv_tensor *cv_run_output(const cv_run *r, int k);
-/* Output tensor of a layer after forward (requires need_grad or the layer being kept). */
+/* Output tensor of a layer after forward, when the run still holds it
+ * (need_grad, keep_all, or a constant); NULL otherwise. */
 const cv_tensor *cv_run_layer_output(const cv_run *r, int layer);
 /* Planned shape of a layer's first output (ndim 0 if the layer is not part
  * of the run). Known right after cv_run_create. */

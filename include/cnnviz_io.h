@@ -1,5 +1,5 @@
-/* cnnviz file formats: images (PNG/JPEG in, PNG out), NumPy .npy, and
- * model input preprocessing.
+/* cnnviz file formats: images (PNG/JPEG in; PNG and JPEG out), NumPy .npy,
+ * class labels, and how an image becomes a model's input (preprocessing).
  *
  * Images are 8-bit, interleaved (HWC), rows top to bottom, channels RGB.
  * Writers write to a temporary name beside the target and rename it, so a
@@ -113,14 +113,47 @@ typedef struct {
 
 /* Fill p from a preset name. */
 cv_status cv_preprocess_preset(cv_preprocess *p, const char *name, cv_error *err);
-/* Override mean or std with "a,b,c" (or one value for all channels). */
+/* Override mean or std with "a,b,c" (or one value for all channels), in the
+ * preset's scaled range (after scale). */
 cv_status cv_preprocess_set_mean(cv_preprocess *p, const char *csv, cv_error *err);
 cv_status cv_preprocess_set_std(cv_preprocess *p, const char *csv, cv_error *err);
+/* The preprocessing a model declares in its metadata: "preprocess" (a
+ * preset name), optionally "mean" and "std" ("a,b,c") and "channel_order"
+ * ("BGR"). A model that declares none gets an assumption, and *assumed
+ * (optional) is set to 1 so a caller can say so: "raw" for Keras HDF5
+ * files (Keras applications take 0..255 pixels), "torch" otherwise (the
+ * torchvision convention most ONNX classifiers follow). Metadata that does
+ * not parse is an error naming the model and the key. */
+cv_status cv_preprocess_auto(cv_preprocess *p, const cv_model *m, int *assumed, cv_error *err);
 /* Image (already at the model's size) -> model input for one batch item.
  * channels: 1 (grey, ITU-R 601 luma), 3; nhwc: layout of out. */
 void cv_preprocess_image(const cv_preprocess *p, const cv_image *img, int channels, int nhwc, float *out);
 /* Value that pixel value `pixel` (0..255, all channels) becomes in channel c. */
 float cv_preprocess_value(const cv_preprocess *p, float pixel, int c);
+
+/* How an image is brought to a model's input size. */
+typedef enum {
+    CV_RESIZE_ANTIALIAS = 0, /* cv_image_resize_antialias: PIL / torchvision (the default) */
+    CV_RESIZE_BILINEAR       /* cv_image_resize: OpenCV INTER_LINEAR */
+} cv_resize_mode;
+
+/* An image (any size) as one batch item of a model's input: resized to g's
+ * height x width, converted to g's channels and preprocessed by p
+ * (cv_preprocess_image), in g's layout. out: g->channels * g->height *
+ * g->width floats, written only on success. For a batch, call it once per
+ * item at out + item * that many. Typical use, with the model's own
+ * geometry and preprocessing:
+ *
+ *     cv_input_geometry g;
+ *     cv_preprocess p;
+ *     cv_model_input_geometry(model, 0, 0, &g, &err);
+ *     cv_preprocess_auto(&p, model, NULL, &err);
+ *     float *x = malloc(sizeof(float) * g.channels * g.height * g.width);
+ *     cv_input_from_image(x, &img, &g, &p, CV_RESIZE_ANTIALIAS, &err);
+ *     cv_shape s = cv_input_shape(&g, 1);   // for cv_run_create
+ */
+cv_status cv_input_from_image(float *out, const cv_image *img, const cv_input_geometry *g, const cv_preprocess *p,
+                              cv_resize_mode mode, cv_error *err);
 
 /* ---- class labels ---------------------------------------------------------- */
 
@@ -139,6 +172,13 @@ typedef struct {
 cv_status cv_labels_read(cv_labels *out, const char *path, size_t max_bytes, cv_error *err);
 /* From a comma-separated list (a model's "labels" metadata), same limit. */
 cv_status cv_labels_parse_csv(cv_labels *out, const char *csv, size_t max_bytes, cv_error *err);
+/* The class names a model comes with: its "labels" metadata when it has
+ * one, else the first of labels.txt, Labels.txt, synset.txt, classes.txt
+ * beside the model file that can be read. CV_OK with out->n == 0 when
+ * there are none. When the metadata, or every such file found, cannot be
+ * used, returns the (first) error with out->n == 0: a caller may go on
+ * without names. Same limit as cv_labels_read. */
+cv_status cv_labels_for_model(cv_labels *out, const cv_model *m, size_t max_bytes, cv_error *err);
 void cv_labels_free(cv_labels *l);
 /* The class a name stands for: a label matches when the name equals it or
  * one of its comma-separated synonyms ("tabby, tabby cat"), ignoring case;

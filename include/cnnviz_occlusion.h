@@ -127,7 +127,8 @@ typedef struct {
     float fill_value[CV_OCCLUSION_MAX_CHANNELS];
     int target;         /* class for cv_occlusion_map; -1 = the top-1 class */
     int batch;          /* positions per forward pass; 0 = chosen from memory */
-    size_t max_memory;  /* bytes the auto batch may plan for; 0 = default */
+    size_t max_memory;  /* the memory limit the auto batch plans within (0 = the memory available
+                           now, cv_memory_limit), at most CV_AUTO_BATCH_BYTES */
     cv_occlusion_score score;
     cv_occlusion_engine engine;
     cv_occlusion_approx approx;

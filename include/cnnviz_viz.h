@@ -21,7 +21,7 @@
  *
  * Methods:
  * - CV_FILTERS_SEED: the original tool's algorithm to the letter
- *   (/work/shared/SEED.md "Program 1"): RMS-normalised gradient, step 0.9,
+ *   (SEED.md "Program 1", in the project's shared folder): RMS-normalised gradient, step 0.9,
  *   3:3:1 blend of 3x3 box blur / 0.8 decay / clipping of weak pixels, minus
  *   the current image, on model-input values; deprocess by mean/std.
  * - CV_FILTERS_LUCID: a Fourier (1/f) parameterisation with ImageNet colour
@@ -63,7 +63,9 @@ typedef struct {
     uint64_t seed;            /* random seed */
     float lr;                 /* lucid: Adam step (0: 0.05) */
     int max_batch;            /* most filters per chunk (0: as max_memory allows) */
-    size_t max_memory;        /* bytes of activations and gradients per chunk (0: 1 GiB) */
+    size_t max_memory;        /* bytes of activations and gradients per chunk: the memory limit
+                                 (0 = the memory available now, cv_memory_limit), at most
+                                 CV_AUTO_BATCH_BYTES when max_batch is 0 */
     void (*progress)(void *user, const cv_filters_progress *p);
     void *progress_user;
 } cv_filters_options;

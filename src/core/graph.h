@@ -30,10 +30,6 @@ bool cv_mul_size(size_t a, size_t b, size_t *out);
 int cv_edit_distance(const char *a, size_t na, const char *b, size_t nb, bool fold_case);
 /* Default cap on a single tensor: 4 GiB of floats. */
 #define CV_MAX_TENSOR_BYTES ((size_t)4 << 30)
-/* The memory limit in force: `requested` bytes when non-zero, else what the
- * machine has available now (MemAvailable in /proc/meminfo, else free
- * physical pages; 4 GiB when neither can be read). */
-size_t cv_memory_limit(size_t requested);
 
 /* ---- values (named tensors) --------------------------------------------- */
 
@@ -214,9 +210,10 @@ typedef struct cv_op_def {
      * Optional. Errors: CV_ERR_UNSUPPORTED for attributes we do not do. */
     cv_status (*init)(cv_node *node, const cv_model *m, cv_error *err);
     /* Set out[k]->dtype and ->shape from the input shapes (and static input
-     * data such as a Reshape's shape). Also set ctx->scratch_floats. An op
-     * whose output depends only on shapes (Shape) may also fill the output
-     * data here: it is allocated by then only if the op sets static_out. */
+     * data such as a Reshape's shape). Also set ctx->scratch_floats. Never
+     * writes output data (no buffer exists yet): an op whose output depends
+     * only on shapes (Shape) sets shape_only, and the executor runs its
+     * forward at plan time. */
     cv_status (*infer)(cv_op_ctx *ctx, cv_error *err);
     /* Compute outputs from inputs. Buffers are allocated by the executor. */
     void (*forward)(cv_op_ctx *ctx);

@@ -22,6 +22,7 @@
  * full network would read.
  */
 #include "graph.h"
+#include "limits.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -503,7 +504,7 @@ static cv_status run_op(cv_incr *ic, const cv_node *node, bool unpadded, cv_tens
 {
     cv_op_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
-    bool in_static[64] = {false};
+    bool in_static[CV_NODE_MAX_INPUTS] = {false};
     ctx.node = node;
     ctx.params = node->params;
     ctx.unpadded = unpadded;
@@ -512,20 +513,20 @@ static cv_status run_op(cv_incr *ic, const cv_node *node, bool unpadded, cv_tens
     ctx.n_out = node->n_out;
     ctx.in = in;
     ctx.out = out;
-    for (int i = 0; i < node->n_in && i < 64; i++)
+    for (int i = 0; i < node->n_in && i < CV_NODE_MAX_INPUTS; i++)
         in_static[i] = node->in[i] < 0 || ic->v[node->in[i]].kind == V_STATIC;
     ctx.in_static = in_static;
     ctx.out_rows = out_rows;
     ctx.out_cols = out_cols;
     /* infer checks the shapes; output buffers are ours, keep their pointers */
-    cv_shape keep[8];
-    for (int o = 0; o < node->n_out && o < 8; o++)
+    cv_shape keep[CV_NODE_MAX_OUTPUTS];
+    for (int o = 0; o < node->n_out && o < CV_NODE_MAX_OUTPUTS; o++)
         if (out[o])
             keep[o] = out[o]->shape;
     cv_status st = node->op->infer(&ctx, err);
     if (st != CV_OK)
         return st;
-    for (int o = 0; o < node->n_out && o < 8; o++)
+    for (int o = 0; o < node->n_out && o < CV_NODE_MAX_OUTPUTS; o++)
         if (out[o] && !cv_shape_equal(&keep[o], &out[o]->shape)) {
             char a[128], b[128];
             return cv_fail(err, CV_ERR_SHAPE, "incremental: node '%s' gives %s, expected %s", node->name,
@@ -549,9 +550,9 @@ static cv_status run_node(cv_incr *ic, int k, int first, int b, cv_error *err)
     const cv_model *m = ic->m;
     const cv_node *node = &m->nodes[k];
     nstate *ns = &ic->n[k];
-    cv_tensor *in[64] = {NULL}, *out[8] = {NULL};
+    cv_tensor *in[CV_NODE_MAX_INPUTS] = {NULL}, *out[CV_NODE_MAX_OUTPUTS] = {NULL};
     cv_status st;
-    if (node->n_in > 64 || node->n_out > 8)
+    if (node->n_in > CV_NODE_MAX_INPUTS || node->n_out > CV_NODE_MAX_OUTPUTS)
         return cv_fail(err, CV_ERR_UNSUPPORTED, "node '%s' has too many inputs or outputs", node->name);
     /* An elementwise op on a window read for the last time writes over it. */
     int x = node->in[0];

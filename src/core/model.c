@@ -557,7 +557,7 @@ int cv_model_find_layer(const cv_model *m, const char *name, cv_error *err)
     for (int s = 0; s < 3 && best[s] >= 0; s++)
         used += (size_t)snprintf(hint + used, sizeof hint - used, "%s'%s'", s ? ", " : "",
                                  cv_model_layer_name(m, best[s]));
-    cv_fail(err, CV_ERR_INVALID, "%s: no layer named '%s'%s%s (list them with `cnnviz layers`)",
+    cv_fail(err, CV_ERR_INVALID, "%s: no layer named '%s'%s%s",
             m->path, name, used ? "; close matches: " : "", hint);
     return -1;
 }

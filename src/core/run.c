@@ -7,6 +7,7 @@
  * constants, so forward runs only the float work that depends on the input.
  */
 #include "graph.h"
+#include "limits.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,8 +269,8 @@ static cv_status check_memory(cv_run *r, const cv_shape *in_shape, cv_error *err
     char is[160], bs[160], a[32], b[32], c[32];
     int producer = m->values[big].producer;
     return cv_fail(err, CV_ERR_LIMIT,
-                   "%s: a run on input %s needs about %s%s, over the memory limit of %s "
-                   "(--max-memory); the largest tensor is '%s' %s (%s)%s%s%s",
+                   "%s: a run on input %s needs about %s%s, over the memory limit (max_memory) of %s; "
+                   "the largest tensor is '%s' %s (%s)%s%s%s",
                    m->path, cv_shape_str(in_shape, is, sizeof is), mib_str(total, a, sizeof a),
                    r->need_grad ? " with gradients" : "", mib_str(r->limit, b, sizeof b), m->values[big].name,
                    cv_shape_str(&r->t[big].shape, bs, sizeof bs), mib_str(big_bytes, c, sizeof c),
@@ -325,11 +326,11 @@ static cv_status plan_node(cv_run *r, int k, cv_error *err)
 {
     const cv_model *m = r->m;
     const cv_node *n = &m->nodes[k];
-    bool in_static[64];
+    bool in_static[CV_NODE_MAX_INPUTS];
     bool all_static = true;
-    if (n->n_in > 64)
-        return cv_fail(err, CV_ERR_UNSUPPORTED, "%s: node '%s' has %d inputs (at most 64 supported)",
-                       m->path, n->name, n->n_in);
+    if (n->n_in > CV_NODE_MAX_INPUTS)
+        return cv_fail(err, CV_ERR_UNSUPPORTED, "%s: node '%s' has %d inputs (at most %d supported)",
+                       m->path, n->name, n->n_in, CV_NODE_MAX_INPUTS);
     for (int i = 0; i < n->n_in; i++) {
         int v = n->in[i];
         in_static[i] = v < 0 || r->is_static[v];

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Trim one name in place: blanks around it and an "123," / "123:" / "123 "
  * index before it (when `indexed`: file lines, not metadata lists). */
@@ -101,6 +102,37 @@ cv_status cv_labels_parse_csv(cv_labels *out, const char *csv, size_t max_bytes,
     if (st != CV_OK)
         cv_labels_free(out);
     return st;
+}
+
+cv_status cv_labels_for_model(cv_labels *out, const cv_model *m, size_t max_bytes, cv_error *err)
+{
+    memset(out, 0, sizeof *out);
+    const char *meta = cv_model_meta(m, "labels");
+    if (meta) {
+        cv_error why;
+        cv_status st = cv_labels_parse_csv(out, meta, max_bytes, &why);
+        if (st != CV_OK)
+            return cv_fail(err, st, "%s: %s", cv_model_path(m), why.msg);
+        return CV_OK;
+    }
+    /* A labels file beside the model, when there is one. */
+    const char *mp = cv_model_path(m);
+    const char *slash = strrchr(mp, '/');
+    int dir_len = slash ? (int)(slash - mp + 1) : 0;
+    static const char *const names[] = {"labels.txt", "Labels.txt", "synset.txt", "classes.txt"};
+    cv_status first = CV_OK;
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char p[4096];
+        if (snprintf(p, sizeof p, "%.*s%s", dir_len, mp, names[k]) >= (int)sizeof p || access(p, F_OK) != 0)
+            continue;
+        cv_error why;
+        cv_status st = cv_labels_read(out, p, max_bytes, &why);
+        if (st == CV_OK)
+            return CV_OK;
+        if (first == CV_OK)
+            first = cv_fail(err, st, "%s", why.msg);
+    }
+    return first;
 }
 
 void cv_labels_free(cv_labels *l)

@@ -9,8 +9,12 @@
  *   tf     RGB, v = pixel / 127.5 - 1   (Keras "tf" mode: MobileNet, Inception)
  *   torch  RGB, v = (pixel / 255 - ImageNet mean) / ImageNet std (torchvision)
  *   unit   RGB, v = pixel / 255
- * --mean / --std overrides are in the preset's scaled range (after `scale`),
+ * mean / std overrides are in the preset's scaled range (after `scale`),
  * so `unit` with mean 0.5 and std 0.5 gives [-1, 1].
+ *
+ * Also here: the model's input as an image (cv_model_input_geometry), the
+ * preprocessing a model declares (cv_preprocess_auto), and an image made
+ * into one input item (cv_input_from_image).
  */
 #include "cnnviz_io.h"
 #include "../core/graph.h"
@@ -50,7 +54,7 @@ cv_status cv_preprocess_preset(cv_preprocess *p, const char *name, cv_error *err
     return CV_OK;
 }
 
-/* "a,b,c" or "a" into v[3]; what names the option in messages. */
+/* "a,b,c" or "a" into v[3]; what names the value in messages ("mean"). */
 static cv_status cv_parse3(float v[3], const char *csv, const char *what, int nonzero, cv_error *err)
 {
     float got[3];
@@ -85,12 +89,12 @@ static cv_status cv_parse3(float v[3], const char *csv, const char *what, int no
 
 cv_status cv_preprocess_set_mean(cv_preprocess *p, const char *csv, cv_error *err)
 {
-    return cv_parse3(p->mean, csv, "--mean", 0, err);
+    return cv_parse3(p->mean, csv, "mean", 0, err);
 }
 
 cv_status cv_preprocess_set_std(cv_preprocess *p, const char *csv, cv_error *err)
 {
-    return cv_parse3(p->std, csv, "--std", 1, err);
+    return cv_parse3(p->std, csv, "std", 1, err);
 }
 
 /* The one formula, shared by whole images and single values so that an
@@ -135,4 +139,102 @@ void cv_preprocess_image(const cv_preprocess *p, const cv_image *img, int channe
                 out[k * hw + i] = v;
         }
     }
+}
+
+/* ---- a model's input as an image ----------------------------------------- */
+
+cv_status cv_model_input_geometry(const cv_model *m, int height, int width, cv_input_geometry *g, cv_error *err)
+{
+    cv_shape s = cv_model_input_shape(m);
+    char buf[160];
+    memset(g, 0, sizeof *g);
+    if (s.ndim != 4 && s.ndim != 0)
+        return cv_fail(err, CV_ERR_UNSUPPORTED, "%s: input '%s' has shape %s; an image input has 4 dimensions",
+                       cv_model_path(m), cv_model_input_name(m), cv_shape_str(&s, buf, sizeof buf));
+    int nhwc = cv_model_input_nhwc(m);
+    int64_t c = s.ndim ? s.d[nhwc ? 3 : 1] : -1;
+    int64_t h = s.ndim ? s.d[nhwc ? 1 : 2] : -1;
+    int64_t w = s.ndim ? s.d[nhwc ? 2 : 3] : -1;
+    if (c > 0 && c != 1 && c != 3)
+        return cv_fail(err, CV_ERR_UNSUPPORTED, "%s: input '%s' has %lld channels; images give 1 or 3",
+                       cv_model_path(m), cv_model_input_name(m), (long long)c);
+    if (height < 0 || width < 0 || (height > 0) != (width > 0))
+        return cv_fail(err, CV_ERR_INVALID, "input size %d x %d: give both height and width, or neither", height,
+                       width);
+    if (height == 0 && !(h > 0 && w > 0))
+        return cv_fail(err, CV_ERR_INVALID, "%s: input '%s' has no fixed height and width; give a size",
+                       cv_model_path(m), cv_model_input_name(m));
+    if (height == 0 && (h > INT32_MAX || w > INT32_MAX))
+        return cv_fail(err, CV_ERR_LIMIT, "%s: input '%s' declares %s, too large for an image", cv_model_path(m),
+                       cv_model_input_name(m), cv_shape_str(&s, buf, sizeof buf));
+    g->channels = c > 0 ? (int)c : 3;
+    g->height = height ? height : (int)h;
+    g->width = width ? width : (int)w;
+    g->nhwc = nhwc;
+    return CV_OK;
+}
+
+cv_shape cv_input_shape(const cv_input_geometry *g, int batch)
+{
+    cv_shape s = {4, {batch, g->channels, g->height, g->width}};
+    if (g->nhwc) {
+        s.d[1] = g->height;
+        s.d[2] = g->width;
+        s.d[3] = g->channels;
+    }
+    return s;
+}
+
+/* ---- what a model declares ------------------------------------------------ */
+
+static bool is_keras(const cv_model *m)
+{
+    const char *p = cv_model_path(m);
+    size_t n = strlen(p);
+    return (n > 3 && strcmp(p + n - 3, ".h5") == 0) || (n > 5 && strcmp(p + n - 5, ".hdf5") == 0) ||
+           cv_model_meta(m, "keras_version");
+}
+
+cv_status cv_preprocess_auto(cv_preprocess *p, const cv_model *m, int *assumed, cv_error *err)
+{
+    const char *declared = cv_model_meta(m, "preprocess");
+    if (assumed)
+        *assumed = !declared;
+    if (!declared)
+        return cv_preprocess_preset(p, is_keras(m) ? "raw" : "torch", err);
+    cv_error why;
+    cv_status st = cv_preprocess_preset(p, declared, &why);
+    if (st != CV_OK)
+        return cv_fail(err, st, "%s: metadata 'preprocess': %s", cv_model_path(m), why.msg);
+    const char *order = cv_model_meta(m, "channel_order");
+    if (order && (strcmp(order, "BGR") == 0 || strcmp(order, "bgr") == 0))
+        p->bgr = 1;
+    static const char *const keys[2] = {"mean", "std"};
+    for (int k = 0; k < 2; k++) {
+        const char *v = cv_model_meta(m, keys[k]);
+        char what[4200];
+        snprintf(what, sizeof what, "%s: metadata %s", cv_model_path(m), keys[k]);
+        if (v && (st = cv_parse3(k ? p->std : p->mean, v, what, k, err)) != CV_OK)
+            return st;
+    }
+    return CV_OK;
+}
+
+/* ---- an image as model input ---------------------------------------------- */
+
+cv_status cv_input_from_image(float *out, const cv_image *img, const cv_input_geometry *g, const cv_preprocess *p,
+                              cv_resize_mode mode, cv_error *err)
+{
+    if (g->channels != 1 && g->channels != 3)
+        return cv_fail(err, CV_ERR_INVALID, "an image input has 1 or 3 channels, not %d", g->channels);
+    if (mode != CV_RESIZE_ANTIALIAS && mode != CV_RESIZE_BILINEAR)
+        return cv_fail(err, CV_ERR_INVALID, "resize mode %d is unknown", (int)mode);
+    cv_image sized = {0};
+    cv_status st = mode == CV_RESIZE_BILINEAR ? cv_image_resize(&sized, img, g->width, g->height, err)
+                                              : cv_image_resize_antialias(&sized, img, g->width, g->height, err);
+    if (st != CV_OK)
+        return st;
+    cv_preprocess_image(p, &sized, g->channels, g->nhwc, out);
+    cv_image_free(&sized);
+    return CV_OK;
 }

@@ -8,6 +8,7 @@
  */
 #include "cnnviz_viz.h"
 #include "../core/graph.h"
+#include "../core/limits.h"
 #include "lucid.h"
 #include "seed.h"
 #include <math.h>
@@ -597,7 +598,7 @@ cv_status cv_filters_run(cv_filters_result *res, const cv_model *m, const cv_fil
 
     /* Chunks: as many filters at once as the memory budget allows, spread
      * evenly so the last chunk is not a straggler. */
-    size_t budget = o->max_memory ? o->max_memory : ((size_t)1 << 30);
+    size_t budget = cv_auto_batch_bytes(o->max_memory);
     size_t fit = g->bytes_per_item ? budget / g->bytes_per_item : (size_t)count;
     int max_batch = fit < 1 ? 1 : fit > (size_t)count ? count : (int)fit;
     if (o->max_batch > 0 && o->max_batch < max_batch)

@@ -119,16 +119,6 @@ static bool is_distribution(const float *s, int n)
 
 /* ---- choosing the engine ----------------------------------------------------- */
 
-/* Bytes an automatic batch size may plan for when the caller gives no
- * max_memory: a quarter of physical memory, at most 2 GiB. */
-static size_t default_budget(void)
-{
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    size_t phys = pages > 0 && page > 0 ? (size_t)pages * (size_t)page : (size_t)4 << 30;
-    size_t budget = phys / 4;
-    return budget < ((size_t)2 << 30) ? budget : (size_t)2 << 30;
-}
-
 /* Below this many times fewer multiply-adds, incremental inference is not
  * worth its bookkeeping (many small windows instead of a few large GEMMs). */
 #define OCC_INCR_MIN_SPEEDUP 1.5
@@ -234,7 +224,7 @@ cv_status cv_occlusion_create(cv_occlusion **out, const cv_model *m, const float
     o->p = *p;
     o->rows = rows;
     o->cols = cols;
-    occ_engine_config c = {m, image, *g, &o->p, rows, cols, p->max_memory ? p->max_memory : default_budget()};
+    occ_engine_config c = {m, image, *g, &o->p, rows, cols, cv_auto_batch_bytes(p->max_memory)};
     if ((st = pick_engine(&o->engine, &c, err)) != CV_OK)
         goto fail;
     int n = o->engine->n_classes, batch = o->engine->batch;

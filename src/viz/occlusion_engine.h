@@ -17,6 +17,7 @@
 
 #include "cnnviz_occlusion.h"
 #include "../core/graph.h"
+#include "../core/limits.h"
 
 /* A window of occluded pixels: rows [y0, y1), columns [x0, x1), and its
  * position in the row-major grid. An empty window (y0 == y1, index -1) is
@@ -65,9 +66,6 @@ typedef struct {
     size_t budget;                  /* bytes an automatic batch may plan for */
 } occ_engine_config;
 
-/* Batches past this only cost memory: the convolutions are already large
- * matrix products at batch 16, and incremental patches gain nothing more. */
-#define OCC_MAX_AUTO_BATCH 64
 
 /* Batched full inference: copies of the image, one window each, through a
  * run planned once for `batch` images (and once more for a smaller last

@@ -1,7 +1,7 @@
 /* The full-inference engine: copies of the image, one window each, through
  * a run planned once for a batch of them. The batch is what fits the
  * driver's memory budget (or the caller's fixed batch), at most
- * OCC_MAX_AUTO_BATCH; a graph that fixes its batch size goes one image at a
+ * CV_MAX_AUTO_BATCH; a graph that fixes its batch size goes one image at a
  * time.
  */
 #include "occlusion_engine.h"
@@ -52,7 +52,7 @@ static cv_status plan_run(cv_run **out, const cv_model *m, const cv_occlusion_ge
         return cv_fail(err, CV_ERR_SHAPE, "%s: output 0 %s does not hold class scores for a batch of %d",
                        cv_model_path(m), y ? cv_shape_str(&y->shape, buf, sizeof buf) : "(none)", n);
     }
-    if (numel / (size_t)n > (size_t)1 << 24) {
+    if (numel / (size_t)n > CV_MAX_CLASSES) {
         cv_run_free(*out);
         *out = NULL;
         return cv_fail(err, CV_ERR_LIMIT, "%s: output 0 has %zu values per image; a classifier was expected",
@@ -122,9 +122,9 @@ static long choose_batch(const full_engine *e, const occ_engine_config *c)
     long batch = c->p->batch;
     if (batch <= 0) {
         size_t per = bytes_per_image(e->run_part, c->m, e->item);
-        batch = per ? (long)(c->budget / per) : OCC_MAX_AUTO_BATCH;
-        if (batch > OCC_MAX_AUTO_BATCH)
-            batch = OCC_MAX_AUTO_BATCH;
+        batch = per ? (long)(c->budget / per) : CV_MAX_AUTO_BATCH;
+        if (batch > CV_MAX_AUTO_BATCH)
+            batch = CV_MAX_AUTO_BATCH;
     }
     long positions = (long)c->rows * c->cols;
     if (batch > positions)

@@ -201,7 +201,7 @@ static cv_status probe_output(incr_engine *e, cv_error *err)
     if (st != CV_OK)
         return st;
     size_t numel = cv_shape_numel(&y->shape);
-    if (y->dtype != CV_F32 || numel == 0 || numel > (size_t)1 << 24)
+    if (y->dtype != CV_F32 || numel == 0 || numel > CV_MAX_CLASSES)
         return cv_fail(err, CV_ERR_SHAPE, "%s: output 0 is not a vector of class scores", cv_model_path(e->m));
     e->base.n_classes = (int)numel;
     if (e->base.batch > 1) {
@@ -238,7 +238,7 @@ cv_status occ_incr_engine_create(occ_engine **out, const occ_engine_config *c, c
     e->stride = p->stride;
     e->cols = cols;
     e->positions = positions;
-    long batch = p->batch > 0 ? p->batch : OCC_MAX_AUTO_BATCH;
+    long batch = p->batch > 0 ? p->batch : CV_MAX_AUTO_BATCH;
     e->base.batch = (int)(batch < positions ? batch : positions);
     e->opt = cv_incr_defaults();
     e->opt.max_batch = e->base.batch;

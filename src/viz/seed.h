@@ -1,5 +1,5 @@
 /* The original tool's gradient-ascent step (`--method seed`), to the letter
- * of /work/shared/SEED.md "Program 1", on one planar image [C][H][W] in
+ * of SEED.md "Program 1" (in the project's shared folder), on one planar image [C][H][W] in
  * model-input values. Used by filters.c; separate so tests can check each
  * piece against NumPy.
  */
