@@ -21,6 +21,7 @@
  * Results are exact: a window is recomputed from exactly the inputs the
  * full network would read.
  */
+#include "cpu.h"
 #include "graph.h"
 #include <math.h>
 #include <stdlib.h>
@@ -548,7 +549,12 @@ static inline void copy_floats(float *d, const float *s, int n)
 
 /* Fill dst [b, C, h, w] with value v seen through windows with corners (wy, wx) per
  * position: clean activation, overlaid by v's PATCH, `pad` outside the map. */
-static void gather(const cv_incr *ic, int v, int first, int b, const int *wy, const int *wx, int h, int w,
+/* (built per instruction set: src/core/cpu.h) */
+CV_ISA_DECLARE(void, incr_gather,
+               (const cv_incr *ic, int v, int first, int b, const int *wy, const int *wx, int h, int w, float pad,
+                float *dst));
+
+void CV_ISA_NAME(incr_gather)(const cv_incr *ic, int v, int first, int b, const int *wy, const int *wx, int h, int w,
                    float pad, float *dst)
 {
     const cv_tensor *clean = cv_run_value(ic->clean, v);
@@ -589,6 +595,12 @@ static void gather(const cv_incr *ic, int v, int first, int b, const int *wy, co
                                 e - a);
             }
         }
+}
+
+static void gather(const cv_incr *ic, int v, int first, int b, const int *wy, const int *wx, int h, int w,
+                   float pad, float *dst)
+{
+    CV_ISA_CALL(incr_gather, (ic, v, first, b, wy, wx, h, w, pad, dst));
 }
 
 static cv_status run_op(cv_incr *ic, const cv_node *node, const void *params, cv_tensor **in, cv_tensor **out,
