@@ -1,6 +1,9 @@
 # cnnviz — build, test, demo. `make help` lists the targets.
 CC      ?= cc
-OPT     ?= -O3 -march=native
+# Portable: runs on any x86-64. The hot loops are built again per wider
+# instruction set below and chosen at run time (src/core/cpu.h). OPT="-O3
+# -march=native" still builds for this CPU only.
+OPT     ?= -O3
 PKGS     = hdf5 openblas libprotobuf-c libpng libjpeg libcjson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -13,6 +16,25 @@ BUILD   ?= build
 GEN      = build/gen
 LIB_SRC := $(sort $(wildcard src/*/*.c))
 LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/gen/onnx.pb-c.o
+
+# Files with kernels built per instruction set (CV_ISA_NAME in them): each
+# is compiled once more per level with that level's flags, and objcopy
+# keeps only the kernels' names global (*_avx2, *_avx512), so the second
+# copies of everything else in the file stay private to their object.
+# x86-64-v3 is AVX2+FMA (Haswell, Zen 1 on); x86-64-v4 adds AVX-512
+# F/VL/BW/DQ (Skylake-X, Sapphire Rapids, Zen 4).
+ISA_SRC    := src/core/incremental.c src/ops/activation.c src/ops/conv.c src/ops/pool.c \
+              src/ops/window.c src/ops/winograd.c
+OBJCOPY    ?= objcopy
+ifeq ($(shell uname -m),x86_64)
+ISA_LEVELS := avx2 avx512
+else
+ISA_LEVELS :=
+CFLAGS     += -DCV_ISA_GENERIC_ONLY
+endif
+ISA_FLAGS_avx2   := -march=x86-64-v3 -DCV_ISA_BUILD_AVX2
+ISA_FLAGS_avx512 := -march=x86-64-v4 -DCV_ISA_BUILD_AVX512
+LIB_OBJ += $(foreach l,$(ISA_LEVELS),$(patsubst %.c,$(BUILD)/%.$(l).o,$(ISA_SRC)))
 CLI_SRC := $(sort $(wildcard cli/*.c))
 CLI_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
@@ -47,6 +69,15 @@ $(BUILD)/gen/onnx.pb-c.o: $(GEN)/onnx.pb-c.c
 $(BUILD)/%.o: %.c $(GEN)/onnx.pb-c.h $(wildcard include/*.h src/*/*.h tests/lib/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+define ISA_RULE
+$$(BUILD)/%.$(1).o: %.c $$(GEN)/onnx.pb-c.h $$(wildcard include/*.h src/*/*.h)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(ISA_FLAGS_$(1)) -c $$< -o $$@.tmp
+	$$(OBJCOPY) --wildcard --keep-global-symbol='*_$(1)' $$@.tmp $$@
+	@rm -f $$@.tmp
+endef
+$(foreach l,$(ISA_LEVELS),$(eval $(call ISA_RULE,$(l))))
 
 $(BUILD)/libcnnviz.a: $(LIB_OBJ)
 	@rm -f $@

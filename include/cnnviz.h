@@ -67,6 +67,32 @@ const char *cv_status_string(cv_status s);
  * length the whole escaped string needs (as snprintf). */
 size_t cv_escape(char *out, size_t cap, const char *in);
 
+/* ---- instruction sets --------------------------------------------------- */
+
+/* The library is built for any x86-64; its vector kernels (Winograd
+ * convolution, ...) exist once per level and the best the CPU has is used.
+ * CNNVIZ_ISA=generic|avx2|avx512 in the environment (read at the first
+ * kernel call) or cv_isa_set lowers it: for tests, and to compare speeds.
+ * Every level computes the same function; results differ only in rounding
+ * (fused multiply-adds, summation order within a vector). */
+typedef enum {
+    CV_ISA_GENERIC = 0, /* x86-64 baseline (SSE2), or any other CPU */
+    CV_ISA_AVX2,        /* x86-64-v3: AVX2 + FMA */
+    CV_ISA_AVX512       /* x86-64-v4: AVX-512 F/VL/BW/DQ (Zen 4, Sapphire Rapids, ...) */
+} cv_isa;
+
+/* The best level this CPU and OS support. */
+cv_isa cv_isa_detected(void);
+/* The level the kernels use now. */
+cv_isa cv_isa_active(void);
+/* Use level isa from now on, in every thread (CV_ERR_UNSUPPORTED when the
+ * CPU lacks it). Call it between runs, not during one. */
+cv_status cv_isa_set(cv_isa isa, cv_error *err);
+/* "generic", "avx2", "avx512". */
+const char *cv_isa_name(cv_isa isa);
+/* The level named name (as cv_isa_name writes it), or CV_ERR_INVALID. */
+cv_status cv_isa_parse(const char *name, cv_isa *isa, cv_error *err);
+
 /* ---- tensors ------------------------------------------------------------ */
 
 #define CV_MAX_DIMS 8

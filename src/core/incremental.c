@@ -21,6 +21,7 @@
  * Results are exact: a window is recomputed from exactly the inputs the
  * full network would read.
  */
+#include "cpu.h"
 #include "graph.h"
 #include "limits.h"
 #include <math.h>
@@ -455,7 +456,12 @@ static inline void copy_floats(float *d, const float *s, int n)
 
 /* Fill dst [b, C, h, w] with value v seen through windows with corners (wy, wx) per
  * position: clean activation, overlaid by v's PATCH, `pad` outside the map. */
-static void gather(const cv_incr *ic, int v, int first, int b, const int *wy, const int *wx, int h, int w,
+/* (built per instruction set: src/core/cpu.h) */
+CV_ISA_DECLARE(void, incr_gather,
+               (const cv_incr *ic, int v, int first, int b, const int *wy, const int *wx, int h, int w, float pad,
+                float *dst));
+
+void CV_ISA_NAME(incr_gather)(const cv_incr *ic, int v, int first, int b, const int *wy, const int *wx, int h, int w,
                    float pad, float *dst)
 {
     const cv_tensor *clean = cv_run_value(ic->clean, v);
@@ -496,6 +502,12 @@ static void gather(const cv_incr *ic, int v, int first, int b, const int *wy, co
                                 e - a);
             }
         }
+}
+
+static void gather(const cv_incr *ic, int v, int first, int b, const int *wy, const int *wx, int h, int w,
+                   float pad, float *dst)
+{
+    CV_ISA_CALL(incr_gather, (ic, v, first, b, wy, wx, h, w, pad, dst));
 }
 
 /* unpadded: a window op on a gathered window that holds its padding. */

@@ -5,6 +5,7 @@
  * HardSigmoid/HardSwish's linear part) the subgradient is PyTorch's, so
  * gradients match what the original framework computes.
  */
+#include "../core/cpu.h"
 #include "bcast.h"
 #include <float.h>
 #include <math.h>
@@ -39,7 +40,10 @@ static size_t numel0(const cv_op_ctx *c) { return cv_shape_numel(&c->in[0]->shap
 
 /* ---- Relu ---------------------------------------------------------------- */
 
-static void relu_forward(cv_op_ctx *c)
+/* (built per instruction set: src/core/cpu.h) */
+CV_ISA_DECLARE(void, relu_forward, (cv_op_ctx *c));
+
+void CV_ISA_NAME(relu_forward)(cv_op_ctx *c)
 {
     const float *x = c->in[0]->f; /* any shape */
     float *y = c->out[0]->f;
@@ -47,6 +51,11 @@ static void relu_forward(cv_op_ctx *c)
 #pragma omp parallel for if (n > 65536) schedule(static)
     for (size_t k = 0; k < n; k++)
         y[k] = x[k] > 0.0f ? x[k] : 0.0f;
+}
+
+static void relu_forward(cv_op_ctx *c)
+{
+    CV_ISA_CALL(relu_forward, (c));
 }
 
 /* Redirected ReLU (lucid, for feature visualisation): per batch item, when
@@ -369,7 +378,10 @@ static void clip_bounds_f32(const cv_op_ctx *c, float *lo, float *hi)
     }
 }
 
-static void clip_forward(cv_op_ctx *c)
+/* (built per instruction set: src/core/cpu.h) */
+CV_ISA_DECLARE(void, clip_forward, (cv_op_ctx *c));
+
+void CV_ISA_NAME(clip_forward)(cv_op_ctx *c)
 {
     size_t n = numel0(c);
     if (c->in[0]->dtype == CV_I64) {
@@ -392,6 +404,11 @@ static void clip_forward(cv_op_ctx *c)
         float v = x[k] < lo ? lo : x[k];
         y[k] = v > hi ? hi : v;
     }
+}
+
+static void clip_forward(cv_op_ctx *c)
+{
+    CV_ISA_CALL(clip_forward, (c));
 }
 
 static void clip_backward(cv_op_ctx *c)

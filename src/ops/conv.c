@@ -27,6 +27,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=fast")
 #endif
+#include "../core/cpu.h"
 #include "../core/graph.h"
 #include "winograd.h"
 #include "window.h"
@@ -295,7 +296,11 @@ static void conv_fill_bias(float *y, const float *bias, int64_t rows, int64_t cn
 
 /* Depthwise: group == C; output channel m reads input channel m / mg.
  * x (N, C, IH, IW), w (M, 1, KH, KW), b (M) or NULL -> y (N, M, OH, OW). */
-static void conv_depthwise_forward(float *y, const float *x, const float *wt, const float *bias,
+/* (built per instruction set: src/core/cpu.h) */
+CV_ISA_DECLARE(void, conv_depthwise_forward,
+               (float *y, const float *x, const float *wt, const float *bias, const conv_plan *pl));
+
+void CV_ISA_NAME(conv_depthwise_forward)(float *y, const float *x, const float *wt, const float *bias,
                                    const conv_plan *pl)
 {
     const cv_window *w = &pl->w;
@@ -360,6 +365,12 @@ static void conv_depthwise_forward(float *y, const float *x, const float *wt, co
     }
 }
 
+static void conv_depthwise_forward(float *y, const float *x, const float *wt, const float *bias,
+                                   const conv_plan *pl)
+{
+    CV_ISA_CALL(conv_depthwise_forward, (y, x, wt, bias, pl));
+}
+
 /* dx (N, C, IH, IW) += depthwise-conv^T(dy (N, M, OH, OW)); one thread per
  * input channel plane, which gathers from its mg output channels. */
 static void conv_depthwise_backward(float *dx, const float *dy, const float *wt, const conv_plan *pl)
@@ -402,7 +413,11 @@ static void conv_depthwise_backward(float *dx, const float *dy, const float *wt,
 /* Group 1, pl->nb images per sgemm: cols (K, nb*P) = the images' column
  * matrices side by side, yt (M, nb*P) = w . cols, then each image's P
  * columns of yt (plus bias) are its output. */
-static void conv_forward_batched(float *y, const float *x, const float *wt, const float *bias, const conv_plan *pl,
+/* (built per instruction set: src/core/cpu.h) */
+CV_ISA_DECLARE(void, conv_forward_batched,
+               (float *y, const float *x, const float *wt, const float *bias, const conv_plan *pl, float *scratch));
+
+void CV_ISA_NAME(conv_forward_batched)(float *y, const float *x, const float *wt, const float *bias, const conv_plan *pl,
                                  float *scratch)
 {
     int64_t in_img = pl->c * pl->w.ih * pl->w.iw, out_img = pl->m * pl->p, P = pl->p;
@@ -429,6 +444,12 @@ static void conv_forward_batched(float *y, const float *x, const float *wt, cons
                     dst[q] = row[q] + b;
             }
     }
+}
+
+static void conv_forward_batched(float *y, const float *x, const float *wt, const float *bias, const conv_plan *pl,
+                                 float *scratch)
+{
+    CV_ISA_CALL(conv_forward_batched, (y, x, wt, bias, pl, scratch));
 }
 
 static void conv_forward(cv_op_ctx *c)

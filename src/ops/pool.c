@@ -14,6 +14,7 @@
  * All loops run one channel plane per OpenMP iteration, so backward's
  * scatter never has two threads adding into one pixel.
  */
+#include "../core/cpu.h"
 #include "../core/graph.h"
 #include "window.h"
 #include <float.h>
@@ -152,7 +153,10 @@ static inline int64_t max_tap(const float *xp, const cv_window *w, int64_t oy, i
 /* max that keeps a NaN, as the scans here do */
 static inline float max_nan(float a, float b) { return a > b || a != a ? a : b; }
 
-static void maxpool_forward(cv_op_ctx *c)
+/* (built per instruction set: src/core/cpu.h) */
+CV_ISA_DECLARE(void, maxpool_forward, (cv_op_ctx *c));
+
+void CV_ISA_NAME(maxpool_forward)(cv_op_ctx *c)
 {
     const pool_params *p = c->params;
     cv_window w;
@@ -213,6 +217,11 @@ static void maxpool_forward(cv_op_ctx *c)
             }
         }
     }
+}
+
+static void maxpool_forward(cv_op_ctx *c)
+{
+    CV_ISA_CALL(maxpool_forward, (c));
 }
 
 static void maxpool_backward(cv_op_ctx *c)
@@ -389,7 +398,10 @@ static void globalmax_backward(cv_op_ctx *c)
         dx[q * size + global_argmax(x + q * size, size)] += dy[q];
 }
 
-static void globalavg_forward(cv_op_ctx *c)
+/* (built per instruction set: src/core/cpu.h) */
+CV_ISA_DECLARE(void, globalavg_forward, (cv_op_ctx *c));
+
+void CV_ISA_NAME(globalavg_forward)(cv_op_ctx *c)
 {
     int64_t planes, size;
     global_sizes(c, &planes, &size);
@@ -403,6 +415,11 @@ static void globalavg_forward(cv_op_ctx *c)
             s += xp[k];
         y[q] = (float)(s / (double)size);
     }
+}
+
+static void globalavg_forward(cv_op_ctx *c)
+{
+    CV_ISA_CALL(globalavg_forward, (c));
 }
 
 static void globalavg_backward(cv_op_ctx *c)

@@ -1,5 +1,6 @@
 /* Sliding-window attributes (Conv, MaxPool, AveragePool): parsing and the
  * ONNX output-size rules. See window.h. */
+#include "../core/cpu.h"
 #include "window.h"
 #include <string.h>
 
@@ -196,7 +197,12 @@ cv_status cv_window_resolve(const cv_window_attrs *a, const cv_shape *x, const i
  * adjoint geometry. Single-threaded on purpose: an OpenMP region here
  * leaves its workers spinning while the next sgemm's OpenBLAS threads want
  * the same cores, which cost more than the parallel copy saved. */
-void cv_window_im2col(float *col, const float *x, const cv_window *w, int64_t channels, int64_t p0, int64_t np)
+/* (built per instruction set: src/core/cpu.h) */
+CV_ISA_DECLARE(void, window_im2col,
+               (float *col, const float *x, const cv_window *w, int64_t channels, int64_t p0, int64_t np));
+
+void CV_ISA_NAME(window_im2col)(float *col, const float *x, const cv_window *w, int64_t channels, int64_t p0,
+                                int64_t np)
 {
     int64_t khw = w->kh * w->kw;
     for (int64_t kk = 0; kk < channels * khw; kk++) {
@@ -231,6 +237,11 @@ void cv_window_im2col(float *col, const float *x, const cv_window *w, int64_t ch
             q += cnt;
         }
     }
+}
+
+void cv_window_im2col(float *col, const float *x, const cv_window *w, int64_t channels, int64_t p0, int64_t np)
+{
+    CV_ISA_CALL(window_im2col, (col, x, w, channels, p0, np));
 }
 
 /* The adjoint of cv_window_im2col: dx (C, IH, IW) += the patches in col. */

@@ -37,6 +37,7 @@
 #pragma GCC optimize("fp-contract=fast")
 #endif
 #include "winograd.h"
+#include "../core/cpu.h"
 #include <stdint.h>
 #include <string.h>
 #ifdef __AVX512F__
@@ -581,8 +582,13 @@ static void wino_conv_narrow(float *y, const float *x, const float *u, const flo
     }
 }
 
-void cv_wino_conv(float *y, const float *x, const float *u, const float *bias, const cv_wino_geom *g,
-                  bool accumulate, float *scratch)
+/* (built per instruction set, src/core/cpu.h) */
+CV_ISA_DECLARE(void, wino_conv,
+               (float *y, const float *x, const float *u, const float *bias, const cv_wino_geom *g, bool accumulate,
+                float *scratch));
+
+void CV_ISA_NAME(wino_conv)(float *y, const float *x, const float *u, const float *bias, const cv_wino_geom *g,
+                            bool accumulate, float *scratch)
 {
     if (wino_narrow(g)) {
         wino_conv_narrow(y, x, u, bias, g, accumulate, scratch);
@@ -598,4 +604,10 @@ void cv_wino_conv(float *y, const float *x, const float *u, const float *bias, c
         products(o, u, v, g, tp);
         output_transform(y, o, bias, g, r0, nr, tw, th, tp, accumulate);
     }
+}
+
+void cv_wino_conv(float *y, const float *x, const float *u, const float *bias, const cv_wino_geom *g,
+                  bool accumulate, float *scratch)
+{
+    CV_ISA_CALL(wino_conv, (y, x, u, bias, g, accumulate, scratch));
 }
