@@ -236,6 +236,11 @@ typedef struct {
     int relu_redirect;
     /* How cv_run_backward propagates through ReLU gates (cv_backward_rule). */
     int backward_rule;
+    /* Convolutions take the exact im2col path in both directions, never
+     * Winograd F(4x4, 3x3) (whose float32 rounding puts ~1e-2 relative
+     * error into ResNet18's input gradients against im2col's ~1e-7): for
+     * attributions that must match a framework's gradient. 0 = fastest. */
+    int exact_conv;
 } cv_run_options;
 
 cv_run_options cv_run_defaults(void);

@@ -145,6 +145,7 @@ typedef struct {
     size_t scratch_floats;/* infer: set to what forward/backward need */
     const bool *in_static;/* infer: in_static[k] true when in[k]'s data is known now */
     bool relu_redirect;   /* backward: cv_run_options.relu_redirect */
+    bool exact_conv;      /* cv_run_options.exact_conv: no Winograd */
     /* forward, optional (incremental occlusion): of output 0 (N, C, H, W)
      * only rows [0, out_rows[i]) and columns [0, out_cols[i]) of image i
      * are wanted, and an op may leave the rest as it was. NULL: all. */

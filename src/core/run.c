@@ -28,6 +28,7 @@ struct cv_run {
     int last_node;
     bool need_grad;
     bool relu_redirect;
+    bool exact_conv;
     cv_backward_rule backward_rule;
     float *scratch;
     size_t scratch_floats;
@@ -292,6 +293,7 @@ static void make_ctx(const cv_run *r, int k, cv_op_ctx *ctx)
     ctx->scratch = r->scratch;
     ctx->scratch_floats = r->scratch_floats;
     ctx->relu_redirect = r->relu_redirect;
+    ctx->exact_conv = r->exact_conv;
 }
 
 /* Mark the nodes that the target values depend on. */
@@ -457,6 +459,7 @@ cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_s
     }
     r->need_grad = opt->need_grad != 0;
     r->relu_redirect = opt->relu_redirect != 0;
+    r->exact_conv = opt->exact_conv != 0;
     r->backward_rule = (cv_backward_rule)opt->backward_rule;
     for (int k = 0; k < m->n_nodes; k++) {
         const cv_node *n = &m->nodes[k];

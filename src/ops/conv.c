@@ -93,10 +93,10 @@ static int conv_algo_override(void)
  * group; and, unless forced, where it pays: enough channels that the 36
  * products dominate the transforms. Backward runs the transposed
  * convolution, whose padding 2 - pad must not be negative. */
-static void conv_choose_winograd(conv_plan *pl)
+static void conv_choose_winograd(conv_plan *pl, bool exact)
 {
     const cv_window *w = &pl->w;
-    int force = conv_algo_override();
+    int force = exact ? -1 : conv_algo_override();
     bool fits = pl->kind == CONV_IM2COL && pl->g == 1 && w->kh == 3 && w->kw == 3 && w->sh == 1 &&
                 w->sw == 1 && w->dh == 1 && w->dw == 1 && w->ih > 1;
     /* Below ~32 tiles (4x4 output blocks) per weight pass, reading the
@@ -250,7 +250,7 @@ static cv_status conv_plan_make(const cv_op_ctx *c, conv_plan *pl, cv_error *err
         if (pl->tile > pl->p)
             pl->tile = pl->p;
     }
-    conv_choose_winograd(pl);
+    conv_choose_winograd(pl, c->exact_conv);
     conv_batch_small(pl);
     return CV_OK;
 }
