@@ -31,6 +31,12 @@ int cv_edit_distance(const char *a, size_t na, const char *b, size_t nb, bool fo
 /* Default cap on a single tensor: 4 GiB of floats. */
 #define CV_MAX_TENSOR_BYTES ((size_t)4 << 30)
 
+/* Work (elements, or multiply-adds for cheap kernels) below which a loop
+ * stays on one thread: waking OpenMP's team costs a few microseconds, about
+ * what one core needs for 64 Ki simple float operations, so a smaller loop
+ * only loses by going parallel. */
+#define CV_OMP_MIN_ELEMS 65536
+
 /* ---- values (named tensors) --------------------------------------------- */
 
 typedef struct {

@@ -642,7 +642,7 @@ static void clamp_output_grads(cv_run *r, const cv_node *n)
         if (!g)
             continue;
         size_t count = cv_shape_numel(&r->t[v].shape);
-#pragma omp parallel for if (count > 65536) schedule(static)
+#pragma omp parallel for if (count > CV_OMP_MIN_ELEMS) schedule(static)
         for (size_t i = 0; i < count; i++)
             g[i] = g[i] > 0.0f ? g[i] : 0.0f;
     }

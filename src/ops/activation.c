@@ -48,7 +48,7 @@ void CV_ISA_NAME(relu_forward)(cv_op_ctx *c)
     const float *x = c->in[0]->f; /* any shape */
     float *y = c->out[0]->f;
     size_t n = numel0(c);
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         y[k] = x[k] > 0.0f ? x[k] : 0.0f;
 }
@@ -91,7 +91,7 @@ static void relu_backward(cv_op_ctx *c)
         return;
     }
     /* Subgradient 0 at x == 0, as PyTorch does. */
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         dx[k] += x[k] > 0.0f ? dy[k] : 0.0f;
 }
@@ -119,7 +119,7 @@ static void leaky_forward(cv_op_ctx *c)
     float *y = c->out[0]->f;
     size_t n = numel0(c);
     float alpha = p->alpha;
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         y[k] = x[k] < 0.0f ? alpha * x[k] : x[k];
 }
@@ -133,7 +133,7 @@ static void leaky_backward(cv_op_ctx *c)
     float *dx = c->in[0]->grad;
     size_t n = numel0(c);
     float alpha = p->alpha;
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         dx[k] += x[k] > 0.0f ? dy[k] : alpha * dy[k];
 }
@@ -193,7 +193,7 @@ static void prelu_forward(cv_op_ctx *c)
     cv_bcast bc; /* rows of x; the slope's inner stride is 0 (per channel) or 1 */
     cv_bcast_plan(&bc, &xt->shape, &xt->shape, &eff);
     const int64_t ss = bc.sb[bc.nd - 1], len = bc.len;
-#pragma omp parallel for if (bc.rows * len > 65536 && bc.rows > 1) schedule(static)
+#pragma omp parallel for if (bc.rows * len > CV_OMP_MIN_ELEMS && bc.rows > 1) schedule(static)
     for (int64_t r = 0; r < bc.rows; r++) {
         int64_t ox, os;
         cv_bcast_row(&bc, r, &ox, &os);
@@ -213,7 +213,7 @@ static void prelu_backward(cv_op_ctx *c)
     cv_bcast_plan(&bc, &xt->shape, &xt->shape, &eff);
     const int64_t ss = bc.sb[bc.nd - 1], len = bc.len;
     if (xt->grad) {
-#pragma omp parallel for if (bc.rows * len > 65536 && bc.rows > 1) schedule(static)
+#pragma omp parallel for if (bc.rows * len > CV_OMP_MIN_ELEMS && bc.rows > 1) schedule(static)
         for (int64_t r = 0; r < bc.rows; r++) {
             int64_t ox, os;
             cv_bcast_row(&bc, r, &ox, &os);
@@ -259,7 +259,7 @@ static void elu_forward(cv_op_ctx *c)
     float *y = c->out[0]->f;
     size_t n = numel0(c);
     float alpha = p->alpha;
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         y[k] = x[k] < 0.0f ? alpha * expm1f(x[k]) : x[k];
 }
@@ -273,7 +273,7 @@ static void elu_backward(cv_op_ctx *c)
     float *dx = c->in[0]->grad;
     size_t n = numel0(c);
     float alpha = p->alpha;
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         dx[k] += x[k] > 0.0f ? dy[k] : alpha * expf(x[k]) * dy[k];
 }
@@ -302,7 +302,7 @@ static void selu_forward(cv_op_ctx *c)
     float *y = c->out[0]->f;
     size_t n = numel0(c);
     float alpha = p->alpha, gamma = p->gamma;
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         y[k] = gamma * (x[k] <= 0.0f ? alpha * expm1f(x[k]) : x[k]);
 }
@@ -316,7 +316,7 @@ static void selu_backward(cv_op_ctx *c)
     float *dx = c->in[0]->grad;
     size_t n = numel0(c);
     float alpha = p->alpha, gamma = p->gamma;
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         dx[k] += gamma * (x[k] > 0.0f ? dy[k] : alpha * expf(x[k]) * dy[k]);
 }
@@ -399,7 +399,7 @@ void CV_ISA_NAME(clip_forward)(cv_op_ctx *c)
     clip_bounds_f32(c, &lo, &hi);
     const float *x = c->in[0]->f;
     float *y = c->out[0]->f;
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++) {
         float v = x[k] < lo ? lo : x[k];
         y[k] = v > hi ? hi : v;
@@ -421,7 +421,7 @@ static void clip_backward(cv_op_ctx *c)
     float *dx = c->in[0]->grad;
     size_t n = numel0(c);
     /* Gradient passes on the closed interval, as torch.clamp's does. */
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         dx[k] += x[k] >= lo && x[k] <= hi ? dy[k] : 0.0f;
 }
@@ -439,7 +439,7 @@ static void sigmoid_forward(cv_op_ctx *c)
     float *y = c->out[0]->f;
     size_t n = numel0(c);
     /* e = e^-|x| never overflows, and tiny results for x << 0 keep their precision. */
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++) {
         float e = expf(-fabsf(x[k]));
         y[k] = (x[k] >= 0.0f ? 1.0f : e) / (1.0f + e);
@@ -453,7 +453,7 @@ static void sigmoid_backward(cv_op_ctx *c)
     const float *y = c->out[0]->f, *dy = c->out[0]->grad; /* y is kept: runs with grads keep activations */
     float *dx = c->in[0]->grad;
     size_t n = numel0(c);
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         dx[k] += dy[k] * y[k] * (1.0f - y[k]);
 }
@@ -482,7 +482,7 @@ static void hsig_forward(cv_op_ctx *c)
     float *y = c->out[0]->f;
     size_t n = numel0(c);
     float alpha = p->alpha, beta = p->beta;
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++) {
         float v = alpha * x[k] + beta;
         y[k] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
@@ -498,7 +498,7 @@ static void hsig_backward(cv_op_ctx *c)
     float *dx = c->in[0]->grad;
     size_t n = numel0(c);
     float alpha = p->alpha, beta = p->beta;
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++) {
         float v = alpha * x[k] + beta;
         dx[k] += v > 0.0f && v < 1.0f ? alpha * dy[k] : 0.0f;
@@ -518,7 +518,7 @@ static void hswish_forward(cv_op_ctx *c)
     const float *x = c->in[0]->f;
     float *y = c->out[0]->f;
     size_t n = numel0(c);
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++) {
         float v = x[k] / 6.0f + 0.5f;
         y[k] = x[k] * (v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v);
@@ -533,7 +533,7 @@ static void hswish_backward(cv_op_ctx *c)
     float *dx = c->in[0]->grad;
     size_t n = numel0(c);
     /* PyTorch's hardswish_backward: 0 below -3, x/3 + 1/2 on [-3, 3], 1 above. */
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         dx[k] += x[k] < -3.0f ? 0.0f : x[k] <= 3.0f ? dy[k] * (x[k] / 3.0f + 0.5f) : dy[k];
 }
@@ -550,7 +550,7 @@ static void tanh_forward(cv_op_ctx *c)
     const float *x = c->in[0]->f;
     float *y = c->out[0]->f;
     size_t n = numel0(c);
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         y[k] = tanhf(x[k]);
 }
@@ -562,7 +562,7 @@ static void tanh_backward(cv_op_ctx *c)
     const float *y = c->out[0]->f, *dy = c->out[0]->grad;
     float *dx = c->in[0]->grad;
     size_t n = numel0(c);
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         dx[k] += dy[k] * (1.0f - y[k] * y[k]);
 }

@@ -121,7 +121,7 @@ static void bn_forward(cv_op_ctx *c)
     const float *x = c->in[0]->f;                       /* (N, len, size) */
     float *y = c->out[0]->f;
     int64_t rows = n * len;
-#pragma omp parallel for schedule(static) if (rows * size >= 65536)
+#pragma omp parallel for schedule(static) if (rows * size >= CV_OMP_MIN_ELEMS)
     for (int64_t r = 0; r < rows; r++) {
         float ar = a[r % len], br = b[r % len];
         const float *xr = x + r * size;
@@ -142,7 +142,7 @@ static void bn_backward(cv_op_ctx *c)
     const float *dy = c->out[0]->grad;                  /* (N, len, size) */
     float *dx = c->in[0]->grad;
     int64_t rows = n * len;
-#pragma omp parallel for schedule(static) if (rows * size >= 65536)
+#pragma omp parallel for schedule(static) if (rows * size >= CV_OMP_MIN_ELEMS)
     for (int64_t r = 0; r < rows; r++) {
         float ar = a[r % len];
         const float *dyr = dy + r * size;

@@ -86,7 +86,7 @@ static void concat_forward(cv_op_ctx *c)
     for (int k = 0; k < c->n_in; k++) {
         const char *x = cv_tensor_bytes(c->in[k]); /* (outer, chunk) */
         int64_t chunk = c->in[k]->shape.d[axis] * inner;
-#pragma omp parallel for if (outer * chunk > 65536 && outer > 1) schedule(static)
+#pragma omp parallel for if (outer * chunk > CV_OMP_MIN_ELEMS && outer > 1) schedule(static)
         for (int64_t o = 0; o < outer; o++)
             memcpy(y + (size_t)(o * out_chunk + off) * es, x + (size_t)(o * chunk) * es, (size_t)chunk * es);
         off += chunk;
@@ -104,7 +104,7 @@ static void concat_backward(cv_op_ctx *c)
         int64_t chunk = c->in[k]->shape.d[axis] * inner;
         float *dx = c->in[k]->grad; /* (outer, chunk) */
         if (dx) {
-#pragma omp parallel for if (outer * chunk > 65536 && outer > 1) schedule(static)
+#pragma omp parallel for if (outer * chunk > CV_OMP_MIN_ELEMS && outer > 1) schedule(static)
             for (int64_t o = 0; o < outer; o++)
                 for (int64_t j = 0; j < chunk; j++)
                     dx[o * chunk + j] += dy[o * out_chunk + off + j];

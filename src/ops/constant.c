@@ -422,7 +422,7 @@ static void slice_forward(cv_op_ctx *c)
         }
         return;
     }
-#pragma omp parallel for if (w.rows * w.len > 65536 && w.rows > 1) schedule(static)
+#pragma omp parallel for if (w.rows * w.len > CV_OMP_MIN_ELEMS && w.rows > 1) schedule(static)
     for (int64_t row = 0; row < w.rows; row++) {
         const float *x = c->in[0]->f + slice_row(&w, row);
         float *y = c->out[0]->f + row * w.len;
@@ -438,7 +438,7 @@ static void slice_backward(cv_op_ctx *c)
     slice_walk w;
     slice_walk_init(c, &w);
     /* Each output element has its own source: rows are independent. */
-#pragma omp parallel for if (w.rows * w.len > 65536 && w.rows > 1) schedule(static)
+#pragma omp parallel for if (w.rows * w.len > CV_OMP_MIN_ELEMS && w.rows > 1) schedule(static)
     for (int64_t row = 0; row < w.rows; row++) {
         float *dx = c->in[0]->grad + slice_row(&w, row);
         const float *dy = c->out[0]->grad + row * w.len;

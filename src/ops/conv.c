@@ -435,7 +435,7 @@ void CV_ISA_NAME(conv_forward_batched)(float *y, const float *x, const float *wt
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl->m, (int)ld, (int)pl->k, 1.0f, wt,
                     (int)pl->k, cols, (int)ld, 0.0f, yt, (int)ld);
-#pragma omp parallel for schedule(static) if (nb * out_img >= 65536)
+#pragma omp parallel for schedule(static) if (nb * out_img >= CV_OMP_MIN_ELEMS)
         for (int64_t i = 0; i < nb; i++)
             for (int64_t m = 0; m < pl->m; m++) {
                 float b = bias ? bias[m] : 0.0f, *dst = y + (n0 + i) * out_img + m * P;

@@ -83,7 +83,7 @@ static cv_status ew_infer(cv_op_ctx *c, cv_error *err)
 static void ew_rows_f32(int op, const cv_bcast *p, float *yall, const float *aall, const float *ball)
 {
     const int64_t sa = p->sa[p->nd - 1], sb = p->sb[p->nd - 1], len = p->len;
-#pragma omp parallel for if (p->rows * len > 65536 && p->rows > 1) schedule(static)
+#pragma omp parallel for if (p->rows * len > CV_OMP_MIN_ELEMS && p->rows > 1) schedule(static)
     for (int64_t r = 0; r < p->rows; r++) {
         int64_t oa, ob;
         cv_bcast_row(p, r, &oa, &ob);
@@ -156,7 +156,7 @@ static void ew_backward_one(int op, int which, const cv_bcast *p, float *g, cons
                             const float *aall, const float *ball, bool full)
 {
     const int64_t sa = p->sa[p->nd - 1], sb = p->sb[p->nd - 1], len = p->len;
-#pragma omp parallel for if (full && p->rows * len > 65536 && p->rows > 1) schedule(static)
+#pragma omp parallel for if (full && p->rows * len > CV_OMP_MIN_ELEMS && p->rows > 1) schedule(static)
     for (int64_t r = 0; r < p->rows; r++) {
         int64_t oa, ob;
         cv_bcast_row(p, r, &oa, &ob);

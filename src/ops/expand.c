@@ -85,7 +85,7 @@ static void expand_forward(cv_op_ctx *c)
         }
         return;
     }
-#pragma omp parallel for if (bc.rows * len > 65536 && bc.rows > 1) schedule(static)
+#pragma omp parallel for if (bc.rows * len > CV_OMP_MIN_ELEMS && bc.rows > 1) schedule(static)
     for (int64_t r = 0; r < bc.rows; r++) {
         int64_t oa, ob;
         cv_bcast_row(&bc, r, &oa, &ob);
@@ -109,7 +109,7 @@ static void expand_backward(cv_op_ctx *c)
     cv_bcast_plan(&bc, &y->shape, &y->shape, &x->shape);
     const int64_t sb = bc.sb[bc.nd - 1], len = bc.len;
     bool full = cv_shape_numel(&x->shape) == cv_shape_numel(&y->shape);
-#pragma omp parallel for if (full && bc.rows * len > 65536 && bc.rows > 1) schedule(static)
+#pragma omp parallel for if (full && bc.rows * len > CV_OMP_MIN_ELEMS && bc.rows > 1) schedule(static)
     for (int64_t r = 0; r < bc.rows; r++) {
         int64_t oa, ob;
         cv_bcast_row(&bc, r, &oa, &ob);

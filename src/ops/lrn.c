@@ -92,7 +92,7 @@ static void lrn_forward(cv_op_ctx *c)
     float *y = c->out[0]->f;
     int64_t tiles = (sp + LRN_TILE - 1) / LRN_TILE, jobs = n * tiles;
     float scale = p->alpha / (float)p->size;
-#pragma omp parallel for schedule(static) if (n * ch * sp * p->size >= 65536)
+#pragma omp parallel for schedule(static) if (n * ch * sp * p->size >= CV_OMP_MIN_ELEMS)
     for (int64_t job = 0; job < jobs; job++) {
         int64_t b = job / tiles, s0 = job % tiles * LRN_TILE;
         int64_t cnt = sp - s0 < LRN_TILE ? sp - s0 : LRN_TILE;
@@ -129,7 +129,7 @@ static void lrn_backward(cv_op_ctx *c)
         nth = (int)(c->scratch_floats / per_thread);
     if (nth < 1)
         return; /* unreachable: infer asked for at least one thread's worth */
-#pragma omp parallel for num_threads(nth) schedule(static) if (n * ch * sp * p->size >= 65536)
+#pragma omp parallel for num_threads(nth) schedule(static) if (n * ch * sp * p->size >= CV_OMP_MIN_ELEMS)
     for (int64_t job = 0; job < jobs; job++) {
 #ifdef _OPENMP
         int tid = omp_get_thread_num();

@@ -59,7 +59,7 @@ static inline float signf_(float v) { return v > 0.0f ? 1.0f : v < 0.0f ? -1.0f 
         const float *x = c->in[0]->f; /* any shape */                               \
         float *y = c->out[0]->f;                                                    \
         size_t n = cv_shape_numel(&c->in[0]->shape);                                \
-        _Pragma("omp parallel for if (n > 65536) schedule(static)")                 \
+        _Pragma("omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)")                 \
         for (size_t k = 0; k < n; k++) {                                            \
             const float v = x[k];                                                   \
             y[k] = (FWD);                                                           \
@@ -72,7 +72,7 @@ static inline float signf_(float v) { return v > 0.0f ? 1.0f : v < 0.0f ? -1.0f 
         const float *x = c->in[0]->f, *y = c->out[0]->f, *dy = c->out[0]->grad;    \
         float *dx = c->in[0]->grad;                                                 \
         size_t n = cv_shape_numel(&c->in[0]->shape);                                \
-        _Pragma("omp parallel for if (n > 65536) schedule(static)")                 \
+        _Pragma("omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)")                 \
         for (size_t k = 0; k < n; k++) {                                            \
             const float v = x[k], r = y[k], g = dy[k];                              \
             (void)v;                                                                \
@@ -88,7 +88,7 @@ static inline float signf_(float v) { return v > 0.0f ? 1.0f : v < 0.0f ? -1.0f 
         const float *x = c->in[0]->f;                                               \
         float *y = c->out[0]->f;                                                    \
         size_t n = cv_shape_numel(&c->in[0]->shape);                                \
-        _Pragma("omp parallel for if (n > 65536) schedule(static)")                 \
+        _Pragma("omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)")                 \
         for (size_t k = 0; k < n; k++) {                                            \
             const float v = x[k];                                                   \
             y[k] = (FWD);                                                           \
@@ -129,7 +129,7 @@ static void neg_forward(cv_op_ctx *c)
     }
     const float *x = c->in[0]->f;
     float *y = c->out[0]->f;
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         y[k] = -x[k];
 }
@@ -141,7 +141,7 @@ static void neg_backward(cv_op_ctx *c)
     const float *dy = c->out[0]->grad;
     float *dx = c->in[0]->grad;
     size_t n = cv_shape_numel(&c->in[0]->shape);
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         dx[k] -= dy[k];
 }
@@ -158,7 +158,7 @@ static void abs_forward(cv_op_ctx *c)
     }
     const float *x = c->in[0]->f;
     float *y = c->out[0]->f;
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         y[k] = fabsf(x[k]);
 }
@@ -170,7 +170,7 @@ static void abs_backward(cv_op_ctx *c)
     const float *x = c->in[0]->f, *dy = c->out[0]->grad;
     float *dx = c->in[0]->grad;
     size_t n = cv_shape_numel(&c->in[0]->shape);
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         dx[k] += x[k] > 0.0f ? dy[k] : x[k] < 0.0f ? -dy[k] : 0.0f;
 }
@@ -187,7 +187,7 @@ static void sign_forward(cv_op_ctx *c)
     }
     const float *x = c->in[0]->f;
     float *y = c->out[0]->f;
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         y[k] = signf_(x[k]);
 }
@@ -267,15 +267,15 @@ static void pow_forward(cv_op_ctx *c)
         const float ev = e[0];
         size_t n = cv_shape_numel(ys);
         if (ev == 2.0f) {
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
             for (size_t k = 0; k < n; k++)
                 y[k] = b[k] * b[k];
         } else if (ev == 0.5f) {
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
             for (size_t k = 0; k < n; k++)
                 y[k] = sqrtf(b[k]);
         } else {
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
             for (size_t k = 0; k < n; k++)
                 y[k] = powf(b[k], ev);
         }
@@ -284,7 +284,7 @@ static void pow_forward(cv_op_ctx *c)
     cv_bcast bc;
     cv_bcast_plan(&bc, ys, &c->in[0]->shape, &c->in[1]->shape);
     const int64_t sa = bc.sa[bc.nd - 1], sb = bc.sb[bc.nd - 1], len = bc.len;
-#pragma omp parallel for if (bc.rows * len > 65536 && bc.rows > 1) schedule(static)
+#pragma omp parallel for if (bc.rows * len > CV_OMP_MIN_ELEMS && bc.rows > 1) schedule(static)
     for (int64_t r = 0; r < bc.rows; r++) {
         int64_t oa, ob;
         cv_bcast_row(&bc, r, &oa, &ob);
@@ -305,7 +305,7 @@ static void pow_backward(cv_op_ctx *c)
         float *db = bt->grad;
         /* rows may run in parallel only when the base is not broadcast */
         bool full = cv_shape_numel(&bt->shape) == ny;
-#pragma omp parallel for if (full && ny > 65536 && bc.rows > 1) schedule(static)
+#pragma omp parallel for if (full && ny > CV_OMP_MIN_ELEMS && bc.rows > 1) schedule(static)
         for (int64_t r = 0; r < bc.rows; r++) {
             int64_t oa, ob;
             cv_bcast_row(&bc, r, &oa, &ob);

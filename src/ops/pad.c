@@ -194,7 +194,7 @@ static int64_t pad_row_src(const pad_geom *g, int mode, int64_t row)
 #define PAD_ROWS(T, Y, X, FILL)                                                   \
     do {                                                                          \
         const int64_t n_ = g.r ? g.in_d[g.r - 1] : 1, b_ = g.r ? g.begin[g.r - 1] : 0; \
-        _Pragma("omp parallel for if (g.rows * g.len > 65536 && g.rows > 1) schedule(static)") \
+        _Pragma("omp parallel for if (g.rows * g.len > CV_OMP_MIN_ELEMS && g.rows > 1) schedule(static)") \
         for (int64_t row = 0; row < g.rows; row++) {                              \
             T *y = (Y) + row * g.len;                                             \
             int64_t off = pad_row_src(&g, p->mode, row);                          \
@@ -232,7 +232,7 @@ static void pad_backward(cv_op_ctx *c)
     const int64_t n = g.r ? g.in_d[g.r - 1] : 1, b = g.r ? g.begin[g.r - 1] : 0;
     /* Constant mode maps outputs to distinct inputs: rows are independent.
      * Edge/reflect send several outputs to one input: stay serial. */
-    bool par = p->mode == PAD_CONSTANT && g.rows * g.len > 65536 && g.rows > 1;
+    bool par = p->mode == PAD_CONSTANT && g.rows * g.len > CV_OMP_MIN_ELEMS && g.rows > 1;
 #pragma omp parallel for if (par) schedule(static)
     for (int64_t row = 0; row < g.rows; row++) {
         int64_t off = pad_row_src(&g, p->mode, row);

@@ -24,7 +24,7 @@ static void copy_backward(cv_op_ctx *c)
     if (!dx || !dy)
         return;
     size_t n = cv_shape_numel(&c->in[0]->shape);
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++)
         dx[k] += dy[k];
 }

@@ -115,7 +115,7 @@ static int64_t row_offset(int nd, const int64_t *dim, const int64_t *istride, in
 
 #define TRANSPOSE_ROWS(T, Y, X)                                                    \
     do {                                                                           \
-        _Pragma("omp parallel for if (rows * len > 65536 && rows > 1) schedule(static)") \
+        _Pragma("omp parallel for if (rows * len > CV_OMP_MIN_ELEMS && rows > 1) schedule(static)") \
         for (int64_t r = 0; r < rows; r++) {                                       \
             const T *x = (X) + row_offset(nd, dim, is, r);                         \
             T *y = (Y) + r * len;                                                  \
@@ -148,7 +148,7 @@ static void transpose_backward(cv_op_ctx *c)
     int64_t len = dim[nd - 1], s = is[nd - 1], rows = 1;
     for (int k = 0; k < nd - 1; k++)
         rows *= dim[k];
-#pragma omp parallel for if (rows * len > 65536 && rows > 1) schedule(static)
+#pragma omp parallel for if (rows * len > CV_OMP_MIN_ELEMS && rows > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         float *dx = dxall + row_offset(nd, dim, is, r);
         const float *dy = dyall + r * len;

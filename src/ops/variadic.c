@@ -111,7 +111,7 @@ static void var_forward(cv_op_ctx *c)
             continue;
         }
         const int op = p->op;
-#pragma omp parallel for if (bc.rows * len > 65536 && bc.rows > 1) schedule(static)
+#pragma omp parallel for if (bc.rows * len > CV_OMP_MIN_ELEMS && bc.rows > 1) schedule(static)
         for (int64_t r = 0; r < bc.rows; r++) {
             int64_t oa, ob;
             cv_bcast_row(&bc, r, &oa, &ob);
@@ -142,7 +142,7 @@ static void var_backward_one(const cv_tensor *t, const cv_tensor *yt, const floa
     const int64_t sb = bc.sb[bc.nd - 1], len = bc.len;
     /* rows own disjoint parts of the gradient only when t is not broadcast */
     bool full = cv_shape_numel(&t->shape) == cv_shape_numel(&yt->shape);
-#pragma omp parallel for if (full && bc.rows * len > 65536 && bc.rows > 1) schedule(static)
+#pragma omp parallel for if (full && bc.rows * len > CV_OMP_MIN_ELEMS && bc.rows > 1) schedule(static)
     for (int64_t r = 0; r < bc.rows; r++) {
         int64_t oa, ob;
         cv_bcast_row(&bc, r, &oa, &ob);
