@@ -9,6 +9,7 @@
 #include "cnnviz_explain.h"
 #include "cnnviz_io.h"
 #include "../src/core/graph.h"
+#include "lib/realdata.h"
 #include "lib/test.h"
 #include <math.h>
 #include <stdlib.h>
@@ -172,7 +173,7 @@ static void check_large(const char *name)
     snprintf(path, sizeof path, "%s/manifest.txt", dir);
     FILE *fp = fopen(path, "r");
     if (!fp)
-        SKIP("%s absent (make fixtures-explain MODELS=%s)", path, name);
+        SKIP("%.200s absent (make fixtures-explain-large EXPLAIN_MODELS=%s)", path, name);
     fclose(fp);
     check_fixture(dir);
 }
@@ -443,6 +444,60 @@ static void test_errors(void)
     free_net(&L);
 }
 
+/* A real classifier's Grad-CAM falls on the object: ../shared SqueezeNet
+ * 1.1 (ImageNet, float16) on photos with a hand-drawn box of the object
+ * (shared/images/boxes.txt). The share of the map's mass inside the box
+ * must be most of it (above one half) and well above the box's share of
+ * the image (what a flat map would give): at least 1.25 times. */
+static void check_gradcam_on_object(const char *shared, const char *image, int want_class)
+{
+    cv_model *m = NULL;
+    float *x = NULL;
+    int w = 0, h = 0, box[4];
+    cv_error err;
+    REQUIRE(test_shared_box(shared, image, box), "no box for %s in boxes.txt", image);
+    REQUIRE(test_squeezenet_image(shared, image, true, &m, &x, &w, &h, &err) == CV_OK, "%s", err.msg);
+    cv_shape shape = {4, {1, 3, 224, 224}};
+    cv_explainer *ex = NULL;
+    cv_explain_result res = {0};
+    if (cv_explainer_create(&ex, m, &shape, x, NULL, &err) != CV_OK ||
+        cv_explain_run(ex, CV_EXPLAIN_GRADCAM, cv_explainer_top_class(ex), &res, &err) != CV_OK) {
+        CHECK(0, "%s: %s", image, err.msg);
+    } else {
+        double inside = 0, total = 0, box_px = 0;
+        for (int i = 0; i < 224; i++)
+            for (int j = 0; j < 224; j++) {
+                /* the pixel's centre in the original photo */
+                double ox = (j + 0.5) * w / 224.0, oy = (i + 0.5) * h / 224.0;
+                bool in = ox >= box[0] && ox < box[2] && oy >= box[1] && oy < box[3];
+                double v = res.map[(size_t)i * 224 + j];
+                total += v;
+                inside += in ? v : 0;
+                box_px += in;
+            }
+        double mass = total > 0 ? inside / total : 0, area = box_px / (224.0 * 224.0);
+        printf("    %s: class %d (p %.3f), layer %s: %.1f%% of the Grad-CAM mass inside the object's box, which "
+               "covers %.1f%% of the image\n", image, res.target, res.probability, m->nodes[res.layer].name,
+               100 * mass, 100 * area);
+        CHECK(res.target == want_class, "%s: top class %d, want %d", image, res.target, want_class);
+        CHECK(mass > 0.5 && mass >= 1.25 * area, "%s: %.3f of the mass inside a box of %.3f of the image", image,
+              mass, area);
+    }
+    cv_explain_result_free(&res);
+    cv_explainer_free(ex);
+    cv_model_free(m);
+    free(x);
+}
+
+static void test_squeezenet_gradcam_on_object(void)
+{
+    const char *shared = test_shared_dir();
+    if (!shared)
+        SKIP("../shared is absent (needs SqueezeNet, bus.jpg, kitten_224.png and boxes.txt)");
+    check_gradcam_on_object(shared, "bus.jpg", 779);        /* school bus */
+    check_gradcam_on_object(shared, "kitten_224.png", 281); /* tabby cat */
+}
+
 int main(void)
 {
     RUN(test_helpers);
@@ -455,5 +510,6 @@ int main(void)
     RUN(test_resnet18);
     RUN(test_vgg16);
     RUN(test_mobilenet_v2);
+    RUN(test_squeezenet_gradcam_on_object);
     return test_summary("explain");
 }

@@ -12,4 +12,13 @@
  * both); on failure err says which file and why. */
 cv_status test_squeezenet_bus(const char *shared, bool antialias, cv_model **m, float **x, cv_error *err);
 
+/* The same for any photo in shared/images (image: its file name); *w and
+ * *h (either may be NULL) get the photo's original size. */
+cv_status test_squeezenet_image(const char *shared, const char *image, bool antialias, cv_model **m, float **x,
+                                int *w, int *h, cv_error *err);
+
+/* The hand-drawn box of image's main object from shared/images/boxes.txt,
+ * in original pixels, x0 y0 inclusive, x1 y1 exclusive; false when absent. */
+bool test_shared_box(const char *shared, const char *image, int box[4]);
+
 #endif
