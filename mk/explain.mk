@@ -22,3 +22,6 @@ fixtures-explain-large:
 
 check-explain-large: $(BUILD)/tests/test_explain
 	CNNVIZ_EXPLAIN_DIR=$(BUILD)/fixtures/explain $(BUILD)/tests/test_explain
+
+bench-explain: $(BUILD)/bench/bench_explain
+	$(PYTORCH_PYTHON) bench/bench_explain.py
