@@ -33,8 +33,8 @@
  * bilinear upsampling of the attribution (half-pixel centres, edges
  * clamped, as PyTorch's interpolate with align_corners=False).
  *
- * Gradients are computed on the exact convolution path
- * (cv_run_options.exact_conv), so they agree with PyTorch's float32
+ * Gradients are computed with im2col convolutions
+ * (cv_run_options.conv_algo = CV_CONV_IM2COL), so they agree with PyTorch's float32
  * gradients to rounding. Sampled methods (SmoothGrad, IG, Score-CAM, RISE)
  * run their samples as batches, as many per pass as fit
  * cv_explain_options.max_memory.

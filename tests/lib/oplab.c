@@ -62,6 +62,7 @@ cv_status oplab_forward(oplab *lab, const float *x)
     lab->run = NULL;
     cv_run_options opt = cv_run_defaults();
     opt.need_grad = 1;
+    opt.conv_algo = lab->conv_algo;
     cv_status st = cv_run_create(&lab->run, lab->m, &lab->x_shape, &opt, &lab->err);
     if (st != CV_OK)
         return st;

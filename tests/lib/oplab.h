@@ -20,6 +20,7 @@ typedef struct {
     int node;
     cv_shape x_shape;
     cv_error err;
+    int conv_algo;      /* cv_run_options.conv_algo of oplab_forward's run (0: CV_CONV_AUTO) */
     cv_run *run;        /* after oplab_forward */
     const float *y;     /* output 0 after oplab_forward */
     cv_shape y_shape;
