@@ -601,20 +601,19 @@ static char cli_bin[512];
 /* Run `cnnviz filters ARGS`; returns the exit status, stderr into errbuf. */
 static int cli_run(const char *args, char *errbuf, size_t len)
 {
-    char cmd[2048], errfile[] = "/tmp/cnnviz_filters_err_XXXXXX";
+    char errfile[] = "/tmp/cnnviz_filters_err_XXXXXX";
     int fd = mkstemp(errfile);
     if (fd < 0)
         return -1;
     close(fd);
-    snprintf(cmd, sizeof cmd, "%s filters --model " FIX "small_net.onnx %s >/dev/null 2>%s", cli_bin, args, errfile);
-    int st = system(cmd);
+    int st = sh("%s filters --model " FIX "small_net.onnx %s >/dev/null 2>%s", cli_bin, args, errfile);
     FILE *f = fopen(errfile, "r");
     size_t got = f ? fread(errbuf, 1, len - 1, f) : 0;
     errbuf[got] = 0;
     if (f)
         fclose(f);
     remove(errfile);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return st;
 }
 
 static bool exists(const char *dir, const char *name)
@@ -689,9 +688,7 @@ static void test_cli(void)
         CHECK(rc != 0 && strstr(err, bad[i].expect), "'%s': exit %d, message: %s", bad[i].args, rc, err);
         CHECK(stat(fresh, &st) != 0, "'%s' created %s", bad[i].args, fresh);
     }
-    char rm[700];
-    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
-    CHECK(system(rm) == 0, "cleanup");
+    CHECK(sh("rm -rf '%s'", dir) == 0, "cleanup");
 }
 
 int main(int argc, char **argv)

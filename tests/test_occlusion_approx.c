@@ -590,18 +590,6 @@ static void test_squeezenet(void)
 
 static char cli_exe[512];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 /* The whole of a small file (at most len - 1 bytes). */
 static void slurp(const char *path, char *buf, size_t len)
 {
