@@ -3,6 +3,7 @@
  * parameterisation against numpy.fft and finite differences, the driver's
  * batching, dead-filter reports and errors. */
 #include "cnnviz_viz.h"
+#include "lib/netbuild.h"
 #include "lib/test.h"
 #include "../src/core/graph.h"
 #include "../src/viz/lucid.h"
@@ -47,9 +48,8 @@ static int add_const(cv_model *m, const char *name, const char *fix)
 {
     cv_shape s;
     float *d = fixture(fix, &s);
-    int v = cv_model_value(m, name, NULL);
-    m->values[v].shape = s;
-    m->values[v].data = d;
+    int v = d ? nb_model_const(m, name, CV_F32, &s, d, NULL) : -1;
+    free(d);
     return v;
 }
 
@@ -60,12 +60,10 @@ static cv_model *small_net_layout(bool with_flat, bool nhwc)
 {
     cv_error err;
     cv_model *m = cv_model_new("<small net>", &err);
-    int x = cv_model_value(m, "x", NULL);
-    m->values[x].shape = (cv_shape){4, {1, 3, 16, 16}};
-    m->input = x;
+    cv_shape xs = nhwc ? (cv_shape){4, {1, 16, 16, 3}} : (cv_shape){4, {1, 3, 16, 16}};
+    int x = nb_model_input(m, -1, "x", &xs, NULL);
     if (nhwc) {
         int t = cv_model_value(m, "x_nchw", NULL);
-        m->values[x].shape = (cv_shape){4, {1, 16, 16, 3}};
         m->input_nhwc = 1;
         int64_t perm[4] = {0, 3, 1, 2};
         int n = cv_model_add_node(m, "to_nchw", "Transpose", &x, 1, &t, 1, NULL);
@@ -567,9 +565,8 @@ static void test_relu_redirect(void)
 {
     cv_error err;
     cv_model *m = cv_model_new("<relu>", &err);
-    int x = cv_model_value(m, "x", NULL), y = cv_model_value(m, "y", NULL);
-    m->values[x].shape = (cv_shape){4, {2, 1, 1, 4}};
-    m->input = x;
+    cv_shape xs = {4, {2, 1, 1, 4}};
+    int x = nb_model_input(m, -1, "x", &xs, NULL), y = cv_model_value(m, "y", NULL);
     m->outputs = malloc(sizeof(int));
     m->outputs[0] = y;
     m->n_outputs = 1;

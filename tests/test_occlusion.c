@@ -1,6 +1,7 @@
 /* Occlusion maps: batched evaluation against a plain one-position-at-a-time
  * loop, layouts, fills, the regularised map, errors, and a map computed by
  * PyTorch (tests/fixtures/make_occlusion_ref.py). */
+#include "lib/netbuild.h"
 #include "lib/realdata.h"
 #include "lib/test.h"
 #include "../src/core/graph.h"
@@ -25,24 +26,12 @@ typedef struct {
 
 static int add_const(cv_model *m, const char *name, const cv_shape *s, const float *data, cv_error *err)
 {
-    int v = cv_model_value(m, name, err);
-    size_t n = cv_shape_numel(s);
-    m->values[v].shape = *s;
-    m->values[v].dtype = CV_F32;
-    m->values[v].data = malloc(n * sizeof(float));
-    memcpy(m->values[v].data, data, n * sizeof(float));
-    return v;
+    return nb_model_const(m, name, CV_F32, s, data, err);
 }
 
 static int add_const_i64(cv_model *m, const char *name, const cv_shape *s, const int64_t *data, cv_error *err)
 {
-    int v = cv_model_value(m, name, err);
-    size_t n = cv_shape_numel(s);
-    m->values[v].shape = *s;
-    m->values[v].dtype = CV_I64;
-    m->values[v].data = malloc(n * sizeof(int64_t));
-    memcpy(m->values[v].data, data, n * sizeof(int64_t));
-    return v;
+    return nb_model_const(m, name, CV_I64, s, data, err);
 }
 
 static int node1(cv_model *m, const char *op, const int *in, int n_in, const char *out, cv_error *err)
@@ -56,9 +45,8 @@ static cv_model *make_net(const net_spec *s, unsigned long long seed, cv_error *
 {
     test_seed(seed);
     cv_model *m = cv_model_new("<tiny-cnn>", err);
-    int x = cv_model_value(m, "x", err);
-    m->values[x].shape = s->nhwc ? (cv_shape){4, {1, s->H, s->W, s->C}} : (cv_shape){4, {1, s->C, s->H, s->W}};
-    m->input = x;
+    cv_shape xs = s->nhwc ? (cv_shape){4, {1, s->H, s->W, s->C}} : (cv_shape){4, {1, s->C, s->H, s->W}};
+    int x = nb_model_input(m, -1, "x", &xs, err);
     m->input_nhwc = s->nhwc;
     int h = x;
     if (s->nhwc) {

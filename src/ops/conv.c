@@ -261,10 +261,11 @@ static cv_status conv_infer(cv_op_ctx *c, cv_error *err)
         y->shape.d[2] = pl.w.oh;
     y->shape.d[y->shape.ndim - 1] = pl.w.ow;
     size_t need = pl.kind == CONV_IM2COL ? (size_t)(pl.k * pl.tile) : 0; /* im2col is also the fallback */
-    /* room for Winograd where it is chosen: the run plans with the same
-     * cv_op_ctx.conv_algo it runs with */
+    /* room for Winograd wherever it applies, whatever conv_algo chose: a
+     * plan's memory (and so what a max_memory admits) does not depend on
+     * the algorithm */
     for (int dir = 0; dir < 2; dir++)
-        if (pl.wino[dir] && cv_wino_scratch_floats(&pl.wg[dir]) > need)
+        if (pl.wino_fits[dir] && cv_wino_scratch_floats(&pl.wg[dir]) > need)
             need = cv_wino_scratch_floats(&pl.wg[dir]);
     if (conv_batch_scratch(&pl) > need)
         need = conv_batch_scratch(&pl);

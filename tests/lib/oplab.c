@@ -1,4 +1,5 @@
 #include "oplab.h"
+#include "netbuild.h"
 #include "test.h"
 #include <math.h>
 #include <stdint.h>
@@ -10,10 +11,8 @@ void oplab_begin(oplab *lab, const char *op_type, const cv_shape *x_shape)
     memset(lab, 0, sizeof *lab);
     lab->m = cv_model_new("<oplab>", &lab->err);
     lab->x_shape = *x_shape;
-    int x = cv_model_value(lab->m, "x", &lab->err);
+    int x = nb_model_input(lab->m, -1, "x", x_shape, &lab->err);
     int y = cv_model_value(lab->m, "y", &lab->err);
-    lab->m->values[x].shape = *x_shape;
-    lab->m->input = x;
     lab->m->outputs = malloc(sizeof(int));
     lab->m->outputs[0] = y;
     lab->m->n_outputs = 1;
@@ -27,31 +26,16 @@ static void add_input(oplab *lab, int v)
     n->in[n->n_in++] = v;
 }
 
-void oplab_const(oplab *lab, const cv_shape *shape, const float *data)
+static void add_const(oplab *lab, cv_dtype dtype, const cv_shape *shape, const void *data)
 {
     char name[32];
     snprintf(name, sizeof name, "c%d", lab->m->n_values);
-    int v = cv_model_value(lab->m, name, &lab->err);
-    size_t n = cv_shape_numel(shape);
-    lab->m->values[v].shape = *shape;
-    lab->m->values[v].dtype = CV_F32;
-    lab->m->values[v].data = malloc((n ? n : 1) * sizeof(float));
-    memcpy(lab->m->values[v].data, data, n * sizeof(float));
-    add_input(lab, v);
+    add_input(lab, nb_model_const(lab->m, name, dtype, shape, data, &lab->err));
 }
 
-void oplab_const_i64(oplab *lab, const cv_shape *shape, const int64_t *data)
-{
-    char name[32];
-    snprintf(name, sizeof name, "c%d", lab->m->n_values);
-    int v = cv_model_value(lab->m, name, &lab->err);
-    size_t n = cv_shape_numel(shape);
-    lab->m->values[v].shape = *shape;
-    lab->m->values[v].dtype = CV_I64;
-    lab->m->values[v].data = malloc((n ? n : 1) * sizeof(int64_t));
-    memcpy(lab->m->values[v].data, data, n * sizeof(int64_t));
-    add_input(lab, v);
-}
+void oplab_const(oplab *lab, const cv_shape *shape, const float *data) { add_const(lab, CV_F32, shape, data); }
+
+void oplab_const_i64(oplab *lab, const cv_shape *shape, const int64_t *data) { add_const(lab, CV_I64, shape, data); }
 
 void oplab_none(oplab *lab) { add_input(lab, -1); }
 
