@@ -1,5 +1,5 @@
 /* Conv speed on VGG16's 13 conv layers at 224x224 (batch 1): im2col + sgemm
- * (CNNVIZ_CONV_ALGO=im2col) against the automatic choice (Winograd for
+ * (cv_run_options.conv_algo = CV_CONV_IM2COL) against the automatic choice (Winograd for
  * these 3x3 layers), next to a plain sgemm of the same (M, N, K) — the
  * ceiling for im2col + sgemm — and a square sgemm (the machine's sgemm
  * peak). Not a test: it prints.
@@ -91,12 +91,17 @@ int main(int argc, char **argv)
             return 1;
         }
         cv_shape xs = {4, {1, c, h, h}};
-        cv_run *run;
-        cv_run_options opt = cv_run_defaults();
-        opt.need_grad = backward;
-        if (cv_run_create(&run, md, &xs, &opt, &err) != CV_OK) {
-            fprintf(stderr, "%s\n", err.msg);
-            return 1;
+        /* one run per algorithm: [0] im2col, [1] the automatic choice */
+        static const int algo[2] = {CV_CONV_IM2COL, CV_CONV_AUTO};
+        cv_run *run[2];
+        for (int a = 0; a < 2; a++) {
+            cv_run_options opt = cv_run_defaults();
+            opt.need_grad = backward;
+            opt.conv_algo = algo[a];
+            if (cv_run_create(&run[a], md, &xs, &opt, &err) != CV_OK) {
+                fprintf(stderr, "%s\n", err.msg);
+                return 1;
+            }
         }
         size_t nx = (size_t)(c * h * h), ny = (size_t)(m * h * h), k = (size_t)(c * 9);
         float *x = malloc(nx * sizeof(float)), *seed = malloc(ny * sizeof(float));
@@ -105,17 +110,15 @@ int main(int argc, char **argv)
         double flop = 2.0 * (double)m * (double)(h * h) * (double)k;
         /* the two algorithms alternately, so that load from other processes hits both alike */
         double best[2] = {1e9, 1e9};
-        static const char *const algo[2] = {"im2col", "auto"};
         for (int r = 0; r < reps + 1; r++)
             for (int a = 0; a < 2; a++) {
-                setenv("CNNVIZ_CONV_ALGO", algo[a], 1);
-                cv_run_forward(run, x, &err);
+                cv_run_forward(run[a], x, &err);
                 double t0 = now();
                 if (backward) {
                     const float *g;
-                    cv_run_backward(run, 0, seed, &g, &err);
+                    cv_run_backward(run[a], 0, seed, &g, &err);
                 } else {
-                    cv_run_forward(run, x, &err);
+                    cv_run_forward(run[a], x, &err);
                 }
                 double t = now() - t0;
                 if (t < best[a])
@@ -144,7 +147,8 @@ int main(int argc, char **argv)
         total_auto += best[1];
         total_gemm += gbest;
         free(a); free(bm); free(cm); free(x); free(seed);
-        cv_run_free(run);
+        cv_run_free(run[0]);
+        cv_run_free(run[1]);
         cv_model_free(md);
     }
     printf("%-14s %7.3f %9.2f %9.2f %9.2f   %6.1f %6.1f %6.1f\n", "total", total_flop * 1e-9, total_conv * 1e3,

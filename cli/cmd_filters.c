@@ -121,196 +121,251 @@ static bool write_text(const char *path, const char *text)
     return true;
 }
 
-static int run(const cli_args *a)
+/* What the command line asks for, checked. */
+typedef struct {
+    const char *layer_name, *method_s, *img_path, *out_dir;
+    cv_filters_method method;
+    long iters, num, seed, batch;
+    double lr;
+    size_t mem_bytes;
+} filters_args;
+
+/* The flags into fa; false after a message (exit status 2). */
+static bool parse_args(const cli_args *a, filters_args *fa)
 {
-    const char *layer_name = cli_require(a, "layer");
-    if (!layer_name)
-        return 2;
-    const char *method_s = cli_str(a, "method");
-    cv_filters_options o = cv_filters_defaults();
-    if (strcmp(method_s, "seed") == 0)
-        o.method = CV_FILTERS_SEED;
-    else if (strcmp(method_s, "lucid") == 0)
-        o.method = CV_FILTERS_LUCID;
+    memset(fa, 0, sizeof *fa);
+    if (!(fa->layer_name = cli_require(a, "layer")))
+        return false;
+    fa->method_s = cli_str(a, "method");
+    if (strcmp(fa->method_s, "seed") == 0)
+        fa->method = CV_FILTERS_SEED;
+    else if (strcmp(fa->method_s, "lucid") == 0)
+        fa->method = CV_FILTERS_LUCID;
     else
-        return cli_error("--method must be seed or lucid, got '%s'", method_s), 2;
-    long iters = 0, num = 0, seed = 0, batch = 0;
-    double lr = 0;
-    if (cli_given(a, "iterations") && !cli_int(a, "iterations", 1, 1000000, &iters))
-        return 2;
-    if (!cli_int(a, "num_filters", 1, 1 << 20, &num) || !cli_int(a, "seed", 0, 0x7fffffffffffffffL, &seed) ||
-        !cli_float(a, "lr", 1e-6, 10, &lr))
-        return 2;
+        return cli_error("--method must be seed or lucid, got '%s'", fa->method_s), false;
+    if (cli_given(a, "iterations") && !cli_int(a, "iterations", 1, 1000000, &fa->iters))
+        return false;
+    if (!cli_int(a, "num_filters", 1, 1 << 20, &fa->num) || !cli_int(a, "seed", 0, 0x7fffffffffffffffL, &fa->seed) ||
+        !cli_float(a, "lr", 1e-6, 10, &fa->lr))
+        return false;
     /* --max-memory is the common model option (cli_model_opts): it caps
      * every run, and the chunks of filters are sized within it */
-    size_t mem_bytes;
-    if (!cli_max_memory(a, &mem_bytes))
-        return 2;
-    if (cli_given(a, "batch") && !cli_int(a, "batch", 1, 1 << 20, &batch))
-        return 2;
-    const char *img_path = cli_str(a, "img"), *out_dir = cli_str(a, "out");
-    if (img_path && o.method == CV_FILTERS_LUCID) {
+    if (!cli_max_memory(a, &fa->mem_bytes))
+        return false;
+    if (cli_given(a, "batch") && !cli_int(a, "batch", 1, 1 << 20, &fa->batch))
+        return false;
+    fa->img_path = cli_str(a, "img");
+    fa->out_dir = cli_str(a, "out");
+    if (fa->img_path && fa->method == CV_FILTERS_LUCID) {
         cli_note("--img is not used by --method lucid (it starts from a random spectrum)");
-        img_path = NULL;
+        fa->img_path = NULL;
     }
+    return true;
+}
 
-    cv_model *m = NULL;
-    cv_error err;
-    cli_outset set = {0};
-    int status = 1, *ks = NULL, n = 0;
-    float *init = NULL;
-    cv_filters_result res = {0};
-    cv_image grid = {0};
-    char *txt = NULL;
-    bool seed_raw_note = false;
-    if (!cli_load_model(a, &m))
-        goto out;
-    int layer = cli_find_layer(m, layer_name);
-    if (layer < 0)
-        goto out;
+/* The model and what was chosen in it; freed by job_free. */
+typedef struct {
+    cv_model *m;
+    int layer, channels;
+    int *ks, n;          /* the filters */
     cli_input_geom g;
-    if (!cli_input_geometry(a, m, "size", &g))
-        goto out;
-    if (o.method == CV_FILTERS_SEED && !cli_given(a, "preprocess") && !cli_given(a, "mean") && !cli_given(a, "std")) {
-        /* The original feeds OpenCV's BGR pixels, raw, to its model. */
-        if (cv_preprocess_preset(&o.pre, "raw", &err) != CV_OK) {
-            cli_fail(&err);
-            goto out;
-        }
-        o.pre.bgr = 1;
-        seed_raw_note = true;
-    } else if (!cli_preprocess(a, m, &o.pre)) {
-        goto out;
-    }
-    int channels;
-    if (cv_filters_layer_channels(m, layer, g.height, g.width, &channels, &err) != CV_OK) {
-        cli_fail(&err);
-        goto out;
-    }
-    if (cli_given(a, "filters")) {
-        if (!parse_filters(cli_str(a, "filters"), channels, layer_name, &ks, &n))
-            goto out;
-    } else {
-        if (!(ks = malloc(sizeof(int) * (size_t)(num < channels ? num : channels)))) {
-            cli_error("out of memory");
-            goto out;
-        }
-        n = cv_filters_choose(ks, (int)num, channels, (uint64_t)seed);
-    }
-    if (img_path && !(init = cli_image_input(a, m, img_path, &g, &o.pre, NULL)))
-        goto out;
-    if (!cli_outset_begin(&set, out_dir, "filters"))
-        goto out;
-    const char *stage = set.stage; /* moved to --out, complete, at the end */
+    float *init;         /* --img as model input, or NULL */
+    bool seed_raw_note;  /* seed's raw BGR default applies */
+} filters_job;
 
-    o.layer = layer;
-    o.filters = ks;
-    o.n_filters = n;
-    o.height = g.height;
-    o.width = g.width;
-    o.iterations = (int)iters;
-    o.init = init;
-    o.seed = (uint64_t)seed;
-    o.lr = (float)lr;
-    o.max_batch = (int)batch;
-    o.max_memory = mem_bytes;
-    progress_state ps;
-    o.progress = on_progress;
-    o.progress_user = &ps;
+static void job_free(filters_job *j)
+{
+    free(j->init);
+    free(j->ks);
+    cv_model_free(j->m);
+}
+
+/* Preprocessing into o->pre: --method seed without preprocessing flags
+ * feeds OpenCV's BGR pixels, raw, to its model, as the original does. */
+static bool choose_preprocess(const cli_args *a, const filters_args *fa, filters_job *j, cv_filters_options *o)
+{
+    if (fa->method == CV_FILTERS_SEED && !cli_given(a, "preprocess") && !cli_given(a, "mean") &&
+        !cli_given(a, "std")) {
+        cv_error err;
+        if (cv_preprocess_preset(&o->pre, "raw", &err) != CV_OK)
+            return cli_fail(&err), false;
+        o->pre.bgr = 1;
+        j->seed_raw_note = true;
+        return true;
+    }
+    return cli_preprocess(a, j->m, &o->pre);
+}
+
+/* Load the model, find the layer, the input size, preprocessing, the
+ * filters and the starting image; false after a message. */
+static bool prepare(const cli_args *a, const filters_args *fa, filters_job *j, cv_filters_options *o)
+{
+    cv_error err;
+    if (!cli_load_model(a, &j->m) || (j->layer = cli_find_layer(j->m, fa->layer_name)) < 0 ||
+        !cli_input_geometry(a, j->m, "size", &j->g) || !choose_preprocess(a, fa, j, o))
+        return false;
+    if (cv_filters_layer_channels(j->m, j->layer, j->g.height, j->g.width, &j->channels, &err) != CV_OK)
+        return cli_fail(&err), false;
+    if (cli_given(a, "filters")) {
+        if (!parse_filters(cli_str(a, "filters"), j->channels, fa->layer_name, &j->ks, &j->n))
+            return false;
+    } else {
+        if (!(j->ks = malloc(sizeof(int) * (size_t)(fa->num < j->channels ? fa->num : j->channels))))
+            return cli_error("out of memory"), false;
+        j->n = cv_filters_choose(j->ks, (int)fa->num, j->channels, (uint64_t)fa->seed);
+    }
+    if (fa->img_path && !(j->init = cli_image_input(a, j->m, fa->img_path, &j->g, &o->pre, NULL)))
+        return false;
+    o->layer = j->layer;
+    o->filters = j->ks;
+    o->n_filters = j->n;
+    o->height = j->g.height;
+    o->width = j->g.width;
+    o->iterations = (int)fa->iters;
+    o->init = j->init;
+    o->seed = (uint64_t)fa->seed;
+    o->lr = (float)fa->lr;
+    o->max_batch = (int)fa->batch;
+    o->max_memory = fa->mem_bytes;
+    return true;
+}
+
+static void print_plan(const filters_args *fa, const filters_job *j)
+{
     char name[256], op[128];
-    printf("%s: layer '%s' (%s), %d of %d filters, %dx%d, method %s:", cv_model_path(m),
-           cli_printable(cv_model_layer_name(m, layer), name, sizeof name),
-           cli_printable(cv_model_layer_op(m, layer), op, sizeof op), n, channels, g.width, g.height, method_s);
-    for (int i = 0; i < n; i++)
-        printf(" %d", ks[i]);
+    printf("%s: layer '%s' (%s), %d of %d filters, %dx%d, method %s:", cv_model_path(j->m),
+           cli_printable(cv_model_layer_name(j->m, j->layer), name, sizeof name),
+           cli_printable(cv_model_layer_op(j->m, j->layer), op, sizeof op), j->n, j->channels, j->g.width,
+           j->g.height, fa->method_s);
+    for (int i = 0; i < j->n; i++)
+        printf(" %d", j->ks[i]);
     printf("\n");
     fflush(stdout);
-    if (seed_raw_note)
+    if (j->seed_raw_note)
         cli_note("--method seed feeds raw 0..255 BGR pixels, as the original (set --preprocess to change)");
+}
+
+/* cv_filters_run with a progress bar; *elapsed in seconds. */
+static bool run_with_progress(cv_filters_result *res, const cv_model *m, cv_filters_options *o, double *elapsed)
+{
+    progress_state ps;
+    o->progress = on_progress;
+    o->progress_user = &ps;
     snprintf(ps.what, sizeof ps.what, "filters");
-    int steps_guess = (int)(iters ? iters : o.method == CV_FILTERS_SEED ? 20 : 256);
+    int steps_guess = o->iterations ? o->iterations : o->method == CV_FILTERS_SEED ? 20 : 256;
     cli_progress_start(&ps.bar, ps.what, steps_guess);
     double t0 = cli_now();
-    cv_status st = cv_filters_run(&res, m, &o, &err);
-    if (st != CV_OK) {
+    cv_error err;
+    if (cv_filters_run(res, m, o, &err) != CV_OK) {
         if (ps.bar.tty)
             fputc('\n', stderr);
-        cli_fail(&err);
-        goto out;
+        return cli_fail(&err), false;
     }
     cli_progress_end(&ps.bar);
-    double elapsed = cli_now() - t0;
+    *elapsed = cli_now() - t0;
+    return true;
+}
 
-    /* Outputs, only now that the work succeeded. */
-    size_t tile_px = (size_t)res.width * res.height * 3;
-    cv_image *tiles = malloc(sizeof(cv_image) * (size_t)res.count);
-    if (!tiles) {
-        cli_error("out of memory");
-        goto out;
-    }
-    for (int i = 0; i < res.count; i++) {
-        tiles[i] = (cv_image){res.width, res.height, 3, res.rgb + i * tile_px};
-        if (res.dead[i])
-            mark_dead(tiles[i].px, res.width, res.height);
+/* grid.png (dead filters crossed out), grid.jpg and filter_<k>.png when
+ * asked, filters.npy, into stage. */
+static bool write_pictures(const cli_args *a, const cv_filters_result *res, const char *stage)
+{
+    size_t tile_px = (size_t)res->width * res->height * 3;
+    cv_image *tiles = malloc(sizeof(cv_image) * (size_t)res->count), grid = {0};
+    if (!tiles)
+        return cli_error("out of memory"), false;
+    for (int i = 0; i < res->count; i++) {
+        tiles[i] = (cv_image){res->width, res->height, 3, res->rgb + i * tile_px};
+        if (res->dead[i])
+            mark_dead(tiles[i].px, res->width, res->height);
     }
     char path[4200];
-    st = cv_render_grid(tiles, res.count, res.width, res.height, 0, 5, &grid, &err);
+    cv_error err;
+    cv_status st = cv_render_grid(tiles, res->count, res->width, res->height, 0, 5, &grid, &err);
     if (st == CV_OK)
         st = cv_image_save_png(&grid, cli_path(path, sizeof path, stage, "grid.png"), &err);
     if (st == CV_OK && cli_flag(a, "jpeg"))
         st = cv_image_save_jpeg(&grid, cli_path(path, sizeof path, stage, "grid.jpg"), 95, &err);
-    for (int i = 0; st == CV_OK && cli_flag(a, "tiles") && i < res.count; i++) {
+    for (int i = 0; st == CV_OK && cli_flag(a, "tiles") && i < res->count; i++) {
         char name[64];
-        snprintf(name, sizeof name, "filter_%d.png", res.filters[i]);
+        snprintf(name, sizeof name, "filter_%d.png", res->filters[i]);
         st = cv_image_save_png(&tiles[i], cli_path(path, sizeof path, stage, name), &err);
     }
     free(tiles);
-    cv_shape ns = {4, {res.count, res.height, res.width, res.channels}};
+    cv_image_free(&grid);
+    cv_shape ns = {4, {res->count, res->height, res->width, res->channels}};
     if (st == CV_OK)
-        st = cv_npy_write_f32(cli_path(path, sizeof path, stage, "filters.npy"), &ns, res.images, &err);
-    if (st != CV_OK) {
-        cli_fail(&err);
-        goto out;
-    }
-    size_t cap = 512 + (size_t)res.count * 64;
-    if (!(txt = malloc(cap))) {
-        cli_error("out of memory");
-        goto out;
-    }
+        st = cv_npy_write_f32(cli_path(path, sizeof path, stage, "filters.npy"), &ns, res->images, &err);
+    if (st != CV_OK)
+        return cli_fail(&err), false;
+    return true;
+}
+
+/* filters.txt: each filter's final mean activation and status. */
+static bool write_table(const filters_args *fa, const filters_job *j, const cv_filters_result *res,
+                        const char *stage)
+{
+    size_t cap = 512 + (size_t)res->count * 64;
+    char *txt = malloc(cap), path[4200];
+    if (!txt)
+        return cli_error("out of memory"), false;
     size_t used = (size_t)snprintf(txt, cap,
                                    "# cnnviz filters: %s, layer '%s', method %s, %d iterations, %dx%d, seed %ld\n"
                                    "# filter\tmean_activation\tstatus\n",
-                                   cv_model_path(m), cv_model_layer_name(m, layer), method_s, res.iterations,
-                                   res.width, res.height, seed);
-    for (int i = 0; i < res.count && used < cap; i++)
-        used += (size_t)snprintf(txt + used, cap - used, "%d\t%.6g\t%s\n", res.filters[i], res.activation[i],
-                                 res.dead[i] ? "dead" : "ok");
-    if (!write_text(cli_path(path, sizeof path, stage, "filters.txt"), txt))
-        goto out;
+                                   cv_model_path(j->m), cv_model_layer_name(j->m, j->layer), fa->method_s,
+                                   res->iterations, res->width, res->height, fa->seed);
+    for (int i = 0; i < res->count && used < cap; i++)
+        used += (size_t)snprintf(txt + used, cap - used, "%d\t%.6g\t%s\n", res->filters[i], res->activation[i],
+                                 res->dead[i] ? "dead" : "ok");
+    bool ok = write_text(cli_path(path, sizeof path, stage, "filters.txt"), txt);
+    free(txt);
+    return ok;
+}
 
-    if (res.n_dead) {
-        fprintf(stderr, "cnnviz: %d filter(s) never received a gradient (dead ReLU?), crossed out in the grid:",
-                res.n_dead);
-        for (int i = 0; i < res.count; i++)
-            if (res.dead[i])
-                fprintf(stderr, " %d", res.filters[i]);
-        fputc('\n', stderr);
-    }
+static void report_dead(const cv_filters_result *res)
+{
+    if (!res->n_dead)
+        return;
+    fprintf(stderr, "cnnviz: %d filter(s) never received a gradient (dead ReLU?), crossed out in the grid:",
+            res->n_dead);
+    for (int i = 0; i < res->count; i++)
+        if (res->dead[i])
+            fprintf(stderr, " %d", res->filters[i]);
+    fputc('\n', stderr);
+}
+
+static int run(const cli_args *a)
+{
+    filters_args fa;
+    if (!parse_args(a, &fa))
+        return 2;
+    cv_filters_options o = cv_filters_defaults();
+    o.method = fa.method;
+    filters_job j = {0};
+    cli_outset set = {0};
+    cv_filters_result res = {0};
+    int status = 1;
+    double elapsed;
+    if (!prepare(a, &fa, &j, &o) || !cli_outset_begin(&set, fa.out_dir, "filters"))
+        goto out;
+    print_plan(&fa, &j);
+    /* outputs go to set.stage, moved to --out, complete, at the end; and
+     * only once the work succeeded */
+    if (!run_with_progress(&res, j.m, &o, &elapsed) || !write_pictures(a, &res, set.stage) ||
+        !write_table(&fa, &j, &res, set.stage))
+        goto out;
+    report_dead(&res);
     if (!cli_outset_commit(&set))
         goto out;
     printf("%s: grid.png%s%s, filters.npy [%d, %d, %d, %d], filters.txt; %d iterations in %.1f s (%d batch%s)\n",
-           out_dir, cli_flag(a, "jpeg") ? ", grid.jpg" : "", cli_flag(a, "tiles") ? ", filter_<k>.png" : "",
+           fa.out_dir, cli_flag(a, "jpeg") ? ", grid.jpg" : "", cli_flag(a, "tiles") ? ", filter_<k>.png" : "",
            res.count, res.height, res.width, res.channels, res.iterations, elapsed, res.n_chunks,
            res.n_chunks == 1 ? "" : "es");
     status = 0;
 out:
     cli_outset_abort(&set);
-    cv_image_free(&grid);
     cv_filters_result_free(&res);
-    free(txt);
-    free(init);
-    free(ks);
-    cv_model_free(m);
+    job_free(&j);
     return status;
 }
 

@@ -225,6 +225,19 @@ typedef struct cv_run cv_run;
  *   clamped values. */
 typedef enum { CV_BACKWARD_EXACT = 0, CV_BACKWARD_GUIDED = 1 } cv_backward_rule;
 
+/* How 3x3 / stride 1 / group 1 convolutions are computed
+ * (cv_run_options.conv_algo), in both directions. Other convolutions (1x1,
+ * depthwise, strided, grouped) have one kernel each and ignore it.
+ * CV_CONV_AUTO: Winograd F(4x4, 3x3) where it pays (16 or more channels in
+ *   and out, 32 or more 4x4 output tiles), im2col + sgemm elsewhere: the
+ *   fastest. Winograd's float32 rounding is ~30x coarser than im2col's
+ *   (ResNet18's input gradients: ~1e-2 relative error against ~1e-7).
+ * CV_CONV_IM2COL: never Winograd: every convolution rounds like a direct
+ *   sum, for attributions that must match a framework's gradient.
+ * CV_CONV_WINOGRAD: Winograd wherever it applies, even where it is slower
+ *   (for tests and benchmarks of the Winograd kernels). */
+typedef enum { CV_CONV_AUTO = 0, CV_CONV_IM2COL = 1, CV_CONV_WINOGRAD = 2 } cv_conv_algo;
+
 typedef struct {
     int stop_layer;     /* run layers up to and including this one; -1 = whole graph */
     int need_grad;      /* keep activations and allow cv_run_backward */
@@ -236,11 +249,8 @@ typedef struct {
     int relu_redirect;
     /* How cv_run_backward propagates through ReLU gates (cv_backward_rule). */
     int backward_rule;
-    /* Convolutions take the exact im2col path in both directions, never
-     * Winograd F(4x4, 3x3) (whose float32 rounding puts ~1e-2 relative
-     * error into ResNet18's input gradients against im2col's ~1e-7): for
-     * attributions that must match a framework's gradient. 0 = fastest. */
-    int exact_conv;
+    /* Convolution algorithm (cv_conv_algo). 0 = CV_CONV_AUTO, the fastest. */
+    int conv_algo;
 } cv_run_options;
 
 cv_run_options cv_run_defaults(void);

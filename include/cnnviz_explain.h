@@ -33,8 +33,8 @@
  * bilinear upsampling of the attribution (half-pixel centres, edges
  * clamped, as PyTorch's interpolate with align_corners=False).
  *
- * Gradients are computed on the exact convolution path
- * (cv_run_options.exact_conv), so they agree with PyTorch's float32
+ * Gradients are computed with im2col convolutions
+ * (cv_run_options.conv_algo = CV_CONV_IM2COL), so they agree with PyTorch's float32
  * gradients to rounding. Sampled methods (SmoothGrad, IG, Score-CAM, RISE)
  * run their samples as batches, as many per pass as fit
  * cv_explain_options.max_memory.
@@ -94,7 +94,9 @@ typedef struct {
     int rise_grid;          /* RISE grid side s (7) */
     double rise_p;          /* RISE probability that a cell is kept (0.5) */
     int batch;              /* samples per pass; 0: as many as max_memory allows (at most 64) */
-    size_t max_memory;      /* bytes a batched pass may plan; 0: 1 GiB (and within the model's limit) */
+    /* bytes a batched pass may plan; 0: the memory available (cv_memory_limit),
+     * at most CV_AUTO_BATCH_BYTES, as for occlusion (and within the model's limit) */
+    size_t max_memory;
     void (*progress)(void *user, long done, long total); /* optional, called after each batch */
     void *user;
 } cv_explain_options;

@@ -278,9 +278,7 @@ int main(int argc, char **argv)
     RUN(test_foreign_files_are_kept);
     RUN(test_file_strings_are_escaped);
     RUN(test_small_address_space_ends);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
+    if (sh("rm -rf '%s'", dir) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
     return test_summary("cli_outputs");
 }

@@ -19,6 +19,7 @@ typedef struct {
     int bias;
     int kernel_attr;         /* write kernel_shape (else inferred from W) */
     int one_d;               /* (N, C, L) tensors */
+    cv_conv_algo algo;       /* cv_run_options.conv_algo (0: automatic) */
 } conv_case;
 
 static int irand(int lo, int hi) { return lo + (int)test_uniform(0.0f, (float)(hi - lo + 1) - 1e-3f); }
@@ -55,6 +56,7 @@ static cv_status conv_lab(oplab *lab, const conv_case *cc, const float *w, const
     }
     cv_shape bs = {1, {g->m}};
     oplab_begin(lab, "Conv", &xs);
+    lab->conv_algo = cc->algo;
     oplab_const(lab, &ws, w);
     if (cc->bias)
         oplab_const(lab, &bs, b);
@@ -220,16 +222,15 @@ static void test_conv_real_shapes(void)
     /* each case with the automatic choice (Winograd for the 3x3 ones) and
      * with im2col forced */
     for (int forced = 0; forced < 2; forced++) {
-        if (forced)
-            setenv("CNNVIZ_CONV_ALGO", "im2col", 1);
         for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
             double f = 0, b = 0;
-            check_case(&cases[k].cc, 1e-4, &f, &b);
+            conv_case cc = cases[k].cc;
+            cc.algo = forced ? CV_CONV_IM2COL : CV_CONV_AUTO;
+            check_case(&cc, 1e-4, &f, &b);
             printf("    %-30s %-6s forward max rel diff %.3g, backward %.3g (tol 1e-4)\n", cases[k].what,
                    forced ? "im2col" : "auto", f, b);
         }
     }
-    unsetenv("CNNVIZ_CONV_ALGO");
 }
 
 /* Winograd with per-image output sizes (vr x vc corners, as incremental
@@ -289,18 +290,17 @@ static void test_winograd_corners(void)
     free(scratch);
 }
 
-/* Winograd F(4x4, 3x3), forced on (CNNVIZ_CONV_ALGO=winograd) for every
+/* Winograd F(4x4, 3x3), forced on (CV_CONV_WINOGRAD) for every
  * 3x3 / stride 1 / group 1 case: odd sizes, asymmetric pads (backward uses
  * it for pads <= 2), channel counts off the kernel's blocks of 32, batch 2,
  * and an image large enough to be processed in several chunks. */
 static void test_conv_winograd(void)
 {
-    setenv("CNNVIZ_CONV_ALGO", "winograd", 1);
     test_seed(99);
     double fwd = 0, bwd = 0;
     int cases = 120;
     for (int k = 0; k < cases && !test_failed_now; k++) {
-        conv_case cc = {.bias = irand(0, 1), .kernel_attr = irand(0, 1)};
+        conv_case cc = {.bias = irand(0, 1), .kernel_attr = irand(0, 1), .algo = CV_CONV_WINOGRAD};
         ref_geom *g = &cc.g;
         *g = (ref_geom){.n = irand(1, 2), .c = irand(1, 40), .h = irand(2, 19), .w = irand(1, 19), .m = irand(1, 70),
                         .group = 1, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1,
@@ -314,24 +314,23 @@ static void test_conv_winograd(void)
         check_case(&cc, 1e-4, &fwd, &bwd);
     }
     printf("    %d random 3x3 configs: forward max rel diff %.3g, backward %.3g (tol 1e-4)\n", cases, fwd, bwd);
-    conv_case big = {.g = {1, 16, 200, 204, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, .bias = 1};
+    conv_case big = {.g = {1, 16, 200, 204, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, .bias = 1, .algo = CV_CONV_WINOGRAD};
     fwd = bwd = 0;
     check_case(&big, 1e-4, &fwd, &bwd);
     printf("    16->8 200x204 (several chunks): forward max rel diff %.3g, backward %.3g (tol 1e-4)\n", fwd, bwd);
     /* batch 7 of 40x200: the images' tile rows share chunks, one boundary inside an image */
-    conv_case batch = {.g = {7, 16, 40, 200, 16, 1, 3, 3, 1, 1, 1, 1, 1, 0, 1, 2}, .bias = 1};
+    conv_case batch = {.g = {7, 16, 40, 200, 16, 1, 3, 3, 1, 1, 1, 1, 1, 0, 1, 2}, .bias = 1, .algo = CV_CONV_WINOGRAD};
     fwd = bwd = 0;
     check_case(&batch, 1e-4, &fwd, &bwd);
     printf("    batch 7 16->16 40x200 (chunks across images): forward max rel diff %.3g, backward %.3g (tol 1e-4)\n",
            fwd, bwd);
     /* narrow images (3 tiles across: vectors of tiles span rows and
      * images), 20 of them in two chunks that split an image */
-    conv_case narrow = {.g = {20, 128, 11, 10, 128, 1, 3, 3, 1, 1, 1, 1, 0, 1, 0, 0}, .bias = 1};
+    conv_case narrow = {.g = {20, 128, 11, 10, 128, 1, 3, 3, 1, 1, 1, 1, 0, 1, 0, 0}, .bias = 1, .algo = CV_CONV_WINOGRAD};
     fwd = bwd = 0;
     check_case(&narrow, 1e-4, &fwd, &bwd);
     printf("    batch 20 128->128 11x10 (narrow, two chunks): forward max rel diff %.3g, backward %.3g (tol 1e-4)\n",
            fwd, bwd);
-    unsetenv("CNNVIZ_CONV_ALGO");
 }
 
 /* Finite differences on small cases of each kernel. */
@@ -413,6 +412,44 @@ static void test_conv_macs(void)
     double got = cv_run_layer_macs(lab.run, 0);
     printf("    macs %.0f (expected %.0f)\n", got, want);
     CHECK(got == want, "macs %g, expected %g", got, want);
+    oplab_free(&lab);
+}
+
+/* cv_run_options.conv_algo reaches the kernels: on a 3x3 / 16 -> 16 conv
+ * where Winograd pays, auto and winograd give the same bits, im2col rounds
+ * differently (a sum in another order) yet agrees to 1e-4; an unknown
+ * value is refused at planning. */
+static void test_conv_algo_option(void)
+{
+    conv_case cc = {.g = {1, 16, 24, 24, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, .bias = 1};
+    enum { NX = 16 * 24 * 24, NW = 16 * 16 * 9, NY = 16 * 24 * 24 };
+    static float x[NX], w[NW], b[16], y[3][NY];
+    test_seed(31);
+    test_fill(x, NX, -1, 1);
+    test_fill(w, NW, -1, 1);
+    test_fill(b, 16, -1, 1);
+    static const cv_conv_algo algos[3] = {CV_CONV_AUTO, CV_CONV_IM2COL, CV_CONV_WINOGRAD};
+    for (int a = 0; a < 3; a++) {
+        oplab lab;
+        cc.algo = algos[a];
+        REQUIRE(conv_lab(&lab, &cc, w, b) == CV_OK && oplab_forward(&lab, x) == CV_OK, "%s", lab.err.msg);
+        REQUIRE(lab.y_numel == NY, "output has %zu values, expected %d", lab.y_numel, NY);
+        memcpy(y[a], lab.y, sizeof y[a]);
+        oplab_free(&lab);
+    }
+    double auto_wino = test_max_abs_diff(y[0], y[2], NY), im2col_wino = test_max_rel_diff(y[1], y[2], NY);
+    printf("    auto vs winograd: max abs diff %.3g (expected 0); im2col vs winograd: max rel diff %.3g "
+           "(expected > 0, <= 1e-4)\n", auto_wino, im2col_wino);
+    CHECK(auto_wino == 0, "auto did not choose Winograd");
+    CHECK(im2col_wino > 0, "im2col gave Winograd's bits: the option did not reach the kernel");
+    CHECK(im2col_wino <= 1e-4, "im2col and Winograd disagree");
+    oplab lab;
+    cc.algo = (cv_conv_algo)3;
+    REQUIRE(conv_lab(&lab, &cc, w, b) == CV_OK, "%s", lab.err.msg);
+    cv_status st = oplab_forward(&lab, x);
+    printf("    conv_algo 3: %s\n", st == CV_OK ? "(accepted)" : lab.err.msg);
+    CHECK(st == CV_ERR_INVALID && strstr(lab.err.msg, "convolution algorithm"), "conv_algo 3: status %s",
+          cv_status_string(st));
     oplab_free(&lab);
 }
 
@@ -533,6 +570,7 @@ int main(void)
     RUN(test_conv_real_shapes);
     RUN(test_conv_torch_golden);
     RUN(test_conv_winograd);
+    RUN(test_conv_algo_option);
     RUN(test_winograd_corners);
     RUN(test_conv_gradcheck);
     RUN(test_conv_auto_pad_values);

@@ -323,11 +323,10 @@ static void test_errors(void)
     oplab_begin(&lab, "Cast", &cs);
     cv_node_set_int(lab.m, lab.node, "to", 7, NULL);
     cv_model *m = lab.m;
-    int shp = cv_model_value(m, "shp", NULL), d = cv_model_value(m, "data", NULL), y = m->outputs[0];
+    const float zero = 0.0f;
+    int shp = cv_model_value(m, "shp", NULL), d = nb_model_const(m, "data", CV_F32, &ds, &zero, NULL);
+    int y = m->outputs[0];
     m->nodes[lab.node].out[0] = shp;
-    m->values[d].shape = ds;
-    m->values[d].dtype = CV_F32;
-    m->values[d].data = calloc(1, sizeof(float));
     int ein[2] = {d, shp};
     cv_model_add_node(m, "expand", "Expand", ein, 2, &y, 1, NULL);
     expect_fail("Expand to a shape computed from the input", &lab, CV_ERR_UNSUPPORTED);

@@ -3,6 +3,7 @@
  * parameterisation against numpy.fft and finite differences, the driver's
  * batching, dead-filter reports and errors. */
 #include "cnnviz_viz.h"
+#include "lib/netbuild.h"
 #include "lib/test.h"
 #include "../src/core/graph.h"
 #include "../src/viz/lucid.h"
@@ -10,7 +11,6 @@
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define FIX "tests/fixtures/filters/"
@@ -48,9 +48,8 @@ static int add_const(cv_model *m, const char *name, const char *fix)
 {
     cv_shape s;
     float *d = fixture(fix, &s);
-    int v = cv_model_value(m, name, NULL);
-    m->values[v].shape = s;
-    m->values[v].data = d;
+    int v = d ? nb_model_const(m, name, CV_F32, &s, d, NULL) : -1;
+    free(d);
     return v;
 }
 
@@ -61,12 +60,10 @@ static cv_model *small_net_layout(bool with_flat, bool nhwc)
 {
     cv_error err;
     cv_model *m = cv_model_new("<small net>", &err);
-    int x = cv_model_value(m, "x", NULL);
-    m->values[x].shape = (cv_shape){4, {1, 3, 16, 16}};
-    m->input = x;
+    cv_shape xs = nhwc ? (cv_shape){4, {1, 16, 16, 3}} : (cv_shape){4, {1, 3, 16, 16}};
+    int x = nb_model_input(m, -1, "x", &xs, NULL);
     if (nhwc) {
         int t = cv_model_value(m, "x_nchw", NULL);
-        m->values[x].shape = (cv_shape){4, {1, 16, 16, 3}};
         m->input_nhwc = 1;
         int64_t perm[4] = {0, 3, 1, 2};
         int n = cv_model_add_node(m, "to_nchw", "Transpose", &x, 1, &t, 1, NULL);
@@ -568,9 +565,8 @@ static void test_relu_redirect(void)
 {
     cv_error err;
     cv_model *m = cv_model_new("<relu>", &err);
-    int x = cv_model_value(m, "x", NULL), y = cv_model_value(m, "y", NULL);
-    m->values[x].shape = (cv_shape){4, {2, 1, 1, 4}};
-    m->input = x;
+    cv_shape xs = {4, {2, 1, 1, 4}};
+    int x = nb_model_input(m, -1, "x", &xs, NULL), y = cv_model_value(m, "y", NULL);
     m->outputs = malloc(sizeof(int));
     m->outputs[0] = y;
     m->n_outputs = 1;
@@ -594,115 +590,10 @@ static void test_relu_redirect(void)
     cv_model_free(m);
 }
 
-/* ---- the command line ------------------------------------------------------------- */
-
-static char cli_bin[512];
-
-/* Run `cnnviz filters ARGS`; returns the exit status, stderr into errbuf. */
-static int cli_run(const char *args, char *errbuf, size_t len)
-{
-    char cmd[2048], errfile[] = "/tmp/cnnviz_filters_err_XXXXXX";
-    int fd = mkstemp(errfile);
-    if (fd < 0)
-        return -1;
-    close(fd);
-    snprintf(cmd, sizeof cmd, "%s filters --model " FIX "small_net.onnx %s >/dev/null 2>%s", cli_bin, args, errfile);
-    int st = system(cmd);
-    FILE *f = fopen(errfile, "r");
-    size_t got = f ? fread(errbuf, 1, len - 1, f) : 0;
-    errbuf[got] = 0;
-    if (f)
-        fclose(f);
-    remove(errfile);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static bool exists(const char *dir, const char *name)
-{
-    char p[1024];
-    struct stat st;
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return stat(p, &st) == 0;
-}
-
-static void test_cli(void)
-{
-    if (access(cli_bin, X_OK) != 0)
-        SKIP("%.200s not built", cli_bin);
-    char dir[] = "/tmp/cnnviz_filters_XXXXXX";
-    REQUIRE(mkdtemp(dir), "mkdtemp");
-    char out[600], args[1024], err[4096];
-    snprintf(out, sizeof out, "%s/out", dir);
-    snprintf(args, sizeof args, "--layer /Relu_1 --num_filters 4 --iterations 2 --out %s --tiles --jpeg", out);
-    int rc = cli_run(args, err, sizeof err);
-    CHECK(rc == 0, "exit %d: %s", rc, err);
-    CHECK(exists(out, "grid.png") && exists(out, "grid.jpg") && exists(out, "filters.npy") &&
-              exists(out, "filters.txt"), "outputs missing");
-    char npy[700];
-    snprintf(npy, sizeof npy, "%s/filters.npy", out);
-    cv_shape s = {0};
-    float *d = NULL;
-    cv_error e;
-    CHECK(cv_npy_read(npy, &s, &d, &e) == CV_OK && s.ndim == 4 && s.d[0] == 4 && s.d[1] == 16 && s.d[2] == 16 &&
-              s.d[3] == 3, "filters.npy shape");
-    free(d);
-    char txt[700];
-    snprintf(txt, sizeof txt, "%s/filters.txt", out);
-    FILE *f = fopen(txt, "r");
-    int lines = 0, k, ks[8];
-    char line[256];
-    while (f && fgets(line, sizeof line, f))
-        if (line[0] != '#' && sscanf(line, "%d", &k) == 1 && lines < 8)
-            ks[lines++] = k;
-    if (f)
-        fclose(f);
-    CHECK(lines == 4, "filters.txt lists %d filters", lines);
-    for (int i = 0; i < lines; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "filter_%d.png", ks[i]);
-        CHECK(exists(out, name), "%s missing", name);
-    }
-    /* the dead filter is reported by index */
-    snprintf(args, sizeof args, "--layer /Relu_1 --filters 5,0 --iterations 2 --out %s", out);
-    rc = cli_run(args, err, sizeof err);
-    CHECK(rc == 0 && strstr(err, "never received a gradient") && strstr(err, ": 5"), "exit %d: %s", rc, err);
-    printf("    dead filter: %s", err);
-
-    /* bad input: a clear message, non-zero exit, nothing written */
-    static const struct {
-        const char *args, *expect;
-    } bad[] = {
-        {"--layer /Relu_2", "close matches"},
-        {"--layer /Relu_1 --filters 0,6", "out of range"},
-        {"--layer /Flatten", "spatial"},
-        {"--layer /Relu_1 --iterations 0", "--iterations"},
-        {"--layer /Relu_1 --img /nonexistent/picture.png", "picture.png"},
-        {"--layer /Relu_1 --method dream", "--method"},
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char fresh[600];
-        snprintf(fresh, sizeof fresh, "%s/bad%zu", dir, i);
-        snprintf(args, sizeof args, "%s --out %s", bad[i].args, fresh);
-        rc = cli_run(args, err, sizeof err);
-        struct stat st;
-        printf("    %s -> exit %d: %s", bad[i].args, rc, err);
-        CHECK(rc != 0 && strstr(err, bad[i].expect), "'%s': exit %d, message: %s", bad[i].args, rc, err);
-        CHECK(stat(fresh, &st) != 0, "'%s' created %s", bad[i].args, fresh);
-    }
-    char rm[700];
-    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
-    CHECK(system(rm) == 0, "cleanup");
-}
-
 int main(int argc, char **argv)
 {
-    /* the tool sits beside the tests directory: BUILD/tests/test_filters -> BUILD/cnnviz */
-    snprintf(cli_bin, sizeof cli_bin - 16, "%s", argc > 0 ? argv[0] : "build/tests/test_filters");
-    char *slash = strrchr(cli_bin, '/');
-    if (slash)
-        memcpy(slash, "/../cnnviz", sizeof "/../cnnviz");
-    else
-        snprintf(cli_bin, sizeof cli_bin, "../cnnviz");
+    (void)argc;
+    (void)argv;
     RUN(test_percentile);
     RUN(test_blur);
     RUN(test_seed_one_iteration);
@@ -719,6 +610,5 @@ int main(int argc, char **argv)
     RUN(test_warp_adjoint);
     RUN(test_lucid_run);
     RUN(test_relu_redirect);
-    RUN(test_cli);
     return test_summary("filters");
 }

@@ -756,8 +756,7 @@ static void test_expand_tile_resize(void)
         netbuild nb;
         int x = nb_begin(&nb, &XS, 13);
         cv_shape s4 = {1, {4}}, s0 = {1, {0}};
-        int sc = c_f32(&nb, &s4, 1);
-        memcpy(nb.m->values[sc].data, scales[k].v, sizeof scales[k].v);
+        int sc = nb_model_const(nb.m, "scales", CV_F32, &s4, scales[k].v, &nb.err);
         int in[3] = {x, c_f32(&nb, &s0, 0), sc};
         int y = nb_node(&nb, "Resize", in, 3);
         cv_status st = try_run(&nb, y, &XS, 0, scales[k].what);

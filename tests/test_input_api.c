@@ -168,7 +168,7 @@ static void test_input_geometry(void)
     /* channels-last */
     m->input_nhwc = 1;
     cv_shape nhwc_decl = {4, {1, 16, 20, 1}};
-    m->values[m->input].shape = nhwc_decl;
+    nb_model_input(m, m->input, NULL, &nhwc_decl, NULL);
     REQUIRE(cv_model_input_geometry(m, 0, 0, &g, &err) == CV_OK, "%s", err.msg);
     CHECK(g.channels == 1 && g.height == 16 && g.width == 20 && g.nhwc == 1, "NHWC: %d x %d x %d", g.channels,
           g.height, g.width);

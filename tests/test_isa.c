@@ -46,6 +46,7 @@ static bool run_layers(const cv_model *m, const float *x, const cv_shape *s, cv_
     }
     cv_run_options opt = cv_run_defaults();
     opt.keep_all = 1;
+    opt.conv_algo = CV_CONV_WINOGRAD; /* Winograd wherever it fits */
     cv_run *r;
     bool ok = cv_run_create(&r, m, s, &opt, &err) == CV_OK && cv_run_forward(r, x, &err) == CV_OK;
     CHECK(ok, "%s: %s", cv_isa_name(isa), err.msg);
@@ -75,7 +76,6 @@ static double rel_diff(const float *a, const float *b, size_t n)
 
 static void test_forward_every_level(void)
 {
-    setenv("CNNVIZ_CONV_ALGO", "winograd", 1); /* Winograd wherever it fits */
     cv_model *m = isa_net();
     REQUIRE(m, "network not built");
     cv_shape s = {4, {2, 3, SIDE, SIDE}};
@@ -110,7 +110,6 @@ static void test_forward_every_level(void)
     free(ref), free(got), free(nref), free(ngot), free(x);
     cv_model_free(m);
     cv_isa_set(best, NULL);
-    unsetenv("CNNVIZ_CONV_ALGO");
 }
 
 /* Incremental occlusion (its gather, and Winograd on per-position windows)

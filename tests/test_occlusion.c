@@ -1,6 +1,7 @@
 /* Occlusion maps: batched evaluation against a plain one-position-at-a-time
  * loop, layouts, fills, the regularised map, errors, and a map computed by
  * PyTorch (tests/fixtures/make_occlusion_ref.py). */
+#include "lib/netbuild.h"
 #include "lib/realdata.h"
 #include "lib/test.h"
 #include "../src/core/graph.h"
@@ -10,7 +11,6 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- a small CNN built in memory --------------------------------------------
@@ -26,24 +26,12 @@ typedef struct {
 
 static int add_const(cv_model *m, const char *name, const cv_shape *s, const float *data, cv_error *err)
 {
-    int v = cv_model_value(m, name, err);
-    size_t n = cv_shape_numel(s);
-    m->values[v].shape = *s;
-    m->values[v].dtype = CV_F32;
-    m->values[v].data = malloc(n * sizeof(float));
-    memcpy(m->values[v].data, data, n * sizeof(float));
-    return v;
+    return nb_model_const(m, name, CV_F32, s, data, err);
 }
 
 static int add_const_i64(cv_model *m, const char *name, const cv_shape *s, const int64_t *data, cv_error *err)
 {
-    int v = cv_model_value(m, name, err);
-    size_t n = cv_shape_numel(s);
-    m->values[v].shape = *s;
-    m->values[v].dtype = CV_I64;
-    m->values[v].data = malloc(n * sizeof(int64_t));
-    memcpy(m->values[v].data, data, n * sizeof(int64_t));
-    return v;
+    return nb_model_const(m, name, CV_I64, s, data, err);
 }
 
 static int node1(cv_model *m, const char *op, const int *in, int n_in, const char *out, cv_error *err)
@@ -57,9 +45,8 @@ static cv_model *make_net(const net_spec *s, unsigned long long seed, cv_error *
 {
     test_seed(seed);
     cv_model *m = cv_model_new("<tiny-cnn>", err);
-    int x = cv_model_value(m, "x", err);
-    m->values[x].shape = s->nhwc ? (cv_shape){4, {1, s->H, s->W, s->C}} : (cv_shape){4, {1, s->C, s->H, s->W}};
-    m->input = x;
+    cv_shape xs = s->nhwc ? (cv_shape){4, {1, s->H, s->W, s->C}} : (cv_shape){4, {1, s->C, s->H, s->W}};
+    int x = nb_model_input(m, -1, "x", &xs, err);
     m->input_nhwc = s->nhwc;
     int h = x;
     if (s->nhwc) {
@@ -841,139 +828,10 @@ static void test_squeezenet(void)
     cv_model_free(m);
 }
 
-/* ---- the command line --------------------------------------------------------- */
-
-static char cli_exe[512];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static bool exists(const char *dir, const char *name)
-{
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return access(p, F_OK) == 0;
-}
-
-/* `cnnviz occlusion` on the PyTorch fixture: the map it saves equals
- * PyTorch's, every picture is written; bad input fails before any output. */
-static void test_cli(void)
-{
-    if (access(cli_exe, X_OK) != 0)
-        SKIP("%.200s is not built", cli_exe);
-    char dir[256], out[300], img_path[300];
-    snprintf(dir, sizeof dir, "/tmp/cnnviz_test_occlusion_%ld", (long)getpid());
-    snprintf(out, sizeof out, "%s/out", dir);
-    snprintf(img_path, sizeof img_path, "%s/in.png", dir);
-    sh("rm -rf '%s' && mkdir -p '%s'", dir, dir);
-    /* The fixture's input back to pixels: x = (p / 255 - 0.5) / 0.25. */
-    cv_shape xs;
-    float *x;
-    cv_error err;
-    REQUIRE(cv_npy_read("tests/fixtures/occlusion/input.npy", &xs, &x, &err) == CV_OK, "%s", err.msg);
-    cv_image img;
-    REQUIRE(cv_image_alloc(&img, 24, 24, 3, &err) == CV_OK, "%s", err.msg);
-    for (int c = 0; c < 3; c++)
-        for (int k = 0; k < 24 * 24; k++)
-            img.px[k * 3 + c] = (uint8_t)lround((x[c * 576 + k] * 0.25 + 0.5) * 255);
-    free(x);
-    REQUIRE(cv_image_save_png(&img, img_path, &err) == CV_OK, "%s", err.msg);
-    cv_image_free(&img);
-    const char *model = "tests/fixtures/occlusion/tiny_cnn.onnx";
-    const char *common = "--preprocess unit --mean 0.5 --std 0.25 --size 24";
-    int rc = sh("%s occlusion --model %s --img %s %s --occ_size 7 --stride 3 --batch 5 --all-classes --out %s"
-                " > %s/log 2>&1", cli_exe, model, img_path, common, out, dir);
-    REQUIRE(rc == 0, "cnnviz exited with %d (see %s/log)", rc, dir);
-    const char *files[] = {"probs.npy", "probs.csv", "heatmap.png", "heatmap_reg.png", "overlay.png",
-                           "overlay_alpha.png", "all_classes.png", "all_classes.npy"};
-    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++)
-        CHECK(exists(out, files[k]), "%s/%s missing", out, files[k]);
-    char path[400];
-    snprintf(path, sizeof path, "%s/probs.npy", out);
-    cv_shape ms;
-    float *got;
-    int rows, cols;
-    double *want = read_f64_map("map.npy", &rows, &cols);
-    REQUIRE(want && cv_npy_read(path, &ms, &got, &err) == CV_OK, "%s", err.msg);
-    REQUIRE(ms.ndim == 2 && ms.d[0] == rows && ms.d[1] == cols, "probs.npy shape");
-    double d = 0;
-    for (int k = 0; k < rows * cols; k++)
-        d = fmax(d, fabs(got[k] - want[k]));
-    printf("    cnnviz occlusion on the fixture: probs.npy vs PyTorch max abs diff %.3g\n", d);
-    CHECK(d <= 1e-5, "probs.npy differs by %g", d);
-    free(got);
-    free(want);
-
-    /* Bad input: a clear message, non-zero exit, nothing written. */
-    const struct {
-        const char *args, *expect;
-    } bad[] = {
-        {"--occ_size 25", "larger than --size"},
-        {"--occ_size 7 --stride 0", "--stride"},
-        {"--occ_size 7 --stride -2", "--stride"},
-        {"--occ_size 7 --class 10", "out of range"},
-        {"--occ_size 7 --class tench", "no class names"},
-        {"--occ_size 7 --pixel 300", "--pixel"},
-        {"--occ_size 7 --cmap hot", "hot"},
-    };
-    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        rc = sh("%s occlusion --model %s --img %s %s %s --out %s/bad > %s/err 2>&1", cli_exe, model, img_path,
-                common, bad[k].args, dir, dir);
-        char msg[512] = "";
-        snprintf(path, sizeof path, "%s/err", dir);
-        FILE *f = fopen(path, "r");
-        if (f) {
-            size_t n = fread(msg, 1, sizeof msg - 1, f);
-            msg[n] = 0;
-            fclose(f);
-        }
-        msg[strcspn(msg, "\n")] = 0;
-        printf("    %-26s -> exit %d: %s\n", bad[k].args, rc, msg);
-        snprintf(path, sizeof path, "%s/bad", dir);
-        CHECK(rc != 0 && strstr(msg, bad[k].expect) && !exists(path, "probs.npy"), "%s: exit %d, '%s'",
-              bad[k].args, rc, msg);
-    }
-    rc = sh("%s occlusion --model %s --img %s/none.png %s --occ_size 7 --out %s/bad > /dev/null 2>&1", cli_exe, model, dir,
-            common, dir);
-    CHECK(rc != 0, "a missing image gave exit 0");
-    rc = sh("%s occlusion --model %s --img %s %s --occ_size 7 --out /proc/cnnviz/out > /dev/null 2>&1", cli_exe, model,
-            img_path, common);
-    CHECK(rc != 0, "an unwritable --out gave exit 0");
-
-    /* --class by name through a labels file: a synonym in any case picks
-     * its class; a typo fails with the closest name suggested. */
-    snprintf(path, sizeof path, "%s/labels.txt", dir);
-    FILE *lf = fopen(path, "w");
-    REQUIRE(lf, "cannot write %s", path);
-    for (int k = 0; k < 10; k++)
-        fprintf(lf, "%d,class %d, synonym %c\n", k, k, 'a' + k);
-    fclose(lf);
-    rc = sh("%s occlusion --model %s --img %s %s --occ_size 7 --stride 3 --labels %s --class 'Synonym D' --out %s/named"
-            " > %s/log 2>&1 && grep -q 'target: class 3 (class 3, synonym d)' %s/log", cli_exe, model, img_path,
-            common, path, dir, dir, dir);
-    CHECK(rc == 0, "--class 'Synonym D' did not pick class 3 (see %s/log)", dir);
-    rc = sh("%s occlusion --model %s --img %s %s --occ_size 7 --labels %s --class 'synonim d' --out %s/named2"
-            " > %s/log 2>&1", cli_exe, model, img_path, common, path, dir, dir);
-    CHECK(rc != 0 && sh("grep -q \"did you mean 3 'class 3, synonym d'\" %s/log", dir) == 0,
-          "a typo: exit %d, no suggestion (see %s/log)", rc, dir);
-    sh("rm -rf '%s'", dir);
-}
-
 int main(int argc, char **argv)
 {
-    /* The tool sits beside the tests directory: BUILD/tests/test_occlusion -> BUILD/cnnviz. */
-    snprintf(cli_exe, sizeof cli_exe, "%.*scnnviz", (int)(strlen(argv[0]) - strlen("tests/test_occlusion")),
-             argv[0]);
     (void)argc;
+    (void)argv;
     RUN(test_grid);
     RUN(test_window);
     const cv_occlusion_engine engines[] = {CV_OCCLUSION_ENGINE_FULL, CV_OCCLUSION_ENGINE_INCREMENTAL};
@@ -991,6 +849,5 @@ int main(int argc, char **argv)
     RUN(test_engine_choice);
     RUN(test_pixel_map);
     RUN(test_regularize_small);
-    RUN(test_cli);
     return test_summary("occlusion");
 }

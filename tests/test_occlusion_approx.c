@@ -11,7 +11,6 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static double max_abs_diff_d(const double *a, const double *b, size_t n)
@@ -586,126 +585,10 @@ static void test_squeezenet(void)
     cv_model_free(m);
 }
 
-/* ---- the command line --------------------------------------------------------- */
-
-static char cli_exe[512];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-/* The whole of a small file (at most len - 1 bytes). */
-static void slurp(const char *path, char *buf, size_t len)
-{
-    buf[0] = 0;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    size_t n = fread(buf, 1, len - 1, f);
-    buf[n] = 0;
-    fclose(f);
-}
-
-/* `cnnviz occlusion --approx --compare-exact` on the PyTorch fixture's tiny
- * model; its help; bad combinations fail before any output. */
-static void test_cli(void)
-{
-    if (access(cli_exe, X_OK) != 0)
-        SKIP("%.200s is not built", cli_exe);
-    char dir[128], path[300], log[8192];
-    REQUIRE(test_make_tmpdir(dir, sizeof dir, "approx"), "cannot make a scratch directory");
-    /* a 24 x 24 picture with a bright square */
-    cv_image img;
-    cv_error err;
-    REQUIRE(cv_image_alloc(&img, 24, 24, 3, &err) == CV_OK, "%s", err.msg);
-    for (int k = 0; k < 24 * 24 * 3; k++) {
-        int y = k / 72, xx = (k / 3) % 24;
-        img.px[k] = (uint8_t)(y >= 6 && y < 16 && xx >= 8 && xx < 18 ? 230 : 40 + 3 * y);
-    }
-    snprintf(path, sizeof path, "%s/in.png", dir);
-    REQUIRE(cv_image_save_png(&img, path, &err) == CV_OK, "%s", err.msg);
-    cv_image_free(&img);
-    const char *model = "tests/fixtures/occlusion/tiny_cnn.onnx";
-    const char *common = "--preprocess unit --mean 0.5 --std 0.25 --size 24 --occ_size 5 --stride 1";
-    int rc = sh("%s occlusion --model %s --img %s/in.png %s --approx --coarse 3 --drill 0.3 --compare-exact --out %s/out"
-                " > %s/log 2>&1",
-                cli_exe, model, dir, common, dir, dir);
-    snprintf(path, sizeof path, "%s/log", dir);
-    slurp(path, log, sizeof log);
-    char *cmp = strstr(log, "approximate vs exact: MAE");
-    printf("    %.*s\n", cmp ? (int)strcspn(cmp, "\n") : 40, cmp ? cmp : log);
-    CHECK(rc == 0, "cnnviz exited with %d:\n%s", rc, log);
-    CHECK(cmp && strstr(cmp, "SSIM") && strstr(cmp, "speed-up"), "no comparison line:\n%s", log);
-    CHECK(strstr(log, "done: APPROXIMATE map"), "the summary line does not say approximate:\n%s", log);
-    snprintf(path, sizeof path, "%s/out/probs.npy", dir);
-    CHECK(access(path, F_OK) == 0, "%s missing", path);
-
-    /* --exact-full is --engine full */
-    rc = sh("%s occlusion --model %s --img %s/in.png %s --exact-full --out %s/full > %s/log 2>&1", cli_exe, model, dir,
-            common, dir, dir);
-    snprintf(path, sizeof path, "%s/log", dir);
-    slurp(path, log, sizeof log);
-    CHECK(rc == 0 && strstr(log, "engine full") && !strstr(log, "APPROXIMATE"), "--exact-full: exit %d\n%s", rc, log);
-
-    /* help says it is approximate and shows the library's defaults */
-    rc = sh("%s occlusion --help > %s/help 2>&1", cli_exe, dir);
-    snprintf(path, sizeof path, "%s/help", dir);
-    char help[16384];
-    slurp(path, help, sizeof help);
-    cv_occlusion_params d = cv_occlusion_defaults();
-    char want[3][64];
-    snprintf(want[0], sizeof want[0], "(default: %g)", d.approx.tau);
-    snprintf(want[1], sizeof want[1], "(default: %d)", d.approx.coarse_factor);
-    snprintf(want[2], sizeof want[2], "(default: %g)", d.approx.drill_fraction);
-    const char *opt_names[3] = {"\n  --tau ", "\n  --coarse ", "\n  --drill "};
-    for (int k = 0; k < 3; k++) {
-        char *at = strstr(help, opt_names[k]);
-        CHECK(at && strstr(at, want[k]) && strstr(at, want[k]) - at < 300, "help of %s lacks '%s'", opt_names[k],
-              want[k]);
-    }
-    CHECK(strstr(help, "APPROXIMATE"), "--help does not say the map is approximate");
-
-    const struct {
-        const char *args, *expect;
-    } bad[] = {
-        {"--approx --tau 0", "--tau"},
-        {"--approx --tau 1.5", "--tau"},
-        {"--approx --drill 0", "--drill"},
-        {"--approx --coarse 0", "--coarse"},
-        {"--tau 0.5", "--approx"},
-        {"--compare-exact", "--approx"},
-        {"--approx --exact-full", "--exact-full"},
-        {"--exact-full --engine incremental", "--exact-full"},
-    };
-    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        rc = sh("%s occlusion --model %s --img %s/in.png %s %s --out %s/bad > %s/err 2>&1", cli_exe, model, dir,
-                common, bad[k].args, dir, dir);
-        snprintf(path, sizeof path, "%s/err", dir);
-        char msg[1024];
-        slurp(path, msg, sizeof msg);
-        msg[strcspn(msg, "\n")] = 0;
-        printf("    %-36s -> exit %d: %s\n", bad[k].args, rc, msg);
-        snprintf(path, sizeof path, "%s/bad/probs.npy", dir);
-        CHECK(rc != 0 && strstr(msg, bad[k].expect) && access(path, F_OK) != 0, "%s: exit %d, '%s'", bad[k].args,
-              rc, msg);
-    }
-    sh("rm -rf '%s'", dir);
-}
-
 int main(int argc, char **argv)
 {
-    /* BUILD/tests/test_occlusion_approx -> BUILD/cnnviz */
-    snprintf(cli_exe, sizeof cli_exe, "%.*scnnviz", (int)(strlen(argv[0]) - strlen("tests/test_occlusion_approx")),
-             argv[0]);
     (void)argc;
+    (void)argv;
     RUN(test_ssim_by_hand);
     RUN(test_ssim_properties);
     RUN(test_incr_field_cap);
@@ -715,6 +598,5 @@ int main(int argc, char **argv)
     RUN(test_full_engine_drill_only);
     RUN(test_bad_options);
     RUN(test_squeezenet);
-    RUN(test_cli);
     return test_summary("occlusion_approx");
 }

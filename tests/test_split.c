@@ -203,13 +203,9 @@ static void test_errors(void)
     oplab_begin(&lab, "Cast", &xs);
     cv_node_set_int(lab.m, lab.node, "to", 7, NULL);
     cv_model *m = lab.m;
-    int lens = cv_model_value(m, "lens", NULL), d = cv_model_value(m, "data", NULL);
+    int lens = cv_model_value(m, "lens", NULL), d = nb_model_const(m, "data", CV_F32, &ds, data, NULL);
     int y = m->outputs[0], y1 = cv_model_value(m, "y1", NULL);
     m->nodes[lab.node].out[0] = lens;
-    m->values[d].shape = ds;
-    m->values[d].dtype = CV_F32;
-    m->values[d].data = malloc(sizeof data);
-    memcpy(m->values[d].data, data, sizeof data);
     int sin[2] = {d, lens}, sout[2] = {y, y1};
     cv_model_add_node(m, "split", "Split", sin, 2, sout, 2, NULL);
     expect_fail("lengths from the input", &lab, CV_ERR_UNSUPPORTED);

@@ -151,7 +151,6 @@ typedef struct {
     size_t scratch_floats;/* infer: set to what forward/backward need */
     const bool *in_static;/* infer: in_static[k] true when in[k]'s data is known now */
     bool relu_redirect;   /* backward: cv_run_options.relu_redirect */
-    bool exact_conv;      /* cv_run_options.exact_conv: no Winograd */
     /* forward, optional (incremental occlusion): of output 0 (N, C, H, W)
      * only rows [0, out_rows[i]) and columns [0, out_cols[i]) of image i
      * are wanted, and an op may leave the rest as it was. NULL: all. */
@@ -160,8 +159,8 @@ typedef struct {
      * run as if the node's pads were 0 (and auto_pad VALID); the caller
      * has put the padding into the input window itself. */
     bool unpadded;
-    /* forward of Conv: -1 im2col, 1 Winograd wherever it fits, 0 the
-     * automatic choice (cv_run_options.conv_algo). */
+    /* infer / forward / backward of Conv: cv_run_options.conv_algo (a
+     * cv_conv_algo; 0, CV_CONV_AUTO, where the caller sets nothing). */
     int conv_algo;
 } cv_op_ctx;
 

@@ -208,9 +208,9 @@ static void size_windows(cv_incr *ic, int v, int first, int count)
 static nkind node_kind(cv_incr *ic, const cv_node *node, int n_patch, nstate *ns)
 {
     const cv_op_def *op = node->op;
-    if (node->n_in > 64 || node->n_in < 1)
+    if (node->n_in > CV_NODE_MAX_INPUTS || node->n_in < 1)
         return N_FULL;
-    cv_tensor *in[64];
+    cv_tensor *in[CV_NODE_MAX_INPUTS];
     for (int i = 0; i < node->n_in; i++)
         in[i] = node->in[i] >= 0 ? cv_run_value(ic->clean, node->in[i]) : NULL;
     cv_op_ctx ctx = {.node = node, .params = node->params, .model = ic->m, .n_in = node->n_in, .in = in};

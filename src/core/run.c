@@ -28,7 +28,7 @@ struct cv_run {
     int last_node;
     bool need_grad;
     bool relu_redirect;
-    bool exact_conv;
+    int conv_algo; /* cv_conv_algo */
     cv_backward_rule backward_rule;
     float *scratch;
     size_t scratch_floats;
@@ -293,7 +293,7 @@ static void make_ctx(const cv_run *r, int k, cv_op_ctx *ctx)
     ctx->scratch = r->scratch;
     ctx->scratch_floats = r->scratch_floats;
     ctx->relu_redirect = r->relu_redirect;
-    ctx->exact_conv = r->exact_conv;
+    ctx->conv_algo = r->conv_algo;
 }
 
 /* Mark the nodes that the target values depend on. */
@@ -421,6 +421,8 @@ cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_s
         return cv_fail(err, CV_ERR_INVALID, "%s: layer index %d out of range", m->path, opt->stop_layer);
     if (opt->backward_rule != CV_BACKWARD_EXACT && opt->backward_rule != CV_BACKWARD_GUIDED)
         return cv_fail(err, CV_ERR_INVALID, "unknown backward rule %d", opt->backward_rule);
+    if (opt->conv_algo < CV_CONV_AUTO || opt->conv_algo > CV_CONV_WINOGRAD)
+        return cv_fail(err, CV_ERR_INVALID, "unknown convolution algorithm %d", opt->conv_algo);
     const cv_shape *decl = &m->values[m->input].shape;
     char a[160], b[160];
     if (decl->ndim && decl->ndim != input_shape->ndim)
@@ -459,7 +461,7 @@ cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_s
     }
     r->need_grad = opt->need_grad != 0;
     r->relu_redirect = opt->relu_redirect != 0;
-    r->exact_conv = opt->exact_conv != 0;
+    r->conv_algo = opt->conv_algo;
     r->backward_rule = (cv_backward_rule)opt->backward_rule;
     for (int k = 0; k < m->n_nodes; k++) {
         const cv_node *n = &m->nodes[k];

@@ -3,6 +3,7 @@
  * inbound_nodes, Keras 1/2 lists and Keras 3 keras_history), the outputs.
  * Layer classes are converted by keras_layers.c. */
 #include "keras.h"
+#include "../core/limits.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -276,9 +277,9 @@ static kr_layer *find_layer(kr_layer *L, int n, const char *name)
  * usually topological already, so this is one pass in practice). */
 static cv_status build_functional(kr_ctx *c, const cJSON *cfg, kr_layer *L, int n)
 {
-    kref refs[64];
+    kref refs[CV_NODE_MAX_INPUTS];
     int nr;
-    if (parse_io(c, kr_cfg_get(cfg, "input_layers"), "input_layers", refs, 64, &nr) != CV_OK)
+    if (parse_io(c, kr_cfg_get(cfg, "input_layers"), "input_layers", refs, CV_NODE_MAX_INPUTS, &nr) != CV_OK)
         return c->st;
     if (nr != 1)
         return kr_fail(c, CV_ERR_UNSUPPORTED, "the model has %d inputs; cnnviz supports one", nr);
@@ -297,7 +298,7 @@ static cv_status build_functional(kr_ctx *c, const cJSON *cfg, kr_layer *L, int 
         if (!cJSON_IsArray(nodes))
             return kr_fail(c, CV_ERR_FORMAT, "model_config: no inbound_nodes list");
         for (const cJSON *nd = nodes->child; nd; nd = nd->next) {
-            if (parse_inbound(c, nd, refs, 64, &nr) != CV_OK)
+            if (parse_inbound(c, nd, refs, CV_NODE_MAX_INPUTS, &nr) != CV_OK)
                 return c->st;
             for (int r = 0; r < nr; r++)
                 if (!find_layer(L, n, refs[r].layer))
@@ -317,16 +318,16 @@ static cv_status build_functional(kr_ctx *c, const cJSON *cfg, kr_layer *L, int 
             int total = cJSON_GetArraySize(nodes);
             while (L[k].calls < total) {
                 c->L = &L[k];
-                parse_inbound(c, cJSON_GetArrayItem(nodes, L[k].calls), refs, 64, &nr);
-                kr_tensor *ins[64];
+                parse_inbound(c, cJSON_GetArrayItem(nodes, L[k].calls), refs, CV_NODE_MAX_INPUTS, &nr);
+                kr_tensor *ins[CV_NODE_MAX_INPUTS];
                 bool ready = true;
                 for (int r = 0; r < nr && ready; r++)
                     ready = (ins[r] = find_tensor(c, refs[r].layer, refs[r].node, refs[r].tensor)) != NULL;
                 if (!ready)
                     break;
                 /* ins[] point into c->t, which add_tensor may move: copy them. */
-                kr_tensor copies[64];
-                kr_tensor *pins[64];
+                kr_tensor copies[CV_NODE_MAX_INPUTS];
+                kr_tensor *pins[CV_NODE_MAX_INPUTS];
                 for (int r = 0; r < nr; r++) {
                     copies[r] = *ins[r];
                     pins[r] = &copies[r];
@@ -346,7 +347,7 @@ static cv_status build_functional(kr_ctx *c, const cJSON *cfg, kr_layer *L, int 
                                            "or a missing output index)");
         }
     }
-    if (parse_io(c, kr_cfg_get(cfg, "output_layers"), "output_layers", refs, 64, &nr) != CV_OK)
+    if (parse_io(c, kr_cfg_get(cfg, "output_layers"), "output_layers", refs, CV_NODE_MAX_INPUTS, &nr) != CV_OK)
         return c->st;
     return set_outputs(c, refs, nr);
 }

@@ -22,6 +22,7 @@
  * its nodes with the builders of keras_graph.c and checks c->st once.
  */
 #include "keras.h"
+#include "../core/limits.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -879,9 +880,9 @@ static cv_status do_concat(kr_ctx *c, kr_tensor **in, int n_in, kr_tensor *out)
     if (c->st == CV_OK && (axis <= 0 || axis >= r))
         return kr_fail(c, CV_ERR_UNSUPPORTED, "concatenating over axis %lld of rank-%d tensors is not supported", (long long)axis, r);
     *out = *in[0];
-    int ins[64];
-    if (n_in > 64)
-        return kr_fail(c, CV_ERR_UNSUPPORTED, "has %d inputs (at most 64)", n_in);
+    int ins[CV_NODE_MAX_INPUTS];
+    if (n_in > CV_NODE_MAX_INPUTS)
+        return kr_fail(c, CV_ERR_UNSUPPORTED, "has %d inputs (at most %d)", n_in, CV_NODE_MAX_INPUTS);
     for (int i = 0; i < n_in; i++) {
         ins[i] = in[i]->v;
         if (in[i]->rank != r)

@@ -79,31 +79,21 @@ typedef struct {
     cv_wino_geom wg[2];     /* ... and its geometry (backward: dy -> dx) */
 } conv_plan;
 
-/* CNNVIZ_CONV_ALGO=im2col or =winograd overrides the choice below (for
- * benchmarks and tests); anything else, or unset, means automatic. */
-static int conv_algo_override(void)
-{
-    const char *e = getenv("CNNVIZ_CONV_ALGO");
-    if (!e)
-        return 0;
-    return strcmp(e, "im2col") == 0 ? -1 : strcmp(e, "winograd") == 0 ? 1 : 0;
-}
-
 /* Winograd F(4x4, 3x3) where it applies: 3x3, stride 1, no dilation, one
- * group; and, unless forced, where it pays: enough channels that the 36
- * products dominate the transforms. Backward runs the transposed
- * convolution, whose padding 2 - pad must not be negative. */
-static void conv_choose_winograd(conv_plan *pl, bool exact)
+ * group; and, as algo (cv_conv_algo) says: never (CV_CONV_IM2COL), always
+ * (CV_CONV_WINOGRAD), or where it pays (CV_CONV_AUTO): enough channels
+ * that the 36 products dominate the transforms. Backward runs the
+ * transposed convolution, whose padding 2 - pad must not be negative. */
+static void conv_choose_winograd(conv_plan *pl, int algo)
 {
     const cv_window *w = &pl->w;
-    int force = exact ? -1 : conv_algo_override();
     bool fits = pl->kind == CONV_IM2COL && pl->g == 1 && w->kh == 3 && w->kw == 3 && w->sh == 1 &&
                 w->sw == 1 && w->dh == 1 && w->dw == 1 && w->ih > 1;
     /* Below ~32 tiles (4x4 output blocks) per weight pass, reading the
      * transformed weights (4x the size of w) costs more than the saved
      * multiplications: VGG16's 14x14 layers run as fast with im2col. */
     int64_t tiles = pl->n * ((w->oh + 3) / 4) * ((w->ow + 3) / 4);
-    bool pays = force > 0 || (force == 0 && pl->c >= 16 && pl->m >= 16 && tiles >= 32);
+    bool pays = algo == CV_CONV_WINOGRAD || (algo == CV_CONV_AUTO && pl->c >= 16 && pl->m >= 16 && tiles >= 32);
     pl->wino_fits[0] = fits;
     pl->wino_fits[1] = fits && w->pt <= 2 && w->pl <= 2 && w->pb <= 2 && w->pr <= 2;
     pl->wino[0] = pl->wino_fits[0] && pays;
@@ -250,7 +240,7 @@ static cv_status conv_plan_make(const cv_op_ctx *c, conv_plan *pl, cv_error *err
         if (pl->tile > pl->p)
             pl->tile = pl->p;
     }
-    conv_choose_winograd(pl, c->exact_conv);
+    conv_choose_winograd(pl, c->conv_algo);
     conv_batch_small(pl);
     return CV_OK;
 }
@@ -271,8 +261,9 @@ static cv_status conv_infer(cv_op_ctx *c, cv_error *err)
         y->shape.d[2] = pl.w.oh;
     y->shape.d[y->shape.ndim - 1] = pl.w.ow;
     size_t need = pl.kind == CONV_IM2COL ? (size_t)(pl.k * pl.tile) : 0; /* im2col is also the fallback */
-    /* room for Winograd wherever it applies, so that the choice may change
-     * after planning (CNNVIZ_CONV_ALGO) */
+    /* room for Winograd wherever it applies, whatever conv_algo chose: a
+     * plan's memory (and so what a max_memory admits) does not depend on
+     * the algorithm */
     for (int dir = 0; dir < 2; dir++)
         if (pl.wino_fits[dir] && cv_wino_scratch_floats(&pl.wg[dir]) > need)
             need = cv_wino_scratch_floats(&pl.wg[dir]);

@@ -3,6 +3,7 @@
  * and the dispatch to the method families (explain_grad.c, explain_cam.c,
  * explain_rise.c). */
 #include "explain_internal.h"
+#include "../core/limits.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +118,7 @@ cv_status ex_make_run(const cv_explainer *e, int b, bool grad, int backward_rule
     cv_run_options ro = cv_run_defaults();
     ro.stop_layer = e->logit_layer;
     ro.need_grad = grad;
-    ro.exact_conv = grad;
+    ro.conv_algo = grad ? CV_CONV_IM2COL : CV_CONV_AUTO;
     ro.backward_rule = backward_rule;
     return cv_run_create(out, e->m, &s, &ro, err);
 }
@@ -136,15 +137,16 @@ cv_status ex_backward_target(const cv_explainer *e, cv_run *r, int b, int target
 }
 
 /* Items per pass for n samples: opt.batch, else what the memory budget
- * allows by the batch-1 estimate, at most 64. */
+ * (cv_auto_batch_bytes, as occlusion's) allows by the batch-1 estimate, at
+ * most CV_MAX_AUTO_BATCH. */
 static int batch_size(const cv_explainer *e, long n, bool grad)
 {
     long b = e->o.batch;
     if (b <= 0) {
-        size_t budget = e->o.max_memory ? e->o.max_memory : (size_t)1 << 30;
+        size_t budget = cv_auto_batch_bytes(e->o.max_memory);
         size_t item = grad ? e->grad_item_bytes : e->fwd_item_bytes;
-        b = item ? (long)(budget / item) : 64;
-        b = b < 1 ? 1 : b > 64 ? 64 : b;
+        b = item ? (long)(budget / item) : CV_MAX_AUTO_BATCH;
+        b = b < 1 ? 1 : b > CV_MAX_AUTO_BATCH ? CV_MAX_AUTO_BATCH : b;
     }
     return (int)(b < n ? b : n);
 }

@@ -46,7 +46,7 @@ cv_status ex_grad_batches(cv_explainer *e, long n, const ex_pass *p, long *passe
 cv_status ex_forward_batches(cv_explainer *e, long n, const ex_pass *p, long *passes, int *batch, cv_error *err);
 
 /* A batch-b run up to the logit layer: with exact gradients (need_grad,
- * exact_conv, the backward rule) or forward only. */
+ * conv_algo CV_CONV_IM2COL, the backward rule) or forward only. */
 cv_status ex_make_run(const cv_explainer *e, int b, bool grad, int backward_rule, cv_run **out, cv_error *err);
 /* Seed the logits of every batch item with 1 at target and run backward;
  * the input gradient in *gx. */

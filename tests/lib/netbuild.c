@@ -2,6 +2,7 @@
 #include "test.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int fresh(netbuild *nb, const char *prefix)
 {
@@ -10,25 +11,52 @@ static int fresh(netbuild *nb, const char *prefix)
     return cv_model_value(nb->m, name, &nb->err);
 }
 
+int nb_model_const(cv_model *m, const char *name, cv_dtype dtype, const cv_shape *shape, const void *data,
+                   cv_error *err)
+{
+    int v = cv_model_value(m, name, err);
+    if (v < 0)
+        return -1;
+    size_t bytes = cv_shape_numel(shape) * (dtype == CV_I64 ? sizeof(int64_t) : sizeof(float));
+    void *d = malloc(bytes ? bytes : 1);
+    if (!d)
+        return cv_fail(err, CV_ERR_NOMEM, "out of memory"), -1;
+    memcpy(d, data, bytes);
+    m->values[v].shape = *shape;
+    m->values[v].dtype = dtype;
+    m->values[v].data = d;
+    return v;
+}
+
+int nb_model_input(cv_model *m, int v, const char *name, const cv_shape *shape, cv_error *err)
+{
+    if (v < 0 && (v = cv_model_value(m, name, err)) < 0)
+        return -1;
+    m->values[v].shape = *shape;
+    m->input = v;
+    return v;
+}
+
 int nb_begin(netbuild *nb, const cv_shape *x_shape, int opset)
 {
     nb->counter = 0;
     nb->m = cv_model_new("<netbuild>", &nb->err);
-    int x = cv_model_value(nb->m, "input", &nb->err);
-    nb->m->values[x].shape = *x_shape;
-    nb->m->input = x;
+    int x = nb_model_input(nb->m, -1, "input", x_shape, &nb->err);
     nb->m->opset = opset;
     return x;
 }
 
 int nb_const(netbuild *nb, const cv_shape *shape, float lo, float hi)
 {
-    int v = fresh(nb, "w");
+    char name[64];
+    snprintf(name, sizeof name, "w%d", nb->counter++);
     size_t n = cv_shape_numel(shape);
     float *d = malloc((n ? n : 1) * sizeof(float));
+    if (!d)
+        return cv_fail(&nb->err, CV_ERR_NOMEM, "out of memory"), -1;
     test_fill(d, n, lo, hi);
-    nb->m->values[v].shape = *shape;
-    nb->m->values[v].data = d;
+    int v = nb_model_const(nb->m, name, CV_F32, shape, d, &nb->err);
+    free(d);
     return v;
 }
 

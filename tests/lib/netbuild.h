@@ -32,4 +32,14 @@ int nb_gemm(netbuild *nb, int x, int in, int out); /* Flatten then Gemm */
 int nb_node(netbuild *nb, const char *op, const int *in, int n_in);
 cv_model *nb_end(netbuild *nb, int out);
 
+/* On any model under construction (netbuild's, oplab's, or one a test
+ * wires by hand), the only places tests write model values:
+ * nb_model_const: a new constant value named name holding a copy of data
+ * (dtype CV_F32 or CV_I64, numel(shape) elements); -1 on error.
+ * nb_model_input: value v (created as name when v < 0) becomes the
+ * model's runtime input with shape shape; returns it. */
+int nb_model_const(cv_model *m, const char *name, cv_dtype dtype, const cv_shape *shape, const void *data,
+                   cv_error *err);
+int nb_model_input(cv_model *m, int v, const char *name, const cv_shape *shape, cv_error *err);
+
 #endif

@@ -41,7 +41,7 @@ void netref_check(const netref_case *c, double out_tol, double grad_tol);
  * resnet18, rel max err 2e-2 from one unit at 2e-6). With l2_tol > 0, a
  * gradient over grad_tol whose relative L2 error is <= l2_tol gets a second
  * chance: it passes if it is exact (<= grad_tol) with every conv forced to
- * im2col (CNNVIZ_CONV_ALGO=im2col), and the note is printed. 0 (default) =
+ * im2col (cv_run_options.conv_algo = CV_CONV_IM2COL), and the note is printed. 0 (default) =
  * strict. */
 void netref_set_kink_tolerance(double l2_tol);
 

@@ -12,6 +12,7 @@
 #ifndef CV_OPCASE_H
 #define CV_OPCASE_H
 #include "oplab.h"
+#include "netbuild.h"
 #include "test.h"
 #include <stdlib.h>
 #include <string.h>
@@ -49,13 +50,7 @@ static inline int opcase_value(oplab *lab, cv_dtype dt, const cv_shape *s, const
 {
     char name[32];
     snprintf(name, sizeof name, "t%d", lab->m->n_values);
-    int v = cv_model_value(lab->m, name, &lab->err);
-    size_t n = cv_shape_numel(s), es = dt == CV_I64 ? 8 : 4;
-    lab->m->values[v].dtype = dt;
-    lab->m->values[v].shape = *s;
-    lab->m->values[v].data = malloc(n ? n * es : 1);
-    memcpy(lab->m->values[v].data, data, n * es);
-    return v;
+    return nb_model_const(lab->m, name, dt, s, data, &lab->err);
 }
 
 /* Attach attribute `name` referring to constant value v. */

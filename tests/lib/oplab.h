@@ -20,6 +20,7 @@ typedef struct {
     int node;
     cv_shape x_shape;
     cv_error err;
+    int conv_algo;      /* cv_run_options.conv_algo of oplab_forward's run (0: CV_CONV_AUTO) */
     cv_run *run;        /* after oplab_forward */
     const float *y;     /* output 0 after oplab_forward */
     cv_shape y_shape;
@@ -34,7 +35,9 @@ void oplab_const_i64(oplab *lab, const cv_shape *shape, const int64_t *data);
 void oplab_none(oplab *lab);
 /* Finalize (runs the op's init); returns its status, message in lab->err. */
 cv_status oplab_end(oplab *lab);
-/* Plan and run forward (with need_grad); returns status. */
+/* Plan and run forward (with need_grad); returns status. The forward runs
+ * twice, its outputs filled with NaN (int64: INT64_MIN) before the second
+ * time, so an op that leaves values unwritten fails its comparison. */
 cv_status oplab_forward(oplab *lab, const float *x);
 /* Max relative error between analytic d(sum(w*y))/dx and central differences
  * with step eps, for random weights w. Prints the error. */

@@ -1,5 +1,7 @@
 #include "test.h"
 #include <math.h>
+#include <stdarg.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
@@ -105,4 +107,19 @@ void test_remove_dir(const char *dir)
         }
     closedir(d);
     rmdir(dir);
+}
+
+int sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof cmd) {
+        fprintf(stderr, "sh: command of %d bytes is too long\n", n);
+        return -1;
+    }
+    int rc = system(cmd);
+    return rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }

@@ -56,6 +56,11 @@ const char *test_shared_dir(void);
 bool test_make_tmpdir(char *dir, size_t len, const char *tag);
 void test_remove_dir(const char *dir);
 
+/* Run a shell command made printf-style (at most 4095 bytes); returns its
+ * exit status, or -1 when it did not exit normally (a signal) or could not
+ * be started. For tests that drive the cnnviz binary or clean up. */
+int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Deterministic random numbers (xorshift), uniform in [lo, hi). */
 void test_seed(unsigned long long seed);
 float test_uniform(float lo, float hi);
