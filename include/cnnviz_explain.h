@@ -36,8 +36,9 @@
  * Gradients are computed on the exact convolution path
  * (cv_run_options.exact_conv), so they agree with PyTorch's float32
  * gradients to rounding. Sampled methods (SmoothGrad, IG, Score-CAM, RISE)
- * run their samples as batches, as many per pass as fit
- * cv_explain_options.max_memory.
+ * run their samples as batches, as many per pass as fit the automatic
+ * batch budget: cv_memory_limit(cv_explain_options.max_memory), at most
+ * CV_AUTO_BATCH_BYTES, as occlusion and filters plan theirs.
  *
  * Random numbers (SmoothGrad's noise, RISE's masks) come from a documented
  * stream so that other implementations can reproduce a result exactly:
@@ -94,7 +95,10 @@ typedef struct {
     int rise_grid;          /* RISE grid side s (7) */
     double rise_p;          /* RISE probability that a cell is kept (0.5) */
     int batch;              /* samples per pass; 0: as many as max_memory allows (at most 64) */
-    size_t max_memory;      /* bytes a batched pass may plan; 0: 1 GiB (and within the model's limit) */
+    size_t max_memory;      /* memory limit of the batched passes; 0: the memory available now. An
+                               automatic batch (batch 0) plans for at most that and at most
+                               CV_AUTO_BATCH_BYTES, as occlusion and filters do; every run also
+                               stays within the model's limit */
     void (*progress)(void *user, long done, long total); /* optional, called after each batch */
     void *user;
 } cv_explain_options;

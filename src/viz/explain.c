@@ -3,6 +3,7 @@
  * and the dispatch to the method families (explain_grad.c, explain_cam.c,
  * explain_rise.c). */
 #include "explain_internal.h"
+#include "../core/limits.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,13 +136,14 @@ cv_status ex_backward_target(const cv_explainer *e, cv_run *r, int b, int target
     return st;
 }
 
-/* Items per pass for n samples: opt.batch, else what the memory budget
- * allows by the batch-1 estimate, at most 64. */
+/* Items per pass for n samples: opt.batch, else what the automatic batch
+ * budget (cv_auto_batch_bytes, as occlusion and filters use) allows by the
+ * batch-1 estimate, at most 64. */
 static int batch_size(const cv_explainer *e, long n, bool grad)
 {
     long b = e->o.batch;
     if (b <= 0) {
-        size_t budget = e->o.max_memory ? e->o.max_memory : (size_t)1 << 30;
+        size_t budget = cv_auto_batch_bytes(e->o.max_memory);
         size_t item = grad ? e->grad_item_bytes : e->fwd_item_bytes;
         b = item ? (long)(budget / item) : 64;
         b = b < 1 ? 1 : b > 64 ? 64 : b;
