@@ -36,8 +36,9 @@
  * Gradients are computed with im2col convolutions
  * (cv_run_options.conv_algo = CV_CONV_IM2COL), so they agree with PyTorch's float32
  * gradients to rounding. Sampled methods (SmoothGrad, IG, Score-CAM, RISE)
- * run their samples as batches, as many per pass as fit
- * cv_explain_options.max_memory.
+ * run their samples as batches, as many per pass as fit the automatic
+ * batch budget: cv_memory_limit(cv_explain_options.max_memory), at most
+ * CV_AUTO_BATCH_BYTES, as occlusion and filters plan theirs.
  *
  * Random numbers (SmoothGrad's noise, RISE's masks) come from a documented
  * stream so that other implementations can reproduce a result exactly:

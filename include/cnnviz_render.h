@@ -69,6 +69,13 @@ void cv_render_fill_rect(cv_image *img, int x, int y, int w, int h, const uint8_
 cv_status cv_render_heatmap(const float *map, int rows, int cols, float vmin, float vmax,
                             cv_cmap cmap, int cell_px, cv_image *out, cv_error *err);
 
+/* `in` with a vertical colour bar on its right, on white, as
+ * cv_render_heatmap draws it (vmin at the bottom, vmax at the top,
+ * round-number ticks; font scale 2 when in is at least 300 pixels tall):
+ * for overlays, whose colours otherwise have no scale. vmax > vmin. */
+cv_status cv_render_colorbar(const cv_image *in, float vmin, float vmax, cv_cmap cmap, cv_image *out,
+                             cv_error *err);
+
 /* A white band above `in` with `text` centred in it (lines split at
  * '\n'): font scale 2 when the text fits in.w with 8 pixels either side,
  * else 1; the picture is widened, on white, when the text is wider. */

@@ -276,6 +276,54 @@ static void cv_make_ticks(cv_ticks *tk, double lo, double hi, int max_n)
     }
 }
 
+/* ---- colour bar ---------------------------------------------------------------- */
+
+/* A vertical colour bar bar_h pixels tall with round-number ticks on its
+ * right, at font scale s: vmax at the top row, vmin at the bottom. */
+typedef struct {
+    int s, bar_w, tick, tick_gap, label_h, bar_h;
+    cv_ticks tk;
+    int label_w;
+} cv_bar_layout;
+
+static void cv_bar_plan(cv_bar_layout *b, int bar_h, int s, float vmin, float vmax)
+{
+    b->s = s;
+    b->bar_w = 14 * s;
+    b->tick = 3 * s;
+    b->tick_gap = 4 * s;
+    b->label_h = CV_FONT_HEIGHT * s;
+    b->bar_h = bar_h < 4 * b->label_h ? 4 * b->label_h : bar_h; /* tiny maps still get a readable bar */
+    cv_make_ticks(&b->tk, vmin, vmax, b->bar_h / (b->label_h * 3));
+    b->label_w = 0;
+    for (int k = 0; k < b->tk.n; k++) {
+        int w = cv_render_text_width(b->tk.label[k], s);
+        b->label_w = w > b->label_w ? w : b->label_w;
+    }
+}
+
+/* Width of the bar with its frame, ticks and labels. */
+static int cv_bar_width(const cv_bar_layout *b) { return b->bar_w + 1 + b->tick + b->tick_gap + b->label_w; }
+
+static void cv_bar_draw(cv_image *out, const cv_bar_layout *b, int bar_x, int by, float vmin, float vmax,
+                        const uint8_t lut[256][3])
+{
+    for (int y = 0; y < b->bar_h; y++) {
+        float t = 1.0f - (y + 0.5f) / b->bar_h;
+        int i = (int)(t * 255.0f + 0.5f);
+        cv_render_fill_rect(out, bar_x, by + y, b->bar_w, 1, lut[i]);
+    }
+    cv_frame(out, bar_x - 1, by - 1, b->bar_w + 2, b->bar_h + 2, cv_mid);
+    int s = b->s;
+    for (int k = 0; k < b->tk.n; k++) {
+        double t = (b->tk.v[k] - vmin) / ((double)vmax - vmin);
+        int y = by + (int)lround((1.0 - t) * (b->bar_h - 1));
+        cv_render_fill_rect(out, bar_x + b->bar_w + 1, y - s / 2, b->tick, s, cv_dark);
+        cv_render_text(out, bar_x + b->bar_w + 1 + b->tick + b->tick_gap, y - b->label_h / 2, b->tk.label[k], s,
+                       cv_black);
+    }
+}
+
 /* ---- heatmap ------------------------------------------------------------------ */
 
 cv_status cv_render_heatmap(const float *map, int rows, int cols, float vmin, float vmax,
@@ -293,20 +341,12 @@ cv_status cv_render_heatmap(const float *map, int rows, int cols, float vmin, fl
 
     int mw = cols * cell_px, mh = rows * cell_px;
     int s = mh >= 300 ? 2 : 1;               /* font scale */
-    int pad = 10 * s, gap = 8 * s, bar_w = 14 * s, tick = 3 * s, tick_gap = 4 * s;
-    int label_h = CV_FONT_HEIGHT * s;
-    int bar_h = mh < 4 * label_h ? 4 * label_h : mh; /* tiny maps still get a readable bar */
-
-    cv_ticks tk;
-    cv_make_ticks(&tk, vmin, vmax, bar_h / (label_h * 3));
-    int label_w = 0;
-    for (int k = 0; k < tk.n; k++) {
-        int w = cv_render_text_width(tk.label[k], s);
-        label_w = w > label_w ? w : label_w;
-    }
+    int pad = 10 * s, gap = 8 * s;
+    cv_bar_layout bar;
+    cv_bar_plan(&bar, mh, s, vmin, vmax);
     int bar_x = pad + mw + gap;
-    int W = bar_x + bar_w + 1 + tick + tick_gap + label_w + pad;
-    int H = pad + (mh > bar_h ? mh : bar_h) + pad;
+    int W = bar_x + cv_bar_width(&bar) + pad;
+    int H = pad + (mh > bar.bar_h ? mh : bar.bar_h) + pad;
     cv_status st = cv_image_alloc(out, W, H, 3, err);
     if (st != CV_OK)
         return st;
@@ -314,28 +354,50 @@ cv_status cv_render_heatmap(const float *map, int rows, int cols, float vmin, fl
 
     uint8_t lut[256][3];
     cv_cmap_lut(cmap, lut);
-    int my = pad + (bar_h > mh ? (bar_h - mh) / 2 : 0);
+    int my = pad + (bar.bar_h > mh ? (bar.bar_h - mh) / 2 : 0);
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
             int i = cv_lut_index(map[(size_t)r * cols + c], vmin, vmax);
             cv_render_fill_rect(out, pad + c * cell_px, my + r * cell_px, cell_px, cell_px,
                                 i < 0 ? cv_nan_rgb : lut[i]);
         }
+    cv_bar_draw(out, &bar, bar_x, pad + (mh > bar.bar_h ? (mh - bar.bar_h) / 2 : 0), vmin, vmax, lut);
+    return CV_OK;
+}
 
-    /* the bar: vmax at the top row, vmin at the bottom row */
-    int by = pad + (mh > bar_h ? (mh - bar_h) / 2 : 0);
-    for (int y = 0; y < bar_h; y++) {
-        float t = 1.0f - (y + 0.5f) / bar_h;
-        int i = (int)(t * 255.0f + 0.5f);
-        cv_render_fill_rect(out, bar_x, by + y, bar_w, 1, lut[i]);
-    }
-    cv_frame(out, bar_x - 1, by - 1, bar_w + 2, bar_h + 2, cv_mid);
-    for (int k = 0; k < tk.n; k++) {
-        double t = (tk.v[k] - vmin) / ((double)vmax - vmin);
-        int y = by + (int)lround((1.0 - t) * (bar_h - 1));
-        cv_render_fill_rect(out, bar_x + bar_w + 1, y - s / 2, tick, s, cv_dark);
-        cv_render_text(out, bar_x + bar_w + 1 + tick + tick_gap, y - label_h / 2, tk.label[k], s, cv_black);
-    }
+cv_status cv_render_colorbar(const cv_image *in, float vmin, float vmax, cv_cmap cmap, cv_image *out, cv_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!in->px || in->w <= 0 || in->h <= 0 || in->c < 1 || in->c > 4)
+        return cv_fail(err, CV_ERR_INVALID, "colour bar: empty image");
+    if (!(vmax > vmin) || !isfinite(vmin) || !isfinite(vmax))
+        return cv_fail(err, CV_ERR_INVALID, "colour bar: empty range [%g, %g]", vmin, vmax);
+    int s = in->h >= 300 ? 2 : 1;
+    int pad = 10 * s, gap = 8 * s;
+    cv_bar_layout bar;
+    cv_bar_plan(&bar, in->h - 2 * pad, s, vmin, vmax);
+    int bar_x = in->w + gap;
+    int64_t W = (int64_t)bar_x + cv_bar_width(&bar) + pad;
+    int H = in->h > bar.bar_h + 2 * pad ? in->h : bar.bar_h + 2 * pad;
+    if (W > CV_IMAGE_MAX_SIDE)
+        return cv_fail(err, CV_ERR_LIMIT, "colour bar: %lld pixels wide exceeds the image size limit", (long long)W);
+    cv_status st = cv_image_alloc(out, (int)W, H, 3, err);
+    if (st != CV_OK)
+        return st;
+    cv_fill_all(out, 255);
+    int oy = (H - in->h) / 2;
+    for (int y = 0; y < in->h; y++)
+        for (int x = 0; x < in->w; x++) {
+            const uint8_t *p = in->px + ((size_t)y * in->w + x) * in->c;
+            uint8_t *q = out->px + ((size_t)(y + oy) * W + x) * 3;
+            if (in->c >= 3)
+                q[0] = p[0], q[1] = p[1], q[2] = p[2];
+            else
+                q[0] = q[1] = q[2] = p[0];
+        }
+    uint8_t lut[256][3];
+    cv_cmap_lut(cmap, lut);
+    cv_bar_draw(out, &bar, bar_x, (H - bar.bar_h) / 2, vmin, vmax, lut);
     return CV_OK;
 }
 

@@ -1,0 +1,704 @@
+/* cnnviz explain: attribution maps (saliency, Input x Gradient, SmoothGrad,
+ * Integrated Gradients, guided backprop, Grad-CAM, Grad-CAM++, Score-CAM,
+ * guided Grad-CAM, RISE) for one image, as files and pictures. A thin layer
+ * over include/cnnviz_explain.h: the numbers are the library's; this file
+ * parses flags, prints, and draws. */
+#include "cli.h"
+#include "cnnviz_explain.h"
+#include "cnnviz_occlusion.h"
+#include "cnnviz_render.h"
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The IG "blur" baseline: a Gaussian of this fraction of the input's longer
+ * side (11.2 px at 224), strong enough to wipe out the object's edges. */
+#define BLUR_SIGMA_FRACTION 0.05
+/* Overlays are drawn on the photo at its own size; one smaller than this
+ * on its shorter side (a 28 x 28 digit) is enlarged by a whole factor
+ * first, or its picture and colour bar would be unreadable. */
+#define MIN_PICTURE_SIDE 224
+/* Gradient maps are spiky: a few pixels would take the whole colour range.
+ * Their pictures saturate at this percentile (Captum's default clips the top
+ * 2 %); the colour bar shows the range drawn. */
+#define GRADIENT_DISPLAY_PERCENTILE 99.0
+
+static const cli_opt opts[] = {
+    {"img", "image", "PATH", NULL, "image to explain (JPEG or PNG)"},
+    {"size", NULL, "S", "224", "input side for models without a fixed size"},
+    {"method", "methods", "M[,M...]", "gradcam",
+     "saliency, inputxgrad, smoothgrad, ig, guided, gradcam, gradcam++, scorecam, guided-gradcam, rise; "
+     "several separated by commas, or all"},
+    {"class", NULL, "K|NAME", NULL, "class to explain: an index or a name from the labels (default: the top-1)"},
+    {"layer", NULL, "NAME|N", NULL,
+     "CAM layer (gradcam, gradcam++, scorecam, guided-gradcam), by name or node index (see `cnnviz layers`); "
+     "default: the last layer with a spatial output before the class scores (printed)"},
+    {"samples", NULL, "N", NULL, "smoothgrad: noisy copies (default 50); rise: random masks (default 4000)"},
+    {"sigma", NULL, "S", "0.15", "smoothgrad: noise std as a fraction of (max - min) of the model input"},
+    {"seed", NULL, "N", "0", "smoothgrad noise and rise masks: random seed"},
+    {"steps", NULL, "N", "50", "ig: steps of the right Riemann sum"},
+    {"baseline", NULL, "B", "zero",
+     "ig baseline x': zero (zeros in model-input space), black (a black image, preprocessed), blur (the input "
+     "Gaussian-blurred in model-input space, sigma = 5% of its longer side: 11.2 px at 224), mean (each "
+     "channel's mean of the input), or FILE.npy in the model input's shape"},
+    {"grid", NULL, "N", "7", "rise: mask grid side"},
+    {"keep", NULL, "P", "0.5", "rise: probability that a grid cell is kept"},
+    {"batch", NULL, "N", "0", "samples per batched pass (0: chosen from --max-memory)"},
+    {"cmap", NULL, "NAME", "jet", "colour map: jet, rocket, viridis, magma, grey"},
+    {"alpha", NULL, "A", "0.5", "overlay opacity of the map over the photo, 0..1"},
+    {"out", NULL, "DIR", "out/explain", "output directory"},
+    {NULL},
+};
+static const cli_opt *const groups[] = {cli_model_opts, opts, cli_preprocess_opts, NULL};
+
+/* ---- options ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *img_path, *baseline;
+    cv_explain_method method[CV_EXPLAIN_COUNT];
+    int n_methods;
+    long samples, seed, steps, grid, batch;
+    double sigma, keep, alpha;
+    cv_cmap cmap;
+} ex_opts;
+
+/* "gradcam,ig" or "all" -> the methods, each once, in the order given. */
+static bool parse_methods(const char *list, ex_opts *o)
+{
+    cv_error err;
+    if (strcmp(list, "all") == 0) {
+        for (int k = 0; k < CV_EXPLAIN_COUNT; k++)
+            o->method[o->n_methods++] = (cv_explain_method)k;
+        return true;
+    }
+    char buf[512];
+    if (strlen(list) >= sizeof buf)
+        return cli_error("--method: list too long"), false;
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        cv_explain_method m;
+        if (cv_explain_method_from_name(&m, name, &err) != CV_OK)
+            return cli_error("--method: %s, or all", err.msg), false;
+        for (int k = 0; k < o->n_methods; k++)
+            if (o->method[k] == m)
+                return cli_error("--method: '%s' is listed twice", name), false;
+        o->method[o->n_methods++] = m;
+    }
+    if (!o->n_methods)
+        return cli_error("--method: no method named (see --help)"), false;
+    return true;
+}
+
+static bool parse_opts(const cli_args *a, ex_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    cv_error err;
+    o->img_path = cli_require(a, "img");
+    if (!o->img_path || !parse_methods(cli_str(a, "method"), o))
+        return false;
+    if ((cli_given(a, "samples") && !cli_int(a, "samples", 1, 10000000, &o->samples)) ||
+        !cli_float(a, "sigma", 0, 100, &o->sigma) || !cli_int(a, "seed", 0, 0x7fffffffL, &o->seed) ||
+        !cli_int(a, "steps", 1, 1000000, &o->steps) || !cli_int(a, "grid", 1, 4096, &o->grid) ||
+        !cli_float(a, "keep", 0, 1, &o->keep) || !cli_int(a, "batch", 0, 4096, &o->batch) ||
+        !cli_float(a, "alpha", 0, 1, &o->alpha))
+        return false;
+    if (!(o->keep > 0))
+        return cli_error("--keep must be in (0, 1], got %g", o->keep), false;
+    if (cv_cmap_from_name(&o->cmap, cli_str(a, "cmap"), &err) != CV_OK)
+        return cli_fail(&err), false;
+    o->baseline = cli_str(a, "baseline");
+    return true;
+}
+
+/* ---- what one run holds ------------------------------------------------------- */
+
+typedef struct {
+    ex_opts opt;
+    const char *dir;                 /* the staging folder */
+    cv_model *m;
+    cv_labels labels;
+    cli_input_geom g;
+    cv_preprocess pre;
+    float *x, *baseline;             /* the model's input; IG's x' (NULL: zeros) */
+    char baseline_desc[160];
+    cv_image original;               /* the photo as loaded */
+    cv_image enlarged;               /* a small photo, enlarged for pictures */
+    const cv_image *photo;           /* what overlays are drawn on: original or enlarged */
+    cv_explainer *ex;
+    cv_explain_options eo;
+    int target, layer;               /* layer: the CAM layer, -1 when none is used */
+    char tname[256];                 /* the target's name, printable */
+    cv_explain_result res[CV_EXPLAIN_COUNT];
+    cv_image overlay[CV_EXPLAIN_COUNT]; /* for compare.png, at tile size */
+    double t_start, t_load, t_forward;
+} ex_job;
+
+static void job_free(ex_job *j)
+{
+    for (int k = 0; k < CV_EXPLAIN_COUNT; k++) {
+        cv_explain_result_free(&j->res[k]);
+        cv_image_free(&j->overlay[k]);
+    }
+    cv_explainer_free(j->ex);
+    cv_image_free(&j->original);
+    cv_image_free(&j->enlarged);
+    cv_labels_free(&j->labels);
+    free(j->x);
+    free(j->baseline);
+    cv_model_free(j->m);
+}
+
+static bool uses_method(const ex_job *j, cv_explain_method m)
+{
+    for (int k = 0; k < j->opt.n_methods; k++)
+        if (j->opt.method[k] == m)
+            return true;
+    return false;
+}
+
+static bool uses_layer(const ex_job *j)
+{
+    for (int k = 0; k < j->opt.n_methods; k++)
+        if (cv_explain_method_uses_layer(j->opt.method[k]))
+            return true;
+    return false;
+}
+
+/* ---- inputs ------------------------------------------------------------------- */
+
+/* --layer: a node index, or a name (cv_model_find_layer). -1 after an error. */
+static int parse_layer(const cv_model *m, const char *spec)
+{
+    char *end;
+    errno = 0;
+    long k = strtol(spec, &end, 10);
+    if (!errno && end != spec && !*end) {
+        if (k < 0 || k >= cv_model_num_layers(m))
+            return cli_error("--layer %ld is out of range: the model has %d layers (0..%d; see `cnnviz layers`)", k,
+                             cv_model_num_layers(m), cv_model_num_layers(m) - 1), -1;
+        return (int)k;
+    }
+    return cli_find_layer(m, spec);
+}
+
+/* FILE.npy as IG's baseline: the model input's shape, batch 1 or none. */
+static bool read_baseline_file(const cli_args *a, ex_job *j, const char *path)
+{
+    cv_error err;
+    cv_shape s, want = cli_input_shape(&j->g, 1);
+    size_t max_memory;
+    if (!cli_max_memory(a, &max_memory))
+        return false;
+    if (cv_npy_read_limited(path, &s, &j->baseline, max_memory, &err) != CV_OK)
+        return cli_error("--baseline: %s (zero, black, blur, mean or an .npy file)", err.msg), false;
+    cv_shape unbatched = {want.ndim - 1, {0}};
+    for (int d = 1; d < want.ndim; d++)
+        unbatched.d[d - 1] = want.d[d];
+    if (!cv_shape_equal(&s, &want) && !cv_shape_equal(&s, &unbatched)) {
+        char got[160], need[160];
+        return cli_error("--baseline %s: shape %s, the model input is %s", path, cv_shape_str(&s, got, sizeof got),
+                         cv_shape_str(&want, need, sizeof need)), false;
+    }
+    snprintf(j->baseline_desc, sizeof j->baseline_desc, "%s", path);
+    return true;
+}
+
+/* IG's baseline x' from --baseline, in model-input space (j->baseline;
+ * NULL for zero, the library's default). */
+static bool make_baseline(const cli_args *a, ex_job *j)
+{
+    const char *b = j->opt.baseline;
+    const cli_input_geom *g = &j->g;
+    cv_occlusion_geometry og = {g->channels, g->height, g->width, g->nhwc};
+    size_t n = (size_t)g->channels * g->height * g->width;
+    cv_error err;
+    if (!uses_method(j, CV_EXPLAIN_IG)) {
+        if (cli_given(a, "baseline"))
+            cli_note("--baseline is for ig, which is not among the methods; ignored");
+        return true;
+    }
+    if (strcmp(b, "zero") == 0) {
+        snprintf(j->baseline_desc, sizeof j->baseline_desc, "zero (zeros in model-input space)");
+        return true;
+    }
+    if (strcmp(b, "black") && strcmp(b, "blur") && strcmp(b, "mean"))
+        return read_baseline_file(a, j, b);
+    if (!(j->baseline = malloc(n * sizeof(float))))
+        return cli_error("out of memory"), false;
+    if (strcmp(b, "blur") == 0) {
+        double sigma = BLUR_SIGMA_FRACTION * (g->height > g->width ? g->height : g->width);
+        if (cv_occlusion_fill_blur(j->baseline, j->x, &og, sigma, &err) != CV_OK)
+            return cli_fail(&err), false;
+        snprintf(j->baseline_desc, sizeof j->baseline_desc, "blur (the input blurred, Gaussian sigma %.3g px)", sigma);
+        return true;
+    }
+    float value[CV_OCCLUSION_MAX_CHANNELS];
+    if (g->channels > CV_OCCLUSION_MAX_CHANNELS)
+        return cli_error("--baseline %s: the model takes %d channels, at most %d are supported", b, g->channels,
+                         CV_OCCLUSION_MAX_CHANNELS), false;
+    bool black = strcmp(b, "black") == 0;
+    if (black)
+        for (int c = 0; c < g->channels; c++)
+            value[c] = cv_preprocess_value(&j->pre, 0.0f, c);
+    else
+        cv_occlusion_fill_mean(value, j->x, &og);
+    for (size_t i = 0; i < n; i++) /* channel of element i in either layout */
+        j->baseline[i] = value[g->nhwc ? i % g->channels : i / ((size_t)g->height * g->width)];
+    snprintf(j->baseline_desc, sizeof j->baseline_desc, "%s", black ? "black (a black image, preprocessed)"
+                                                                    : "mean (each channel's mean of the input)");
+    return true;
+}
+
+/* The model, its input, class names, --class, --layer and the baseline. */
+static bool load_inputs(const cli_args *a, ex_job *j)
+{
+    if (!cli_load_model(a, &j->m) || !cli_input_geometry(a, j->m, "size", &j->g) ||
+        !cli_preprocess(a, j->m, &j->pre))
+        return false;
+    if (!cli_labels(a, j->m, &j->labels) || !cli_resolve_class(cli_str(a, "class"), &j->labels, &j->target))
+        return false;
+    j->layer = -1;
+    if (cli_given(a, "layer")) {
+        if (!uses_layer(j))
+            cli_note("--layer is for gradcam, gradcam++, scorecam and guided-gradcam; ignored");
+        else if ((j->layer = parse_layer(j->m, cli_str(a, "layer"))) < 0)
+            return false;
+    }
+    if (!(j->x = cli_image_input(a, j->m, j->opt.img_path, &j->g, &j->pre, &j->original)))
+        return false;
+    j->photo = &j->original;
+    int side = j->original.w < j->original.h ? j->original.w : j->original.h;
+    if (side < MIN_PICTURE_SIDE) {
+        int f = (MIN_PICTURE_SIDE + side - 1) / side;
+        cv_error err;
+        if (cv_image_resize(&j->enlarged, &j->original, j->original.w * f, j->original.h * f, &err) != CV_OK)
+            return cli_fail(&err), false;
+        j->photo = &j->enlarged;
+    }
+    return make_baseline(a, j);
+}
+
+/* ---- running ------------------------------------------------------------------ */
+
+static void on_progress(void *user, long done, long total)
+{
+    cli_progress *pr = user;
+    pr->total = total;
+    cli_progress_update(pr, done);
+}
+
+static bool create_explainer(const cli_args *a, ex_job *j, cli_progress *pr)
+{
+    const ex_opts *o = &j->opt;
+    cv_explain_options *eo = &j->eo;
+    *eo = cv_explain_defaults();
+    eo->layer = j->layer;
+    eo->samples = (int)o->samples; /* 0: each method's default */
+    eo->sigma = o->sigma;
+    eo->steps = (int)o->steps;
+    eo->baseline = j->baseline;
+    eo->seed = (uint64_t)o->seed;
+    eo->rise_grid = (int)o->grid;
+    eo->rise_p = o->keep;
+    eo->batch = (int)o->batch;
+    if (!cli_max_memory(a, &eo->max_memory))
+        return false;
+    eo->progress = on_progress;
+    eo->user = pr;
+    cv_shape shape = cli_input_shape(&j->g, 1);
+    cv_error err;
+    double t0 = cli_now();
+    if (cv_explainer_create(&j->ex, j->m, &shape, j->x, eo, &err) != CV_OK)
+        return cli_fail(&err), false;
+    j->t_forward = cli_now() - t0;
+    return true;
+}
+
+/* The top 5, the class explained and, for CAM methods, the layer. */
+static bool print_plan(ex_job *j)
+{
+    int n;
+    const float *probs = cv_explainer_probs(j->ex, &n);
+    if (j->labels.n && j->labels.n != n)
+        cli_note("%d class names for %d outputs", j->labels.n, n);
+    if (j->target >= n)
+        return cli_error("--class %d is out of range: the model has %d classes (0..%d)", j->target, n, n - 1), false;
+    printf("%s: top 5 of %d classes\n", j->opt.img_path, n);
+    cli_print_top_classes(probs, n, &j->labels, 5);
+    if (j->target < 0)
+        j->target = cv_explainer_top_class(j->ex);
+    cli_printable(cli_label(&j->labels, j->target), j->tname, sizeof j->tname);
+    const float *logits = cv_explainer_logits(j->ex, &n);
+    printf("class: %d (%s), p = %.4f; score y = %.5g (%s)\n", j->target, j->tname, probs[j->target],
+           logits[j->target],
+           cv_explainer_before_softmax(j->ex) ? "the logit: the input of the model's final Softmax"
+                                              : "the model's output");
+    if (uses_layer(j)) {
+        cv_error err;
+        bool dflt = j->layer < 0;
+        if (dflt && (j->layer = cv_explainer_default_layer(j->ex, &err)) < 0)
+            return cli_fail(&err), false;
+        char name[256];
+        printf("layer: %d '%s' (%s)%s\n", j->layer,
+               cli_printable(cv_model_layer_name(j->m, j->layer), name, sizeof name),
+               cv_model_layer_op(j->m, j->layer),
+               dflt ? ", the default: the last layer with a spatial output before the class scores (set --layer)"
+                    : "");
+    }
+    fflush(stdout);
+    return true;
+}
+
+/* What a method's line says after its time: IG's completeness check. */
+static void print_result(const ex_job *j, const cv_explain_result *r)
+{
+    char shape[160];
+    printf("%-14s %.3f s, %ld pass%s (batch %d), attribution %s\n", cv_explain_method_name(r->method), r->seconds,
+           r->passes, r->passes == 1 ? "" : "es", r->batch, cv_shape_str(&r->attr_shape, shape, sizeof shape));
+    if (r->method == CV_EXPLAIN_IG) {
+        double want = r->score - r->baseline_score;
+        printf("  completeness: sum of attribution %.6g vs y(x) - y(x') = %.6g - %.6g = %.6g; relative gap %.3g "
+               "(%ld steps, baseline %s; more --steps shrink it)\n",
+               r->attribution_sum, r->score, r->baseline_score, want, fabs(r->attribution_sum - want) / fabs(want),
+               j->opt.steps, j->baseline_desc);
+    }
+    fflush(stdout);
+}
+
+static bool run_methods(ex_job *j, cli_progress *pr)
+{
+    for (int k = 0; k < j->opt.n_methods; k++) {
+        cv_explain_method m = j->opt.method[k];
+        cv_error err;
+        cli_progress_start(pr, cv_explain_method_name(m), 0);
+        if (cv_explain_run(j->ex, m, j->target, &j->res[k], &err) != CV_OK)
+            return cli_fail(&err), false;
+        if (pr->done > 0) /* only batched methods report progress */
+            cli_progress_end(pr);
+        print_result(j, &j->res[k]);
+    }
+    return true;
+}
+
+/* ---- pictures ----------------------------------------------------------------- */
+
+static int compare_floats(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The range a map is drawn with: min to max, or to the
+ * GRADIENT_DISPLAY_PERCENTILE for per-pixel gradient maps. */
+static bool display_range(const cv_explain_result *r, float *lo, float *hi)
+{
+    size_t n = (size_t)r->height * r->width;
+    float *v = malloc(n * sizeof(float));
+    if (!v)
+        return cli_error("out of memory"), false;
+    memcpy(v, r->map, n * sizeof(float));
+    qsort(v, n, sizeof(float), compare_floats);
+    bool spiky = cv_explain_method_is_gradient(r->method) || r->method == CV_EXPLAIN_GUIDED_GRADCAM;
+    *lo = v[0];
+    *hi = spiky ? v[(size_t)(GRADIENT_DISPLAY_PERCENTILE / 100.0 * (double)(n - 1))] : v[n - 1];
+    if (!(*hi > *lo))
+        *hi = v[n - 1] > *lo ? v[n - 1] : *lo + 1; /* a flat map still gets a range */
+    free(v);
+    return true;
+}
+
+/* "gradcam: school bus (779), p = 0.9312" */
+static void caption_for(const ex_job *j, const cv_explain_result *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s: %.*s (%d), p = %.4f", cv_explain_method_name(r->method), (int)strcspn(j->tname, ","),
+             j->tname, r->target, r->probability);
+}
+
+static bool save_png(const cv_image *img, const char *caption, const char *dir, const char *name)
+{
+    cv_error err;
+    cv_image captioned = {0};
+    char path[4200];
+    cv_status st = cv_render_caption(img, caption, &captioned, &err);
+    if (st == CV_OK)
+        st = cv_image_save_png(&captioned, cli_path(path, sizeof path, dir, name), &err);
+    cv_image_free(&captioned);
+    return st == CV_OK || (cli_fail(&err), false);
+}
+
+/* heatmap.png (the map at the input's resolution, with its colour bar) and
+ * overlay.png (the map over the photo at its own size, colour bar, caption). */
+static bool save_pictures(const ex_job *j, const cv_explain_result *r, const char *dir, float lo, float hi)
+{
+    cv_error err;
+    cv_image heat = {0}, over = {0}, barred = {0};
+    char caption[512];
+    caption_for(j, r, caption, sizeof caption);
+    bool ok = false;
+    if (cv_render_heatmap(r->map, r->height, r->width, lo, hi, j->opt.cmap, 0, &heat, &err) != CV_OK ||
+        cv_render_overlay_alpha(j->photo, r->map, r->height, r->width, lo, hi, j->opt.cmap, (float)j->opt.alpha,
+                                &over, &err) != CV_OK ||
+        cv_render_colorbar(&over, lo, hi, j->opt.cmap, &barred, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    ok = save_png(&heat, caption, dir, "heatmap.png") && save_png(&barred, caption, dir, "overlay.png");
+out:
+    cv_image_free(&heat);
+    cv_image_free(&over);
+    cv_image_free(&barred);
+    return ok;
+}
+
+/* Tiles of compare.png: the photo scaled so its shorter side is 224. */
+static void tile_size(const cv_image *img, int *w, int *h)
+{
+    double s = 224.0 / (img->w < img->h ? img->w : img->h);
+    *w = (int)lround(img->w * s);
+    *h = (int)lround(img->h * s);
+}
+
+/* A tile with its label in a white band above (cv_render_caption; labels
+ * are at most 17 characters, so every band is the same height). */
+static bool labelled_tile(const cv_image *img, const char *label, cv_image *out)
+{
+    cv_error err;
+    if (cv_render_caption(img, label, out, &err) != CV_OK)
+        return cli_fail(&err), false;
+    return true;
+}
+
+/* compare.png: the photo and each method's overlay side by side, labelled. */
+static bool save_compare(const ex_job *j)
+{
+    int n = j->opt.n_methods + 1, tw, th;
+    tile_size(&j->original, &tw, &th);
+    cv_image *tiles = calloc((size_t)n, sizeof *tiles), photo = {0}, grid = {0};
+    cv_error err;
+    bool ok = false;
+    if (!tiles) {
+        cli_error("out of memory");
+        return false;
+    }
+    if (cv_image_resize_antialias(&photo, &j->original, tw, th, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    if (!labelled_tile(&photo, "image", &tiles[0]))
+        goto out;
+    for (int k = 0; k < j->opt.n_methods; k++)
+        if (!labelled_tile(&j->overlay[k], cv_explain_method_name(j->opt.method[k]), &tiles[k + 1]))
+            goto out;
+    int per_row = n <= 6 ? n : (n + 1) / 2;
+    if (cv_render_grid(tiles, n, tiles[0].w, tiles[0].h, per_row, 4, &grid, &err) != CV_OK) {
+        cli_fail(&err);
+        goto out;
+    }
+    char caption[512];
+    snprintf(caption, sizeof caption, "class %.*s (%d), p = %.4f; each map on its own colour scale",
+             (int)strcspn(j->tname, ","), j->tname, j->target, j->res[0].probability);
+    ok = save_png(&grid, caption, j->dir, "compare.png");
+out:
+    for (int k = 0; k < n; k++)
+        cv_image_free(&tiles[k]);
+    free(tiles);
+    cv_image_free(&photo);
+    cv_image_free(&grid);
+    return ok;
+}
+
+/* ---- files -------------------------------------------------------------------- */
+
+/* Where method k's files go: --out itself for one method, --out/<method>/
+ * for several. */
+static bool method_dir(const ex_job *j, int k, char *buf, size_t len)
+{
+    if (j->opt.n_methods == 1) {
+        snprintf(buf, len, "%s", j->dir);
+        return true;
+    }
+    cli_path(buf, len, j->dir, cv_explain_method_name(j->opt.method[k]));
+    return cli_make_dir(buf);
+}
+
+static bool write_method(ex_job *j, int k)
+{
+    const cv_explain_result *r = &j->res[k];
+    char dir[4200], path[4300];
+    cv_error err;
+    if (!method_dir(j, k, dir, sizeof dir))
+        return false;
+    cv_shape ms = {2, {r->height, r->width}};
+    if (cv_npy_write_f32(cli_path(path, sizeof path, dir, "attribution.npy"), &r->attr_shape, r->attribution, &err) !=
+            CV_OK ||
+        cv_npy_write_f32(cli_path(path, sizeof path, dir, "map.npy"), &ms, r->map, &err) != CV_OK)
+        return cli_fail(&err), false;
+    float lo, hi;
+    if (!display_range(r, &lo, &hi) || !save_pictures(j, r, dir, lo, hi))
+        return false;
+    if (j->opt.n_methods > 1) { /* the overlay again at tile size, for compare.png */
+        int tw, th;
+        cv_image photo = {0};
+        tile_size(&j->original, &tw, &th);
+        cv_status st = cv_image_resize_antialias(&photo, &j->original, tw, th, &err);
+        if (st == CV_OK)
+            st = cv_render_overlay_alpha(&photo, r->map, r->height, r->width, lo, hi, j->opt.cmap,
+                                         (float)j->opt.alpha, &j->overlay[k], &err);
+        cv_image_free(&photo);
+        if (st != CV_OK)
+            return cli_fail(&err), false;
+    }
+    return true;
+}
+
+/* The parameters that shaped method m's result, as the library ran it. */
+static void add_parameters(const ex_job *j, const cv_explain_result *r, cJSON *p)
+{
+    switch (r->method) {
+    case CV_EXPLAIN_SMOOTHGRAD:
+        cJSON_AddNumberToObject(p, "samples", (double)r->passes);
+        cJSON_AddNumberToObject(p, "sigma", j->opt.sigma);
+        cJSON_AddNumberToObject(p, "seed", (double)j->opt.seed);
+        break;
+    case CV_EXPLAIN_IG:
+        cJSON_AddNumberToObject(p, "steps", (double)j->opt.steps);
+        cJSON_AddStringToObject(p, "baseline", j->baseline_desc);
+        cJSON_AddNumberToObject(p, "score_baseline", r->baseline_score);
+        cJSON_AddNumberToObject(p, "attribution_sum", r->attribution_sum);
+        cJSON_AddNumberToObject(p, "completeness_gap",
+                                fabs(r->attribution_sum - (r->score - r->baseline_score)) /
+                                    fabs(r->score - r->baseline_score));
+        break;
+    case CV_EXPLAIN_RISE:
+        cJSON_AddNumberToObject(p, "samples", (double)r->passes);
+        cJSON_AddNumberToObject(p, "grid", (double)j->opt.grid);
+        cJSON_AddNumberToObject(p, "keep", j->opt.keep);
+        cJSON_AddNumberToObject(p, "seed", (double)j->opt.seed);
+        break;
+    default:
+        break;
+    }
+    if (r->layer >= 0) {
+        cJSON_AddNumberToObject(p, "layer", r->layer);
+        cJSON_AddStringToObject(p, "layer_name", cv_model_layer_name(j->m, r->layer));
+    }
+}
+
+static cJSON *method_json(const ex_job *j, int k)
+{
+    const cv_explain_result *r = &j->res[k];
+    cJSON *o = cJSON_CreateObject(), *shape = cJSON_AddArrayToObject(o, "attribution_shape");
+    cJSON_AddStringToObject(o, "method", cv_explain_method_name(r->method));
+    cJSON_AddStringToObject(o, "folder", j->opt.n_methods == 1 ? "." : cv_explain_method_name(r->method));
+    for (int d = 0; d < r->attr_shape.ndim; d++)
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)r->attr_shape.d[d]));
+    add_parameters(j, r, cJSON_AddObjectToObject(o, "parameters"));
+    cJSON_AddNumberToObject(o, "passes", (double)r->passes);
+    cJSON_AddNumberToObject(o, "batch", r->batch);
+    cJSON_AddNumberToObject(o, "seconds", r->seconds);
+    return o;
+}
+
+/* summary.json: what was explained, with what, and how long it took. */
+static bool write_summary(const ex_job *j)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "command", "explain");
+    cJSON_AddStringToObject(root, "model", cv_model_path(j->m));
+    cJSON_AddStringToObject(root, "image", j->opt.img_path);
+    cJSON_AddStringToObject(root, "preprocess", j->pre.name);
+    cJSON *cls = cJSON_AddObjectToObject(root, "class");
+    cJSON_AddNumberToObject(cls, "index", j->target);
+    cJSON_AddStringToObject(cls, "name", cli_label(&j->labels, j->target));
+    cJSON_AddNumberToObject(cls, "probability", j->res[0].probability);
+    cJSON_AddNumberToObject(cls, "score", j->res[0].score);
+    cJSON_AddStringToObject(cls, "score_is", cv_explainer_before_softmax(j->ex) ? "logit before the final Softmax"
+                                                                                 : "model output");
+    cJSON *methods = cJSON_AddArrayToObject(root, "methods");
+    double total = 0;
+    for (int k = 0; k < j->opt.n_methods; k++) {
+        cJSON_AddItemToArray(methods, method_json(j, k));
+        total += j->res[k].seconds;
+    }
+    cJSON *t = cJSON_AddObjectToObject(root, "timings");
+    cJSON_AddNumberToObject(t, "load_seconds", j->t_load);
+    cJSON_AddNumberToObject(t, "forward_seconds", j->t_forward);
+    cJSON_AddNumberToObject(t, "methods_seconds", total);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text)
+        return cli_error("out of memory"), false;
+    char path[4200];
+    cv_error err;
+    size_t len = strlen(text);
+    cv_status st = cv_file_write(cli_path(path, sizeof path, j->dir, "summary.json"), text, len, &err);
+    free(text);
+    return st == CV_OK || (cli_fail(&err), false);
+}
+
+static bool write_outputs(ex_job *j)
+{
+    for (int k = 0; k < j->opt.n_methods; k++)
+        if (!write_method(j, k))
+            return false;
+    if (j->opt.n_methods > 1 && !save_compare(j))
+        return false;
+    return write_summary(j);
+}
+
+/* ---- the command -------------------------------------------------------------- */
+
+static int run(const cli_args *a)
+{
+    ex_job j = {0};
+    j.t_start = cli_now();
+    if (!parse_opts(a, &j.opt))
+        return 2;
+    cli_outset set;
+    if (!cli_outset_begin(&set, cli_str(a, "out"), "explain"))
+        return 1;
+    j.dir = set.stage; /* moved to --out, complete, at the end */
+    int status = 1;
+    cli_progress pr;
+    if (!load_inputs(a, &j))
+        goto out;
+    j.t_load = cli_now() - j.t_start;
+    if (!create_explainer(a, &j, &pr) || !print_plan(&j) || !run_methods(&j, &pr))
+        goto out;
+    double t_write = cli_now();
+    if (!write_outputs(&j) || !cli_outset_commit(&set))
+        goto out;
+    t_write = cli_now() - t_write;
+    double methods = 0;
+    for (int k = 0; k < j.opt.n_methods; k++)
+        methods += j.res[k].seconds;
+    printf("wrote %s/: %s\n", set.final, set.summary);
+    printf("done in %.2f s: loading %.2f s, first forward %.2f s, %d method%s %.2f s, writing %.2f s\n",
+           cli_now() - j.t_start, j.t_load, j.t_forward, j.opt.n_methods, j.opt.n_methods == 1 ? "" : "s", methods,
+           t_write);
+    status = 0;
+out:
+    cli_outset_abort(&set);
+    job_free(&j);
+    return status;
+}
+
+const cli_cmd cli_cmd_explain = {
+    "explain", "attribution maps: which pixels a class score depends on (Grad-CAM, saliency, IG, RISE, ...)",
+    "Explains the class score y of --class (default: the top-1): the class's logit, i.e. the input of the "
+    "model's final Softmax when the graph ends in one, else the model's output itself. Gradients are exact "
+    "(the same as PyTorch's to rounding); sampled methods run in batches sized by --max-memory. "
+    "Writes to --out, for one method, and to --out/<method>/ for each of several: attribution.npy (float32, "
+    "the raw result: [C, H, W] in model-input space for saliency, inputxgrad, smoothgrad, ig and guided; "
+    "[h, w] at the layer for gradcam, gradcam++ and scorecam; [H, W] for rise and guided-gradcam), map.npy "
+    "(float32 [H, W] at the model input's resolution: what is drawn; max over channels of |attribution| for "
+    "gradient methods, bilinear upsampling for CAM methods), heatmap.png and overlay.png (the map over the "
+    "original photo at its size (enlarged by a whole factor when under 224 px), with a colour bar and a caption; "
+    "gradient maps are drawn up to their 99th "
+    "percentile). Always --out/summary.json (class, score, probability, each method's parameters and time) "
+    "and, with several methods, --out/compare.png: the photo and every method's overlay side by side.",
+    groups, run,
+};

@@ -1,0 +1,293 @@
+/* `cnnviz explain` (cli/cmd_explain.c) is a thin layer over
+ * include/cnnviz_explain.h: every method's attribution.npy and map.npy are
+ * the library's own result for the same image and options (the library is
+ * checked against PyTorch in tests/test_explain.c), every file is there
+ * with the right shape, IG prints its completeness check, and a bad method
+ * or class name fails with a message saying what would work. Runs the built
+ * cnnviz on the bundled Fashion-MNIST model, and on ../shared SqueezeNet
+ * when present. */
+#include "lib/test.h"
+#include "cnnviz_explain.h"
+#include "cnnviz_io.h"
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char cli[512], dir[128];
+static const char *model = "models/fashion_cnn.onnx", *image = "models/samples/sneaker.png";
+/* small sample counts keep the run short; the library's defaults are
+ * tested in test_explain.c */
+#define SAMPLES "12"
+#define STEPS "16"
+
+/* Run cnnviz with args (NULL-terminated), stdout+stderr into log; the exit
+ * code, or 128 + signal. */
+static int run_cli(const char *log, const char *const *args)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0)
+            _exit(126);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        alarm(300); /* a hang fails the test instead of the suite */
+        char *argv[40];
+        int n = 0;
+        argv[n++] = cli;
+        for (; args[n - 1] && n < 39; n++)
+            argv[n] = (char *)args[n - 1];
+        argv[n] = NULL;
+        execv(cli, argv);
+        _exit(127);
+    }
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static char *read_text(const char *path)
+{
+    uint8_t *text;
+    size_t len;
+    cv_error err;
+    return cv_file_read_all(path, "a file", (size_t)64 << 20, &text, &len, &err) == CV_OK ? (char *)text : NULL;
+}
+
+static bool file_contains(const char *path, const char *needle)
+{
+    char *text = read_text(path);
+    bool found = text && strstr(text, needle);
+    free(text);
+    return found;
+}
+
+static void show_log(const char *log)
+{
+    char *text = read_text(log);
+    fprintf(stderr, "    --- %s ---\n%s\n", log, text ? text : "(unreadable)");
+    free(text);
+}
+
+/* The explainer for the image as cnnviz preprocesses it (the model's
+ * declared preprocessing, antialiased resize), with the options the CLI
+ * run below was given. */
+static cv_explainer *library_explainer(cv_model *m, float **x)
+{
+    cv_error err;
+    cv_input_geometry g;
+    cv_preprocess p;
+    cv_image img = {0};
+    cv_explainer *ex = NULL;
+    *x = NULL;
+    if (cv_model_input_geometry(m, 0, 0, &g, &err) != CV_OK || cv_preprocess_auto(&p, m, NULL, &err) != CV_OK ||
+        cv_image_load(&img, image, &err) != CV_OK) {
+        CHECK(0, "%s", err.msg);
+        return NULL;
+    }
+    *x = malloc(sizeof(float) * (size_t)g.channels * g.height * g.width);
+    cv_explain_options o = cv_explain_defaults();
+    o.samples = atoi(SAMPLES);
+    o.steps = atoi(STEPS);
+    cv_shape s = cv_input_shape(&g, 1);
+    if (!*x || cv_input_from_image(*x, &img, &g, &p, CV_RESIZE_ANTIALIAS, &err) != CV_OK ||
+        cv_explainer_create(&ex, m, &s, *x, &o, &err) != CV_OK)
+        CHECK(0, "%s", *x ? err.msg : "out of memory");
+    cv_image_free(&img);
+    return ex;
+}
+
+/* DIR/<method>/name holds the library's values in the library's shape. */
+static void check_npy(const char *mdir, const char *name, const cv_shape *want, const float *values)
+{
+    char path[700], a[160], b[160];
+    snprintf(path, sizeof path, "%s/%s", mdir, name);
+    cv_shape s;
+    float *got = NULL;
+    cv_error err;
+    if (cv_npy_read(path, &s, &got, &err) != CV_OK) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    if (!cv_shape_equal(&s, want)) {
+        CHECK(0, "%s is %s, the library's result is %s", path, cv_shape_str(&s, a, sizeof a),
+              cv_shape_str(want, b, sizeof b));
+    } else {
+        /* the batch the CLI picks from free memory may differ from this
+         * process's: batching changes only rounding (test_explain.c) */
+        double rel = test_max_rel_diff(got, values, cv_shape_numel(&s));
+        CHECK(rel <= 1e-5, "%s differs from the library's result by %.3g (relative)", path, rel);
+    }
+    free(got);
+}
+
+static void check_picture(const char *mdir, const char *name, int min_w, int min_h)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", mdir, name);
+    cv_image img = {0};
+    cv_error err;
+    if (cv_image_load(&img, path, &err) != CV_OK) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    CHECK(img.w >= min_w && img.h >= min_h, "%s is %d x %d, expected at least %d x %d", path, img.w, img.h, min_w,
+          min_h);
+    cv_image_free(&img);
+}
+
+/* --method all: each method in DIR/<method>/ equals the library's result. */
+static void test_every_method_matches_library(void)
+{
+    char out[300], log[300];
+    snprintf(out, sizeof out, "%s/all", dir);
+    snprintf(log, sizeof log, "%s/all.log", dir);
+    const char *args[] = {"explain", "--model", model, "--img", image, "--method", "all", "--samples", SAMPLES,
+                          "--steps", STEPS, "--out", out, NULL};
+    int rc = run_cli(log, args);
+    if (rc != 0)
+        show_log(log);
+    REQUIRE(rc == 0, "cnnviz explain --method all exited %d", rc);
+    CHECK(file_contains(log, "completeness: sum of attribution"), "IG's completeness line is not printed");
+    CHECK(file_contains(log, "layer: "), "the CAM layer is not printed");
+    cv_model *m = NULL;
+    cv_error err;
+    REQUIRE(cv_model_load(&m, model, NULL, &err) == CV_OK, "%s", err.msg);
+    float *x;
+    cv_explainer *ex = library_explainer(m, &x);
+    for (int k = 0; ex && k < CV_EXPLAIN_COUNT; k++) {
+        cv_explain_result r;
+        if (cv_explain_run(ex, (cv_explain_method)k, cv_explainer_top_class(ex), &r, &err) != CV_OK) {
+            CHECK(0, "%s", err.msg);
+            continue;
+        }
+        char mdir[500];
+        snprintf(mdir, sizeof mdir, "%s/%s", out, cv_explain_method_name((cv_explain_method)k));
+        cv_shape ms = {2, {r.height, r.width}};
+        check_npy(mdir, "attribution.npy", &r.attr_shape, r.attribution);
+        check_npy(mdir, "map.npy", &ms, r.map);
+        /* the 28 x 28 photo is drawn enlarged, with a colour bar beside it */
+        check_picture(mdir, "overlay.png", 224 + 20, 224);
+        check_picture(mdir, "heatmap.png", 28, 28);
+        cv_explain_result_free(&r);
+    }
+    cv_explainer_free(ex);
+    free(x);
+    cv_model_free(m);
+    check_picture(out, "compare.png", 224 * 6, 224 * 2);
+    char path[400];
+    snprintf(path, sizeof path, "%s/summary.json", out);
+    char *text = read_text(path);
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    cJSON *methods = cJSON_GetObjectItem(root, "methods");
+    CHECK(cJSON_GetArraySize(methods) == CV_EXPLAIN_COUNT, "summary.json lists %d methods, expected %d",
+          cJSON_GetArraySize(methods), CV_EXPLAIN_COUNT);
+    cJSON_Delete(root);
+    free(text);
+}
+
+/* --class by name; its index and name reach summary.json, one method's
+ * files lie in --out itself. */
+static void test_class_by_name(void)
+{
+    char out[300], log[300], path[400];
+    snprintf(out, sizeof out, "%s/sandal", dir);
+    snprintf(log, sizeof log, "%s/sandal.log", dir);
+    const char *args[] = {"explain", "--model", model, "--img", image, "--method", "gradcam", "--class", "sandal",
+                          "--out", out, NULL};
+    int rc = run_cli(log, args);
+    if (rc != 0)
+        show_log(log);
+    REQUIRE(rc == 0, "--class sandal exited %d", rc);
+    snprintf(path, sizeof path, "%s/summary.json", out);
+    char *text = read_text(path);
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    cJSON *cls = cJSON_GetObjectItem(root, "class");
+    cJSON *index = cJSON_GetObjectItem(cls, "index"), *name = cJSON_GetObjectItem(cls, "name");
+    CHECK(cJSON_IsNumber(index) && index->valueint == 5, "summary.json: class index is not 5 (Sandal)");
+    CHECK(cJSON_IsString(name) && strcmp(name->valuestring, "Sandal") == 0, "summary.json: class name is not Sandal");
+    cJSON_Delete(root);
+    free(text);
+    snprintf(path, sizeof path, "%s/attribution.npy", out);
+    CHECK(access(path, R_OK) == 0, "one method's files are not in --out itself");
+}
+
+/* A bad method, class name or baseline fails with exit status non-zero and
+ * a message naming what would work; nothing is left in --out. */
+static void test_bad_arguments(void)
+{
+    struct {
+        const char *flag, *value, *message;
+    } cases[] = {
+        {"--method", "gradcamz", "unknown method 'gradcamz'"},
+        {"--class", "sneakr", "Sneaker"},      /* the suggestion */
+        {"--baseline", "nothing.npy", "--baseline"},
+        {"--layer", "no_such_layer", "no_such_layer"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char out[300], log[300];
+        snprintf(out, sizeof out, "%s/bad%zu", dir, k);
+        snprintf(log, sizeof log, "%s/bad%zu.log", dir, k);
+        const char *args[] = {"explain", "--model", model, "--img", image, "--method", "ig,gradcam", cases[k].flag,
+                              cases[k].value, "--out", out, NULL};
+        int rc = run_cli(log, args);
+        CHECK(rc == 1 || rc == 2, "%s %s exited %d", cases[k].flag, cases[k].value, rc);
+        CHECK(file_contains(log, cases[k].message), "%s %s: the message does not mention '%s'", cases[k].flag,
+              cases[k].value, cases[k].message);
+        if (!file_contains(log, cases[k].message))
+            show_log(log);
+        CHECK(access(out, F_OK) != 0, "%s %s left %s behind", cases[k].flag, cases[k].value, out);
+    }
+}
+
+/* Real model: Grad-CAM of SqueezeNet on the bus explains "school bus". */
+static void test_squeezenet_bus(void)
+{
+    const char *shared = test_shared_dir();
+    char m[400], img[400], out[300], log[300];
+    snprintf(m, sizeof m, "%s/models/squeezenet1.1_fp16_imagenet/SqueezeNet_fp16.onnx", shared ? shared : "..");
+    snprintf(img, sizeof img, "%s/images/bus.jpg", shared ? shared : "..");
+    if (!shared || access(m, R_OK) != 0 || access(img, R_OK) != 0)
+        SKIP("SqueezeNet or bus.jpg absent under %s", shared ? shared : "../shared (not there)");
+    snprintf(out, sizeof out, "%s/bus", dir);
+    snprintf(log, sizeof log, "%s/bus.log", dir);
+    const char *args[] = {"explain", "--model", m, "--img", img, "--preprocess", "raw", "--bgr", "--method",
+                          "gradcam,saliency", "--out", out, NULL};
+    int rc = run_cli(log, args);
+    if (rc != 0)
+        show_log(log);
+    REQUIRE(rc == 0, "SqueezeNet explain exited %d", rc);
+    CHECK(file_contains(log, "class: 779 (school bus)"), "the bus is not explained as class 779 'school bus'");
+    CHECK(file_contains(log, "the logit: the input of the model's final Softmax"),
+          "the score is not said to be the logit before the Softmax");
+    char mdir[512];
+    snprintf(mdir, sizeof mdir, "%s/gradcam", out);
+    check_picture(mdir, "overlay.png", 220, 165); /* the photo's own size */
+    check_picture(out, "compare.png", 224 * 3, 224);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    const char *slash = strrchr(argv[0], '/');
+    /* argv[0] is BUILD/tests/test_cli_explain; the tool is BUILD/cnnviz */
+    int build_len = slash ? (int)(slash - argv[0]) - (int)strlen("/tests") : 0;
+    snprintf(cli, sizeof cli, "%.*s/cnnviz", build_len > 0 ? build_len : 0, argv[0]);
+    if (access(cli, X_OK) != 0 || access(model, R_OK) != 0 || !test_make_tmpdir(dir, sizeof dir, "cli-explain")) {
+        printf("SKIP cli_explain (%s or %s missing, or no temporary folder)\n", cli, model);
+        return test_summary("cli_explain");
+    }
+    RUN(test_every_method_matches_library);
+    RUN(test_class_by_name);
+    RUN(test_bad_arguments);
+    RUN(test_squeezenet_bus);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return test_summary("cli_explain");
+}
