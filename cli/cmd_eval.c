@@ -208,7 +208,10 @@ static bool run_curves(const cli_args *a, eval_job *j, cv_eval_curves *c)
         printf("deletion AUC  %.4f (lower: more faithful)\n", c->deletion_auc);
     if (c->insertion)
         printf("insertion AUC %.4f (higher: more faithful)\n", c->insertion_auc);
-    snprintf(title, sizeof title, "class %d: %.40s", c->target, label);
+    if (strcmp(label, "-") == 0)
+        snprintf(title, sizeof title, "deletion and insertion, class %d", c->target);
+    else
+        snprintf(title, sizeof title, "deletion and insertion, class %d: %.40s", c->target, label);
     cv_image pic = {0};
     if (cv_eval_render_curves(c, title, &pic, &err) != CV_OK)
         return cli_fail(&err), false;

@@ -181,8 +181,12 @@ cv_status cv_eval_render_sanity(const cv_model *m, const cv_eval_sanity *s, cv_i
         snprintf(a, sizeof a, k == 0 ? "original" : "k=%d", k);
         snprintf(b, sizeof b, "r=%.2f%s", k == 0 ? 1.0 : s->rank_correlation[k - 1], same ? " same" : "");
         cv_render_text(out, x, y + TILE + 6, a, 2, black);
-        if (name)
-            cv_render_text(out, x + cv_render_text_width(a, 2) + 8, y + TILE + 10, name, 1, black);
+        if (name) { /* its end, as much as fits beside k: "features.5/Conv" says more than "/net/" */
+            int room = (TILE - cv_render_text_width(a, 2) - 8) / CV_FONT_ADVANCE;
+            size_t len = strlen(name);
+            cv_render_text(out, x + cv_render_text_width(a, 2) + 8, y + TILE + 10,
+                           len > (size_t)room && room > 0 ? name + len - room : name, 1, black);
+        }
         cv_render_text(out, x, y + TILE + 28, b, 2, same ? del_rgb : black);
     }
     return CV_OK;
