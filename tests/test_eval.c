@@ -8,6 +8,7 @@
  * answer is known; the CLI's files. */
 #include "cnnviz_eval.h"
 #include "cnnviz_io.h"
+#include "cnnviz_occlusion.h"
 #include "../src/core/graph.h"
 #include "lib/netbuild.h"
 #include "lib/test.h"
@@ -386,6 +387,30 @@ static void test_cli(void)
         fprintf(stderr, "    could not remove %s\n", dir);
 }
 
+/* Captum's occlusion attribution on a 4 x 4 input, 2 x 2 windows at
+ * stride 1 (3 x 3 positions): pixel (0, 0) is under window (0, 0) only,
+ * pixel (1, 1) under the four windows (0..1, 0..1). */
+static void test_occlusion_attribution(void)
+{
+    cv_occlusion_geometry g = {1, 4, 4, 0};
+    double p[9];
+    for (int k = 0; k < 9; k++)
+        p[k] = 0.1 * k;
+    float a[16];
+    cv_error err;
+    REQUIRE(cv_occlusion_attribution(a, p, 0.9, &g, 2, 1, &err) == CV_OK, "%s", err.msg);
+    double want00 = 0.9 - p[0], want11 = 0.9 - (p[0] + p[1] + p[3] + p[4]) / 4, want33 = 0.9 - p[8];
+    double d = fmax(fabs(a[0] - want00), fmax(fabs(a[5] - want11), fabs(a[15] - want33)));
+    printf("    occlusion attribution: max |diff| %.2e at three pixels\n", d);
+    CHECK(d < 1e-7, "attribution %g %g %g, want %g %g %g", a[0], a[5], a[15], want00, want11, want33);
+    /* stride 3 > window 2: pixel 2 of each row is under no window: 0 */
+    double q[4] = {0.5, 0.5, 0.5, 0.5};
+    cv_occlusion_geometry g5 = {1, 5, 5, 0};
+    float b[25];
+    REQUIRE(cv_occlusion_attribution(b, q, 0.9, &g5, 2, 3, &err) == CV_OK, "%s", err.msg);
+    CHECK(b[2] == 0.0f && fabsf(b[0] - 0.4f) < 1e-6f, "uncovered %g, covered %g", b[2], b[0]);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -398,6 +423,7 @@ int main(int argc, char **argv)
     RUN(test_pointing_game);
     RUN(test_sanity_changes);
     RUN(test_sanity_known);
+    RUN(test_occlusion_attribution);
     RUN(test_cli);
     return test_summary("eval");
 }
