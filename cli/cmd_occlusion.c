@@ -619,6 +619,28 @@ static bool save_all_classes(const occ_job *j)
     return ok;
 }
 
+/* map.npy: Captum's occlusion attribution at the model input's resolution
+ * (the probability drop of each pixel averaged over the windows that cover
+ * it), the map `cnnviz eval` ranks. */
+static bool save_attribution(const occ_job *j)
+{
+    cv_error err;
+    size_t pixels = (size_t)j->g.height * j->g.width;
+    float *attr = malloc(pixels * sizeof(float));
+    if (!attr)
+        return cli_error("out of memory"), false;
+    char path[4096];
+    cv_shape s = {2, {j->g.height, j->g.width}};
+    double base = cv_occlusion_base_probs(j->o, NULL)[j->target];
+    bool ok = cv_occlusion_attribution(attr, j->map, base, &j->og, (int)j->opt.occ, (int)j->opt.stride, &err) ==
+                  CV_OK &&
+              cv_npy_write_f32(cli_path(path, sizeof path, j->dir, "map.npy"), &s, attr, &err) == CV_OK;
+    free(attr);
+    if (!ok)
+        cli_fail(&err);
+    return ok;
+}
+
 /* Every output, only now that the map is complete. */
 static bool write_outputs(const cli_args *a, occ_job *j)
 {
@@ -630,7 +652,8 @@ static bool write_outputs(const cli_args *a, occ_job *j)
     cv_shape ms = {2, {j->rows, j->cols}};
     if (cv_npy_write_f64(cli_path(path, sizeof path, j->dir, "probs.npy"), &ms, j->map, &err) != CV_OK)
         return cli_fail(&err), false;
-    if (!write_csv(cli_path(path, sizeof path, j->dir, "probs.csv"), j->map, j->rows, j->cols))
+    if (!write_csv(cli_path(path, sizeof path, j->dir, "probs.csv"), j->map, j->rows, j->cols) ||
+        !save_attribution(j))
         return false;
     size_t cells = (size_t)j->rows * j->cols;
     float *mapf = to_float(j->map, cells), *regf = to_float(j->reg, cells);
@@ -696,7 +719,9 @@ const cli_cmd cli_cmd_occlusion = {
     "occlusion", "occlusion sensitivity: where hiding the image lowers the class probability",
     "Slides a square occluder over the resized image and records the target class's probability at each "
     "position: rows = ceil((size - occ_size) / stride) + 1 positions per side, windows clipped at the border. "
-    "Writes to --out: probs.npy (float64) and probs.csv, heatmap.png, heatmap_reg.png (the original tool's "
+    "Writes to --out: probs.npy (float64) and probs.csv, map.npy (float32 [H, W] at the model input's "
+    "resolution: each pixel's probability drop averaged over the windows covering it, Captum's occlusion "
+    "attribution, for `cnnviz eval`), heatmap.png, heatmap_reg.png (the original tool's "
     "regularised map), overlay.png (that map multiplied into the photo) and overlay_alpha.png (the probability "
     "drop over the photo). Positions run in batches; the incremental engine recomputes only what each occluder "
     "can reach, with the same values. With --approx the map is APPROXIMATE (faster; its error against the exact "

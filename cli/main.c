@@ -15,11 +15,11 @@
 #include <unistd.h>
 
 extern const cli_cmd cli_cmd_predict, cli_cmd_layers, cli_cmd_run, cli_cmd_grad,
-    cli_cmd_filters, cli_cmd_occlusion, cli_cmd_explain;
+    cli_cmd_filters, cli_cmd_occlusion, cli_cmd_explain, cli_cmd_eval;
 
 static const cli_cmd *const commands[] = {
     &cli_cmd_predict, &cli_cmd_layers, &cli_cmd_run, &cli_cmd_grad,
-    &cli_cmd_filters, &cli_cmd_occlusion, &cli_cmd_explain, NULL,
+    &cli_cmd_filters, &cli_cmd_occlusion, &cli_cmd_explain, &cli_cmd_eval, NULL,
 };
 
 /* "cnnviz: <prefix><message>" on stderr as one line, with control

@@ -246,6 +246,17 @@ cv_status cv_occlusion_fill_blur(float *out, const float *image, const cv_occlus
 cv_status cv_occlusion_pixel_map(float *out, const double *map, const cv_occlusion_geometry *g, int occ_size,
                                  int stride, int smooth, cv_error *err);
 
+/* Captum's occlusion attribution (captum.attr.Occlusion with the window as
+ * sliding_window_shapes, stride as strides): each pixel's probability drop
+ * base_prob - map[i, j] averaged over the windows that cover it, into out
+ * (height x width floats, the model input's resolution). base_prob is the
+ * target's probability on the unoccluded input (cv_occlusion_base_probs).
+ * A pixel no window covers (stride > occ_size) gets 0: no evidence either
+ * way. The map eval's deletion and insertion rank (map.npy of `cnnviz
+ * occlusion`). */
+cv_status cv_occlusion_attribution(float *out, const double *map, double base_prob, const cv_occlusion_geometry *g,
+                                   int occ_size, int stride, cv_error *err);
+
 /* ---- the regularised map -------------------------------------------------- */
 
 /* The original tool's regularised heatmap, into out (may be map):

@@ -121,6 +121,18 @@ cv_status cv_occlusion_pixel_map(float *out, const double *map, const cv_occlusi
     return CV_OK;
 }
 
+cv_status cv_occlusion_attribution(float *out, const double *map, double base_prob, const cv_occlusion_geometry *g,
+                                   int occ_size, int stride, cv_error *err)
+{
+    /* the mean of base - p over the covering windows is base - (the mean of p) */
+    cv_status st = cv_occlusion_pixel_map(out, map, g, occ_size, stride, 0, err);
+    if (st != CV_OK)
+        return st;
+    for (size_t k = 0; k < (size_t)g->height * g->width; k++)
+        out[k] = isnan(out[k]) ? 0.0f : (float)(base_prob - out[k]);
+    return CV_OK;
+}
+
 /* ---- the regularised map ----------------------------------------------------- */
 
 static int cmp_double(const void *a, const void *b)

@@ -1,0 +1,326 @@
+/* cnnviz eval: how faithful a map is (include/cnnviz_eval.h): deletion and
+ * insertion curves, the pointing game, the model-randomisation check. */
+#include "cli.h"
+#include "cnnviz_eval.h"
+#include "cnnviz_render.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cli_opt opts[] = {
+    {"img", "image", "PATH", NULL, "image the map explains (JPEG or PNG)"},
+    {"input", NULL, "X.npy", NULL, "or the preprocessed input tensor itself (the model's layout, batch 1)"},
+    {"size", NULL, "S", "224", "input side the image is resized to (models without a fixed size)"},
+    {"map", NULL, "MAP.npy", NULL, "the map: [H, W] at the model input's resolution, higher = more important"},
+    {"class", NULL, "K|NAME", NULL, "class the map explains: an index or a name (default: the top-1)"},
+    {"metric", NULL, "M", "all", "deletion, insertion or all"},
+    {"steps", NULL, "N", "100", "curve steps: N + 1 inputs per curve"},
+    {"batch", NULL, "N", "0", "inputs per forward pass (0: chosen from memory)"},
+    {"pointing", NULL, "x0,y0,x1,y1|FILE", NULL,
+     "pointing game: a box in original-image pixels, or a file of boxes (one per line); 15 px tolerance"},
+    {"sanity", NULL, NULL, NULL, "model-randomisation sanity check (Adebayo et al. 2018): sanity.png"},
+    {"sanity-method", NULL, "M", "saliency", "the sanity check's method: saliency, gradcam, ... (gradient methods)"},
+    {"seed", NULL, "N", "0", "the sanity check's random weights"},
+    {"out", NULL, "DIR", "out/eval", "output directory"},
+    {NULL},
+};
+static const cli_opt *const groups[] = {cli_model_opts, opts, cli_preprocess_opts, NULL};
+
+#define MAX_BOXES 256
+
+typedef struct {
+    cv_model *m;
+    cv_labels labels;
+    cv_shape xs;
+    float *x, *map;
+    int image_w, image_h, target, metrics;
+    long steps, batch, seed;
+    cv_eval_box boxes[MAX_BOXES];
+    int n_boxes;
+    const char *dir;
+} eval_job;
+
+static bool parse_box(const char *s, cv_eval_box *b)
+{
+    return sscanf(s, " %lf , %lf , %lf , %lf", &b->x0, &b->y0, &b->x1, &b->y1) == 4 ||
+           sscanf(s, " %lf %lf %lf %lf", &b->x0, &b->y0, &b->x1, &b->y1) == 4;
+}
+
+static bool parse_boxes(const char *spec, eval_job *j)
+{
+    if (parse_box(spec, &j->boxes[0]))
+        return j->n_boxes = 1, true;
+    FILE *f = fopen(spec, "r");
+    if (!f)
+        return cli_error("--pointing '%s': neither x0,y0,x1,y1 nor a readable file", spec), false;
+    char line[512];
+    while (fgets(line, sizeof line, f) && j->n_boxes < MAX_BOXES)
+        if (line[strspn(line, " \t\r\n")] && line[0] != '#' && !parse_box(line, &j->boxes[j->n_boxes++])) {
+            fclose(f);
+            return cli_error("--pointing %s: line '%.*s' is not x0,y0,x1,y1", spec, (int)strcspn(line, "\n"), line),
+                   false;
+        }
+    fclose(f);
+    return j->n_boxes > 0 || (cli_error("--pointing %s: no boxes", spec), false);
+}
+
+static void on_progress(void *user, long done, long total)
+{
+    cli_progress *pr = user;
+    pr->total = total;
+    cli_progress_update(pr, done);
+}
+
+/* Model, input (image or tensor), class and map. */
+static bool load_inputs(const cli_args *a, eval_job *j)
+{
+    const char *img = cli_str(a, "img"), *npy = cli_str(a, "input"), *map_path = cli_require(a, "map");
+    if (!map_path)
+        return false;
+    if (!img == !npy)
+        return cli_error("give one of --img and --input"), false;
+    if (!cli_load_model(a, &j->m) || !cli_labels(a, j->m, &j->labels) ||
+        !cli_resolve_class(cli_str(a, "class"), &j->labels, &j->target))
+        return false;
+    if (img) {
+        cli_input_geom g;
+        cv_preprocess pre;
+        cv_image original = {0};
+        if (!cli_input_geometry(a, j->m, "size", &g) || !cli_preprocess(a, j->m, &pre) ||
+            !(j->x = cli_image_input(a, j->m, img, &g, &pre, &original)))
+            return false;
+        j->xs = cli_input_shape(&g, 1);
+        j->image_w = original.w;
+        j->image_h = original.h;
+        cv_image_free(&original);
+    } else if (!cli_read_input(a, npy, j->m, &j->xs, &j->x)) {
+        return false;
+    }
+    int nhwc = cv_model_input_nhwc(j->m);
+    if (j->xs.ndim != 4 || j->xs.d[0] != 1)
+        return cli_error("--input: expected one image, [1, C, H, W] or [1, H, W, C]"), false;
+    int h = (int)j->xs.d[nhwc ? 1 : 2], w = (int)j->xs.d[nhwc ? 2 : 3];
+    if (!img)
+        j->image_w = w, j->image_h = h;
+    cv_shape ms;
+    cv_error err;
+    if (cv_npy_read(map_path, &ms, &j->map, &err) != CV_OK)
+        return cli_fail(&err), false;
+    char buf[160];
+    if (ms.ndim < 2 || ms.d[ms.ndim - 2] != h || ms.d[ms.ndim - 1] != w || cv_shape_numel(&ms) != (size_t)h * w)
+        return cli_error("--map %s is %s; expected [%d, %d], the model input's resolution", map_path,
+                         cv_shape_str(&ms, buf, sizeof buf), h, w), false;
+    return true;
+}
+
+static bool write_csv(const eval_job *j, const cv_eval_curves *c)
+{
+    char path[4096];
+    FILE *f = fopen(cli_path(path, sizeof path, j->dir, "curves.csv"), "w");
+    if (!f)
+        return cli_error("cannot write %s", path), false;
+    fprintf(f, "step,fraction,deletion_p,insertion_p\n");
+    for (int i = 0; i <= c->steps; i++)
+        fprintf(f, "%d,%.6g,%.9g,%.9g\n", i, c->fraction[i], c->deletion ? c->deletion[i] : NAN,
+                c->insertion ? c->insertion[i] : NAN);
+    return fclose(f) == 0 || (cli_error("cannot write %s", path), false);
+}
+
+/* A JSON number, null for NaN. */
+static void json_num(FILE *f, double v) { isfinite(v) ? fprintf(f, "%.9g", v) : fprintf(f, "null"); }
+
+static bool write_json(const eval_job *j, const cv_eval_curves *c, const cv_eval_pointing *pt,
+                       const cv_eval_sanity *s)
+{
+    char path[4096], name[512];
+    FILE *f = fopen(cli_path(path, sizeof path, j->dir, "eval.json"), "w");
+    if (!f)
+        return cli_error("cannot write %s", path), false;
+    cv_escape(name, sizeof name, cli_label(&j->labels, c->target));
+    for (char *p = name; *p; p++)
+        *p = *p == '"' ? '\'' : *p;
+    fprintf(f, "{\n  \"class\": %d,\n  \"class_name\": \"%s\",\n  \"steps\": %d,\n  \"deletion_auc\": ", c->target,
+            name, c->steps);
+    json_num(f, c->deletion_auc);
+    fprintf(f, ",\n  \"insertion_auc\": ");
+    json_num(f, c->insertion_auc);
+    fprintf(f, ",\n  \"forwards\": %ld,\n  \"batch\": %d,\n  \"seconds\": %.4f", c->forwards, c->batch, c->seconds);
+    if (j->n_boxes) {
+        fprintf(f, ",\n  \"pointing\": [");
+        for (int k = 0; k < j->n_boxes; k++)
+            fprintf(f, "%s\n    {\"box\": [%g, %g, %g, %g], \"hit\": %s, \"max_x\": %d, \"max_y\": %d, "
+                       "\"distance\": %.3f, \"tied_maxima\": %ld, \"tied_maxima_hit\": %ld}",
+                    k ? "," : "", j->boxes[k].x0, j->boxes[k].y0, j->boxes[k].x1, j->boxes[k].y1,
+                    pt[k].hit ? "true" : "false", pt[k].max_x, pt[k].max_y, pt[k].distance, pt[k].n_max,
+                    pt[k].n_max_hit);
+        fprintf(f, "\n  ]");
+    }
+    if (s && s->n_layers) {
+        fprintf(f, ",\n  \"sanity\": {\"method\": \"%s\", \"seed\": %ld, \"layers\": [",
+                cv_explain_method_name(s->method), j->seed);
+        for (int k = 0; k < s->n_layers; k++) {
+            cv_escape(name, sizeof name, cv_model_layer_name(j->m, s->layer[k]));
+            for (char *p = name; *p; p++)
+                *p = *p == '"' ? '\'' : *p;
+            fprintf(f, "%s\n    {\"k\": %d, \"layer\": \"%s\", \"rank_correlation\": ", k ? "," : "", k + 1, name);
+            json_num(f, s->rank_correlation[k]);
+            fprintf(f, ", \"ssim\": ");
+            json_num(f, s->ssim[k]);
+            fprintf(f, ", \"unchanged\": %s}", s->unchanged[k] ? "true" : "false");
+        }
+        fprintf(f, "\n  ]}");
+    }
+    fprintf(f, "\n}\n");
+    return fclose(f) == 0 || (cli_error("cannot write %s", path), false);
+}
+
+static bool save_png(const cv_image *img, const eval_job *j, const char *name)
+{
+    char path[4096];
+    cv_error err;
+    if (cv_image_save_png(img, cli_path(path, sizeof path, j->dir, name), &err) != CV_OK)
+        return cli_fail(&err), false;
+    return true;
+}
+
+static bool run_curves(const cli_args *a, eval_job *j, cv_eval_curves *c)
+{
+    cv_eval_options o = cv_eval_defaults();
+    o.steps = (int)j->steps;
+    o.batch = (int)j->batch;
+    cli_progress pr;
+    cv_error err;
+    if (!cli_max_memory(a, &o.max_memory))
+        return false;
+    cli_progress_start(&pr, "eval", 0);
+    o.progress = on_progress;
+    o.user = &pr;
+    cv_status st = cv_eval_curves_run(j->m, &j->xs, j->x, j->map, j->target, j->metrics, &o, c, &err);
+    cli_progress_end(&pr);
+    if (st != CV_OK)
+        return cli_fail(&err), false;
+    char label[256], title[400];
+    cli_printable(cli_label(&j->labels, c->target), label, sizeof label);
+    printf("class %d (%s), %d steps, %ld forward passes in batches of %d, %.2f s\n", c->target, label, c->steps,
+           c->forwards, c->batch, c->seconds);
+    if (c->deletion)
+        printf("deletion AUC  %.4f (lower: more faithful)\n", c->deletion_auc);
+    if (c->insertion)
+        printf("insertion AUC %.4f (higher: more faithful)\n", c->insertion_auc);
+    if (strcmp(label, "-") == 0)
+        snprintf(title, sizeof title, "deletion and insertion, class %d", c->target);
+    else
+        snprintf(title, sizeof title, "deletion and insertion, class %d: %.40s", c->target, label);
+    cv_image pic = {0};
+    if (cv_eval_render_curves(c, title, &pic, &err) != CV_OK)
+        return cli_fail(&err), false;
+    bool ok = write_csv(j, c) && save_png(&pic, j, "curves.png");
+    cv_image_free(&pic);
+    return ok;
+}
+
+static bool run_pointing(eval_job *j, int target, cv_eval_pointing *pt)
+{
+    cv_error err;
+    int h = (int)j->xs.d[cv_model_input_nhwc(j->m) ? 1 : 2], w = (int)j->xs.d[cv_model_input_nhwc(j->m) ? 2 : 3];
+    int hits = 0;
+    for (int k = 0; k < j->n_boxes; k++) {
+        if (cv_eval_pointing_game(j->map, h, w, j->image_w, j->image_h, &j->boxes[k], CV_EVAL_POINTING_TOLERANCE,
+                                  &pt[k], &err) != CV_OK)
+            return cli_fail(&err), false;
+        hits += pt[k].hit;
+        printf("pointing box (%g, %g, %g, %g): %s, maximum at map pixel (%d, %d), %.1f px from the box%s\n",
+               j->boxes[k].x0, j->boxes[k].y0, j->boxes[k].x1, j->boxes[k].y1, pt[k].hit ? "hit" : "miss",
+               pt[k].max_x, pt[k].max_y, pt[k].distance, pt[k].n_max > 1 ? " (tied maxima: the first decides)" : "");
+    }
+    if (j->n_boxes > 1)
+        printf("pointing game: %d of %d hits\n", hits, j->n_boxes);
+    (void)target;
+    return true;
+}
+
+static bool run_sanity(const cli_args *a, eval_job *j, int target, cv_eval_sanity *s)
+{
+    cv_eval_sanity_options o = cv_eval_sanity_defaults();
+    cv_error err;
+    if (cv_explain_method_from_name(&o.method, cli_str(a, "sanity-method"), &err) != CV_OK)
+        return cli_fail(&err), false;
+    o.seed = (uint64_t)j->seed;
+    if (!cli_max_memory(a, &o.explain.max_memory))
+        return false;
+    cli_progress pr;
+    cli_progress_start(&pr, "sanity", 0);
+    o.progress = on_progress;
+    o.user = &pr;
+    cv_status st = cv_eval_sanity_run(j->m, &j->xs, j->x, target, &o, s, &err);
+    cli_progress_end(&pr);
+    if (st != CV_OK)
+        return cli_fail(&err), false;
+    printf("sanity (%s, cascading randomisation from the output, seed %ld):\n", cv_explain_method_name(o.method),
+           j->seed);
+    char name[256];
+    for (int k = 0; k < s->n_layers; k++)
+        printf("  k=%-3d %-32s rank correlation %7.4f  SSIM %7.4f%s\n", k + 1,
+               cli_printable(cv_model_layer_name(j->m, s->layer[k]), name, sizeof name), s->rank_correlation[k],
+               s->ssim[k], s->unchanged[k] ? "  UNCHANGED: the map does not depend on these weights" : "");
+    cv_image pic = {0};
+    if (cv_eval_render_sanity(j->m, s, &pic, &err) != CV_OK)
+        return cli_fail(&err), false;
+    bool ok = save_png(&pic, j, "sanity.png");
+    cv_image_free(&pic);
+    return ok;
+}
+
+static bool parse_opts(const cli_args *a, eval_job *j)
+{
+    const char *metric = cli_str(a, "metric");
+    j->metrics = strcmp(metric, "deletion") == 0 ? CV_EVAL_DELETION : strcmp(metric, "insertion") == 0
+                                                                          ? CV_EVAL_INSERTION
+                                                                      : strcmp(metric, "all") == 0 ? CV_EVAL_BOTH : 0;
+    if (!j->metrics)
+        return cli_error("--metric '%s': expected deletion, insertion or all", metric), false;
+    if (!cli_int(a, "steps", 1, 100000, &j->steps) || !cli_int(a, "batch", 0, 4096, &j->batch) ||
+        !cli_int(a, "seed", 0, 1L << 62, &j->seed))
+        return false;
+    return !cli_given(a, "pointing") || parse_boxes(cli_str(a, "pointing"), j);
+}
+
+static int run(const cli_args *a)
+{
+    eval_job j = {0};
+    if (!parse_opts(a, &j))
+        return 2;
+    cli_outset set;
+    if (!cli_outset_begin(&set, cli_str(a, "out"), "eval"))
+        return 1;
+    j.dir = set.stage;
+    int status = 1;
+    cv_eval_curves c = {0};
+    cv_eval_sanity s = {0};
+    cv_eval_pointing pt[MAX_BOXES];
+    if (!load_inputs(a, &j) || !run_curves(a, &j, &c) || (j.n_boxes && !run_pointing(&j, c.target, pt)) ||
+        (cli_flag(a, "sanity") && !run_sanity(a, &j, c.target, &s)) || !write_json(&j, &c, pt, &s) ||
+        !cli_outset_commit(&set))
+        goto out;
+    printf("wrote %s/: %s\n", set.final, set.summary);
+    status = 0;
+out:
+    cli_outset_abort(&set);
+    cv_eval_curves_free(&c);
+    cv_eval_sanity_free(&s);
+    cv_labels_free(&j.labels);
+    free(j.x);
+    free(j.map);
+    cv_model_free(j.m);
+    return status;
+}
+
+const cli_cmd cli_cmd_eval = {
+    "eval", "how faithful a map is: deletion and insertion curves, pointing game, randomisation sanity check",
+    "Ranks the pixels by --map (descending, ties by pixel index) and, for i = 0..N, sets the first round(i H W / N) "
+    "to 0 in the preprocessed input (deletion) or puts them back into a Gaussian-blurred input (sigma 5, 11 taps; "
+    "insertion), recording the class's probability; the AUC is the trapezoid rule over i / N (include/"
+    "cnnviz_eval.h). Writes to --out: curves.csv, curves.png, eval.json; with --sanity, sanity.png.",
+    groups, run,
+};
