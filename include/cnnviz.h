@@ -283,6 +283,11 @@ double cv_run_layer_macs(const cv_run *r, int layer);
  * next call). Requires need_grad. */
 cv_status cv_run_backward(cv_run *r, int layer, const float *seed,
                           const float **input_grad, cv_error *err);
+/* The same backward, but only through the layers computed from the output
+ * of `until` (a layer before `layer`): afterwards
+ * cv_run_layer_output(r, until)->grad holds d(seed . output)/d(until's
+ * output), and no gradient below it is computed (gradients there read 0). */
+cv_status cv_run_backward_until(cv_run *r, int layer, const float *seed, int until, cv_error *err);
 
 /* ---- incremental occlusion inference ------------------------------------- */
 

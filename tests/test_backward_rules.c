@@ -46,8 +46,10 @@ static bool tiny_net_build(tiny_net *t)
     return strcmp(c1->op_type, "Conv") == 0 && strcmp(c2->op_type, "Conv") == 0;
 }
 
-/* d(sum(seed * y))/dx by hand; guided: clamp at each Relu. */
-static void reference_grad(const tiny_net *t, const float *x, const float *seed, bool guided, float *dx)
+/* d(sum(seed * y))/dx by hand; guided: clamp at each Relu. grad_a (may be
+ * NULL): the gradient at a, the first Relu's output. */
+static void reference_grad(const tiny_net *t, const float *x, const float *seed, bool guided, float *dx,
+                           float *grad_a)
 {
     ref_geom g1 = {.n = 1, .c = C0, .h = H, .w = W, .m = C1, .group = 1, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
                    .dh = 1, .dw = 1, .pt = 1, .pl = 1, .pb = 1, .pr = 1};
@@ -67,6 +69,8 @@ static void reference_grad(const tiny_net *t, const float *x, const float *seed,
     ref_conv2d_backward_input(gtmp, gc, t->w2, &g2); /* through conv2, plus the skip */
     for (int i = 0; i < NA; i++) {
         float g = gtmp[i] + gc[i];
+        if (grad_a)
+            grad_a[i] = g;
         g = guided && g < 0 ? 0 : g;
         ga[i] = pre_a[i] > 0 ? g : 0;
     }
@@ -93,13 +97,13 @@ static void check_rule(cv_backward_rule rule, const char *name)
         CHECK(cv_run_forward(r, x, &err) == CV_OK && cv_run_backward(r, t.m->n_nodes - 1, seed, &dx, &err) == CV_OK,
               "%s", err.msg);
     if (dx) {
-        reference_grad(&t, x, seed, rule == CV_BACKWARD_GUIDED, ref);
+        reference_grad(&t, x, seed, rule == CV_BACKWARD_GUIDED, ref, NULL);
         double d = test_max_abs_diff(dx, ref, NX);
         printf("    %s: input gradient max abs diff %.3g (tolerance 1e-5)\n", name, d);
         CHECK(d < 1e-5, "%s gradient differs by %g", name, d);
         /* The rule must matter on this input, or the test proves nothing. */
         float other[NX];
-        reference_grad(&t, x, seed, rule != CV_BACKWARD_GUIDED, other);
+        reference_grad(&t, x, seed, rule != CV_BACKWARD_GUIDED, other, NULL);
         double apart = test_max_abs_diff(ref, other, NX);
         printf("    %s: exact and guided references differ by %.3g\n", name, apart);
         CHECK(apart > 1e-3, "exact and guided agree (%g): the input does not exercise the rule", apart);
@@ -110,6 +114,43 @@ static void check_rule(cv_backward_rule rule, const char *name)
 
 static void test_exact_rule(void) { check_rule(CV_BACKWARD_EXACT, "exact"); }
 static void test_guided_rule(void) { check_rule(CV_BACKWARD_GUIDED, "guided"); }
+
+/* cv_run_backward_until stops at the first Relu's output a: its gradient
+ * is the full one (conv2's path plus the skip), and conv1's backward does
+ * not run, so the input gradient left by an earlier full pass reads 0. */
+static void test_backward_until(void)
+{
+    tiny_net t;
+    REQUIRE(tiny_net_build(&t), "could not build the net");
+    float x[NX], seed[NA], dx_ref[NX], ga_ref[NA];
+    test_seed(6);
+    test_fill(x, NX, -1.0f, 1.0f);
+    test_fill(seed, NA, -1.0f, 1.0f);
+    reference_grad(&t, x, seed, false, dx_ref, ga_ref);
+    cv_run_options o = cv_run_defaults();
+    o.need_grad = 1;
+    cv_run *r = NULL;
+    cv_error err;
+    cv_shape xs = {4, {1, C0, H, W}};
+    const float *dx = NULL;
+    int last = t.m->n_nodes - 1, relu_a = 1;
+    REQUIRE(cv_run_create(&r, t.m, &xs, &o, &err) == CV_OK, "%s", err.msg);
+    CHECK(cv_run_forward(r, x, &err) == CV_OK && cv_run_backward(r, last, seed, &dx, &err) == CV_OK, "%s",
+          err.msg);
+    CHECK(cv_run_backward_until(r, last, seed, relu_a, &err) == CV_OK, "%s", err.msg);
+    const cv_tensor *a = cv_run_layer_output(r, relu_a);
+    REQUIRE(a && a->grad && dx, "no gradients");
+    double d = test_max_abs_diff(a->grad, ga_ref, NA), zero = 0;
+    for (int i = 0; i < NX; i++)
+        zero = fmax(zero, fabs(dx[i]));
+    printf("    gradient at a: max abs diff %.3g (tolerance 1e-5); input gradient after it max |g| %.3g (must be 0)\n",
+           d, zero);
+    CHECK(d < 1e-5, "gradient at a differs by %g", d);
+    CHECK(zero == 0, "the backward went below a: input gradient %g", zero);
+    CHECK(cv_run_backward_until(r, relu_a, seed, last, &err) == CV_ERR_INVALID, "until after the seed accepted");
+    cv_run_free(r);
+    cv_model_free(t.m);
+}
 
 /* An unknown rule is refused, not run as exact. */
 static void test_unknown_rule(void)
@@ -131,6 +172,7 @@ int main(void)
 {
     RUN(test_exact_rule);
     RUN(test_guided_rule);
+    RUN(test_backward_until);
     RUN(test_unknown_rule);
     return test_summary("backward_rules");
 }

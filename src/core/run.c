@@ -650,27 +650,29 @@ static void clamp_output_grads(cv_run *r, const cv_node *n)
     }
 }
 
-cv_status cv_run_backward(cv_run *r, int layer, const float *seed, const float **input_grad, cv_error *err)
+/* want[v]: value v's gradient is needed: v is an ancestor of the seeded
+ * value. after_until[v]: v is computed from until's output (until < 0:
+ * every value), so the backward of v's producer must run; below until's
+ * output no backward runs, which is what makes Grad-CAM's dy/dA cheap. */
+static void backward_reach(const cv_run *r, int layer, int until, bool *want, bool *after_until)
 {
     const cv_model *m = r->m;
-    if (!r->need_grad)
-        return cv_fail(err, CV_ERR_INVALID, "backward needs a run planned with need_grad");
-    if (layer < 0 || layer > r->last_node || !r->needed[layer])
-        return cv_fail(err, CV_ERR_INVALID, "%s: layer %d is not part of this run", m->path, layer);
-    int target = m->nodes[layer].out[0];
-    if (target < 0 || !r->t[target].grad)
-        return cv_fail(err, CV_ERR_INVALID, "%s: layer '%s' does not depend on the input",
-                       m->path, cv_model_layer_name(m, layer));
-    /* Nodes between the input and the target: ancestors of the target. */
-    bool *want = calloc((size_t)m->n_values, sizeof(bool));
-    if (!want)
-        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
-    want[target] = true;
+    int stop = until >= 0 ? m->nodes[until].out[0] : -1;
+    for (int k = 0; k <= layer; k++) {
+        const cv_node *n = &m->nodes[k];
+        bool after = until < 0;
+        for (int i = 0; i < n->n_in && !after; i++)
+            after = n->in[i] >= 0 && (n->in[i] == stop || after_until[n->in[i]]);
+        for (int o = 0; o < n->n_out; o++)
+            if (n->out[o] >= 0)
+                after_until[n->out[o]] = after && r->needed[k];
+    }
+    want[m->nodes[layer].out[0]] = true;
     for (int k = layer; k >= 0; k--) {
         const cv_node *n = &m->nodes[k];
         bool any = false;
         for (int o = 0; o < n->n_out; o++)
-            if (n->out[o] >= 0 && want[n->out[o]])
+            if (n->out[o] >= 0 && want[n->out[o]] && after_until[n->out[o]])
                 any = true;
         if (!any || !r->needed[k])
             continue;
@@ -678,18 +680,46 @@ cv_status cv_run_backward(cv_run *r, int layer, const float *seed, const float *
             if (n->in[i] >= 0 && r->t[n->in[i]].grad)
                 want[n->in[i]] = true;
     }
-    for (int v = 0; v < m->n_values; v++)
+}
+
+static cv_status check_backward_layer(const cv_run *r, int layer, const char *what, cv_error *err)
+{
+    const cv_model *m = r->m;
+    if (layer < 0 || layer > r->last_node || !r->needed[layer])
+        return cv_fail(err, CV_ERR_INVALID, "%s: %s layer %d is not part of this run", m->path, what, layer);
+    int v = m->nodes[layer].out[0];
+    if (v < 0 || !r->t[v].grad)
+        return cv_fail(err, CV_ERR_INVALID, "%s: layer '%s' does not depend on the input", m->path,
+                       cv_model_layer_name(m, layer));
+    return CV_OK;
+}
+
+/* The backward passes of the nodes from `layer` down to until's output
+ * (until < 0: down to the input), in reverse topological order. */
+static cv_status backward_between(cv_run *r, int layer, const float *seed, int until, cv_error *err)
+{
+    const cv_model *m = r->m;
+    bool *want = calloc((size_t)m->n_values, sizeof(bool));
+    bool *after_until = calloc((size_t)m->n_values, sizeof(bool));
+    if (!want || !after_until) {
+        free(want);
+        free(after_until);
+        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    }
+    backward_reach(r, layer, until, want, after_until);
+    for (int v = 0; v < m->n_values; v++) /* zero even unwanted ones: a gradient nothing reaches reads 0 */
         if (r->t[v].grad)
             memset(r->t[v].grad, 0, cv_shape_numel(&r->t[v].shape) * sizeof(float));
+    int target = m->nodes[layer].out[0];
     memcpy(r->t[target].grad, seed, cv_shape_numel(&r->t[target].shape) * sizeof(float));
     cv_status st = CV_OK;
-    for (int k = layer; k >= 0; k--) {
+    for (int k = layer; k >= 0 && st == CV_OK; k--) {
         const cv_node *n = &m->nodes[k];
         if (!r->needed[k])
             continue;
         bool any_out = false, any_in = false;
         for (int o = 0; o < n->n_out; o++)
-            if (n->out[o] >= 0 && want[n->out[o]] && r->t[n->out[o]].grad)
+            if (n->out[o] >= 0 && want[n->out[o]] && after_until[n->out[o]] && r->t[n->out[o]].grad)
                 any_out = true;
         for (int i = 0; i < n->n_in; i++)
             if (n->in[i] >= 0 && want[n->in[i]] && r->t[n->in[i]].grad)
@@ -697,8 +727,8 @@ cv_status cv_run_backward(cv_run *r, int layer, const float *seed, const float *
         if (!any_out || !any_in)
             continue;
         if (!n->op->backward) {
-            st = cv_fail(err, CV_ERR_UNSUPPORTED, "%s: layer '%s': operator %s has no backward pass",
-                         m->path, cv_model_layer_name(m, k), n->op_type);
+            st = cv_fail(err, CV_ERR_UNSUPPORTED, "%s: layer '%s': operator %s has no backward pass", m->path,
+                         cv_model_layer_name(m, k), n->op_type);
             break;
         }
         if (r->backward_rule == CV_BACKWARD_GUIDED && n->op->gate == CV_GATE_RELU)
@@ -708,7 +738,33 @@ cv_status cv_run_backward(cv_run *r, int layer, const float *seed, const float *
         n->op->backward(&ctx);
     }
     free(want);
+    free(after_until);
+    return st;
+}
+
+cv_status cv_run_backward(cv_run *r, int layer, const float *seed, const float **input_grad, cv_error *err)
+{
+    if (!r->need_grad)
+        return cv_fail(err, CV_ERR_INVALID, "backward needs a run planned with need_grad");
+    cv_status st = check_backward_layer(r, layer, "backward from", err);
+    if (st == CV_OK)
+        st = backward_between(r, layer, seed, -1, err);
     if (st == CV_OK && input_grad)
-        *input_grad = r->t[m->input].grad;
+        *input_grad = r->t[r->m->input].grad;
+    return st;
+}
+
+cv_status cv_run_backward_until(cv_run *r, int layer, const float *seed, int until, cv_error *err)
+{
+    if (!r->need_grad)
+        return cv_fail(err, CV_ERR_INVALID, "backward needs a run planned with need_grad");
+    cv_status st = check_backward_layer(r, layer, "backward from", err);
+    if (st == CV_OK)
+        st = check_backward_layer(r, until, "backward until", err);
+    if (st == CV_OK && until >= layer)
+        st = cv_fail(err, CV_ERR_INVALID, "%s: backward until layer %d, which is not before layer %d", r->m->path,
+                     until, layer);
+    if (st == CV_OK)
+        st = backward_between(r, layer, seed, until, err);
     return st;
 }

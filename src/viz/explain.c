@@ -123,7 +123,34 @@ cv_status ex_make_run(const cv_explainer *e, int b, bool grad, int backward_rule
     return cv_run_create(out, e->m, &s, &ro, err);
 }
 
-cv_status ex_backward_target(const cv_explainer *e, cv_run *r, int b, int target, const float **gx, cv_error *err)
+cv_status ex_kept_run(cv_explainer *e, int b, bool grad, int backward_rule, cv_run **out, cv_error *err)
+{
+    ex_kept *slot = &e->kept[0];
+    for (int k = 0; k < EX_KEPT_RUNS; k++) {
+        ex_kept *c = &e->kept[k];
+        if (c->run && c->batch == b && c->grad == grad && c->rule == backward_rule) {
+            c->used = ++e->clock;
+            *out = c->run;
+            return CV_OK;
+        }
+        if (c->run && b > 1 && c->batch > 1) {
+            cv_run_free(c->run);
+            c->run = NULL;
+        }
+        if (!c->run || (slot->run && c->used < slot->used))
+            slot = c;
+    }
+    cv_run_free(slot->run);
+    *slot = (ex_kept){0};
+    cv_status st = ex_make_run(e, b, grad, backward_rule, &slot->run, err);
+    if (st == CV_OK)
+        *slot = (ex_kept){slot->run, b, grad, backward_rule, ++e->clock};
+    *out = slot->run;
+    return st;
+}
+
+cv_status ex_backward_target(const cv_explainer *e, cv_run *r, int b, int target, int until, const float **gx,
+                             cv_error *err)
 {
     size_t n = (size_t)b * (size_t)e->n_classes;
     float *seed = calloc(n, sizeof(float));
@@ -131,7 +158,8 @@ cv_status ex_backward_target(const cv_explainer *e, cv_run *r, int b, int target
         return cv_fail(err, CV_ERR_NOMEM, "out of memory");
     for (int i = 0; i < b; i++)
         seed[(size_t)i * e->n_classes + target] = 1.0f;
-    cv_status st = cv_run_backward(r, e->logit_layer, seed, gx, err);
+    cv_status st = until < 0 ? cv_run_backward(r, e->logit_layer, seed, gx, err)
+                             : cv_run_backward_until(r, e->logit_layer, seed, until, err);
     free(seed);
     return st;
 }
@@ -151,40 +179,49 @@ static int batch_size(const cv_explainer *e, long n, bool grad)
     return (int)(b < n ? b : n);
 }
 
-/* A run of at most *b items; a plan over the model's limit halves *b. */
-static cv_status make_batched_run(const cv_explainer *e, int *b, bool grad, int rule, cv_run **r, cv_error *err)
+/* A kept run of at most *b items; a plan over the model's limit halves *b. */
+static cv_status batched_run(cv_explainer *e, int *b, bool grad, int rule, cv_run **r, cv_error *err)
 {
     for (;;) {
-        cv_status st = ex_make_run(e, *b, grad, rule, r, err);
+        cv_status st = ex_kept_run(e, *b, grad, rule, r, err);
         if (st != CV_ERR_LIMIT || *b == 1)
             return st;
         *b /= 2;
     }
 }
 
+/* Batches of equal size: n = 50 at most 16 a pass runs 4 passes of 13 (the
+ * last one padded by repeating its final sample, 2 wasted) rather than
+ * 3 x 16 and a pass of 2 that would need a plan of its own. */
+static int balanced_batch(long n, int b)
+{
+    long passes = (n + b - 1) / b;
+    return (int)((n + passes - 1) / passes);
+}
+
 static cv_status run_batches(cv_explainer *e, long n, const ex_pass *p, bool grad, long *passes, int *batch,
                              cv_error *err)
 {
     int b = batch_size(e, n, grad);
-    cv_run *full = NULL, *tail = NULL;
-    cv_status st = make_batched_run(e, &b, grad, p->backward_rule, &full, err);
+    cv_run *r = NULL;
+    cv_status st = batched_run(e, &b, grad, p->backward_rule, &r, err);
+    if (st == CV_OK && balanced_batch(n, b) < b) {
+        b = balanced_batch(n, b);
+        st = ex_kept_run(e, b, grad, p->backward_rule, &r, err);
+    }
     float *x = st == CV_OK ? malloc((size_t)b * e->numel * sizeof(float)) : NULL;
     if (st == CV_OK && !x)
         st = cv_fail(err, CV_ERR_NOMEM, "out of memory for a batch of %d inputs", b);
     for (long first = 0; st == CV_OK && first < n; first += b) {
         int count = n - first < b ? (int)(n - first) : b;
-        cv_run *r = full;
-        if (count < b) { /* the last, partial batch gets its own plan */
-            if ((st = ex_make_run(e, count, grad, p->backward_rule, &tail, err)) != CV_OK)
-                break;
-            r = tail;
-        }
         for (int i = 0; i < count; i++)
             p->fill(p->user, first + i, x + (size_t)i * e->numel);
+        for (int i = count; i < b; i++) /* padding: computed, never consumed */
+            memcpy(x + (size_t)i * e->numel, x + (size_t)(count - 1) * e->numel, e->numel * sizeof(float));
         const float *gx = NULL;
         if ((st = cv_run_forward(r, x, err)) != CV_OK)
             break;
-        if (grad && (st = ex_backward_target(e, r, count, p->target, &gx, err)) != CV_OK)
+        if (grad && (st = ex_backward_target(e, r, b, p->target, -1, &gx, err)) != CV_OK)
             break;
         p->consume(p->user, first, count, cv_run_output(r, 0)->f, gx);
         if (e->o.progress)
@@ -195,8 +232,6 @@ static cv_status run_batches(cv_explainer *e, long n, const ex_pass *p, bool gra
     if (batch)
         *batch = b;
     free(x);
-    cv_run_free(full);
-    cv_run_free(tail);
     return st;
 }
 
@@ -402,6 +437,8 @@ void cv_explainer_free(cv_explainer *e)
     if (!e)
         return;
     cv_run_free(e->grad1);
+    for (int k = 0; k < EX_KEPT_RUNS; k++)
+        cv_run_free(e->kept[k].run);
     free(e->logits);
     free(e->probs);
     free(e);

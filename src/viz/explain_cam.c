@@ -75,8 +75,7 @@ static void gradcam_weights(const cam_layer *L, bool plus, double *weight)
 
 static cv_status gradcam(cv_explainer *e, cam_layer *L, bool plus, int target, float *cam, cv_error *err)
 {
-    const float *gx;
-    cv_status st = ex_backward_target(e, e->grad1, 1, target, &gx, err);
+    cv_status st = ex_backward_target(e, e->grad1, 1, target, L->layer, NULL, err);
     if (st != CV_OK)
         return st;
     L->g = cv_run_layer_output(e->grad1, L->layer)->grad;

@@ -15,20 +15,14 @@
  * forwarded on x), or from a guided run. */
 static cv_status input_gradient(cv_explainer *e, int target, int rule, float *out, cv_error *err)
 {
-    cv_run *r = e->grad1, *own = NULL;
+    cv_run *r = e->grad1;
     cv_status st = CV_OK;
-    if (rule != CV_BACKWARD_EXACT) {
-        if ((st = ex_make_run(e, 1, true, rule, &own, err)) != CV_OK ||
-            (st = cv_run_forward(own, e->input, err)) != CV_OK) {
-            cv_run_free(own);
-            return st;
-        }
-        r = own;
-    }
+    if (rule != CV_BACKWARD_EXACT && ((st = ex_kept_run(e, 1, true, rule, &r, err)) != CV_OK ||
+                                      (st = cv_run_forward(r, e->input, err)) != CV_OK))
+        return st;
     const float *gx;
-    if ((st = ex_backward_target(e, r, 1, target, &gx, err)) == CV_OK)
+    if ((st = ex_backward_target(e, r, 1, target, -1, &gx, err)) == CV_OK)
         memcpy(out, gx, e->numel * sizeof(float));
-    cv_run_free(own);
     return st;
 }
 
@@ -96,10 +90,9 @@ static cv_status baseline_score(cv_explainer *e, const float *baseline, int targ
     float *zeros = baseline ? NULL : calloc(e->numel, sizeof(float));
     cv_run *r = NULL;
     cv_status st = !baseline && !zeros ? cv_fail(err, CV_ERR_NOMEM, "out of memory") : CV_OK;
-    if (st == CV_OK && (st = ex_make_run(e, 1, false, CV_BACKWARD_EXACT, &r, err)) == CV_OK &&
+    if (st == CV_OK && (st = ex_kept_run(e, 1, false, CV_BACKWARD_EXACT, &r, err)) == CV_OK &&
         (st = cv_run_forward(r, baseline ? baseline : zeros, err)) == CV_OK)
         *score = cv_run_output(r, 0)->f[target];
-    cv_run_free(r);
     free(zeros);
     return st;
 }

@@ -7,6 +7,17 @@
 #include "cnnviz_explain.h"
 #include "../core/graph.h"
 
+/* A run kept for the next pass that needs the same plan (the next batch,
+ * cv_explain_run again): planning a run and faulting in its fresh buffers
+ * cost about as much as a ResNet18 pass. */
+typedef struct {
+    cv_run *run;
+    int batch, grad, rule;
+    long used;               /* when it was last handed out (ex_kept_run's clock) */
+} ex_kept;
+
+enum { EX_KEPT_RUNS = 2 };
+
 struct cv_explainer {
     const cv_model *m;
     cv_shape in_shape;       /* batch 1 */
@@ -23,6 +34,8 @@ struct cv_explainer {
     size_t grad_item_bytes;  /* estimated plan bytes per batch item: with gradients */
     size_t fwd_item_bytes;   /* ... forward only */
     float in_min, in_max;
+    ex_kept kept[EX_KEPT_RUNS];
+    long clock;
 };
 
 /* Batched passes. fill writes sample s's input (numel floats, the model's
@@ -48,9 +61,15 @@ cv_status ex_forward_batches(cv_explainer *e, long n, const ex_pass *p, long *pa
 /* A batch-b run up to the logit layer: with exact gradients (need_grad,
  * conv_algo CV_CONV_IM2COL, the backward rule) or forward only. */
 cv_status ex_make_run(const cv_explainer *e, int b, bool grad, int backward_rule, cv_run **out, cv_error *err);
-/* Seed the logits of every batch item with 1 at target and run backward;
- * the input gradient in *gx. */
-cv_status ex_backward_target(const cv_explainer *e, cv_run *r, int b, int target, const float **gx, cv_error *err);
+/* The same plan, owned by the explainer and reused: one made earlier when
+ * it matches, else a new one in the least recently used slot. A batched
+ * run (b > 1) first frees the other batched ones, so the explainer holds at
+ * most one batch's memory beside batch-1 runs. Valid until the next call. */
+cv_status ex_kept_run(cv_explainer *e, int b, bool grad, int backward_rule, cv_run **out, cv_error *err);
+/* Backward from the target logit of each of b items: to the input (*gx),
+ * or with until >= 0 only down to that layer's output (gx unused). */
+cv_status ex_backward_target(const cv_explainer *e, cv_run *r, int b, int target, int until, const float **gx,
+                             cv_error *err);
 
 /* The probability of target given one item's logits. */
 double ex_probability(const cv_explainer *e, const float *logits, int target);
