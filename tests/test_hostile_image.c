@@ -362,7 +362,11 @@ static void test_jpeg_many_scans(void)
     snprintf(want, sizeof want, "more than %d scans", CV_IMAGE_MAX_JPEG_SCANS);
     CHECK(!r.hung && r.st == CV_ERR_LIMIT && strstr(r.msg, p) && strstr(r.msg, want), "status %d: %s", r.st,
           r.msg);
-    CHECK(r.cpu_s < plain_s / 3, "refusing took %.3f s, decoding all of it %.3f s", r.cpu_s, plain_s);
+    /* That it refuses early is shown by the message (the scan-count hook
+     * fires at scan CV_IMAGE_MAX_JPEG_SCANS + 1, checked at the limit
+     * below); the CPU times are printed, not compared: no timing
+     * assertions, they fail under sanitizers and on loaded machines. */
+    printf("    refusing took %.3f s CPU, decoding all of it %.3f s\n", r.cpu_s, plain_s);
 
     /* the limit itself: exactly CV_IMAGE_MAX_JPEG_SCANS is a (grey) image,
      * one more is not */
