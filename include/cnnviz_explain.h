@@ -129,9 +129,15 @@ typedef struct cv_explainer cv_explainer;
  * cv_explainer_free; opt is copied (NULL: defaults). */
 cv_status cv_explainer_create(cv_explainer **out, const cv_model *m, const cv_shape *in_shape, const float *input,
                               const cv_explain_options *opt, cv_error *err);
+/* Explain another input of the same shape with the same plan: one forward
+ * pass, the scores replaced, the kept runs reused (what a dataset loop
+ * calls per image). input must stay alive as for create. On failure the
+ * explainer holds no valid input until a later call succeeds. */
+cv_status cv_explainer_set_input(cv_explainer *e, const float *input, cv_error *err);
 void cv_explainer_free(cv_explainer *e);
 
-/* Class probabilities of the input ([n_classes], owned by e). */
+/* Class probabilities of the input ([n_classes], owned by e; n_classes may
+ * be NULL). */
 const float *cv_explainer_probs(const cv_explainer *e, int *n_classes);
 /* Logits (the class scores y) of the input ([n_classes], owned by e). */
 const float *cv_explainer_logits(const cv_explainer *e, int *n_classes);

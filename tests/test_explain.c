@@ -389,6 +389,55 @@ static void test_batching(void)
     free_net(&L);
 }
 
+/* One explainer moved to a second image (cv_explainer_set_input) gives
+ * what a fresh explainer on that image gives, for every method, after its
+ * kept runs were used on the first image. */
+static void test_set_input(void)
+{
+    fixture f;
+    loaded L;
+    REQUIRE(read_fixture(SMALL_DIR "/cnn", &f) && load_net(&f, &L), "cannot load the fixture");
+    size_t numel = cv_shape_numel(&L.shape);
+    float *other = malloc(numel * sizeof(float));
+    REQUIRE(other, "out of memory");
+    for (size_t i = 0; i < numel; i++)
+        other[i] = 0.5f - L.x[i] + 0.01f * (float)(i % 7);
+    for (int k = 0; k < f.n; k++) {
+        cv_explain_method method;
+        cv_error err;
+        if (cv_explain_method_from_name(&method, f.method[k], &err) != CV_OK)
+            continue;
+        cv_explain_options o = fixture_options(&f, method);
+        cv_explainer *moved = NULL, *fresh = NULL;
+        cv_explain_result first = {0}, a = {0}, b = {0};
+        bool ok = cv_explainer_create(&moved, L.m, &L.shape, other, &o, &err) == CV_OK &&
+                  cv_explain_run(moved, method, f.target, &first, &err) == CV_OK &&
+                  cv_explainer_set_input(moved, L.x, &err) == CV_OK &&
+                  cv_explain_run(moved, method, f.target, &a, &err) == CV_OK &&
+                  cv_explainer_create(&fresh, L.m, &L.shape, L.x, &o, &err) == CV_OK &&
+                  cv_explain_run(fresh, method, f.target, &b, &err) == CV_OK;
+        CHECK(ok, "%s: %s", f.method[k], err.msg);
+        if (ok) {
+            size_t n = cv_shape_numel(&b.attr_shape);
+            double rel = test_max_rel_diff(a.attribution, b.attribution, n);
+            double moved_first = test_max_rel_diff(first.attribution, b.attribution, n);
+            printf("    %-15s moved vs fresh %.3g (first image vs second %.3g)\n", f.method[k], rel, moved_first);
+            CHECK(rel == 0, "%s: the moved explainer differs by %.3g", f.method[k], rel);
+            CHECK(moved_first > 1e-3, "%s: the two images give the same attribution", f.method[k]);
+            int nc = 0;
+            const float *pa = cv_explainer_probs(moved, &nc), *pb = cv_explainer_probs(fresh, NULL);
+            CHECK(memcmp(pa, pb, (size_t)nc * sizeof(float)) == 0, "%s: probabilities differ", f.method[k]);
+        }
+        cv_explain_result_free(&first);
+        cv_explain_result_free(&a);
+        cv_explain_result_free(&b);
+        cv_explainer_free(moved);
+        cv_explainer_free(fresh);
+    }
+    free(other);
+    free_net(&L);
+}
+
 /* The upsampling against hand values (PyTorch's interpolate, align_corners
  * False, 2 x 2 -> 4 x 4), the rank correlation on known cases, names. */
 static void test_helpers(void)
@@ -506,6 +555,7 @@ int main(void)
     RUN(test_ig_completeness);
     RUN(test_sanity_randomisation);
     RUN(test_batching);
+    RUN(test_set_input);
     RUN(test_errors);
     RUN(test_resnet18);
     RUN(test_vgg16);

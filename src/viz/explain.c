@@ -378,6 +378,39 @@ static cv_status check_options(const cv_explain_options *o, cv_error *err)
     return CV_OK;
 }
 
+/* Forward x on the batch-1 gradient run and keep what every method reads
+ * of it: the class scores, their probabilities, the input's value range.
+ * The plan and the kept runs stay: a new image of the same shape costs one
+ * forward pass, not a new plan. */
+cv_status cv_explainer_set_input(cv_explainer *e, const float *input, cv_error *err)
+{
+    cv_status st = cv_run_forward(e->grad1, input, err);
+    if (st != CV_OK)
+        return st;
+    const cv_tensor *y = cv_run_output(e->grad1, 0);
+    size_t nc = cv_shape_numel(&y->shape);
+    if (y->dtype != CV_F32 || nc < 1 || nc > (1u << 24) || (e->n_classes && nc != (size_t)e->n_classes))
+        return cv_fail(err, CV_ERR_INVALID, "%s: the class scores are not a float vector", cv_model_path(e->m));
+    if (!e->logits) {
+        e->n_classes = (int)nc;
+        e->logits = malloc(nc * sizeof(float));
+        e->probs = malloc(nc * sizeof(float));
+        if (!e->logits || !e->probs)
+            return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    }
+    e->input = input;
+    memcpy(e->logits, y->f, nc * sizeof(float));
+    e->softmax = e->before_softmax || !is_distribution(e->logits, e->n_classes);
+    for (int k = 0; k < e->n_classes; k++)
+        e->probs[k] = (float)ex_probability(e, e->logits, k);
+    e->in_min = e->in_max = input[0];
+    for (size_t i = 1; i < e->numel; i++) {
+        e->in_min = fminf(e->in_min, input[i]);
+        e->in_max = fmaxf(e->in_max, input[i]);
+    }
+    return CV_OK;
+}
+
 cv_status cv_explainer_create(cv_explainer **out, const cv_model *m, const cv_shape *in_shape, const float *input,
                               const cv_explain_options *opt, cv_error *err)
 {
@@ -400,30 +433,8 @@ cv_status cv_explainer_create(cv_explainer **out, const cv_model *m, const cv_sh
         goto fail;
     }
     if ((st = ex_make_run(e, 1, true, CV_BACKWARD_EXACT, &e->grad1, err)) != CV_OK ||
-        (st = cv_run_forward(e->grad1, input, err)) != CV_OK)
+        (st = cv_explainer_set_input(e, input, err)) != CV_OK)
         goto fail;
-    const cv_tensor *y = cv_run_output(e->grad1, 0);
-    size_t nc = cv_shape_numel(&y->shape);
-    if (y->dtype != CV_F32 || nc < 1 || nc > (1u << 24)) {
-        st = cv_fail(err, CV_ERR_INVALID, "%s: the class scores are not a float vector", cv_model_path(m));
-        goto fail;
-    }
-    e->n_classes = (int)nc;
-    e->logits = malloc(nc * sizeof(float));
-    e->probs = malloc(nc * sizeof(float));
-    if (!e->logits || !e->probs) {
-        st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    memcpy(e->logits, y->f, nc * sizeof(float));
-    e->softmax = e->before_softmax || !is_distribution(e->logits, e->n_classes);
-    for (int k = 0; k < e->n_classes; k++)
-        e->probs[k] = (float)ex_probability(e, e->logits, k);
-    e->in_min = e->in_max = input[0];
-    for (size_t i = 1; i < e->numel; i++) {
-        e->in_min = fminf(e->in_min, input[i]);
-        e->in_max = fmaxf(e->in_max, input[i]);
-    }
     estimate_item_bytes(e);
     *out = e;
     return CV_OK;
@@ -446,13 +457,15 @@ void cv_explainer_free(cv_explainer *e)
 
 const float *cv_explainer_probs(const cv_explainer *e, int *n_classes)
 {
-    *n_classes = e->n_classes;
+    if (n_classes)
+        *n_classes = e->n_classes;
     return e->probs;
 }
 
 const float *cv_explainer_logits(const cv_explainer *e, int *n_classes)
 {
-    *n_classes = e->n_classes;
+    if (n_classes)
+        *n_classes = e->n_classes;
     return e->logits;
 }
 
