@@ -20,22 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* CPU seconds of the process (all threads): steadier than wall time on a
- * machine shared with other jobs. */
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "bench_util.h"
 
 /* One map; returns wall seconds (create + run) or -1; *cpu: CPU seconds. */
 static double one_map(const cv_model *m, const float *x, const cv_occlusion_geometry *g,

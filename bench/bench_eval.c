@@ -7,19 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "bench_util.h"
 
 int main(int argc, char **argv)
 {
@@ -64,7 +52,7 @@ int main(int argc, char **argv)
         forwards = c.forwards;
         cv_eval_curves_free(&c);
     }
-    qsort(t, (size_t)repeats, sizeof(double), cmp);
+    qsort(t, (size_t)repeats, sizeof(double), bench_cmp_double);
     printf("median_ms %.1f min_ms %.1f max_ms %.1f forwards %ld batch %d\n", t[repeats / 2], t[0], t[repeats - 1],
            forwards, batch);
     free(t);

@@ -3,28 +3,18 @@
  * MODEL takes a 1 x 3 x 224 x 224 input (NCHW); METHOD is a name of
  * include/cnnviz_explain.h ("saliency", "gradcam", "smoothgrad", ...);
  * samples sets SmoothGrad's and RISE's sample count and IG's steps (0: the
- * method's default). The explainer (one forward pass, the top-1 class) is
- * made once; each repeat times cv_explain_run for that class, as a user
- * explaining a known class pays. Prints "median_ms <x> min_ms .. max_ms ..
- * batch <b> passes <p>" for bench/bench_explain.py to compare with PyTorch
+ * method's default). The explainer (plan and runs, the top-1 class) is
+ * made once; each repeat times cv_explainer_set_input (the forward pass on
+ * the image) and cv_explain_run for that class: what a user explaining one
+ * image after another pays, and what PyTorch's side pays (a forward and a
+ * backward; the plan is made once there too). Prints "median_ms <x> min_ms .. max_ms ..
+ * batch <b> passes <p> blas <core>" for bench/bench_explain.py to compare with PyTorch
  * in the same run. */
 #include "cnnviz_explain.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "bench_util.h"
 
 static int fail(const cv_error *err)
 {
@@ -70,16 +60,16 @@ int main(int argc, char **argv)
     int batch = 0;
     for (int k = 0; k < repeats; k++) {
         double t0 = now();
-        if (cv_explain_run(ex, method, target, &res, &err) != CV_OK)
+        if (cv_explainer_set_input(ex, x, &err) != CV_OK || cv_explain_run(ex, method, target, &res, &err) != CV_OK)
             return fail(&err);
         t[k] = (now() - t0) * 1e3;
         passes = res.passes;
         batch = res.batch;
         cv_explain_result_free(&res);
     }
-    qsort(t, (size_t)repeats, sizeof(double), cmp);
-    printf("median_ms %.3f min_ms %.3f max_ms %.3f batch %d passes %ld\n", t[repeats / 2], t[0], t[repeats - 1],
-           batch, passes);
+    qsort(t, (size_t)repeats, sizeof(double), bench_cmp_double);
+    printf("median_ms %.3f min_ms %.3f max_ms %.3f batch %d passes %ld blas %s\n", t[repeats / 2], t[0],
+           t[repeats - 1], batch, passes, cv_blas_core());
     cv_explainer_free(ex);
     cv_model_free(m);
     free(t);

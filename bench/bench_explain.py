@@ -4,7 +4,8 @@ PyTorch autograd, on the same machine in one run.
 
 For each model (torchvision, random weights: only speed is measured) the
 script exports ONNX to bench/out/ once, times cv_explain_run through
-bench/bench_explain (the explainer made once, the top-1 class), then the
+bench/bench_explain (the plan made once; each repeat sets the image, one
+forward pass, and explains the top-1 class), then the
 same method written from its paper in PyTorch (threads = cores): the input
 gradient for saliency; a hook on the CAM layer and one backward for
 Grad-CAM, upsampled to the input; SmoothGrad and Integrated Gradients as a
@@ -134,7 +135,7 @@ def cnnviz_run(exe, path, method, n, repeats):
     if res.returncode != 0:
         raise RuntimeError(res.stderr.strip())
     f = res.stdout.split()
-    return float(f[1]), int(f[f.index("batch") + 1])
+    return float(f[1]), int(f[f.index("batch") + 1]), f[f.index("blas") + 1]
 
 
 def main():
@@ -151,6 +152,7 @@ def main():
     subprocess.check_call(["make", "-s", "-C", ROOT, "build/bench/bench_explain"])
     print(f"CPU: {cpu_model()}, {threads} threads; PyTorch {torch.__version__}")
     print(f"{'model':10s} {'method':11s} {'n':>5s} {'batch':>5s} {'torch ms':>10s} {'cnnviz ms':>10s} {'ratio':>6s}")
+    shown_blas = None
     for name in args.models.split(","):
         ctor, layer_of, rise_n = CASES[name]
         torch.manual_seed(0)
@@ -170,7 +172,11 @@ def main():
             # RISE's thousands of forwards: one timed run each side
             repeats = 1 if method == "rise" else args.repeats
             try:
-                t_ours, batch = cnnviz_run(exe, path, method, n, repeats)
+                t_ours, batch, blas = cnnviz_run(exe, path, method, n, repeats)
+                if blas != shown_blas:
+                    print(f"(cnnviz's sgemm: OpenBLAS {blas} kernels; OPENBLAS_CORETYPE="
+                          f"{os.environ.get('OPENBLAS_CORETYPE', 'unset')})")
+                    shown_blas = blas
             except RuntimeError as e:
                 print(f"{name:10s} {method:11s} cnnviz error: {e}")
                 continue

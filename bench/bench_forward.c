@@ -5,19 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "bench_util.h"
 
 int main(int argc, char **argv)
 {
@@ -55,7 +43,7 @@ int main(int argc, char **argv)
         cv_run_forward(r, x, &err);
         t[k] = (now() - t0) * 1e3;
     }
-    qsort(t, (size_t)repeats, sizeof(double), cmp);
+    qsort(t, (size_t)repeats, sizeof(double), bench_cmp_double);
     printf("median_ms %.3f min_ms %.3f max_ms %.3f\n", t[repeats / 2], t[0], t[repeats - 1]);
     free(t);
     free(x);

@@ -10,14 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench_util.h"
 
-static double clock_s(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-static double now(void) { return clock_s(CLOCK_MONOTONIC); }
 
 typedef struct {
     int layer;
@@ -78,7 +72,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    double t1 = now(), c1 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    double t1 = now(), c1 = cpu_now();
     const cv_tensor *out;
     for (int first = 0; first < n; first += batch) {
         int count = n - first < batch ? n - first : batch;
@@ -87,7 +81,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    double t2 = now(), c2 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    double t2 = now(), c2 = cpu_now();
     int L = cv_model_num_layers(m);
     entry *e = malloc(sizeof(entry) * (size_t)L);
     double sum = 0;

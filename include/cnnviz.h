@@ -92,6 +92,10 @@ cv_status cv_isa_set(cv_isa isa, cv_error *err);
 const char *cv_isa_name(cv_isa isa);
 /* The level named name (as cv_isa_name writes it), or CV_ERR_INVALID. */
 cv_status cv_isa_parse(const char *name, cv_isa *isa, cv_error *err);
+/* The kernels the BLAS's sgemm runs ("Cooperlake", "Haswell", ...; "not
+ * OpenBLAS" with another BLAS): OpenBLAS picks them from the CPU when it
+ * loads, or takes OPENBLAS_CORETYPE. Benchmarks print it. */
+const char *cv_blas_core(void);
 
 /* ---- tensors ------------------------------------------------------------ */
 

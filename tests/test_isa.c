@@ -11,6 +11,7 @@
 #include "lib/test.h"
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 
 #define SIDE 72 /* Winograd's wide layout needs 64 columns or more */
 
@@ -173,9 +174,21 @@ static void test_isa_api(void)
     printf("    this CPU: %s\n", cv_isa_name(best));
 }
 
+/* The BLAS kernels are named, and a core chosen through OPENBLAS_CORETYPE
+ * (set on some of this project's machines) is the one reported. */
+static void test_blas_core(void)
+{
+    const char *core = cv_blas_core(), *want = getenv("OPENBLAS_CORETYPE");
+    printf("    BLAS kernels: %s (OPENBLAS_CORETYPE %s)\n", core, want ? want : "unset");
+    CHECK(core && *core, "no BLAS core name");
+    if (want && *want && strcmp(core, "not OpenBLAS") != 0)
+        CHECK(strcasecmp(core, want) == 0, "OPENBLAS_CORETYPE=%s but the kernels are %s", want, core);
+}
+
 int main(void)
 {
     RUN(test_isa_api);
+    RUN(test_blas_core);
     RUN(test_forward_every_level);
     RUN(test_incremental_every_level);
     return test_summary("isa");
