@@ -80,6 +80,8 @@ cv_status cv_render_colorbar(const cv_image *in, float vmin, float vmax, cv_cmap
  * '\n'): font scale 2 when the text fits in.w with 8 pixels either side,
  * else 1; the picture is widened, on white, when the text is wider. */
 cv_status cv_render_caption(const cv_image *in, const char *text, cv_image *out, cv_error *err);
+/* The same band under `in` (a panel's numbers below its picture). */
+cv_status cv_render_caption_below(const cv_image *in, const char *text, cv_image *out, cv_error *err);
 
 /* Tiles in a grid on black: n_per_side columns (<= 0: floor(sqrt(count)),
  * as the original tool), margin pixels between tiles (the original used 5)

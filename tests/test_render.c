@@ -267,6 +267,20 @@ static void test_caption(void)
             bad += !same_rgb(pix(&out, x + ox, y + band), pix(&in, x, y));
     CHECK(bad == 0, "%d image pixels changed", bad);
     cv_image_free(&out);
+    /* below: the picture at the top, the same band under it, text in it */
+    REQUIRE(cv_render_caption_below(&in, "del 0.12 ins 0.71", &out, &err) == CV_OK, "%s", err.msg);
+    ox = (out.w - in.w) / 2;
+    bad = 0;
+    for (int y = 0; y < in.h; y++)
+        for (int x = 0; x < in.w; x++)
+            bad += !same_rgb(pix(&out, x + ox, y), pix(&in, x, y));
+    int ink = 0;
+    for (int y = in.h; y < out.h; y++)
+        for (int x = 0; x < out.w; x++)
+            ink += pix(&out, x, y)[0] < 128;
+    CHECK(bad == 0 && out.h - in.h >= 10 && ink > 0, "below: %d image pixels changed, band %d, %d dark pixels",
+          bad, out.h - in.h, ink);
+    cv_image_free(&out);
     cv_image_free(&in);
 }
 
