@@ -539,7 +539,9 @@ static const char *auc_footer(const ex_job *j, int k, char *buf, size_t len)
     return buf;
 }
 
-/* compare.png: the photo and each method's overlay side by side, labelled. */
+/* compare.png: the photo and each method's overlay, labelled, in a
+ * near-square grid on white with a short last row centred
+ * (cv_render_panels). */
 static bool save_compare(const ex_job *j)
 {
     int n = j->opt.n_methods + 1, tw, th;
@@ -562,8 +564,8 @@ static bool save_compare(const ex_job *j)
         if (!labelled_tile(&j->overlay[k], cv_explain_method_name(j->opt.method[k]),
                            auc_footer(j, k, footer, sizeof footer), &tiles[k + 1]))
             goto out;
-    int per_row = n <= 6 ? n : (n + 1) / 2;
-    if (cv_render_grid(tiles, n, tiles[0].w, tiles[0].h, per_row, 4, &grid, &err) != CV_OK) {
+    static const uint8_t white[3] = {255, 255, 255};
+    if (cv_render_panels(tiles, n, 0, 8, white, &grid, &err) != CV_OK) {
         cli_fail(&err);
         goto out;
     }

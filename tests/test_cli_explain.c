@@ -179,7 +179,7 @@ static void test_every_method_matches_library(void)
     cv_explainer_free(ex);
     free(x);
     cv_model_free(m);
-    check_picture(out, "compare.png", 224 * 6, 224 * 2);
+    check_picture(out, "compare.png", 224 * 4, 224 * 3); /* 11 panels: 4 + 4 + 3 */
     char path[400];
     snprintf(path, sizeof path, "%s/summary.json", out);
     char *text = read_text(path);
@@ -336,7 +336,7 @@ static void test_eval_matches_cnnviz_eval(void)
         CHECK(del[k] >= 0 && del[k] <= 1 && ins[k] >= 0 && ins[k] <= 1, "%s: AUCs %g %g outside [0, 1]", want[k],
               del[k], ins[k]);
     }
-    check_picture(out, "compare.png", 224 * 4, 224);
+    check_picture(out, "compare.png", 224 * 2, 224 * 2); /* 4 panels: 2 x 2 */
     for (int k = 0; k < 2; k++) {
         snprintf(mdir, sizeof mdir, "%s/%s", out, want[k]);
         check_against_eval(mdir, "20", del[k], ins[k], want[k]);
@@ -389,7 +389,7 @@ static void test_squeezenet_bus(void)
     char mdir[512];
     snprintf(mdir, sizeof mdir, "%s/gradcam", out);
     check_picture(mdir, "overlay.png", 220, 165); /* the photo's own size */
-    check_picture(out, "compare.png", 224 * 3, 224);
+    check_picture(out, "compare.png", 224 * 2, 224 * 2); /* 3 landscape panels: 2 + 1 */
 }
 
 int main(int argc, char **argv)
