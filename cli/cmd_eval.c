@@ -83,26 +83,23 @@ static bool load_inputs(const cli_args *a, eval_job *j)
     if (!cli_load_model(a, &j->m) || !cli_labels(a, j->m, &j->labels) ||
         !cli_resolve_class(cli_str(a, "class"), &j->labels, &j->target))
         return false;
+    cli_input_geom g;
     if (img) {
-        cli_input_geom g;
         cv_preprocess pre;
         cv_image original = {0};
         if (!cli_input_geometry(a, j->m, "size", &g) || !cli_preprocess(a, j->m, &pre) ||
             !(j->x = cli_image_input(a, j->m, img, &g, &pre, &original)))
             return false;
-        j->xs = cli_input_shape(&g, 1);
         j->image_w = original.w;
         j->image_h = original.h;
         cv_image_free(&original);
-    } else if (!cli_read_input(a, npy, j->m, &j->xs, &j->x)) {
+    } else if (!cli_read_input_image(a, npy, j->m, &g, &j->x)) {
         return false;
+    } else {
+        j->image_w = g.width, j->image_h = g.height;
     }
-    int nhwc = cv_model_input_nhwc(j->m);
-    if (j->xs.ndim != 4 || j->xs.d[0] != 1)
-        return cli_error("--input: expected one image, [1, C, H, W] or [1, H, W, C]"), false;
-    int h = (int)j->xs.d[nhwc ? 1 : 2], w = (int)j->xs.d[nhwc ? 2 : 3];
-    if (!img)
-        j->image_w = w, j->image_h = h;
+    j->xs = cli_input_shape(&g, 1);
+    int h = g.height, w = g.width;
     cv_shape ms;
     cv_error err;
     if (cv_npy_read(map_path, &ms, &j->map, &err) != CV_OK)

@@ -27,9 +27,17 @@
  * 2 %); the colour bar shows the range drawn. */
 #define GRADIENT_DISPLAY_PERCENTILE 99.0
 
+/* The share of an --input's values that may fall outside 0..255 once its
+ * preprocessing is undone (rounding, a few stray values) before
+ * the picture is taken to be of another preprocessing. */
+#define INPUT_CLIPPED_SHARE 0.01
+
 static const cli_opt opts[] = {
     {"img", "image", "PATH", NULL, "image to explain (JPEG or PNG)"},
-    {"size", NULL, "S", "224", "input side for models without a fixed size"},
+    {"input", NULL, "X.npy", NULL,
+     "or the preprocessed model input itself (the model's layout, batch 1, as cnnviz eval --input takes); "
+     "pictures are drawn on the input with the preprocessing undone"},
+    {"size", NULL, "S", "224", "input side for models without a fixed size (--img)"},
     {"method", "methods", "M[,M...]", "gradcam",
      "saliency, inputxgrad, smoothgrad, ig, guided, gradcam, gradcam++, scorecam, guided-gradcam, rise; "
      "several separated by commas, or all"},
@@ -62,7 +70,8 @@ static const cli_opt *const groups[] = {cli_model_opts, opts, cli_preprocess_opt
 /* ---- options ------------------------------------------------------------------ */
 
 typedef struct {
-    const char *img_path, *baseline;
+    const char *img_path, *input_path, *baseline;
+    const char *source;              /* what is explained, for messages: one of the two paths */
     cv_explain_method method[CV_EXPLAIN_COUNT];
     int n_methods;
     long samples, seed, steps, grid, batch;
@@ -103,8 +112,12 @@ static bool parse_opts(const cli_args *a, ex_opts *o)
 {
     memset(o, 0, sizeof *o);
     cv_error err;
-    o->img_path = cli_require(a, "img");
-    if (!o->img_path || !parse_methods(cli_str(a, "method"), o))
+    o->img_path = cli_str(a, "img");
+    o->input_path = cli_str(a, "input");
+    if (!o->img_path == !o->input_path)
+        return cli_error("give one of --img and --input"), false;
+    o->source = o->img_path ? o->img_path : o->input_path;
+    if (!parse_methods(cli_str(a, "method"), o))
         return false;
     if ((cli_given(a, "samples") && !cli_int(a, "samples", 1, 10000000, &o->samples)) ||
         !cli_float(a, "sigma", 0, 100, &o->sigma) || !cli_int(a, "seed", 0, 0x7fffffffL, &o->seed) ||
@@ -139,7 +152,7 @@ typedef struct {
     cv_preprocess pre;
     float *x, *baseline;             /* the model's input; IG's x' (NULL: zeros) */
     char baseline_desc[160];
-    cv_image original;               /* the photo as loaded */
+    cv_image original;               /* the photo as loaded, or the picture of --input */
     cv_image enlarged;               /* a small photo, enlarged for pictures */
     const cv_image *photo;           /* what overlays are drawn on: original or enlarged */
     cv_explainer *ex;
@@ -269,11 +282,57 @@ static bool make_baseline(const cli_args *a, ex_job *j)
     return true;
 }
 
+/* --input: the picture is the input itself, the preprocessing of the flags
+ * (or the model's metadata) undone; one that preprocessing does not
+ * explain is drawn stretched from its minimum to its maximum instead. */
+static bool input_picture(ex_job *j)
+{
+    cv_error err;
+    long clipped;
+    size_t n = (size_t)j->g.channels * j->g.height * j->g.width;
+    if (cv_image_from_input(&j->original, j->x, &j->g, &j->pre, &clipped, &err) != CV_OK)
+        return cli_fail(&err), false;
+    if ((double)clipped <= INPUT_CLIPPED_SHARE * (double)n)
+        return true;
+    cli_note("--input: %ld of %zu values fall outside 0..255 once the '%s' preprocessing is undone (set "
+             "--preprocess); the pictures show the input stretched from its minimum to its maximum",
+             clipped, n, j->pre.name);
+    cv_image_free(&j->original);
+    if (cv_image_from_input(&j->original, j->x, &j->g, NULL, NULL, &err) != CV_OK)
+        return cli_fail(&err), false;
+    return true;
+}
+
+/* The model's input from --img (resized and preprocessed) or --input (as
+ * it is), and the picture overlays are drawn on: the photo, or a picture
+ * of the tensor; either enlarged when small. */
+static bool load_image(const cli_args *a, ex_job *j)
+{
+    if (j->opt.input_path) {
+        if (cli_given(a, "size"))
+            cli_note("--size is for --img; --input keeps its own size");
+        if (!cli_read_input_image(a, j->opt.input_path, j->m, &j->g, &j->x) || !input_picture(j))
+            return false;
+    } else if (!cli_input_geometry(a, j->m, "size", &j->g) ||
+               !(j->x = cli_image_input(a, j->m, j->opt.img_path, &j->g, &j->pre, &j->original))) {
+        return false;
+    }
+    j->photo = &j->original;
+    int side = j->original.w < j->original.h ? j->original.w : j->original.h;
+    if (side < MIN_PICTURE_SIDE) {
+        int f = (MIN_PICTURE_SIDE + side - 1) / side;
+        cv_error err;
+        if (cv_image_resize(&j->enlarged, &j->original, j->original.w * f, j->original.h * f, &err) != CV_OK)
+            return cli_fail(&err), false;
+        j->photo = &j->enlarged;
+    }
+    return true;
+}
+
 /* The model, its input, class names, --class, --layer and the baseline. */
 static bool load_inputs(const cli_args *a, ex_job *j)
 {
-    if (!cli_load_model(a, &j->m) || !cli_input_geometry(a, j->m, "size", &j->g) ||
-        !cli_preprocess(a, j->m, &j->pre))
+    if (!cli_load_model(a, &j->m) || !cli_preprocess(a, j->m, &j->pre))
         return false;
     if (!cli_labels(a, j->m, &j->labels) || !cli_resolve_class(cli_str(a, "class"), &j->labels, &j->target))
         return false;
@@ -284,18 +343,7 @@ static bool load_inputs(const cli_args *a, ex_job *j)
         else if ((j->layer = parse_layer(j->m, cli_str(a, "layer"))) < 0)
             return false;
     }
-    if (!(j->x = cli_image_input(a, j->m, j->opt.img_path, &j->g, &j->pre, &j->original)))
-        return false;
-    j->photo = &j->original;
-    int side = j->original.w < j->original.h ? j->original.w : j->original.h;
-    if (side < MIN_PICTURE_SIDE) {
-        int f = (MIN_PICTURE_SIDE + side - 1) / side;
-        cv_error err;
-        if (cv_image_resize(&j->enlarged, &j->original, j->original.w * f, j->original.h * f, &err) != CV_OK)
-            return cli_fail(&err), false;
-        j->photo = &j->enlarged;
-    }
-    return make_baseline(a, j);
+    return load_image(a, j) && make_baseline(a, j);
 }
 
 /* ---- running ------------------------------------------------------------------ */
@@ -343,7 +391,7 @@ static bool print_plan(ex_job *j)
         cli_note("%d class names for %d outputs", j->labels.n, n);
     if (j->target >= n)
         return cli_error("--class %d is out of range: the model has %d classes (0..%d)", j->target, n, n - 1), false;
-    printf("%s: top 5 of %d classes\n", j->opt.img_path, n);
+    printf("%s: top 5 of %d classes\n", j->opt.source, n);
     cli_print_top_classes(probs, n, &j->labels, 5);
     if (j->target < 0)
         j->target = cv_explainer_top_class(j->ex);
@@ -687,7 +735,7 @@ static bool write_summary(const ex_job *j)
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "command", "explain");
     cJSON_AddStringToObject(root, "model", cv_model_path(j->m));
-    cJSON_AddStringToObject(root, "image", j->opt.img_path);
+    cJSON_AddStringToObject(root, j->opt.img_path ? "image" : "input", j->opt.source);
     cJSON_AddStringToObject(root, "preprocess", j->pre.name);
     cJSON *cls = cJSON_AddObjectToObject(root, "class");
     cJSON_AddNumberToObject(cls, "index", j->target);
@@ -805,7 +853,8 @@ const cli_cmd cli_cmd_explain = {
     "[h, w] at the layer for gradcam, gradcam++ and scorecam; [H, W] for rise and guided-gradcam), map.npy "
     "(float32 [H, W] at the model input's resolution: what is drawn; max over channels of |attribution| for "
     "gradient methods, bilinear upsampling for CAM methods), heatmap.png and overlay.png (the map over the "
-    "original photo at its size (enlarged by a whole factor when under 224 px), with a colour bar and a caption; "
+    "original photo at its size (enlarged by a whole factor when under 224 px; with --input, on the input with "
+    "its preprocessing undone), with a colour bar and a caption; "
     "gradient maps are drawn up to their 99th "
     "percentile). Always --out/summary.json (class, score, probability, each method's parameters and time) "
     "and, with several methods, --out/compare.png: the photo and every method's overlay side by side. "

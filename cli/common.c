@@ -262,6 +262,27 @@ bool cli_read_input(const cli_args *a, const char *path, const cv_model *m, cv_s
     return true;
 }
 
+bool cli_read_input_image(const cli_args *a, const char *path, const cv_model *m, cli_input_geom *g, float **x)
+{
+    cv_shape s;
+    if (!cli_read_input(a, path, m, &s, x))
+        return false;
+    int nhwc = cv_model_input_nhwc(m);
+    if (s.ndim != 4 || s.d[0] != 1) {
+        char buf[160];
+        cli_error("--input %s is %s: expected one image, %s", path, cv_shape_str(&s, buf, sizeof buf),
+                  nhwc ? "[1, H, W, C] (the model is channels-last)" : "[1, C, H, W]");
+        free(*x);
+        *x = NULL;
+        return false;
+    }
+    g->nhwc = nhwc;
+    g->channels = (int)s.d[nhwc ? 3 : 1];
+    g->height = (int)s.d[nhwc ? 1 : 2];
+    g->width = (int)s.d[nhwc ? 2 : 3];
+    return true;
+}
+
 bool cli_make_dir(const char *dir)
 {
     char buf[4096];

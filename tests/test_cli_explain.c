@@ -366,6 +366,88 @@ static void test_eval_default_steps(void)
     check_against_eval(out, NULL, del[0], ins[0], "gradcam-default");
 }
 
+/* Largest per-channel difference of two pictures; -1 when their sizes differ
+ * or one cannot be read. */
+static int picture_diff(const char *a, const char *b)
+{
+    cv_image x = {0}, y = {0};
+    cv_error err;
+    int d = -1;
+    if (cv_image_load(&x, a, &err) == CV_OK && cv_image_load(&y, b, &err) == CV_OK && x.w == y.w && x.h == y.h &&
+        x.c == y.c) {
+        d = 0;
+        for (size_t i = 0; i < (size_t)x.w * x.h * x.c; i++)
+            d = abs(x.px[i] - y.px[i]) > d ? abs(x.px[i] - y.px[i]) : d;
+    }
+    cv_image_free(&x);
+    cv_image_free(&y);
+    return d;
+}
+
+/* --input X.npy, the tensor --img makes: the same maps as --img, and the
+ * pictures drawn on the input with its preprocessing undone, which for
+ * the 28 x 28 grey sneaker is the photo itself; a tensor that is not one
+ * image in the model's layout, or both --img and --input, fail. */
+static void test_input_tensor(void)
+{
+    char npy[300], out_img[300], out_npy[300], log[300], a[400], b[400];
+    cv_model *m = NULL;
+    cv_error err;
+    REQUIRE(cv_model_load(&m, model, NULL, &err) == CV_OK, "%s", err.msg);
+    float *x;
+    cv_explainer *ex = library_explainer(m, &x);
+    cv_explainer_free(ex);
+    cv_input_geometry g;
+    REQUIRE(x && cv_model_input_geometry(m, 0, 0, &g, &err) == CV_OK, "%s", err.msg);
+    cv_shape s = cv_input_shape(&g, 1);
+    snprintf(npy, sizeof npy, "%s/sneaker_input.npy", dir);
+    CHECK(cv_npy_write_f32(npy, &s, x, &err) == CV_OK, "%s", err.msg);
+    free(x);
+    cv_model_free(m);
+    snprintf(out_img, sizeof out_img, "%s/from-img", dir);
+    snprintf(out_npy, sizeof out_npy, "%s/from-npy", dir);
+    snprintf(log, sizeof log, "%s/from-npy.log", dir);
+    const char *by_img[] = {"explain", "--model", model, "--img", image, "--methods", "saliency,gradcam", "--out",
+                            out_img, NULL};
+    const char *by_npy[] = {"explain", "--model", model, "--input", npy, "--methods", "saliency,gradcam", "--out",
+                            out_npy, NULL};
+    int rc1 = run_cli(log, by_img), rc2 = run_cli(log, by_npy);
+    if (rc2 != 0)
+        show_log(log);
+    REQUIRE(rc1 == 0 && rc2 == 0, "explain --img exited %d, --input %d", rc1, rc2);
+    CHECK(file_contains(log, "sneaker_input.npy: top 5"), "the input is not named in the output");
+    const char *files[] = {"saliency/map.npy", "gradcam/map.npy", "gradcam/overlay.png", "compare.png"};
+    for (int k = 0; k < 4; k++) {
+        snprintf(a, sizeof a, "%s/%s", out_img, files[k]);
+        snprintf(b, sizeof b, "%s/%s", out_npy, files[k]);
+        if (strstr(files[k], ".npy")) {
+            cv_shape sa, sb;
+            float *va = NULL, *vb = NULL;
+            bool same = cv_npy_read(a, &sa, &va, &err) == CV_OK && cv_npy_read(b, &sb, &vb, &err) == CV_OK &&
+                        cv_shape_equal(&sa, &sb) && memcmp(va, vb, cv_shape_numel(&sa) * sizeof(float)) == 0;
+            CHECK(same, "%s: --input's map is not --img's", files[k]);
+            free(va);
+            free(vb);
+        } else {
+            int d = picture_diff(a, b);
+            printf("    %s: --input's picture differs from --img's by at most %d\n", files[k], d);
+            CHECK(d >= 0 && d <= 1, "%s: --input's picture differs from --img's by %d", files[k], d);
+        }
+    }
+    snprintf(a, sizeof a, "%s/summary.json", out_npy);
+    CHECK(file_contains(a, "\"input\":"), "summary.json does not name the input");
+    /* a map is no input; both sources at once */
+    snprintf(a, sizeof a, "%s/saliency/map.npy", out_npy);
+    snprintf(b, sizeof b, "%s/bad-input", dir);
+    const char *bad1[] = {"explain", "--model", model, "--input", a, "--out", b, NULL};
+    const char *bad2[] = {"explain", "--model", model, "--input", npy, "--img", image, "--out", b, NULL};
+    int rc = run_cli(log, bad1);
+    CHECK((rc == 1 || rc == 2) && file_contains(log, "map.npy"), "a [28, 28] --input: exit %d", rc);
+    rc = run_cli(log, bad2);
+    CHECK(rc == 2 && file_contains(log, "give one of --img and --input"), "--img and --input: exit %d", rc);
+    CHECK(access(b, F_OK) != 0, "a failed run left %s", b);
+}
+
 /* Real model: Grad-CAM of SqueezeNet on the bus explains "school bus". */
 static void test_squeezenet_bus(void)
 {
@@ -408,6 +490,7 @@ int main(int argc, char **argv)
     RUN(test_bad_arguments);
     RUN(test_eval_matches_cnnviz_eval);
     RUN(test_eval_default_steps);
+    RUN(test_input_tensor);
     RUN(test_squeezenet_bus);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
