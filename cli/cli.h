@@ -111,6 +111,11 @@ const char *cli_label(const cv_labels *labels, int k);
  * string that came from a file (labels, layer and node names). */
 const char *cli_printable(const char *s, char *buf, size_t len);
 
+/* s as a JSON file should hold it: s itself when printable (cJSON escapes
+ * quotes and backslashes), else its cv_escape form in buf, so that bytes
+ * that are not UTF-8 cannot make the file invalid. */
+const char *cli_json_text(const char *s, char *buf, size_t len);
+
 /* --class: an index, or a class name looked up in labels (cv_labels_find).
  * *target = -1 when spec is NULL. False after printing an error. */
 bool cli_resolve_class(const char *spec, const cv_labels *labels, int *target);

@@ -55,7 +55,8 @@ static const cli_opt opts[] = {
      "channel's mean of the input), or FILE.npy in the model input's shape"},
     {"grid", NULL, "N", "7", "rise: mask grid side"},
     {"keep", NULL, "P", "0.5", "rise: probability that a grid cell is kept"},
-    {"batch", NULL, "N", "0", "samples per batched pass, and with --eval inputs per pass (0: chosen from --max-memory)"},
+    {"batch", NULL, "N", "0",
+     "samples per batched pass, and with --eval inputs per pass (0: chosen from --max-memory)"},
     {"eval", NULL, NULL, NULL,
      "after each map, its deletion and insertion AUCs as cnnviz eval computes them: compare.csv, summary.json, "
      "the captions and a table"},
@@ -703,7 +704,8 @@ static void add_parameters(const ex_job *j, const cv_explain_result *r, cJSON *p
     }
     if (r->layer >= 0) {
         cJSON_AddNumberToObject(p, "layer", r->layer);
-        cJSON_AddStringToObject(p, "layer_name", cv_model_layer_name(j->m, r->layer));
+        char name[1024];
+        cJSON_AddStringToObject(p, "layer_name", cli_json_text(cv_model_layer_name(j->m, r->layer), name, sizeof name));
     }
 }
 
@@ -739,7 +741,8 @@ static bool write_summary(const ex_job *j)
     cJSON_AddStringToObject(root, "preprocess", j->pre.name);
     cJSON *cls = cJSON_AddObjectToObject(root, "class");
     cJSON_AddNumberToObject(cls, "index", j->target);
-    cJSON_AddStringToObject(cls, "name", cli_label(&j->labels, j->target));
+    char name[1024];
+    cJSON_AddStringToObject(cls, "name", cli_json_text(cli_label(&j->labels, j->target), name, sizeof name));
     cJSON_AddNumberToObject(cls, "probability", j->res[0].probability);
     cJSON_AddNumberToObject(cls, "score", j->res[0].score);
     cJSON_AddStringToObject(cls, "score_is", cv_explainer_before_softmax(j->ex) ? "logit before the final Softmax"

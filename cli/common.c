@@ -183,6 +183,15 @@ const char *cli_printable(const char *s, char *buf, size_t len)
     return buf;
 }
 
+const char *cli_json_text(const char *s, char *buf, size_t len)
+{
+    /* cJSON escapes quotes, backslashes and ASCII controls itself, but
+     * copies other bytes as they are: a name that is not valid UTF-8 would
+     * make the file invalid JSON */
+    size_t need = cv_escape(buf, len, s);
+    return need == strlen(s) ? s : buf; /* every escape lengthens the text */
+}
+
 float *cli_probabilities(const cv_tensor *out, int item, int *n_classes, bool *applied_softmax)
 {
     size_t total = cv_shape_numel(&out->shape);
