@@ -388,6 +388,34 @@ static void test_cli(void)
         fprintf(stderr, "    could not remove %s\n", dir);
 }
 
+/* sanity.png: the original and k = 1..L as a grid that wraps: 26 layers
+ * (SqueezeNet's) in rows of 9, not one strip 27 maps wide; each map drawn
+ * at the top of its panel with its caption under it; 2 layers in a row. */
+static void test_sanity_picture(void)
+{
+    enum { L = 26, H = 6, W = 5 };
+    float maps[(L + 1) * H * W];
+    double r[L], ssim[L];
+    int layer[L], unchanged[L];
+    for (int i = 0; i < (L + 1) * H * W; i++)
+        maps[i] = (float)((i * 7919) % 13);
+    for (int k = 0; k < L; k++)
+        r[k] = 0.5, ssim[k] = 0.25, layer[k] = k, unchanged[k] = k == 0;
+    cv_eval_sanity s = {CV_EXPLAIN_SALIENCY, 3, H, W, L, layer, maps, r, ssim, unchanged, 0};
+    cv_image pic;
+    cv_error err;
+    REQUIRE(cv_eval_render_sanity(NULL, &s, &pic, &err) == CV_OK, "%s", err.msg);
+    printf("    26 layers: %d x %d pixels\n", pic.w, pic.h);
+    CHECK(pic.w < 2000 && pic.h > 600 && pic.w > pic.h, "26 layers drawn %d x %d: not a wrapped grid", pic.w, pic.h);
+    cv_image_free(&pic);
+    s.n_layers = 2;
+    REQUIRE(cv_eval_render_sanity(NULL, &s, &pic, &err) == CV_OK, "%s", err.msg);
+    CHECK(pic.h < 400, "2 layers drawn %d high: not one row", pic.h);
+    cv_image_free(&pic);
+    s.n_layers = 0;
+    CHECK(cv_eval_render_sanity(NULL, &s, &pic, &err) == CV_ERR_INVALID, "no layers accepted");
+}
+
 /* eval.json is JSON whatever the class names hold: a labels file whose
  * names have quotes, a backslash and a byte that is not UTF-8 gives a
  * file cJSON parses back, with the first two names as they were and the
@@ -478,5 +506,6 @@ int main(int argc, char **argv)
     RUN(test_occlusion_attribution);
     RUN(test_cli);
     RUN(test_cli_json_escaping);
+    RUN(test_sanity_picture);
     return test_summary("eval");
 }
