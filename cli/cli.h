@@ -94,6 +94,11 @@ float *cli_image_input(const cli_args *a, const cv_model *m, const char *img_pat
                        const cv_preprocess *p, cv_image *original);
 /* Read an .npy tensor that must fit the model's input. */
 bool cli_read_input(const cli_args *a, const char *path, const cv_model *m, cv_shape *shape, float **data);
+/* --input X.npy as one image: cli_read_input, then batch 1 and 4-D in the
+ * model's layout ([1, C, H, W], or [1, H, W, C] for a channels-last
+ * model), its geometry into g. For commands that take an image or the
+ * tensor made from it (eval, explain). */
+bool cli_read_input_image(const cli_args *a, const char *path, const cv_model *m, cli_input_geom *g, float **x);
 
 /* Class names from --labels, else cv_labels_for_model (labels->n == 0 when
  * none, with a note when some could not be used), within --max-memory.
@@ -105,6 +110,11 @@ const char *cli_label(const cv_labels *labels, int k);
 /* s with control characters escaped (cv_escape) in buf: for printing any
  * string that came from a file (labels, layer and node names). */
 const char *cli_printable(const char *s, char *buf, size_t len);
+
+/* s as a JSON file should hold it: s itself when printable (cJSON escapes
+ * quotes and backslashes), else its cv_escape form in buf, so that bytes
+ * that are not UTF-8 cannot make the file invalid. */
+const char *cli_json_text(const char *s, char *buf, size_t len);
 
 /* --class: an index, or a class name looked up in labels (cv_labels_find).
  * *target = -1 when spec is NULL. False after printing an error. */

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "cnnviz_eval.h"
 #include "cnnviz_render.h"
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,26 +84,23 @@ static bool load_inputs(const cli_args *a, eval_job *j)
     if (!cli_load_model(a, &j->m) || !cli_labels(a, j->m, &j->labels) ||
         !cli_resolve_class(cli_str(a, "class"), &j->labels, &j->target))
         return false;
+    cli_input_geom g;
     if (img) {
-        cli_input_geom g;
         cv_preprocess pre;
         cv_image original = {0};
         if (!cli_input_geometry(a, j->m, "size", &g) || !cli_preprocess(a, j->m, &pre) ||
             !(j->x = cli_image_input(a, j->m, img, &g, &pre, &original)))
             return false;
-        j->xs = cli_input_shape(&g, 1);
         j->image_w = original.w;
         j->image_h = original.h;
         cv_image_free(&original);
-    } else if (!cli_read_input(a, npy, j->m, &j->xs, &j->x)) {
+    } else if (!cli_read_input_image(a, npy, j->m, &g, &j->x)) {
         return false;
+    } else {
+        j->image_w = g.width, j->image_h = g.height;
     }
-    int nhwc = cv_model_input_nhwc(j->m);
-    if (j->xs.ndim != 4 || j->xs.d[0] != 1)
-        return cli_error("--input: expected one image, [1, C, H, W] or [1, H, W, C]"), false;
-    int h = (int)j->xs.d[nhwc ? 1 : 2], w = (int)j->xs.d[nhwc ? 2 : 3];
-    if (!img)
-        j->image_w = w, j->image_h = h;
+    j->xs = cli_input_shape(&g, 1);
+    int h = g.height, w = g.width;
     cv_shape ms;
     cv_error err;
     if (cv_npy_read(map_path, &ms, &j->map, &err) != CV_OK)
@@ -127,52 +125,81 @@ static bool write_csv(const eval_job *j, const cv_eval_curves *c)
     return fclose(f) == 0 || (cli_error("cannot write %s", path), false);
 }
 
-/* A JSON number, null for NaN. */
-static void json_num(FILE *f, double v) { isfinite(v) ? fprintf(f, "%.9g", v) : fprintf(f, "null"); }
+/* A JSON number, null for NaN (the metric not asked for). */
+static void add_number(cJSON *o, const char *key, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, key, v);
+    else
+        cJSON_AddNullToObject(o, key);
+}
 
+static cJSON *pointing_json(const eval_job *j, const cv_eval_pointing *pt)
+{
+    cJSON *list = cJSON_CreateArray();
+    for (int k = 0; k < j->n_boxes; k++) {
+        cJSON *o = cJSON_CreateObject(), *box = cJSON_AddArrayToObject(o, "box");
+        const double corner[4] = {j->boxes[k].x0, j->boxes[k].y0, j->boxes[k].x1, j->boxes[k].y1};
+        for (int c = 0; c < 4; c++)
+            cJSON_AddItemToArray(box, cJSON_CreateNumber(corner[c]));
+        cJSON_AddBoolToObject(o, "hit", pt[k].hit);
+        cJSON_AddNumberToObject(o, "max_x", pt[k].max_x);
+        cJSON_AddNumberToObject(o, "max_y", pt[k].max_y);
+        cJSON_AddNumberToObject(o, "distance", pt[k].distance);
+        cJSON_AddNumberToObject(o, "tied_maxima", (double)pt[k].n_max);
+        cJSON_AddNumberToObject(o, "tied_maxima_hit", (double)pt[k].n_max_hit);
+        cJSON_AddItemToArray(list, o);
+    }
+    return list;
+}
+
+static cJSON *sanity_json(const eval_job *j, const cv_eval_sanity *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    char name[1024];
+    cJSON_AddStringToObject(o, "method", cv_explain_method_name(s->method));
+    cJSON_AddNumberToObject(o, "seed", (double)j->seed);
+    cJSON *layers = cJSON_AddArrayToObject(o, "layers");
+    for (int k = 0; k < s->n_layers; k++) {
+        cJSON *l = cJSON_CreateObject();
+        cJSON_AddNumberToObject(l, "k", k + 1);
+        cJSON_AddStringToObject(l, "layer", cli_json_text(cv_model_layer_name(j->m, s->layer[k]), name, sizeof name));
+        add_number(l, "rank_correlation", s->rank_correlation[k]);
+        add_number(l, "ssim", s->ssim[k]);
+        cJSON_AddBoolToObject(l, "unchanged", s->unchanged[k]);
+        cJSON_AddItemToArray(layers, l);
+    }
+    return o;
+}
+
+/* eval.json, by cJSON as explain's summary.json: names from files (class
+ * and layer names) may hold quotes and backslashes. */
 static bool write_json(const eval_job *j, const cv_eval_curves *c, const cv_eval_pointing *pt,
                        const cv_eval_sanity *s)
 {
-    char path[4096], name[512];
-    FILE *f = fopen(cli_path(path, sizeof path, j->dir, "eval.json"), "w");
-    if (!f)
-        return cli_error("cannot write %s", path), false;
-    cv_escape(name, sizeof name, cli_label(&j->labels, c->target));
-    for (char *p = name; *p; p++)
-        *p = *p == '"' ? '\'' : *p;
-    fprintf(f, "{\n  \"class\": %d,\n  \"class_name\": \"%s\",\n  \"steps\": %d,\n  \"deletion_auc\": ", c->target,
-            name, c->steps);
-    json_num(f, c->deletion_auc);
-    fprintf(f, ",\n  \"insertion_auc\": ");
-    json_num(f, c->insertion_auc);
-    fprintf(f, ",\n  \"forwards\": %ld,\n  \"batch\": %d,\n  \"seconds\": %.4f", c->forwards, c->batch, c->seconds);
-    if (j->n_boxes) {
-        fprintf(f, ",\n  \"pointing\": [");
-        for (int k = 0; k < j->n_boxes; k++)
-            fprintf(f, "%s\n    {\"box\": [%g, %g, %g, %g], \"hit\": %s, \"max_x\": %d, \"max_y\": %d, "
-                       "\"distance\": %.3f, \"tied_maxima\": %ld, \"tied_maxima_hit\": %ld}",
-                    k ? "," : "", j->boxes[k].x0, j->boxes[k].y0, j->boxes[k].x1, j->boxes[k].y1,
-                    pt[k].hit ? "true" : "false", pt[k].max_x, pt[k].max_y, pt[k].distance, pt[k].n_max,
-                    pt[k].n_max_hit);
-        fprintf(f, "\n  ]");
-    }
-    if (s && s->n_layers) {
-        fprintf(f, ",\n  \"sanity\": {\"method\": \"%s\", \"seed\": %ld, \"layers\": [",
-                cv_explain_method_name(s->method), j->seed);
-        for (int k = 0; k < s->n_layers; k++) {
-            cv_escape(name, sizeof name, cv_model_layer_name(j->m, s->layer[k]));
-            for (char *p = name; *p; p++)
-                *p = *p == '"' ? '\'' : *p;
-            fprintf(f, "%s\n    {\"k\": %d, \"layer\": \"%s\", \"rank_correlation\": ", k ? "," : "", k + 1, name);
-            json_num(f, s->rank_correlation[k]);
-            fprintf(f, ", \"ssim\": ");
-            json_num(f, s->ssim[k]);
-            fprintf(f, ", \"unchanged\": %s}", s->unchanged[k] ? "true" : "false");
-        }
-        fprintf(f, "\n  ]}");
-    }
-    fprintf(f, "\n}\n");
-    return fclose(f) == 0 || (cli_error("cannot write %s", path), false);
+    char name[1024];
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "class", c->target);
+    cJSON_AddStringToObject(root, "class_name", cli_json_text(cli_label(&j->labels, c->target), name, sizeof name));
+    cJSON_AddNumberToObject(root, "steps", c->steps);
+    add_number(root, "deletion_auc", c->deletion_auc);
+    add_number(root, "insertion_auc", c->insertion_auc);
+    cJSON_AddNumberToObject(root, "forwards", (double)c->forwards);
+    cJSON_AddNumberToObject(root, "batch", c->batch);
+    cJSON_AddNumberToObject(root, "seconds", c->seconds);
+    if (j->n_boxes)
+        cJSON_AddItemToObject(root, "pointing", pointing_json(j, pt));
+    if (s && s->n_layers)
+        cJSON_AddItemToObject(root, "sanity", sanity_json(j, s));
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text)
+        return cli_error("out of memory"), false;
+    char path[4096];
+    cv_error err;
+    cv_status st = cv_file_write(cli_path(path, sizeof path, j->dir, "eval.json"), text, strlen(text), &err);
+    free(text);
+    return st == CV_OK || (cli_fail(&err), false);
 }
 
 static bool save_png(const cv_image *img, const eval_job *j, const char *name)

@@ -4,6 +4,7 @@
  * over include/cnnviz_explain.h: the numbers are the library's; this file
  * parses flags, prints, and draws. */
 #include "cli.h"
+#include "cnnviz_eval.h"
 #include "cnnviz_explain.h"
 #include "cnnviz_occlusion.h"
 #include "cnnviz_render.h"
@@ -26,9 +27,17 @@
  * 2 %); the colour bar shows the range drawn. */
 #define GRADIENT_DISPLAY_PERCENTILE 99.0
 
+/* The share of an --input's values that may fall outside 0..255 once its
+ * preprocessing is undone (rounding, a few stray values) before
+ * the picture is taken to be of another preprocessing. */
+#define INPUT_CLIPPED_SHARE 0.01
+
 static const cli_opt opts[] = {
     {"img", "image", "PATH", NULL, "image to explain (JPEG or PNG)"},
-    {"size", NULL, "S", "224", "input side for models without a fixed size"},
+    {"input", NULL, "X.npy", NULL,
+     "or the preprocessed model input itself (the model's layout, batch 1, as cnnviz eval --input takes); "
+     "pictures are drawn on the input with the preprocessing undone"},
+    {"size", NULL, "S", "224", "input side for models without a fixed size (--img)"},
     {"method", "methods", "M[,M...]", "gradcam",
      "saliency, inputxgrad, smoothgrad, ig, guided, gradcam, gradcam++, scorecam, guided-gradcam, rise; "
      "several separated by commas, or all"},
@@ -46,7 +55,12 @@ static const cli_opt opts[] = {
      "channel's mean of the input), or FILE.npy in the model input's shape"},
     {"grid", NULL, "N", "7", "rise: mask grid side"},
     {"keep", NULL, "P", "0.5", "rise: probability that a grid cell is kept"},
-    {"batch", NULL, "N", "0", "samples per batched pass (0: chosen from --max-memory)"},
+    {"batch", NULL, "N", "0",
+     "samples per batched pass, and with --eval inputs per pass (0: chosen from --max-memory)"},
+    {"eval", NULL, NULL, NULL,
+     "after each map, its deletion and insertion AUCs as cnnviz eval computes them: compare.csv, summary.json, "
+     "the captions and a table"},
+    {"eval-steps", NULL, "N", NULL, "--eval: curve steps, N + 1 inputs per curve (default: cnnviz eval's, 100)"},
     {"cmap", NULL, "NAME", "jet", "colour map: jet, rocket, viridis, magma, grey"},
     {"alpha", NULL, "A", "0.5", "overlay opacity of the map over the photo, 0..1"},
     {"out", NULL, "DIR", "out/explain", "output directory"},
@@ -57,12 +71,15 @@ static const cli_opt *const groups[] = {cli_model_opts, opts, cli_preprocess_opt
 /* ---- options ------------------------------------------------------------------ */
 
 typedef struct {
-    const char *img_path, *baseline;
+    const char *img_path, *input_path, *baseline;
+    const char *source;              /* what is explained, for messages: one of the two paths */
     cv_explain_method method[CV_EXPLAIN_COUNT];
     int n_methods;
     long samples, seed, steps, grid, batch;
     double sigma, keep, alpha;
     cv_cmap cmap;
+    bool eval;                       /* --eval: deletion and insertion of every map */
+    long eval_steps;
 } ex_opts;
 
 /* "gradcam,ig" or "all" -> the methods, each once, in the order given. */
@@ -96,8 +113,12 @@ static bool parse_opts(const cli_args *a, ex_opts *o)
 {
     memset(o, 0, sizeof *o);
     cv_error err;
-    o->img_path = cli_require(a, "img");
-    if (!o->img_path || !parse_methods(cli_str(a, "method"), o))
+    o->img_path = cli_str(a, "img");
+    o->input_path = cli_str(a, "input");
+    if (!o->img_path == !o->input_path)
+        return cli_error("give one of --img and --input"), false;
+    o->source = o->img_path ? o->img_path : o->input_path;
+    if (!parse_methods(cli_str(a, "method"), o))
         return false;
     if ((cli_given(a, "samples") && !cli_int(a, "samples", 1, 10000000, &o->samples)) ||
         !cli_float(a, "sigma", 0, 100, &o->sigma) || !cli_int(a, "seed", 0, 0x7fffffffL, &o->seed) ||
@@ -107,6 +128,14 @@ static bool parse_opts(const cli_args *a, ex_opts *o)
         return false;
     if (!(o->keep > 0))
         return cli_error("--keep must be in (0, 1], got %g", o->keep), false;
+    /* --steps is IG's; the curves' steps default to the library's, which
+     * is what cnnviz eval --steps defaults to */
+    o->eval = cli_flag(a, "eval");
+    o->eval_steps = cv_eval_defaults().steps;
+    if (cli_given(a, "eval-steps") && !cli_int(a, "eval-steps", 1, 100000, &o->eval_steps))
+        return false;
+    if (cli_given(a, "eval-steps") && !o->eval)
+        cli_note("--eval-steps is for --eval, which is not given; ignored");
     if (cv_cmap_from_name(&o->cmap, cli_str(a, "cmap"), &err) != CV_OK)
         return cli_fail(&err), false;
     o->baseline = cli_str(a, "baseline");
@@ -124,7 +153,7 @@ typedef struct {
     cv_preprocess pre;
     float *x, *baseline;             /* the model's input; IG's x' (NULL: zeros) */
     char baseline_desc[160];
-    cv_image original;               /* the photo as loaded */
+    cv_image original;               /* the photo as loaded, or the picture of --input */
     cv_image enlarged;               /* a small photo, enlarged for pictures */
     const cv_image *photo;           /* what overlays are drawn on: original or enlarged */
     cv_explainer *ex;
@@ -132,6 +161,7 @@ typedef struct {
     int target, layer;               /* layer: the CAM layer, -1 when none is used */
     char tname[256];                 /* the target's name, printable */
     cv_explain_result res[CV_EXPLAIN_COUNT];
+    cv_eval_curves curves[CV_EXPLAIN_COUNT]; /* --eval: each map's deletion and insertion */
     cv_image overlay[CV_EXPLAIN_COUNT]; /* for compare.png, at tile size */
     double t_start, t_load, t_forward;
 } ex_job;
@@ -140,6 +170,7 @@ static void job_free(ex_job *j)
 {
     for (int k = 0; k < CV_EXPLAIN_COUNT; k++) {
         cv_explain_result_free(&j->res[k]);
+        cv_eval_curves_free(&j->curves[k]);
         cv_image_free(&j->overlay[k]);
     }
     cv_explainer_free(j->ex);
@@ -252,11 +283,57 @@ static bool make_baseline(const cli_args *a, ex_job *j)
     return true;
 }
 
+/* --input: the picture is the input itself, the preprocessing of the flags
+ * (or the model's metadata) undone; one that preprocessing does not
+ * explain is drawn stretched from its minimum to its maximum instead. */
+static bool input_picture(ex_job *j)
+{
+    cv_error err;
+    long clipped;
+    size_t n = (size_t)j->g.channels * j->g.height * j->g.width;
+    if (cv_image_from_input(&j->original, j->x, &j->g, &j->pre, &clipped, &err) != CV_OK)
+        return cli_fail(&err), false;
+    if ((double)clipped <= INPUT_CLIPPED_SHARE * (double)n)
+        return true;
+    cli_note("--input: %ld of %zu values fall outside 0..255 once the '%s' preprocessing is undone (set "
+             "--preprocess); the pictures show the input stretched from its minimum to its maximum",
+             clipped, n, j->pre.name);
+    cv_image_free(&j->original);
+    if (cv_image_from_input(&j->original, j->x, &j->g, NULL, NULL, &err) != CV_OK)
+        return cli_fail(&err), false;
+    return true;
+}
+
+/* The model's input from --img (resized and preprocessed) or --input (as
+ * it is), and the picture overlays are drawn on: the photo, or a picture
+ * of the tensor; either enlarged when small. */
+static bool load_image(const cli_args *a, ex_job *j)
+{
+    if (j->opt.input_path) {
+        if (cli_given(a, "size"))
+            cli_note("--size is for --img; --input keeps its own size");
+        if (!cli_read_input_image(a, j->opt.input_path, j->m, &j->g, &j->x) || !input_picture(j))
+            return false;
+    } else if (!cli_input_geometry(a, j->m, "size", &j->g) ||
+               !(j->x = cli_image_input(a, j->m, j->opt.img_path, &j->g, &j->pre, &j->original))) {
+        return false;
+    }
+    j->photo = &j->original;
+    int side = j->original.w < j->original.h ? j->original.w : j->original.h;
+    if (side < MIN_PICTURE_SIDE) {
+        int f = (MIN_PICTURE_SIDE + side - 1) / side;
+        cv_error err;
+        if (cv_image_resize(&j->enlarged, &j->original, j->original.w * f, j->original.h * f, &err) != CV_OK)
+            return cli_fail(&err), false;
+        j->photo = &j->enlarged;
+    }
+    return true;
+}
+
 /* The model, its input, class names, --class, --layer and the baseline. */
 static bool load_inputs(const cli_args *a, ex_job *j)
 {
-    if (!cli_load_model(a, &j->m) || !cli_input_geometry(a, j->m, "size", &j->g) ||
-        !cli_preprocess(a, j->m, &j->pre))
+    if (!cli_load_model(a, &j->m) || !cli_preprocess(a, j->m, &j->pre))
         return false;
     if (!cli_labels(a, j->m, &j->labels) || !cli_resolve_class(cli_str(a, "class"), &j->labels, &j->target))
         return false;
@@ -267,18 +344,7 @@ static bool load_inputs(const cli_args *a, ex_job *j)
         else if ((j->layer = parse_layer(j->m, cli_str(a, "layer"))) < 0)
             return false;
     }
-    if (!(j->x = cli_image_input(a, j->m, j->opt.img_path, &j->g, &j->pre, &j->original)))
-        return false;
-    j->photo = &j->original;
-    int side = j->original.w < j->original.h ? j->original.w : j->original.h;
-    if (side < MIN_PICTURE_SIDE) {
-        int f = (MIN_PICTURE_SIDE + side - 1) / side;
-        cv_error err;
-        if (cv_image_resize(&j->enlarged, &j->original, j->original.w * f, j->original.h * f, &err) != CV_OK)
-            return cli_fail(&err), false;
-        j->photo = &j->enlarged;
-    }
-    return make_baseline(a, j);
+    return load_image(a, j) && make_baseline(a, j);
 }
 
 /* ---- running ------------------------------------------------------------------ */
@@ -326,7 +392,7 @@ static bool print_plan(ex_job *j)
         cli_note("%d class names for %d outputs", j->labels.n, n);
     if (j->target >= n)
         return cli_error("--class %d is out of range: the model has %d classes (0..%d)", j->target, n, n - 1), false;
-    printf("%s: top 5 of %d classes\n", j->opt.img_path, n);
+    printf("%s: top 5 of %d classes\n", j->opt.source, n);
     cli_print_top_classes(probs, n, &j->labels, 5);
     if (j->target < 0)
         j->target = cv_explainer_top_class(j->ex);
@@ -368,7 +434,33 @@ static void print_result(const ex_job *j, const cv_explain_result *r)
     fflush(stdout);
 }
 
-static bool run_methods(ex_job *j, cli_progress *pr)
+/* --eval: the deletion and insertion curves of method k's map for the
+ * class explained, by the library call cnnviz eval makes, so that the AUCs
+ * are the ones `cnnviz eval --map <method>/map.npy` reports. */
+static bool evaluate_map(const cli_args *a, ex_job *j, int k, cli_progress *pr)
+{
+    cv_eval_options o = cv_eval_defaults();
+    o.steps = (int)j->opt.eval_steps;
+    o.batch = (int)j->opt.batch;
+    if (!cli_max_memory(a, &o.max_memory))
+        return false;
+    o.progress = on_progress;
+    o.user = pr;
+    cv_shape shape = cli_input_shape(&j->g, 1);
+    cv_eval_curves *c = &j->curves[k];
+    cv_error err;
+    cli_progress_start(pr, "eval", 0);
+    cv_status st = cv_eval_curves_run(j->m, &shape, j->x, j->res[k].map, j->target, CV_EVAL_BOTH, &o, c, &err);
+    cli_progress_end(pr);
+    if (st != CV_OK)
+        return cli_fail(&err), false;
+    printf("  deletion AUC %.4f, insertion AUC %.4f (%d steps, %ld forward passes, %.2f s)\n", c->deletion_auc,
+           c->insertion_auc, c->steps, c->forwards, c->seconds);
+    fflush(stdout);
+    return true;
+}
+
+static bool run_methods(const cli_args *a, ex_job *j, cli_progress *pr)
 {
     for (int k = 0; k < j->opt.n_methods; k++) {
         cv_explain_method m = j->opt.method[k];
@@ -379,6 +471,8 @@ static bool run_methods(ex_job *j, cli_progress *pr)
         if (pr->done > 0) /* only batched methods report progress */
             cli_progress_end(pr);
         print_result(j, &j->res[k]);
+        if (j->opt.eval && !evaluate_map(a, j, k, pr))
+            return false;
     }
     return true;
 }
@@ -410,11 +504,16 @@ static bool display_range(const cv_explain_result *r, float *lo, float *hi)
     return true;
 }
 
-/* "gradcam: school bus (779), p = 0.9312" */
-static void caption_for(const ex_job *j, const cv_explain_result *r, char *buf, size_t len)
+/* "gradcam: school bus (779), p = 0.9312", and with --eval
+ * "; deletion AUC 0.1234, insertion AUC 0.7123" (c: the map's curves). */
+static void caption_for(const ex_job *j, const cv_explain_result *r, const cv_eval_curves *c, char *buf,
+                        size_t len)
 {
-    snprintf(buf, len, "%s: %.*s (%d), p = %.4f", cv_explain_method_name(r->method), (int)strcspn(j->tname, ","),
-             j->tname, r->target, r->probability);
+    int n = snprintf(buf, len, "%s: %.*s (%d), p = %.4f", cv_explain_method_name(r->method),
+                     (int)strcspn(j->tname, ","), j->tname, r->target, r->probability);
+    if (j->opt.eval && n >= 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, "; deletion AUC %.4f, insertion AUC %.4f", c->deletion_auc,
+                 c->insertion_auc);
 }
 
 static bool save_png(const cv_image *img, const char *caption, const char *dir, const char *name)
@@ -431,12 +530,13 @@ static bool save_png(const cv_image *img, const char *caption, const char *dir, 
 
 /* heatmap.png (the map at the input's resolution, with its colour bar) and
  * overlay.png (the map over the photo at its own size, colour bar, caption). */
-static bool save_pictures(const ex_job *j, const cv_explain_result *r, const char *dir, float lo, float hi)
+static bool save_pictures(const ex_job *j, int k, const char *dir, float lo, float hi)
 {
+    const cv_explain_result *r = &j->res[k];
     cv_error err;
     cv_image heat = {0}, over = {0}, barred = {0};
     char caption[512];
-    caption_for(j, r, caption, sizeof caption);
+    caption_for(j, r, &j->curves[k], caption, sizeof caption);
     bool ok = false;
     if (cv_render_heatmap(r->map, r->height, r->width, lo, hi, j->opt.cmap, 0, &heat, &err) != CV_OK ||
         cv_render_overlay_alpha(j->photo, r->map, r->height, r->width, lo, hi, j->opt.cmap, (float)j->opt.alpha,
@@ -461,17 +561,36 @@ static void tile_size(const cv_image *img, int *w, int *h)
     *h = (int)lround(img->h * s);
 }
 
-/* A tile with its label in a white band above (cv_render_caption; labels
- * are at most 17 characters, so every band is the same height). */
-static bool labelled_tile(const cv_image *img, const char *label, cv_image *out)
+/* A tile with its label in a white band above and, when footer is not
+ * NULL, that in a band below (cv_render_caption: labels and footers are at
+ * most 17 characters, drawn at scale 2 on a tile at least 224 pixels wide,
+ * so every tile is the same height). */
+static bool labelled_tile(const cv_image *img, const char *label, const char *footer, cv_image *out)
 {
     cv_error err;
-    if (cv_render_caption(img, label, out, &err) != CV_OK)
-        return cli_fail(&err), false;
-    return true;
+    cv_image top = {0};
+    cv_status st = cv_render_caption(img, label, footer ? &top : out, &err);
+    if (st == CV_OK && footer)
+        st = cv_render_caption_below(&top, footer, out, &err);
+    cv_image_free(&top);
+    return st == CV_OK || (cli_fail(&err), false);
 }
 
-/* compare.png: the photo and each method's overlay side by side, labelled. */
+/* --eval: a tile's footer, "del 0.12 ins 0.71" (17 characters: the most
+ * that fit at scale 2), with the photo's saying which way is better. */
+static const char *auc_footer(const ex_job *j, int k, char *buf, size_t len)
+{
+    if (!j->opt.eval)
+        return NULL;
+    if (k < 0)
+        return "del low, ins high";
+    snprintf(buf, len, "del %.2f ins %.2f", j->curves[k].deletion_auc, j->curves[k].insertion_auc);
+    return buf;
+}
+
+/* compare.png: the photo and each method's overlay, labelled, in a
+ * near-square grid on white with a short last row centred
+ * (cv_render_panels). */
 static bool save_compare(const ex_job *j)
 {
     int n = j->opt.n_methods + 1, tw, th;
@@ -487,13 +606,15 @@ static bool save_compare(const ex_job *j)
         cli_fail(&err);
         goto out;
     }
-    if (!labelled_tile(&photo, "image", &tiles[0]))
+    char footer[64];
+    if (!labelled_tile(&photo, "image", auc_footer(j, -1, footer, sizeof footer), &tiles[0]))
         goto out;
     for (int k = 0; k < j->opt.n_methods; k++)
-        if (!labelled_tile(&j->overlay[k], cv_explain_method_name(j->opt.method[k]), &tiles[k + 1]))
+        if (!labelled_tile(&j->overlay[k], cv_explain_method_name(j->opt.method[k]),
+                           auc_footer(j, k, footer, sizeof footer), &tiles[k + 1]))
             goto out;
-    int per_row = n <= 6 ? n : (n + 1) / 2;
-    if (cv_render_grid(tiles, n, tiles[0].w, tiles[0].h, per_row, 4, &grid, &err) != CV_OK) {
+    static const uint8_t white[3] = {255, 255, 255};
+    if (cv_render_panels(tiles, n, 0, 8, white, &grid, &err) != CV_OK) {
         cli_fail(&err);
         goto out;
     }
@@ -537,7 +658,7 @@ static bool write_method(ex_job *j, int k)
         cv_npy_write_f32(cli_path(path, sizeof path, dir, "map.npy"), &ms, r->map, &err) != CV_OK)
         return cli_fail(&err), false;
     float lo, hi;
-    if (!display_range(r, &lo, &hi) || !save_pictures(j, r, dir, lo, hi))
+    if (!display_range(r, &lo, &hi) || !save_pictures(j, k, dir, lo, hi))
         return false;
     if (j->opt.n_methods > 1) { /* the overlay again at tile size, for compare.png */
         int tw, th;
@@ -583,7 +704,8 @@ static void add_parameters(const ex_job *j, const cv_explain_result *r, cJSON *p
     }
     if (r->layer >= 0) {
         cJSON_AddNumberToObject(p, "layer", r->layer);
-        cJSON_AddStringToObject(p, "layer_name", cv_model_layer_name(j->m, r->layer));
+        char name[1024];
+        cJSON_AddStringToObject(p, "layer_name", cli_json_text(cv_model_layer_name(j->m, r->layer), name, sizeof name));
     }
 }
 
@@ -599,6 +721,13 @@ static cJSON *method_json(const ex_job *j, int k)
     cJSON_AddNumberToObject(o, "passes", (double)r->passes);
     cJSON_AddNumberToObject(o, "batch", r->batch);
     cJSON_AddNumberToObject(o, "seconds", r->seconds);
+    if (j->opt.eval) {
+        const cv_eval_curves *c = &j->curves[k];
+        cJSON_AddNumberToObject(o, "deletion_auc", c->deletion_auc);
+        cJSON_AddNumberToObject(o, "insertion_auc", c->insertion_auc);
+        cJSON_AddNumberToObject(o, "eval_steps", c->steps);
+        cJSON_AddNumberToObject(o, "eval_seconds", c->seconds);
+    }
     return o;
 }
 
@@ -608,11 +737,12 @@ static bool write_summary(const ex_job *j)
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "command", "explain");
     cJSON_AddStringToObject(root, "model", cv_model_path(j->m));
-    cJSON_AddStringToObject(root, "image", j->opt.img_path);
+    cJSON_AddStringToObject(root, j->opt.img_path ? "image" : "input", j->opt.source);
     cJSON_AddStringToObject(root, "preprocess", j->pre.name);
     cJSON *cls = cJSON_AddObjectToObject(root, "class");
     cJSON_AddNumberToObject(cls, "index", j->target);
-    cJSON_AddStringToObject(cls, "name", cli_label(&j->labels, j->target));
+    char name[1024];
+    cJSON_AddStringToObject(cls, "name", cli_json_text(cli_label(&j->labels, j->target), name, sizeof name));
     cJSON_AddNumberToObject(cls, "probability", j->res[0].probability);
     cJSON_AddNumberToObject(cls, "score", j->res[0].score);
     cJSON_AddStringToObject(cls, "score_is", cv_explainer_before_softmax(j->ex) ? "logit before the final Softmax"
@@ -639,6 +769,21 @@ static bool write_summary(const ex_job *j)
     return st == CV_OK || (cli_fail(&err), false);
 }
 
+/* --eval: compare.csv, one row per method: its AUCs and the seconds its
+ * map took (the curves' own time is in summary.json). */
+static bool write_compare_csv(const ex_job *j)
+{
+    char path[4200];
+    FILE *f = fopen(cli_path(path, sizeof path, j->dir, "compare.csv"), "w");
+    if (!f)
+        return cli_error("cannot write %s", path), false;
+    fprintf(f, "method,deletion_auc,insertion_auc,seconds\n");
+    for (int k = 0; k < j->opt.n_methods; k++)
+        fprintf(f, "%s,%.9g,%.9g,%.6f\n", cv_explain_method_name(j->opt.method[k]), j->curves[k].deletion_auc,
+                j->curves[k].insertion_auc, j->res[k].seconds);
+    return fclose(f) == 0 || (cli_error("cannot write %s", path), false);
+}
+
 static bool write_outputs(ex_job *j)
 {
     for (int k = 0; k < j->opt.n_methods; k++)
@@ -646,7 +791,20 @@ static bool write_outputs(ex_job *j)
             return false;
     if (j->opt.n_methods > 1 && !save_compare(j))
         return false;
+    if (j->opt.eval && !write_compare_csv(j))
+        return false;
     return write_summary(j);
+}
+
+/* --eval: the AUCs side by side, in the order the methods ran. */
+static void print_compare_table(const ex_job *j)
+{
+    printf("\n%-16s %13s %14s %9s\n", "method", "deletion AUC", "insertion AUC", "seconds");
+    for (int k = 0; k < j->opt.n_methods; k++)
+        printf("%-16s %13.4f %14.4f %9.2f\n", cv_explain_method_name(j->opt.method[k]), j->curves[k].deletion_auc,
+               j->curves[k].insertion_auc, j->res[k].seconds);
+    printf("(deletion: lower is more faithful; insertion: higher; %ld steps, as cnnviz eval)\n\n",
+           j->opt.eval_steps);
 }
 
 /* ---- the command -------------------------------------------------------------- */
@@ -666,7 +824,7 @@ static int run(const cli_args *a)
     if (!load_inputs(a, &j))
         goto out;
     j.t_load = cli_now() - j.t_start;
-    if (!create_explainer(a, &j, &pr) || !print_plan(&j) || !run_methods(&j, &pr))
+    if (!create_explainer(a, &j, &pr) || !print_plan(&j) || !run_methods(a, &j, &pr))
         goto out;
     double t_write = cli_now();
     if (!write_outputs(&j) || !cli_outset_commit(&set))
@@ -675,6 +833,8 @@ static int run(const cli_args *a)
     double methods = 0;
     for (int k = 0; k < j.opt.n_methods; k++)
         methods += j.res[k].seconds;
+    if (j.opt.eval)
+        print_compare_table(&j);
     printf("wrote %s/: %s\n", set.final, set.summary);
     printf("done in %.2f s: loading %.2f s, first forward %.2f s, %d method%s %.2f s, writing %.2f s\n",
            cli_now() - j.t_start, j.t_load, j.t_forward, j.opt.n_methods, j.opt.n_methods == 1 ? "" : "s", methods,
@@ -696,9 +856,13 @@ const cli_cmd cli_cmd_explain = {
     "[h, w] at the layer for gradcam, gradcam++ and scorecam; [H, W] for rise and guided-gradcam), map.npy "
     "(float32 [H, W] at the model input's resolution: what is drawn; max over channels of |attribution| for "
     "gradient methods, bilinear upsampling for CAM methods), heatmap.png and overlay.png (the map over the "
-    "original photo at its size (enlarged by a whole factor when under 224 px), with a colour bar and a caption; "
+    "original photo at its size (enlarged by a whole factor when under 224 px; with --input, on the input with "
+    "its preprocessing undone), with a colour bar and a caption; "
     "gradient maps are drawn up to their 99th "
     "percentile). Always --out/summary.json (class, score, probability, each method's parameters and time) "
-    "and, with several methods, --out/compare.png: the photo and every method's overlay side by side.",
+    "and, with several methods, --out/compare.png: the photo and every method's overlay side by side. "
+    "--eval runs deletion and insertion (as cnnviz eval, with its default of 100 steps; --eval-steps) on every "
+    "map, for the class explained: --out/compare.csv (method, deletion_auc, insertion_auc, seconds: the "
+    "method's time), the AUCs in summary.json and in the pictures' captions, and a table at the end.",
     groups, run,
 };

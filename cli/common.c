@@ -183,6 +183,15 @@ const char *cli_printable(const char *s, char *buf, size_t len)
     return buf;
 }
 
+const char *cli_json_text(const char *s, char *buf, size_t len)
+{
+    /* cJSON escapes quotes, backslashes and ASCII controls itself, but
+     * copies other bytes as they are: a name that is not valid UTF-8 would
+     * make the file invalid JSON */
+    size_t need = cv_escape(buf, len, s);
+    return need == strlen(s) ? s : buf; /* every escape lengthens the text */
+}
+
 float *cli_probabilities(const cv_tensor *out, int item, int *n_classes, bool *applied_softmax)
 {
     size_t total = cv_shape_numel(&out->shape);
@@ -259,6 +268,27 @@ bool cli_read_input(const cli_args *a, const char *path, const cv_model *m, cv_s
         *data = NULL;
         return false;
     }
+    return true;
+}
+
+bool cli_read_input_image(const cli_args *a, const char *path, const cv_model *m, cli_input_geom *g, float **x)
+{
+    cv_shape s;
+    if (!cli_read_input(a, path, m, &s, x))
+        return false;
+    int nhwc = cv_model_input_nhwc(m);
+    if (s.ndim != 4 || s.d[0] != 1) {
+        char buf[160];
+        cli_error("--input %s is %s: expected one image, %s", path, cv_shape_str(&s, buf, sizeof buf),
+                  nhwc ? "[1, H, W, C] (the model is channels-last)" : "[1, C, H, W]");
+        free(*x);
+        *x = NULL;
+        return false;
+    }
+    g->nhwc = nhwc;
+    g->channels = (int)s.d[nhwc ? 3 : 1];
+    g->height = (int)s.d[nhwc ? 1 : 2];
+    g->width = (int)s.d[nhwc ? 2 : 3];
     return true;
 }
 

@@ -187,8 +187,11 @@ void cv_eval_sanity_free(cv_eval_sanity *s);
  * restored) on labelled axes, the AUCs in the legend; either curve may be
  * NULL. */
 cv_status cv_eval_render_curves(const cv_eval_curves *c, const char *title, cv_image *out, cv_error *err);
-/* The sanity maps in a row, each labelled with k, the layer's name and the
- * rank correlation ("unchanged" when flagged). */
+/* The sanity maps as a labelled grid: the original map, then k = 1..L,
+ * each captioned with k, the end of the layer's name, the rank correlation
+ * (red, "same", when flagged unchanged) and the SSIM; the grid wraps into
+ * rows near 3:2 with a short last row centred (cv_render_panels). m may be
+ * NULL (no layer names). */
 cv_status cv_eval_render_sanity(const cv_model *m, const cv_eval_sanity *s, cv_image *out, cv_error *err);
 
 #ifdef __cplusplus

@@ -155,6 +155,16 @@ typedef enum {
 cv_status cv_input_from_image(float *out, const cv_image *img, const cv_input_geometry *g, const cv_preprocess *p,
                               cv_resize_mode mode, cv_error *err);
 
+/* One input item (g's layout) back to a g->width x g->height RGB picture:
+ * by p's inverse, pixel = (v std[c] + mean[c]) / scale, channels put back
+ * in RGB order, rounded and clamped to 0..255, *clipped (optional) set to
+ * how many values lay outside it (an input preprocessed otherwise than p
+ * says); p NULL: every channel stretched alike from the finite values'
+ * minimum and maximum to 0..255 (channel order as it is). A grey input
+ * gives a grey picture. */
+cv_status cv_image_from_input(cv_image *out, const float *x, const cv_input_geometry *g, const cv_preprocess *p,
+                              long *clipped, cv_error *err);
+
 /* ---- class labels ---------------------------------------------------------- */
 
 /* Class names, index = class. A labels file has one name per non-blank

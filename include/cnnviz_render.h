@@ -80,6 +80,8 @@ cv_status cv_render_colorbar(const cv_image *in, float vmin, float vmax, cv_cmap
  * '\n'): font scale 2 when the text fits in.w with 8 pixels either side,
  * else 1; the picture is widened, on white, when the text is wider. */
 cv_status cv_render_caption(const cv_image *in, const char *text, cv_image *out, cv_error *err);
+/* The same band under `in` (a panel's numbers below its picture). */
+cv_status cv_render_caption_below(const cv_image *in, const char *text, cv_image *out, cv_error *err);
 
 /* Tiles in a grid on black: n_per_side columns (<= 0: floor(sqrt(count)),
  * as the original tool), margin pixels between tiles (the original used 5)
@@ -89,6 +91,20 @@ cv_status cv_render_caption(const cv_image *in, const char *text, cv_image *out,
  * alpha is ignored). */
 cv_status cv_render_grid(const cv_image *tiles, int count, int tile_w, int tile_h, int n_per_side,
                          int margin, cv_image *out, cv_error *err);
+
+/* Panels side by side for comparing (labelled overlays, maps): cols
+ * columns (<= 0: cv_render_panel_columns), panel k in row k / cols, a short
+ * last row centred; every cell the size of the largest panel, a smaller
+ * panel centred across its cell and at its top; margin pixels between
+ * cells, none around; background bg. Panels may differ in size (1, 3 or 4
+ * channels; alpha is ignored). */
+cv_status cv_render_panels(const cv_image *panels, int count, int cols, int margin, const uint8_t bg[3],
+                           cv_image *out, cv_error *err);
+/* The columns cv_render_panels picks for count cells of panel_w x
+ * panel_h: the grid whose picture is nearest 3:2 (width to height, on a
+ * log scale), an empty cell in the last row counting as much as being a
+ * factor e^0.5 off. 7 square panels: 4 + 3; 11: 4 + 4 + 3; 6: 3 + 3. */
+int cv_render_panel_columns(int count, int panel_w, int panel_h, int margin);
 
 /* img blended with the colour-mapped map: out = (1 - alpha) img + alpha colour.
  * The map (rows x cols, any size) is resized bilinearly to img's size. */

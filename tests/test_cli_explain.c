@@ -11,6 +11,7 @@
 #include "cnnviz_io.h"
 #include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -178,7 +179,7 @@ static void test_every_method_matches_library(void)
     cv_explainer_free(ex);
     free(x);
     cv_model_free(m);
-    check_picture(out, "compare.png", 224 * 6, 224 * 2);
+    check_picture(out, "compare.png", 224 * 4, 224 * 3); /* 11 panels: 4 + 4 + 3 */
     char path[400];
     snprintf(path, sizeof path, "%s/summary.json", out);
     char *text = read_text(path);
@@ -244,6 +245,209 @@ static void test_bad_arguments(void)
     }
 }
 
+/* A number from a JSON file: root's key, or methods[index]'s when index >= 0. */
+static double json_number(const char *path, int index, const char *key)
+{
+    char *text = read_text(path);
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    cJSON *obj = index >= 0 ? cJSON_GetArrayItem(cJSON_GetObjectItem(root, "methods"), index) : root;
+    cJSON *v = cJSON_GetObjectItem(obj, key);
+    double x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    cJSON_Delete(root);
+    free(text);
+    return x;
+}
+
+/* compare.csv: the header, then one row per method in the order given. */
+static int read_compare_csv(const char *path, char names[][32], double *del, double *ins, int max)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    int n = 0;
+    if (!f)
+        return -1;
+    if (!fgets(line, sizeof line, f) || strcmp(line, "method,deletion_auc,insertion_auc,seconds\n") != 0)
+        n = -2;
+    double sec;
+    while (n >= 0 && n < max && fgets(line, sizeof line, f))
+        if (sscanf(line, "%31[^,],%lf,%lf,%lf", names[n], &del[n], &ins[n], &sec) == 4 && sec >= 0)
+            n++;
+    fclose(f);
+    return n;
+}
+
+/* cnnviz eval --map mdir/map.npy on the same image, class and steps: its
+ * AUCs equal del and ins (the same library call on the same input). */
+static void check_against_eval(const char *mdir, const char *steps, double del, double ins, const char *tag)
+{
+    char map[600], out[300], log[300], path[400];
+    snprintf(map, sizeof map, "%s/map.npy", mdir);
+    snprintf(out, sizeof out, "%s/eval-%s", dir, tag);
+    snprintf(log, sizeof log, "%s/eval-%s.log", dir, tag);
+    const char *args[] = {"eval", "--model", model, "--img", image, "--map", map, "--batch", "8",
+                          steps ? "--steps" : NULL, steps, NULL};
+    const char *tail[] = {"--out", out};
+    const char *argv[16];
+    int n = 0;
+    for (; args[n]; n++)
+        argv[n] = args[n];
+    argv[n++] = tail[0];
+    argv[n++] = tail[1];
+    argv[n] = NULL;
+    int rc = run_cli(log, argv);
+    if (rc != 0)
+        show_log(log);
+    REQUIRE(rc == 0, "cnnviz eval --map %s exited %d", map, rc);
+    snprintf(path, sizeof path, "%s/eval.json", out);
+    double ed = json_number(path, -1, "deletion_auc"), ei = json_number(path, -1, "insertion_auc");
+    printf("    %s: explain --eval deletion %.9f insertion %.9f; cnnviz eval %.9f %.9f\n", tag, del, ins, ed, ei);
+    CHECK(fabs(ed - del) <= 1e-6 && fabs(ei - ins) <= 1e-6,
+          "%s: explain --eval says deletion %.9g insertion %.9g, cnnviz eval %.9g %.9g", tag, del, ins, ed, ei);
+}
+
+/* --eval with several methods: compare.csv and summary.json hold each
+ * map's AUCs, the table is printed, and the AUCs are cnnviz eval's for
+ * that map (--eval-steps as eval's --steps; --batch fixed in both so the
+ * passes are the same). */
+static void test_eval_matches_cnnviz_eval(void)
+{
+    char out[300], log[300], path[400], mdir[400];
+    snprintf(out, sizeof out, "%s/evalmany", dir);
+    snprintf(log, sizeof log, "%s/evalmany.log", dir);
+    const char *args[] = {"explain", "--model", model, "--img", image, "--methods", "gradcam,saliency,rise",
+                          "--samples", SAMPLES, "--batch", "8", "--eval", "--eval-steps", "20", "--out", out, NULL};
+    int rc = run_cli(log, args);
+    if (rc != 0)
+        show_log(log);
+    REQUIRE(rc == 0, "cnnviz explain --eval exited %d", rc);
+    CHECK(file_contains(log, "deletion AUC  insertion AUC"), "the table of AUCs is not printed");
+    char names[8][32];
+    double del[8], ins[8];
+    snprintf(path, sizeof path, "%s/compare.csv", out);
+    int n = read_compare_csv(path, names, del, ins, 8);
+    REQUIRE(n == 3, "compare.csv: %d rows (-1: missing, -2: bad header), expected 3", n);
+    const char *want[] = {"gradcam", "saliency", "rise"};
+    snprintf(path, sizeof path, "%s/summary.json", out);
+    for (int k = 0; k < 3; k++) {
+        CHECK(strcmp(names[k], want[k]) == 0, "compare.csv row %d is %s, expected %s", k + 1, names[k], want[k]);
+        double sd = json_number(path, k, "deletion_auc"), si = json_number(path, k, "insertion_auc");
+        CHECK(fabs(sd - del[k]) <= 1e-8 && fabs(si - ins[k]) <= 1e-8,
+              "summary.json's AUCs for %s (%g, %g) are not compare.csv's (%g, %g)", want[k], sd, si, del[k], ins[k]);
+        CHECK(del[k] >= 0 && del[k] <= 1 && ins[k] >= 0 && ins[k] <= 1, "%s: AUCs %g %g outside [0, 1]", want[k],
+              del[k], ins[k]);
+    }
+    check_picture(out, "compare.png", 224 * 2, 224 * 2); /* 4 panels: 2 x 2 */
+    for (int k = 0; k < 2; k++) {
+        snprintf(mdir, sizeof mdir, "%s/%s", out, want[k]);
+        check_against_eval(mdir, "20", del[k], ins[k], want[k]);
+    }
+}
+
+/* --eval with one method and no --eval-steps: cnnviz eval's default
+ * steps (100) on both sides, compare.csv in --out itself. */
+static void test_eval_default_steps(void)
+{
+    char out[300], log[300], path[400];
+    snprintf(out, sizeof out, "%s/evalone", dir);
+    snprintf(log, sizeof log, "%s/evalone.log", dir);
+    const char *args[] = {"explain", "--model", model, "--img", image, "--method", "gradcam", "--batch", "8",
+                          "--eval", "--out", out, NULL};
+    int rc = run_cli(log, args);
+    if (rc != 0)
+        show_log(log);
+    REQUIRE(rc == 0, "cnnviz explain --method gradcam --eval exited %d", rc);
+    snprintf(path, sizeof path, "%s/summary.json", out);
+    double steps = json_number(path, 0, "eval_steps");
+    CHECK(steps == 100, "summary.json: eval_steps %g, expected cnnviz eval's default 100", steps);
+    char names[2][32];
+    double del[2], ins[2];
+    snprintf(path, sizeof path, "%s/compare.csv", out);
+    REQUIRE(read_compare_csv(path, names, del, ins, 2) == 1, "compare.csv does not hold one row");
+    check_against_eval(out, NULL, del[0], ins[0], "gradcam-default");
+}
+
+/* Largest per-channel difference of two pictures; -1 when their sizes differ
+ * or one cannot be read. */
+static int picture_diff(const char *a, const char *b)
+{
+    cv_image x = {0}, y = {0};
+    cv_error err;
+    int d = -1;
+    if (cv_image_load(&x, a, &err) == CV_OK && cv_image_load(&y, b, &err) == CV_OK && x.w == y.w && x.h == y.h &&
+        x.c == y.c) {
+        d = 0;
+        for (size_t i = 0; i < (size_t)x.w * x.h * x.c; i++)
+            d = abs(x.px[i] - y.px[i]) > d ? abs(x.px[i] - y.px[i]) : d;
+    }
+    cv_image_free(&x);
+    cv_image_free(&y);
+    return d;
+}
+
+/* --input X.npy, the tensor --img makes: the same maps as --img, and the
+ * pictures drawn on the input with its preprocessing undone, which for
+ * the 28 x 28 grey sneaker is the photo itself; a tensor that is not one
+ * image in the model's layout, or both --img and --input, fail. */
+static void test_input_tensor(void)
+{
+    char npy[300], out_img[300], out_npy[300], log[300], a[400], b[400];
+    cv_model *m = NULL;
+    cv_error err;
+    REQUIRE(cv_model_load(&m, model, NULL, &err) == CV_OK, "%s", err.msg);
+    float *x;
+    cv_explainer *ex = library_explainer(m, &x);
+    cv_explainer_free(ex);
+    cv_input_geometry g;
+    REQUIRE(x && cv_model_input_geometry(m, 0, 0, &g, &err) == CV_OK, "%s", err.msg);
+    cv_shape s = cv_input_shape(&g, 1);
+    snprintf(npy, sizeof npy, "%s/sneaker_input.npy", dir);
+    CHECK(cv_npy_write_f32(npy, &s, x, &err) == CV_OK, "%s", err.msg);
+    free(x);
+    cv_model_free(m);
+    snprintf(out_img, sizeof out_img, "%s/from-img", dir);
+    snprintf(out_npy, sizeof out_npy, "%s/from-npy", dir);
+    snprintf(log, sizeof log, "%s/from-npy.log", dir);
+    const char *by_img[] = {"explain", "--model", model, "--img", image, "--methods", "saliency,gradcam", "--out",
+                            out_img, NULL};
+    const char *by_npy[] = {"explain", "--model", model, "--input", npy, "--methods", "saliency,gradcam", "--out",
+                            out_npy, NULL};
+    int rc1 = run_cli(log, by_img), rc2 = run_cli(log, by_npy);
+    if (rc2 != 0)
+        show_log(log);
+    REQUIRE(rc1 == 0 && rc2 == 0, "explain --img exited %d, --input %d", rc1, rc2);
+    CHECK(file_contains(log, "sneaker_input.npy: top 5"), "the input is not named in the output");
+    const char *files[] = {"saliency/map.npy", "gradcam/map.npy", "gradcam/overlay.png", "compare.png"};
+    for (int k = 0; k < 4; k++) {
+        snprintf(a, sizeof a, "%s/%s", out_img, files[k]);
+        snprintf(b, sizeof b, "%s/%s", out_npy, files[k]);
+        if (strstr(files[k], ".npy")) {
+            cv_shape sa, sb;
+            float *va = NULL, *vb = NULL;
+            bool same = cv_npy_read(a, &sa, &va, &err) == CV_OK && cv_npy_read(b, &sb, &vb, &err) == CV_OK &&
+                        cv_shape_equal(&sa, &sb) && memcmp(va, vb, cv_shape_numel(&sa) * sizeof(float)) == 0;
+            CHECK(same, "%s: --input's map is not --img's", files[k]);
+            free(va);
+            free(vb);
+        } else {
+            int d = picture_diff(a, b);
+            printf("    %s: --input's picture differs from --img's by at most %d\n", files[k], d);
+            CHECK(d >= 0 && d <= 1, "%s: --input's picture differs from --img's by %d", files[k], d);
+        }
+    }
+    snprintf(a, sizeof a, "%s/summary.json", out_npy);
+    CHECK(file_contains(a, "\"input\":"), "summary.json does not name the input");
+    /* a map is no input; both sources at once */
+    snprintf(a, sizeof a, "%s/saliency/map.npy", out_npy);
+    snprintf(b, sizeof b, "%s/bad-input", dir);
+    const char *bad1[] = {"explain", "--model", model, "--input", a, "--out", b, NULL};
+    const char *bad2[] = {"explain", "--model", model, "--input", npy, "--img", image, "--out", b, NULL};
+    int rc = run_cli(log, bad1);
+    CHECK((rc == 1 || rc == 2) && file_contains(log, "map.npy"), "a [28, 28] --input: exit %d", rc);
+    rc = run_cli(log, bad2);
+    CHECK(rc == 2 && file_contains(log, "give one of --img and --input"), "--img and --input: exit %d", rc);
+    CHECK(access(b, F_OK) != 0, "a failed run left %s", b);
+}
+
 /* Real model: Grad-CAM of SqueezeNet on the bus explains "school bus". */
 static void test_squeezenet_bus(void)
 {
@@ -267,7 +471,7 @@ static void test_squeezenet_bus(void)
     char mdir[512];
     snprintf(mdir, sizeof mdir, "%s/gradcam", out);
     check_picture(mdir, "overlay.png", 220, 165); /* the photo's own size */
-    check_picture(out, "compare.png", 224 * 3, 224);
+    check_picture(out, "compare.png", 224 * 2, 224 * 2); /* 3 landscape panels: 2 + 1 */
 }
 
 int main(int argc, char **argv)
@@ -284,6 +488,9 @@ int main(int argc, char **argv)
     RUN(test_every_method_matches_library);
     RUN(test_class_by_name);
     RUN(test_bad_arguments);
+    RUN(test_eval_matches_cnnviz_eval);
+    RUN(test_eval_default_steps);
+    RUN(test_input_tensor);
     RUN(test_squeezenet_bus);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -12,6 +12,7 @@
 #include "../src/core/graph.h"
 #include "lib/netbuild.h"
 #include "lib/test.h"
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,6 +388,85 @@ static void test_cli(void)
         fprintf(stderr, "    could not remove %s\n", dir);
 }
 
+/* sanity.png: the original and k = 1..L as a grid that wraps: 26 layers
+ * (SqueezeNet's) in rows of 9, not one strip 27 maps wide; each map drawn
+ * at the top of its panel with its caption under it; 2 layers in a row. */
+static void test_sanity_picture(void)
+{
+    enum { L = 26, H = 6, W = 5 };
+    float maps[(L + 1) * H * W];
+    double r[L], ssim[L];
+    int layer[L], unchanged[L];
+    for (int i = 0; i < (L + 1) * H * W; i++)
+        maps[i] = (float)((i * 7919) % 13);
+    for (int k = 0; k < L; k++)
+        r[k] = 0.5, ssim[k] = 0.25, layer[k] = k, unchanged[k] = k == 0;
+    cv_eval_sanity s = {CV_EXPLAIN_SALIENCY, 3, H, W, L, layer, maps, r, ssim, unchanged, 0};
+    cv_image pic;
+    cv_error err;
+    REQUIRE(cv_eval_render_sanity(NULL, &s, &pic, &err) == CV_OK, "%s", err.msg);
+    printf("    26 layers: %d x %d pixels\n", pic.w, pic.h);
+    CHECK(pic.w < 2000 && pic.h > 600 && pic.w > pic.h, "26 layers drawn %d x %d: not a wrapped grid", pic.w, pic.h);
+    cv_image_free(&pic);
+    s.n_layers = 2;
+    REQUIRE(cv_eval_render_sanity(NULL, &s, &pic, &err) == CV_OK, "%s", err.msg);
+    CHECK(pic.h < 400, "2 layers drawn %d high: not one row", pic.h);
+    cv_image_free(&pic);
+    s.n_layers = 0;
+    CHECK(cv_eval_render_sanity(NULL, &s, &pic, &err) == CV_ERR_INVALID, "no layers accepted");
+}
+
+/* eval.json is JSON whatever the class names hold: a labels file whose
+ * names have quotes, a backslash and a byte that is not UTF-8 gives a
+ * file cJSON parses back, with the first two names as they were and the
+ * third in its printable form; the pointing game and the sanity check's
+ * entries are there too. */
+static void test_cli_json_escaping(void)
+{
+    char dir[128], cmd[2048], path[256];
+    REQUIRE(test_make_tmpdir(dir, sizeof dir, "eval-json"), "no scratch folder");
+    static const char *names[5] = {"say \"cheese\"", "back\\slash \"and\" quote", "caf\xe9", "d", "e"};
+    snprintf(path, sizeof path, "%s/labels.txt", dir);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f, "cannot write %s", path);
+    for (int k = 0; k < 5; k++)
+        fprintf(f, "%s\n", names[k]);
+    fclose(f);
+    for (int target = 0; target < 3; target++) {
+        snprintf(cmd, sizeof cmd,
+                 "%s eval --model " DIR "/nhwc.onnx --input " DIR "/nhwc_input.npy --map " DIR "/map_smooth.npy "
+                 "--class %d --steps 4 --labels %s/labels.txt --pointing 0,0,12,10 --sanity --out %s/out%d "
+                 "> %s/log 2>&1",
+                 cli_path_buf, target, dir, dir, target, dir);
+        int rc = system(cmd);
+        REQUIRE(rc == 0, "cnnviz eval exited %d (%s)", rc, cmd);
+        snprintf(path, sizeof path, "%s/out%d/eval.json", dir, target);
+        uint8_t *text = NULL;
+        size_t len;
+        cv_error err;
+        REQUIRE(cv_file_read_all(path, "eval.json", 1 << 20, &text, &len, &err) == CV_OK, "%s", err.msg);
+        cJSON *root = cJSON_ParseWithLength((const char *)text, len);
+        cJSON *name = cJSON_GetObjectItem(root, "class_name");
+        const char *want = target == 2 ? "caf\\xe9" : names[target];
+        CHECK(root != NULL, "eval.json does not parse:\n%s", (const char *)text);
+        CHECK(cJSON_IsString(name) && strcmp(name->valuestring, want) == 0, "class_name is %s, expected %s",
+              cJSON_IsString(name) ? name->valuestring : "(none)", want);
+        cJSON *pointing = cJSON_GetObjectItem(root, "pointing"), *sanity = cJSON_GetObjectItem(root, "sanity");
+        CHECK(cJSON_GetArraySize(pointing) == 1 && cJSON_IsBool(cJSON_GetObjectItem(cJSON_GetArrayItem(pointing, 0),
+                                                                                   "hit")),
+              "eval.json: no pointing entry");
+        CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(sanity, "layers")) >= 1, "eval.json: no sanity layers");
+        CHECK(cJSON_IsNumber(cJSON_GetObjectItem(root, "deletion_auc")), "eval.json: no deletion AUC");
+        if (target == 1)
+            printf("    class_name %s read back from eval.json\n", name ? name->valuestring : "-");
+        cJSON_Delete(root);
+        free(text);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "    could not remove %s\n", dir);
+}
+
 /* Captum's occlusion attribution on a 4 x 4 input, 2 x 2 windows at
  * stride 1 (3 x 3 positions): pixel (0, 0) is under window (0, 0) only,
  * pixel (1, 1) under the four windows (0..1, 0..1). */
@@ -425,5 +505,7 @@ int main(int argc, char **argv)
     RUN(test_sanity_known);
     RUN(test_occlusion_attribution);
     RUN(test_cli);
+    RUN(test_cli_json_escaping);
+    RUN(test_sanity_picture);
     return test_summary("eval");
 }

@@ -161,11 +161,59 @@ static void test_value_matches_image(void)
     CHECK(mismatches == 0, "%d values differ", mismatches);
 }
 
+/* cv_image_from_input undoes each preset (and BGR) in both layouts: the
+ * pixels come back exactly; a grey input gives grey; values another
+ * preprocessing made are counted as clipped; without a preprocessing the
+ * input is stretched from its minimum to its maximum. */
+static void test_input_to_image(void)
+{
+    const char *names[] = {"raw", "caffe", "tf", "torch", "unit"};
+    cv_image img = image4(), back;
+    cv_error err;
+    float x[12];
+    long clipped;
+    for (int k = 0; k < 5; k++)
+        for (int nhwc = 0; nhwc < 2; nhwc++) {
+            cv_preprocess p;
+            REQUIRE(cv_preprocess_preset(&p, names[k], &err) == CV_OK, "%s", err.msg);
+            cv_input_geometry g = {3, 2, 2, nhwc};
+            cv_preprocess_image(&p, &img, 3, nhwc, x);
+            REQUIRE(cv_image_from_input(&back, x, &g, &p, &clipped, &err) == CV_OK, "%s", err.msg);
+            int bad = 0;
+            for (int i = 0; i < 12; i++)
+                bad += back.px[i] != px4[i];
+            CHECK(bad == 0 && clipped == 0 && back.w == 2 && back.h == 2 && back.c == 3,
+                  "%s nhwc=%d: %d pixels differ, %ld clipped", names[k], nhwc, bad, clipped);
+            cv_image_free(&back);
+        }
+    cv_preprocess raw, unit;
+    cv_preprocess_preset(&raw, "raw", &err);
+    cv_preprocess_preset(&unit, "unit", &err);
+    float grey[4] = {0, 100, 200, 255};
+    cv_input_geometry g1 = {1, 2, 2, 0};
+    REQUIRE(cv_image_from_input(&back, grey, &g1, &raw, &clipped, &err) == CV_OK, "%s", err.msg);
+    CHECK(back.px[3] == 100 && back.px[4] == 100 && back.px[5] == 100 && back.px[9] == 255 && clipped == 0,
+          "grey: %d %d %d", back.px[3], back.px[4], back.px[5]);
+    cv_image_free(&back);
+    /* 0..255 values read as unit (0..1) preprocessing: all but the 0 clip */
+    REQUIRE(cv_image_from_input(&back, grey, &g1, &unit, &clipped, &err) == CV_OK, "%s", err.msg);
+    CHECK(clipped == 3, "%ld values clipped, expected 3", clipped);
+    cv_image_free(&back);
+    float spread[4] = {-2, -1, 0, 2};
+    REQUIRE(cv_image_from_input(&back, spread, &g1, NULL, NULL, &err) == CV_OK, "%s", err.msg);
+    CHECK(back.px[0] == 0 && back.px[3] == 64 && back.px[6] == 128 && back.px[9] == 255, "stretched: %d %d %d %d",
+          back.px[0], back.px[3], back.px[6], back.px[9]);
+    cv_image_free(&back);
+    cv_input_geometry g2 = {2, 2, 2, 0};
+    CHECK(cv_image_from_input(&back, x, &g2, &raw, NULL, &err) == CV_ERR_INVALID, "2 channels accepted");
+}
+
 int main(void)
 {
     RUN(test_presets);
     RUN(test_overrides);
     RUN(test_grey);
     RUN(test_value_matches_image);
+    RUN(test_input_to_image);
     return test_summary("preprocess");
 }

@@ -267,6 +267,20 @@ static void test_caption(void)
             bad += !same_rgb(pix(&out, x + ox, y + band), pix(&in, x, y));
     CHECK(bad == 0, "%d image pixels changed", bad);
     cv_image_free(&out);
+    /* below: the picture at the top, the same band under it, text in it */
+    REQUIRE(cv_render_caption_below(&in, "del 0.12 ins 0.71", &out, &err) == CV_OK, "%s", err.msg);
+    ox = (out.w - in.w) / 2;
+    bad = 0;
+    for (int y = 0; y < in.h; y++)
+        for (int x = 0; x < in.w; x++)
+            bad += !same_rgb(pix(&out, x + ox, y), pix(&in, x, y));
+    int ink = 0;
+    for (int y = in.h; y < out.h; y++)
+        for (int x = 0; x < out.w; x++)
+            ink += pix(&out, x, y)[0] < 128;
+    CHECK(bad == 0 && out.h - in.h >= 10 && ink > 0, "below: %d image pixels changed, band %d, %d dark pixels",
+          bad, out.h - in.h, ink);
+    cv_image_free(&out);
     cv_image_free(&in);
 }
 
@@ -319,6 +333,56 @@ static void test_grid(void)
 }
 
 /* ---- overlays ---------------------------------------------------------------------------- */
+
+/* cv_render_panel_columns: near 3:2, few empty cells. */
+static void test_panel_columns(void)
+{
+    /* count, square panels -> columns */
+    static const int want[][2] = {{1, 1}, {2, 2}, {3, 3}, {4, 2}, {5, 3}, {6, 3}, {7, 4},
+                                  {8, 4}, {9, 3}, {10, 5}, {11, 4}, {12, 4}, {13, 5}};
+    for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
+        int cols = cv_render_panel_columns(want[k][0], 100, 100, 8);
+        CHECK(cols == want[k][1], "%d square panels: %d columns, expected %d", want[k][0], cols, want[k][1]);
+    }
+    /* tall panels (a map with a caption under it) take more columns; 27
+     * sanity maps of 180 x 240 fill 9 x 3 */
+    int c27 = cv_render_panel_columns(27, 180, 240, 12);
+    CHECK(c27 == 9, "27 panels of 180 x 240: %d columns, expected 9", c27);
+}
+
+/* cv_render_panels: a short last row centred, smaller panels centred in
+ * their cells at the top, the background around them. */
+static void test_panels(void)
+{
+    enum { N = 5, M = 6 };
+    cv_image p[N];
+    cv_error err;
+    for (int k = 0; k < N; k++) { /* panel 4 is smaller: 10 x 6 instead of 20 x 10 */
+        int w = k == 4 ? 10 : 20, h = k == 4 ? 6 : 10;
+        REQUIRE(cv_image_alloc(&p[k], w, h, k == 1 ? 1 : 3, &err) == CV_OK, "%s", err.msg);
+        memset(p[k].px, 10 + 10 * k, (size_t)w * h * p[k].c);
+    }
+    static const uint8_t bg[3] = {255, 255, 255};
+    cv_image out;
+    REQUIRE(cv_render_panels(p, N, 3, M, bg, &out, &err) == CV_OK, "%s", err.msg);
+    CHECK(out.w == 3 * 20 + 2 * M && out.h == 2 * 10 + M && out.c == 3, "%d x %d", out.w, out.h);
+    /* row 2 holds panels 3 and 4, shifted by half a cell: x0 = (20 + M) / 2 */
+    int x3 = (20 + M) / 2, x4 = x3 + 20 + M + 5, y2 = 10 + M;
+    CHECK(pix(&out, 0, 0)[0] == 10 && pix(&out, 20 + M, 0)[1] == 20 && pix(&out, 2 * (20 + M), 9)[2] == 30,
+          "first row misplaced");
+    CHECK(pix(&out, x3, y2)[0] == 40 && pix(&out, x3 + 19, y2 + 9)[0] == 40, "panel 3 not centred in the row");
+    CHECK(pix(&out, x3 - 1, y2)[0] == 255, "left of the short row is not the background");
+    CHECK(pix(&out, x4, y2)[0] == 50 && pix(&out, x4 + 9, y2 + 5)[0] == 50 && pix(&out, x4, y2 + 6)[0] == 255 &&
+              pix(&out, x4 - 1, y2)[0] == 255,
+          "the smaller panel is not centred across its cell at the top");
+    cv_image_free(&out);
+    CHECK(cv_render_panels(p, 0, 0, M, bg, &out, &err) == CV_ERR_INVALID, "no panels accepted");
+    cv_image_free(&p[2]);
+    CHECK(cv_render_panels(p, N, 0, M, bg, &out, &err) == CV_ERR_INVALID && strstr(err.msg, "panel 2"), "%s",
+          err.msg);
+    for (int k = 0; k < N; k++)
+        cv_image_free(&p[k]);
+}
 
 static void test_overlays(void)
 {
@@ -694,6 +758,8 @@ int main(void)
     RUN(test_heatmap);
     RUN(test_caption);
     RUN(test_grid);
+    RUN(test_panel_columns);
+    RUN(test_panels);
     RUN(test_overlays);
     RUN(test_labels);
     RUN(test_gif_exact_colours);

@@ -238,3 +238,55 @@ cv_status cv_input_from_image(float *out, const cv_image *img, const cv_input_ge
     cv_image_free(&sized);
     return CV_OK;
 }
+
+/* ---- model input back to a picture ----------------------------------------- */
+
+/* Value v of channel c back to a 0..255 pixel by p's inverse, rounded and
+ * clamped; *clipped counts the values the clamp changed by more than half
+ * a level (an input another preprocessing made). */
+static uint8_t cv_unpre(const cv_preprocess *p, float v, int c, long *clipped)
+{
+    double pixel = ((double)v * p->std[c] + p->mean[c]) / p->scale;
+    if (!(pixel >= -0.5 && pixel <= 255.5)) /* NaN too */
+        ++*clipped;
+    return (uint8_t)(pixel >= 0 && pixel <= 255 ? lround(pixel) : pixel > 255 ? 255 : 0);
+}
+
+/* The range of the finite values, and 255 / its width. */
+static void cv_input_stretch(const float *x, size_t n, float *lo, double *gain)
+{
+    float a = INFINITY, b = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(x[i]))
+            a = x[i] < a ? x[i] : a, b = x[i] > b ? x[i] : b;
+    *lo = a <= b ? a : 0;
+    *gain = a < b ? 255.0 / ((double)b - a) : 0;
+}
+
+cv_status cv_image_from_input(cv_image *out, const float *x, const cv_input_geometry *g, const cv_preprocess *p,
+                              long *clipped, cv_error *err)
+{
+    memset(out, 0, sizeof *out);
+    long dummy = 0, *clip = clipped ? clipped : &dummy;
+    *clip = 0;
+    if (g->channels != 1 && g->channels != 3)
+        return cv_fail(err, CV_ERR_INVALID, "a picture of the input needs 1 or 3 channels, not %d", g->channels);
+    cv_status st = cv_image_alloc(out, g->width, g->height, 3, err);
+    if (st != CV_OK)
+        return st;
+    size_t hw = (size_t)g->width * g->height;
+    float lo;
+    double gain;
+    cv_input_stretch(x, hw * g->channels, &lo, &gain);
+    for (size_t i = 0; i < hw; i++)
+        for (int c = 0; c < g->channels; c++) {
+            float v = x[g->nhwc ? i * g->channels + c : c * hw + i];
+            double s = isfinite(v) ? (v - lo) * gain : 0;
+            uint8_t px = p ? cv_unpre(p, v, c, clip) : (uint8_t)lround(s > 255 ? 255 : s);
+            if (g->channels == 1) /* grey: the same value in R, G and B */
+                out->px[i * 3] = out->px[i * 3 + 1] = out->px[i * 3 + 2] = px;
+            else /* fed channel c is RGB channel 2 - c when fed BGR */
+                out->px[i * 3 + (p && p->bgr ? 2 - c : c)] = px;
+        }
+    return CV_OK;
+}

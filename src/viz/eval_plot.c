@@ -142,9 +142,10 @@ cv_status cv_eval_render_curves(const cv_eval_curves *c, const char *title, cv_i
 
 #define TILE 168
 #define GAP 12
-#define LABEL_H 56
+#define LABEL_H 78  /* three lines under a map: k and the layer, r, SSIM */
+#define TITLE_H 40
 
-/* Map k (nearest-neighbour to TILE x TILE, scaled by its own range, viridis) at x. */
+/* Map k (nearest-neighbour to TILE x TILE, scaled by its own range, viridis) at (x0, y0). */
 static void draw_map(cv_image *img, const float *map, int h, int w, int x0, int y0)
 {
     size_t n = (size_t)h * w;
@@ -159,35 +160,83 @@ static void draw_map(cv_image *img, const float *map, int h, int w, int x0, int 
         }
 }
 
+/* Panel k: the map, then "k=3" with the end of the layer's name beside it
+ * ("features.5/Conv" says more than "/net/"), the rank correlation (red
+ * and "same" when flagged) and the SSIM; the original map says what the
+ * others are compared with. */
+static cv_status sanity_panel(const cv_model *m, const cv_eval_sanity *s, int k, cv_image *out, cv_error *err)
+{
+    cv_status st = cv_image_alloc(out, TILE, TILE + LABEL_H, 3, err);
+    if (st != CV_OK)
+        return st;
+    memset(out->px, 255, (size_t)out->w * out->h * 3);
+    draw_map(out, s->maps + (size_t)k * s->height * s->width, s->height, s->width, 0, 0);
+    char a[32], r[48], q[48];
+    int y = TILE + 6;
+    if (k == 0) {
+        cv_render_text(out, 0, y, "original", 2, black);
+        cv_render_text(out, 0, y + 24, "the map compared", 1, black);
+        return CV_OK;
+    }
+    bool same = s->unchanged[k - 1];
+    snprintf(a, sizeof a, "k=%d", k);
+    snprintf(r, sizeof r, "r=%.2f%s", s->rank_correlation[k - 1], same ? " same" : "");
+    snprintf(q, sizeof q, "SSIM %.2f", s->ssim[k - 1]);
+    cv_render_text(out, 0, y, a, 2, black);
+    const char *name = m ? cv_model_layer_name(m, s->layer[k - 1]) : NULL;
+    if (name) {
+        int room = (TILE - cv_render_text_width(a, 2) - 8) / CV_FONT_ADVANCE;
+        size_t len = strlen(name);
+        cv_render_text(out, cv_render_text_width(a, 2) + 8, y + 4,
+                       len > (size_t)room && room > 0 ? name + len - room : name, 1, black);
+    }
+    cv_render_text(out, 0, y + 24, r, 2, same ? del_rgb : black);
+    cv_render_text(out, 0, y + 48, q, 2, black);
+    return CV_OK;
+}
+
+/* The panels in a near-3:2 grid (cv_render_panels: many layers wrap into
+ * rows, a short last row centred), with the title above and a margin. */
+static cv_status sanity_sheet(const cv_image *panels, int n, const char *title, cv_image *out, cv_error *err)
+{
+    cv_image grid = {0};
+    cv_status st = cv_render_panels(panels, n, 0, GAP, white, &grid, err);
+    if (st == CV_OK && (int64_t)grid.w + 2 * GAP > CV_IMAGE_MAX_SIDE)
+        st = cv_fail(err, CV_ERR_LIMIT, "sanity: the picture would be too large");
+    int W = grid.w + 2 * GAP, tw = cv_render_text_width(title, 2) + 2 * GAP;
+    if (st == CV_OK)
+        st = cv_image_alloc(out, W > tw ? W : tw, TITLE_H + grid.h + GAP, 3, err);
+    if (st == CV_OK) {
+        memset(out->px, 255, (size_t)out->w * out->h * 3);
+        cv_render_text(out, GAP, 12, title, 2, black);
+        int ox = (out->w - grid.w) / 2;
+        for (int y = 0; y < grid.h; y++)
+            memcpy(out->px + ((size_t)(TITLE_H + y) * out->w + ox) * 3, grid.px + (size_t)y * grid.w * 3,
+                   (size_t)grid.w * 3);
+    }
+    cv_image_free(&grid);
+    return st;
+}
+
 cv_status cv_eval_render_sanity(const cv_model *m, const cv_eval_sanity *s, cv_image *out, cv_error *err)
 {
     memset(out, 0, sizeof *out);
     if (!s || !s->maps || s->n_layers < 1)
         return cv_fail(err, CV_ERR_INVALID, "sanity: no maps to draw");
-    int n = s->n_layers + 1, W = GAP + n * (TILE + GAP), H = 40 + TILE + LABEL_H;
-    cv_status st = cv_image_alloc(out, W, H, 3, err);
-    if (st != CV_OK)
-        return st;
-    memset(out->px, 255, (size_t)W * H * 3);
-    char title[160], a[32], b[48];
+    int n = s->n_layers + 1;
+    cv_image *panels = calloc((size_t)n, sizeof *panels);
+    if (!panels)
+        return cv_fail(err, CV_ERR_NOMEM, "sanity: out of memory");
+    cv_status st = CV_OK;
+    for (int k = 0; k < n && st == CV_OK; k++)
+        st = sanity_panel(m, s, k, &panels[k], err);
+    char title[160];
     snprintf(title, sizeof title, "%s of class %d after re-drawing the last k layers' weights",
              cv_explain_method_name(s->method), s->target);
-    cv_render_text(out, GAP, 12, title, 2, black);
-    for (int k = 0; k < n; k++) {
-        int x = GAP + k * (TILE + GAP), y = 40;
-        draw_map(out, s->maps + (size_t)k * s->height * s->width, s->height, s->width, x, y);
-        const char *name = k > 0 && m ? cv_model_layer_name(m, s->layer[k - 1]) : NULL;
-        bool same = k > 0 && s->unchanged[k - 1];
-        snprintf(a, sizeof a, k == 0 ? "original" : "k=%d", k);
-        snprintf(b, sizeof b, "r=%.2f%s", k == 0 ? 1.0 : s->rank_correlation[k - 1], same ? " same" : "");
-        cv_render_text(out, x, y + TILE + 6, a, 2, black);
-        if (name) { /* its end, as much as fits beside k: "features.5/Conv" says more than "/net/" */
-            int room = (TILE - cv_render_text_width(a, 2) - 8) / CV_FONT_ADVANCE;
-            size_t len = strlen(name);
-            cv_render_text(out, x + cv_render_text_width(a, 2) + 8, y + TILE + 10,
-                           len > (size_t)room && room > 0 ? name + len - room : name, 1, black);
-        }
-        cv_render_text(out, x, y + TILE + 28, b, 2, same ? del_rgb : black);
-    }
-    return CV_OK;
+    if (st == CV_OK)
+        st = sanity_sheet(panels, n, title, out, err);
+    for (int k = 0; k < n; k++)
+        cv_image_free(&panels[k]);
+    free(panels);
+    return st;
 }

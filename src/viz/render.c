@@ -403,7 +403,8 @@ cv_status cv_render_colorbar(const cv_image *in, float vmin, float vmax, cv_cmap
 
 /* ---- caption ------------------------------------------------------------------ */
 
-cv_status cv_render_caption(const cv_image *in, const char *text, cv_image *out, cv_error *err)
+/* The band above the picture (below = 0) or under it (below = 1). */
+static cv_status caption_band(const cv_image *in, const char *text, int below, cv_image *out, cv_error *err)
 {
     memset(out, 0, sizeof *out);
     if (!in->px || in->c < 1 || in->c > 4)
@@ -421,18 +422,30 @@ cv_status cv_render_caption(const cv_image *in, const char *text, cv_image *out,
     if (st != CV_OK)
         return st;
     cv_fill_all(out, 255);
-    int ox = (W - in->w) / 2;
+    int ox = (W - in->w) / 2, oy = below ? 0 : band;
     for (int y = 0; y < in->h; y++)
         for (int x = 0; x < in->w; x++) {
             const uint8_t *p = in->px + ((size_t)y * in->w + x) * in->c;
-            uint8_t *q = out->px + ((size_t)(y + band) * W + x + ox) * 3;
+            uint8_t *q = out->px + ((size_t)(y + oy) * W + x + ox) * 3;
             if (in->c >= 3)
                 q[0] = p[0], q[1] = p[1], q[2] = p[2];
             else
                 q[0] = q[1] = q[2] = p[0];
         }
-    cv_render_text(out, (W - tw) / 2, 8, text, s, cv_black);
+    /* under the picture the text sits 4 pixels lower: the same gap to the
+     * picture as a band above leaves */
+    cv_render_text(out, (W - tw) / 2, below ? in->h + 4 : 8, text, s, cv_black);
     return CV_OK;
+}
+
+cv_status cv_render_caption(const cv_image *in, const char *text, cv_image *out, cv_error *err)
+{
+    return caption_band(in, text, 0, out, err);
+}
+
+cv_status cv_render_caption_below(const cv_image *in, const char *text, cv_image *out, cv_error *err)
+{
+    return caption_band(in, text, 1, out, err);
 }
 
 /* ---- grid ---------------------------------------------------------------------- */
