@@ -259,6 +259,13 @@ const cv_op_def *cv_op_at(int i);
 cv_tensor *cv_run_value(cv_run *r, int v);
 bool cv_run_value_static(const cv_run *r, int v);
 bool cv_run_node_needed(const cv_run *r, int k);
+/* The run's memory plan (src/core/mempool.h); the bytes check_memory
+ * counted against the limit; the bytes the run's buffers take now (after a
+ * forward, the same). */
+struct mem_plan;
+const struct mem_plan *cv_run_mem_plan(const cv_run *r);
+size_t cv_run_planned_bytes(const cv_run *r);
+size_t cv_run_held_bytes(const cv_run *r);
 
 /* Address space (src/core/addrspace.c). The bytes OpenBLAS will map for
  * its per-thread work buffers on first use (0 once they exist), and whether

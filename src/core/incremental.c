@@ -24,6 +24,7 @@
 #include "cpu.h"
 #include "graph.h"
 #include "limits.h"
+#include "mempool.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,9 +76,7 @@ struct cv_incr {
     /* Buffers no value holds now, for the next to need one: values die
      * at their last reader, so a run needs a few layers' worth of memory,
      * and reused buffers are warm in cache. */
-    float **pool;
-    size_t *pool_cap;
-    int n_pool, pool_size;
+    mem_pool pool;
     double macs_incr, macs_full;
     double *node_seconds; /* [n_nodes] time spent per node, over all runs */
     double *node_macs;    /* [n_nodes] estimated multiply-adds per position */
@@ -174,10 +173,7 @@ void cv_incr_free(cv_incr *ic)
     free(ic->gather_y);
     free(ic->gather_x);
     free(ic->scratch);
-    for (int k = 0; k < ic->n_pool; k++)
-        free(ic->pool[k]);
-    free(ic->pool);
-    free(ic->pool_cap);
+    mem_pool_free_all(&ic->pool);
     if (!ic->shared_clean)
         cv_run_free(ic->clean);
     free(ic);
@@ -372,53 +368,32 @@ static cv_shape buf_shape(const cv_incr *ic, int v, int b)
     return s;
 }
 
-/* Give t's buffer back to the pool. */
+/* Give t's buffer back to the pool (freed, should the pool not grow). */
 static void release(cv_incr *ic, cv_tensor *t, size_t *cap)
 {
     if (!t->f)
         return;
-    if (ic->n_pool == ic->pool_size) { /* rare: grow; on failure just free */
-        int n = ic->pool_size ? 2 * ic->pool_size : 16;
-        float **p = realloc(ic->pool, sizeof(float *) * (size_t)n);
-        if (p)
-            ic->pool = p;
-        size_t *c = p ? realloc(ic->pool_cap, sizeof(size_t) * (size_t)n) : NULL;
-        if (c)
-            ic->pool_cap = c;
-        if (!p || !c) {
-            free(t->f);
-            t->f = NULL;
-            *cap = 0;
-            return;
-        }
-        ic->pool_size = n;
-    }
-    ic->pool[ic->n_pool] = t->f;
-    ic->pool_cap[ic->n_pool++] = *cap;
+    mem_block b = {t->f, *cap * sizeof(float), -1};
+    if (!mem_pool_give(&ic->pool, b))
+        free(t->f);
     t->f = NULL;
     *cap = 0;
 }
 
 /* Make t a float tensor of shape s whose buffer holds it: its own if large
  * enough, else the smallest pooled one that is, else the largest pooled one
- * (or a new one) grown. */
+ * (or a new one) grown: buffers grow with the batch, and growing the
+ * largest keeps their number small. */
 static cv_status ensure(cv_incr *ic, cv_tensor *t, size_t *cap, const cv_shape *s, cv_error *err)
 {
     size_t need = cv_shape_numel(s);
     need = need ? need : 1;
     if (!t->f || *cap < need) {
         release(ic, t, cap);
-        int best = -1; /* the smallest that fits, else the largest */
-        for (int k = 0; k < ic->n_pool; k++) {
-            size_t c = ic->pool_cap[k], b = best >= 0 ? ic->pool_cap[best] : 0;
-            bool fits = c >= need, best_fits = best >= 0 && b >= need;
-            if (best < 0 || (fits && (!best_fits || c < b)) || (!fits && !best_fits && c > b))
-                best = k;
-        }
-        float *f = best >= 0 ? ic->pool[best] : NULL;
-        size_t have = best >= 0 ? ic->pool_cap[best] : 0;
-        if (best >= 0)
-            ic->pool[best] = ic->pool[--ic->n_pool], ic->pool_cap[best] = ic->pool_cap[ic->n_pool];
+        mem_block b = {NULL, 0, -1};
+        (void)mem_pool_take(&ic->pool, need * sizeof(float), MEM_FIT_OR_LARGEST, &b);
+        float *f = b.p;
+        size_t have = b.bytes / sizeof(float);
         if (have < need) {
             float *g = realloc(f, need * sizeof(float));
             if (!g) {

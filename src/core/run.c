@@ -8,6 +8,7 @@
  */
 #include "graph.h"
 #include "limits.h"
+#include "mempool.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@ struct cv_run {
     const cv_model *m;
     cv_tensor *t;           /* [n_values] runtime tensors */
     bool *is_static;        /* [n_values] data known at plan time */
-    bool *owned;            /* [n_values] t[v] data allocated by this run */
+    bool *owned;            /* [n_values] t[v] holds data of this run: its own buffer or its slot */
     bool *keep;             /* [n_values] kept after forward (outputs, or all with need_grad) */
     bool *needed;           /* [n_nodes] on the path to the requested outputs */
     int *last_use;          /* [n_values] last node reading it */
@@ -34,13 +35,18 @@ struct cv_run {
     size_t scratch_floats;
     size_t limit;           /* memory limit in bytes (the model's, else what is available) */
     size_t static_bytes;    /* taken by outputs folded at plan time */
-    /* Buffers released during forward wait here for the next tensor that
-     * fits, so repeated forwards (occlusion batches, filter iterations)
-     * reuse memory instead of mapping and page-faulting it afresh each time
-     * (that cost a quarter to a half of the time on big batches). */
-    struct pooled { void *p; size_t bytes; } *pool;
-    int n_pool, cap_pool;
-    size_t *bytes;          /* [n_values] capacity of t[v]'s owned buffer */
+    /* Activations live in the slots of one plan (mempool.h), computed at
+     * plan time: forward binds each value to its slot, so repeated forwards
+     * (occlusion batches, filter iterations) reuse the same memory instead
+     * of mapping and page-faulting it afresh each time (that cost a quarter
+     * to a half of the time on big batches). Folded values and the input
+     * have buffers of their own. */
+    mem_plan plan;
+    void **slot_mem;        /* [plan.n_slots] each slot's buffer, allocated when first bound */
+    int *release_at;        /* [n_values] node after which forward unbinds it, -1: never */
+    size_t planned_bytes;   /* what check_memory counted against the limit */
+    size_t held_bytes;      /* what the run's buffers take now */
+    size_t scratch_bytes;   /* of them, the scratch buffer */
 };
 
 cv_run_options cv_run_defaults(void)
@@ -49,37 +55,33 @@ cv_run_options cv_run_defaults(void)
     return o;
 }
 
-static void release(cv_run *r, int v)
+/* Forward is done with v: its slot is the next value's. Only the pointer
+ * goes, so a released value reads as absent (cv_run_layer_output). */
+static void unbind(cv_run *r, int v)
 {
-    if (r->owned[v]) {
-        void *p = r->t[v].f ? (void *)r->t[v].f : (void *)r->t[v].i;
-        if (p && r->n_pool < r->cap_pool) {
-            r->pool[r->n_pool].p = p;
-            r->pool[r->n_pool++].bytes = r->bytes[v];
-        } else {
-            free(p);
-        }
-        r->t[v].f = NULL;
-        r->t[v].i = NULL;
-        r->owned[v] = false;
-    }
+    r->t[v].f = NULL;
+    r->t[v].i = NULL;
+    r->owned[v] = false;
 }
 
 void cv_run_free(cv_run *r)
 {
     if (!r)
         return;
-    r->cap_pool = 0; /* release() now frees */
     if (r->t) {
         for (int v = 0; v < r->m->n_values; v++) {
-            release(r, v);
+            bool own_buffer = r->owned[v] && (!r->plan.slot || r->plan.slot[v] < 0);
+            if (own_buffer)
+                free(r->t[v].f ? (void *)r->t[v].f : (void *)r->t[v].i);
             free(r->t[v].grad);
         }
     }
-    for (int k = 0; k < r->n_pool; k++)
-        free(r->pool[k].p);
-    free(r->pool);
-    free(r->bytes);
+    if (r->slot_mem)
+        for (int k = 0; k < r->plan.n_slots; k++)
+            free(r->slot_mem[k]);
+    free(r->slot_mem);
+    free(r->release_at);
+    mem_plan_free(&r->plan);
     if (r->node_in)
         for (int k = 0; k < r->m->n_nodes; k++) {
             free(r->node_in[k]);
@@ -99,7 +101,24 @@ void cv_run_free(cv_run *r)
     free(r);
 }
 
-static cv_status alloc_tensor(cv_run *r, int v, cv_error *err)
+static void set_data(cv_tensor *t, void *p)
+{
+    if (t->dtype == CV_I64)
+        t->i = p;
+    else
+        t->f = p;
+}
+
+static cv_status out_of_memory(const cv_run *r, int v, size_t bytes, cv_error *err)
+{
+    char s[128];
+    return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory allocating tensor '%s' %s (%zu bytes)", r->m->path,
+                   r->m->values[v].name, cv_shape_str(&r->t[v].shape, s, sizeof s), bytes);
+}
+
+/* A buffer of v's own, for values outside the plan: folded at plan time,
+ * and the input. */
+static cv_status alloc_own(cv_run *r, int v, cv_error *err)
 {
     cv_tensor *t = &r->t[v];
     if (r->owned[v])
@@ -109,32 +128,41 @@ static cv_status alloc_tensor(cv_run *r, int v, cv_error *err)
     size_t bytes;
     if (!cv_mul_size(n ? n : 1, elem, &bytes))
         return cv_fail(err, CV_ERR_LIMIT, "%s: tensor '%s' is too large", r->m->path, r->m->values[v].name);
-    /* Smallest pooled buffer that fits (and is not wastefully large). */
-    int best = -1;
-    for (int k = 0; k < r->n_pool; k++)
-        if (r->pool[k].bytes >= bytes && r->pool[k].bytes / 2 <= bytes &&
-            (best < 0 || r->pool[k].bytes < r->pool[best].bytes))
-            best = k;
-    void *p;
-    if (best >= 0) {
-        p = r->pool[best].p;
-        bytes = r->pool[best].bytes;
-        r->pool[best] = r->pool[--r->n_pool];
-    } else {
-        p = malloc(bytes);
-    }
-    if (!p) {
-        char s[128];
-        return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory allocating tensor '%s' %s (%zu bytes)",
-                       r->m->path, r->m->values[v].name, cv_shape_str(&t->shape, s, sizeof s), bytes);
-    }
-    if (t->dtype == CV_I64)
-        t->i = p;
-    else
-        t->f = p;
+    void *p = malloc(bytes);
+    if (!p)
+        return out_of_memory(r, v, bytes, err);
+    set_data(t, p);
     r->owned[v] = true;
-    r->bytes[v] = bytes;
+    r->held_bytes += bytes;
     return CV_OK;
+}
+
+/* Point v at its planned slot, allocating the slot the first time. */
+static cv_status bind_slot(cv_run *r, int v, cv_error *err)
+{
+    if (r->owned[v])
+        return CV_OK;
+    int k = r->plan.slot[v];
+    if (!r->slot_mem[k]) {
+        if (!(r->slot_mem[k] = malloc(r->plan.slot_bytes[k])))
+            return out_of_memory(r, v, r->plan.slot_bytes[k], err);
+        r->held_bytes += r->plan.slot_bytes[k];
+    }
+    set_data(&r->t[v], r->slot_mem[k]);
+    r->owned[v] = true;
+    return CV_OK;
+}
+
+/* The scratch buffer resized to floats; false when out of memory. */
+static bool resize_scratch(cv_run *r, size_t floats)
+{
+    float *s = realloc(r->scratch, floats * sizeof(float));
+    if (!s)
+        return false;
+    r->scratch = s;
+    r->held_bytes = r->held_bytes - r->scratch_bytes + floats * sizeof(float);
+    r->scratch_bytes = floats * sizeof(float);
+    return true;
 }
 
 /* Bytes of a planned tensor (shape checked by plan_node: no overflow). */
@@ -153,32 +181,69 @@ static char *mib_str(size_t bytes, char *buf, size_t len)
 
 static size_t add_sat(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
 
-/* Forward's buffer pool, replayed on sizes only (alloc_tensor / release). */
-typedef struct {
-    size_t *sz;
-    int n;
-} mem_pool;
-
-static bool pool_take(mem_pool *p, size_t need, size_t *got)
+/* Whether forward runs node k: it is needed and not folded at plan time. */
+static bool node_runs(const cv_run *r, int k)
 {
-    int best = -1;
-    for (int k = 0; k < p->n; k++)
-        if (p->sz[k] >= need && p->sz[k] / 2 <= need && (best < 0 || p->sz[k] < p->sz[best]))
-            best = k;
-    if (best < 0)
+    if (!r->needed[k])
         return false;
-    *got = p->sz[best];
-    p->sz[best] = p->sz[--p->n];
-    return true;
+    const cv_node *n = &r->m->nodes[k];
+    for (int o = 0; o < n->n_out; o++)
+        if (n->out[o] >= 0 && !r->is_static[n->out[o]])
+            return true;
+    return false;
+}
+
+/* The memory plan: forward's order of buffer use, walked once on sizes.
+ * Before node k its outputs come; after it go the inputs it reads last and
+ * the outputs nobody reads (a Dropout mask), unless kept (outputs, or all
+ * with need_grad). Kept values get slots of their own, which no value
+ * before or after uses, so they survive the next forward's early layers
+ * as they survive forward's end, and a second forward (occlusion and filter
+ * visualization run many) adds nothing. Folded values and the input are
+ * outside the plan. */
+static cv_status plan_memory(cv_run *r, cv_error *err)
+{
+    const cv_model *m = r->m;
+    cv_status st = mem_plan_init(&r->plan, m->n_values, err);
+    if (st != CV_OK)
+        return st;
+    r->release_at = malloc(sizeof(int) * (size_t)(m->n_values ? m->n_values : 1));
+    if (!r->release_at)
+        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
+    for (int v = 0; v < m->n_values; v++)
+        r->release_at[v] = -1;
+    for (int k = 0; k <= r->last_node; k++) {
+        if (!node_runs(r, k))
+            continue;
+        const cv_node *n = &m->nodes[k];
+        for (int o = 0; o < n->n_out; o++)
+            if (n->out[o] >= 0 &&
+                (st = mem_plan_alloc(&r->plan, n->out[o], tensor_bytes(&r->t[n->out[o]]), r->keep[n->out[o]],
+                                     err)) != CV_OK)
+                return st;
+        for (int i = 0; i < n->n_in; i++) {
+            int v = n->in[i];
+            if (v >= 0 && r->plan.slot[v] >= 0 && r->last_use[v] == k && !r->keep[v]) {
+                r->release_at[v] = k;
+                mem_plan_release(&r->plan, v);
+            }
+        }
+        for (int o = 0; o < n->n_out; o++) {
+            int v = n->out[o];
+            if (v >= 0 && r->last_use[v] < 0 && !r->keep[v]) {
+                r->release_at[v] = k;
+                mem_plan_release(&r->plan, v);
+            }
+        }
+    }
+    r->slot_mem = calloc((size_t)(r->plan.n_slots ? r->plan.n_slots : 1), sizeof(void *));
+    return r->slot_mem ? CV_OK : cv_fail(err, CV_ERR_NOMEM, "out of memory");
 }
 
 /* The most memory the run will hold: what planning folded, the input,
- * scratch, and the activation buffers forward allocates — replaying its
- * allocate / release order and its pool of released buffers (which keeps
- * them for reuse rather than freeing them) over two forwards, as occlusion
- * and filter visualization run many; with need_grad, every activation and
- * its gradient. Refused before anything of it is allocated when over the
- * limit. */
+ * scratch, and the slots of the memory plan; with need_grad, a gradient
+ * for every float activation and the input. Refused before anything of it
+ * is allocated when over the limit. */
 /* Under an address-space limit (ulimit -v) the run's buffers and OpenBLAS's
  * work buffers must fit in what is left of it: OpenBLAS hangs, retrying its
  * mmap forever, where they do not (src/core/addrspace.c). */
@@ -201,70 +266,21 @@ static cv_status check_memory(cv_run *r, const cv_shape *in_shape, cv_error *err
     size_t big_bytes = tensor_bytes(&r->t[m->input]);
     size_t scratch = r->scratch_floats > SIZE_MAX / sizeof(float) ? SIZE_MAX : r->scratch_floats * sizeof(float);
     size_t total = add_sat(add_sat(r->static_bytes, tensor_bytes(&r->t[m->input])), scratch);
-    size_t nv = (size_t)m->n_values;
-    bool *owned = calloc(nv, sizeof(bool));
-    size_t *size = calloc(nv, sizeof(size_t));
-    mem_pool pool = {calloc(nv + 1, sizeof(size_t)), 0};
-    if (!owned || !size || !pool.sz) {
-        free(owned);
-        free(size);
-        free(pool.sz);
-        return cv_fail(err, CV_ERR_NOMEM, "out of memory");
-    }
-    owned[m->input] = true;
+    total = add_sat(total, r->plan.total_bytes);
     for (int v = 0; v < m->n_values; v++) {
-        if (v == m->input || r->is_static[v] || m->values[v].producer < 0 || !r->needed[m->values[v].producer])
+        if (r->plan.slot[v] < 0)
             continue;
         size_t b = tensor_bytes(&r->t[v]);
         if (b > big_bytes) {
             big_bytes = b;
             big = v;
         }
-        if (r->need_grad) /* all kept, with a gradient each when float */
-            total = add_sat(total, r->t[v].dtype == CV_F32 ? add_sat(b, b) : b);
+        if (r->need_grad && r->t[v].dtype == CV_F32)
+            total = add_sat(total, b);
     }
     if (r->need_grad)
         total = add_sat(total, tensor_bytes(&r->t[m->input])); /* the input's gradient */
-    for (int pass = 0; pass < 2 && !r->need_grad; pass++)
-        for (int k = 0; k <= r->last_node; k++) {
-            if (!r->needed[k])
-                continue;
-            const cv_node *n = &m->nodes[k];
-            bool all_static = true;
-            for (int o = 0; o < n->n_out; o++)
-                if (n->out[o] >= 0 && !r->is_static[n->out[o]])
-                    all_static = false;
-            if (all_static)
-                continue;
-            for (int o = 0; o < n->n_out; o++) {
-                int v = n->out[o];
-                if (v < 0 || owned[v])
-                    continue;
-                size_t b = tensor_bytes(&r->t[v]);
-                if (!pool_take(&pool, b, &size[v])) {
-                    size[v] = b;
-                    total = add_sat(total, b);
-                }
-                owned[v] = true;
-            }
-            for (int i = 0; i < n->n_in; i++) {
-                int v = n->in[i];
-                if (v >= 0 && owned[v] && r->last_use[v] == k && !r->keep[v] && !r->is_static[v] && v != m->input) {
-                    pool.sz[pool.n++] = size[v];
-                    owned[v] = false;
-                }
-            }
-            for (int o = 0; o < n->n_out; o++) {
-                int v = n->out[o];
-                if (v >= 0 && owned[v] && r->last_use[v] < 0 && !r->keep[v] && !r->is_static[v]) {
-                    pool.sz[pool.n++] = size[v];
-                    owned[v] = false;
-                }
-            }
-        }
-    free(owned);
-    free(size);
-    free(pool.sz);
+    r->planned_bytes = total;
     if (total <= r->limit)
         return check_address_space(r, total, err);
     char is[160], bs[160], a[32], b[32], c[32];
@@ -392,20 +408,61 @@ static cv_status plan_node(cv_run *r, int k, cv_error *err)
                 }
                 r->static_bytes += b;
             }
-        if (ctx.scratch_floats) {
-            float *s = realloc(r->scratch, ctx.scratch_floats * sizeof(float));
-            if (!s)
-                return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory", m->path);
-            r->scratch = s;
-        }
+        if (ctx.scratch_floats && !resize_scratch(r, ctx.scratch_floats))
+            return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory", m->path);
         for (int o = 0; o < n->n_out; o++)
-            if (n->out[o] >= 0 && (st = alloc_tensor(r, n->out[o], err)) != CV_OK)
+            if (n->out[o] >= 0 && (st = alloc_own(r, n->out[o], err)) != CV_OK)
                 return st;
         make_ctx(r, k, &ctx);
         n->op->forward(&ctx);
         for (int o = 0; o < n->n_out; o++)
             if (n->out[o] >= 0)
                 r->is_static[n->out[o]] = true;
+    }
+    return CV_OK;
+}
+
+/* Which values outlive forward (the targets; all with keep_all or
+ * need_grad), and each value's last reader. */
+static void mark_kept(cv_run *r, bool keep_all)
+{
+    const cv_model *m = r->m;
+    for (int i = 0; i < r->n_targets; i++)
+        r->keep[r->targets[i]] = true;
+    for (int v = 0; v < m->n_values; v++) {
+        /* with need_grad every activation, int64 ones too (a Where's
+         * condition computed by a comparison): backward passes read them */
+        bool runtime = v == m->input || (m->values[v].producer >= 0 && r->needed[m->values[v].producer]);
+        if (keep_all || (r->need_grad && runtime && !r->is_static[v]))
+            r->keep[v] = true;
+    }
+    for (int k = 0; k <= r->last_node; k++) {
+        if (!r->needed[k])
+            continue;
+        const cv_node *n = &m->nodes[k];
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] >= 0)
+                r->last_use[n->in[i]] = k;
+    }
+}
+
+/* With need_grad: every activation in its slot from the start, and a
+ * gradient buffer for each float one and the input. */
+static cv_status alloc_gradients(cv_run *r, cv_error *err)
+{
+    const cv_model *m = r->m;
+    for (int v = 0; v < m->n_values; v++) {
+        if (v != m->input && r->plan.slot[v] < 0)
+            continue;
+        cv_status st = v == m->input ? CV_OK : bind_slot(r, v, err);
+        if (st != CV_OK)
+            return st;
+        if (r->t[v].dtype != CV_F32)
+            continue;
+        size_t n = cv_shape_numel(&r->t[v].shape), bytes = (n ? n : 1) * sizeof(float);
+        if (!(r->t[v].grad = malloc(bytes)))
+            return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory for gradients", m->path);
+        r->held_bytes += bytes;
     }
     return CV_OK;
 }
@@ -450,12 +507,9 @@ cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_s
     r->node_in = calloc(nn, sizeof(cv_tensor **));
     r->node_out = calloc(nn, sizeof(cv_tensor **));
     r->targets = malloc(sizeof(int) * (size_t)(m->n_outputs + 8));
-    r->bytes = calloc(nv ? nv : 1, sizeof(size_t));
-    r->cap_pool = m->n_values + 1;
-    r->pool = calloc((size_t)r->cap_pool, sizeof *r->pool);
     cv_status st = CV_OK;
     if (!r->t || !r->is_static || !r->owned || !r->keep || !r->last_use || !r->needed || !r->macs ||
-        !r->node_in || !r->node_out || !r->targets || !r->bytes || !r->pool) {
+        !r->node_in || !r->node_out || !r->targets) {
         st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -507,51 +561,15 @@ cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_s
     for (int k = 0; k <= r->last_node; k++)
         if (r->needed[k] && (st = plan_node(r, k, err)) != CV_OK)
             goto fail;
-    for (int i = 0; i < r->n_targets; i++)
-        r->keep[r->targets[i]] = true;
-    if (opt->keep_all)
-        for (int v = 0; v < m->n_values; v++)
-            r->keep[v] = true;
-    for (int k = 0; k <= r->last_node; k++) {
-        if (!r->needed[k])
-            continue;
-        const cv_node *n = &m->nodes[k];
-        for (int i = 0; i < n->n_in; i++)
-            if (n->in[i] >= 0)
-                r->last_use[n->in[i]] = k;
-    }
-    if ((st = check_memory(r, input_shape, err)) != CV_OK)
+    mark_kept(r, opt->keep_all != 0);
+    if ((st = plan_memory(r, err)) != CV_OK || (st = check_memory(r, input_shape, err)) != CV_OK)
         goto fail;
-    if (r->scratch_floats) {
-        float *s = realloc(r->scratch, r->scratch_floats * sizeof(float));
-        if (!s) {
-            st = cv_fail(err, CV_ERR_NOMEM, "%s: out of memory for %zu scratch floats", m->path, r->scratch_floats);
-            goto fail;
-        }
-        r->scratch = s;
-    }
-    if ((st = alloc_tensor(r, m->input, err)) != CV_OK)
+    if (r->scratch_floats && !resize_scratch(r, r->scratch_floats)) {
+        st = cv_fail(err, CV_ERR_NOMEM, "%s: out of memory for %zu scratch floats", m->path, r->scratch_floats);
         goto fail;
-    if (r->need_grad) {
-        /* Keep every activation, and give each float one a gradient
-         * buffer. Runtime int64 values (a Where's condition computed by a
-         * comparison) are kept too: backward passes read them. */
-        for (int v = 0; v < m->n_values; v++) {
-            bool runtime = v == m->input || (m->values[v].producer >= 0 && r->needed[m->values[v].producer]);
-            if (!runtime || r->is_static[v])
-                continue;
-            r->keep[v] = true;
-            size_t n = cv_shape_numel(&r->t[v].shape);
-            if ((st = alloc_tensor(r, v, err)) != CV_OK)
-                goto fail;
-            if (r->t[v].dtype != CV_F32)
-                continue;
-            if (!(r->t[v].grad = malloc((n ? n : 1) * sizeof(float)))) {
-                st = cv_fail(err, CV_ERR_NOMEM, "%s: out of memory for gradients", m->path);
-                goto fail;
-            }
-        }
     }
+    if ((st = alloc_own(r, m->input, err)) != CV_OK || (r->need_grad && (st = alloc_gradients(r, err)) != CV_OK))
+        goto fail;
     *out = r;
     return CV_OK;
 fail:
@@ -563,36 +581,27 @@ cv_status cv_run_forward(cv_run *r, const float *input, cv_error *err)
 {
     const cv_model *m = r->m;
     cv_status st;
-    if ((st = alloc_tensor(r, m->input, err)) != CV_OK)
+    if ((st = alloc_own(r, m->input, err)) != CV_OK)
         return st;
     memcpy(r->t[m->input].f, input, cv_shape_numel(&r->t[m->input].shape) * sizeof(float));
     for (int k = 0; k <= r->last_node; k++) {
-        if (!r->needed[k])
+        if (!node_runs(r, k))
             continue;
         const cv_node *n = &m->nodes[k];
-        bool all_out_static = true;
         for (int o = 0; o < n->n_out; o++)
-            if (n->out[o] >= 0 && !r->is_static[n->out[o]])
-                all_out_static = false;
-        if (all_out_static)
-            continue;
-        for (int o = 0; o < n->n_out; o++)
-            if (n->out[o] >= 0 && (st = alloc_tensor(r, n->out[o], err)) != CV_OK)
+            if (n->out[o] >= 0 && (st = bind_slot(r, n->out[o], err)) != CV_OK)
                 return st;
         cv_op_ctx ctx;
         make_ctx(r, k, &ctx);
         n->op->forward(&ctx);
-        /* Free what no later node reads (only without need_grad). */
-        for (int i = 0; i < n->n_in; i++) {
-            int v = n->in[i];
-            if (v >= 0 && r->last_use[v] == k && !r->keep[v] && !r->is_static[v] && v != m->input)
-                release(r, v);
-        }
-        for (int o = 0; o < n->n_out; o++) {
-            int v = n->out[o];
-            if (v >= 0 && r->last_use[v] < 0 && !r->keep[v] && !r->is_static[v])
-                release(r, v); /* an output nobody reads, e.g. a Dropout mask */
-        }
+        /* Unbind what the plan released here (no memory is freed: the
+         * slot is a later value's). */
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] >= 0 && r->release_at[n->in[i]] == k)
+                unbind(r, n->in[i]);
+        for (int o = 0; o < n->n_out; o++)
+            if (n->out[o] >= 0 && r->release_at[n->out[o]] == k)
+                unbind(r, n->out[o]);
     }
     cv_blas_workspace_mapped();
     return CV_OK;
@@ -616,6 +625,9 @@ const cv_tensor *cv_run_layer_output(const cv_run *r, int layer)
 }
 
 cv_tensor *cv_run_value(cv_run *r, int v) { return &r->t[v]; }
+const struct mem_plan *cv_run_mem_plan(const cv_run *r) { return &r->plan; }
+size_t cv_run_planned_bytes(const cv_run *r) { return r->planned_bytes; }
+size_t cv_run_held_bytes(const cv_run *r) { return r->held_bytes; }
 bool cv_run_value_static(const cv_run *r, int v) { return r->is_static[v]; }
 bool cv_run_node_needed(const cv_run *r, int k) { return r->needed[k]; }
 
