@@ -115,26 +115,22 @@ for img in $IMAGES; do
     echo "- $img: class $line; box $(cat "$OUT/${img%.*}/box.txt")"
 done
 echo
-printf '| method'
-for img in $IMAGES; do printf ' | %s del ↓ | %s ins ↑' "$img" "$img"; done
-printf ' |\n|---'
-for img in $IMAGES; do printf '|---:|---:'; done
-printf '|\n'
-for m in $METHODS; do
-    printf '| %s' "$(label $m)"
-    for img in $IMAGES; do printf ' | %s | %s' "$(auc "$img" $m deletion)" "$(auc "$img" $m insertion)"; done
-    printf ' |\n'
-done
+# table HEAD1 HEAD2 ALIGN1 CELL1 CELL2 [ARG1 ARG2]: a row per method, two columns per image, the
+# cells printed by the functions CELL1 IMG METHOD [ARG1] and CELL2 IMG METHOD [ARG2]
+table() {
+    printf '| method'
+    for img in $IMAGES; do printf ' | %s %s | %s %s' "$img" "$1" "$img" "$2"; done
+    printf ' |\n|---'
+    for img in $IMAGES; do printf '|%s|---:' "$3"; done
+    printf '|\n'
+    for m in $METHODS; do
+        printf '| %s' "$(label $m)"
+        for img in $IMAGES; do printf ' | %s | %s' "$($4 "$img" $m ${6:-})" "$($5 "$img" $m ${7:-})"; done
+        printf ' |\n'
+    done
+}
+table "del ↓" "ins ↑" ---: auc auc deletion insertion
 echo
-printf '| method'
-for img in $IMAGES; do printf ' | %s pointing | %s s' "$img" "$img"; done
-printf ' |\n|---'
-for img in $IMAGES; do printf '|:---:|---:'; done
-printf '|\n'
-for m in $METHODS; do
-    printf '| %s' "$(label $m)"
-    for img in $IMAGES; do printf ' | %s | %s' "$(pointing "$img" $m)" "$(seconds "$img" $m)"; done
-    printf ' |\n'
-done
+table pointing s :---: pointing seconds
 echo
 echo "wall time: ${WALL} s (3 images; pictures in $OUT/<image>/explain/compare.png and $OUT/<image>/occlusion/)"

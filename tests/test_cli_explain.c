@@ -74,6 +74,15 @@ static void show_log(const char *log)
     free(text);
 }
 
+/* run_cli for a run that should succeed: its log is shown when it fails. */
+static int run_cli_shown(const char *log, const char *const *args)
+{
+    int rc = run_cli(log, args);
+    if (rc != 0)
+        show_log(log);
+    return rc;
+}
+
 /* The explainer for the image as cnnviz preprocesses it (the model's
  * declared preprocessing, antialiased resize), with the options the CLI
  * run below was given. */
@@ -149,9 +158,7 @@ static void test_every_method_matches_library(void)
     snprintf(log, sizeof log, "%s/all.log", dir);
     const char *args[] = {"explain", "--model", model, "--img", image, "--method", "all", "--samples", SAMPLES,
                           "--steps", STEPS, "--out", out, NULL};
-    int rc = run_cli(log, args);
-    if (rc != 0)
-        show_log(log);
+    int rc = run_cli_shown(log, args);
     REQUIRE(rc == 0, "cnnviz explain --method all exited %d", rc);
     CHECK(file_contains(log, "completeness: sum of attribution"), "IG's completeness line is not printed");
     CHECK(file_contains(log, "layer: "), "the CAM layer is not printed");
@@ -200,9 +207,7 @@ static void test_class_by_name(void)
     snprintf(log, sizeof log, "%s/sandal.log", dir);
     const char *args[] = {"explain", "--model", model, "--img", image, "--method", "gradcam", "--class", "sandal",
                           "--out", out, NULL};
-    int rc = run_cli(log, args);
-    if (rc != 0)
-        show_log(log);
+    int rc = run_cli_shown(log, args);
     REQUIRE(rc == 0, "--class sandal exited %d", rc);
     snprintf(path, sizeof path, "%s/summary.json", out);
     char *text = read_text(path);
@@ -294,9 +299,7 @@ static void check_against_eval(const char *mdir, const char *steps, double del, 
     argv[n++] = tail[0];
     argv[n++] = tail[1];
     argv[n] = NULL;
-    int rc = run_cli(log, argv);
-    if (rc != 0)
-        show_log(log);
+    int rc = run_cli_shown(log, argv);
     REQUIRE(rc == 0, "cnnviz eval --map %s exited %d", map, rc);
     snprintf(path, sizeof path, "%s/eval.json", out);
     double ed = json_number(path, -1, "deletion_auc"), ei = json_number(path, -1, "insertion_auc");
@@ -316,9 +319,7 @@ static void test_eval_matches_cnnviz_eval(void)
     snprintf(log, sizeof log, "%s/evalmany.log", dir);
     const char *args[] = {"explain", "--model", model, "--img", image, "--methods", "gradcam,saliency,rise",
                           "--samples", SAMPLES, "--batch", "8", "--eval", "--eval-steps", "20", "--out", out, NULL};
-    int rc = run_cli(log, args);
-    if (rc != 0)
-        show_log(log);
+    int rc = run_cli_shown(log, args);
     REQUIRE(rc == 0, "cnnviz explain --eval exited %d", rc);
     CHECK(file_contains(log, "deletion AUC  insertion AUC"), "the table of AUCs is not printed");
     char names[8][32];
@@ -352,9 +353,7 @@ static void test_eval_default_steps(void)
     snprintf(log, sizeof log, "%s/evalone.log", dir);
     const char *args[] = {"explain", "--model", model, "--img", image, "--method", "gradcam", "--batch", "8",
                           "--eval", "--out", out, NULL};
-    int rc = run_cli(log, args);
-    if (rc != 0)
-        show_log(log);
+    int rc = run_cli_shown(log, args);
     REQUIRE(rc == 0, "cnnviz explain --method gradcam --eval exited %d", rc);
     snprintf(path, sizeof path, "%s/summary.json", out);
     double steps = json_number(path, 0, "eval_steps");
@@ -461,9 +460,7 @@ static void test_squeezenet_bus(void)
     snprintf(log, sizeof log, "%s/bus.log", dir);
     const char *args[] = {"explain", "--model", m, "--img", img, "--preprocess", "raw", "--bgr", "--method",
                           "gradcam,saliency", "--out", out, NULL};
-    int rc = run_cli(log, args);
-    if (rc != 0)
-        show_log(log);
+    int rc = run_cli_shown(log, args);
     REQUIRE(rc == 0, "SqueezeNet explain exited %d", rc);
     CHECK(file_contains(log, "class: 779 (school bus)"), "the bus is not explained as class 779 'school bus'");
     CHECK(file_contains(log, "the logit: the input of the model's final Softmax"),
