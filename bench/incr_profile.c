@@ -68,7 +68,7 @@ int main(int argc, char **argv)
     double t0 = now();
     cv_incr_options io = cv_incr_defaults();
     io.max_batch = batch;
-    if (cv_incr_create(&ic, m, &s, x, n, py, px, occ, occ, &io, &err) != CV_OK) {
+    if (cv_incr_create(&ic, m, &s, x, &(cv_incr_patches){n, py, px, occ, occ}, &io, &err) != CV_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }

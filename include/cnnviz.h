@@ -298,10 +298,18 @@ cv_status cv_run_backward_until(cv_run *r, int layer, const float *seed, int unt
 /* Exact occlusion inference that recomputes, per position, only the part of
  * each layer an occluding patch can reach (see src/core/incremental.c).
  *
- * Plan for the clean input (1 x C x H x W, NCHW, preprocessed) and n_pos
- * patch positions: patch p covers rows [pos_y[p], pos_y[p] + patch_h) and
- * columns [pos_x[p], pos_x[p] + patch_w), inside the input. */
+ * Plan for the clean input (1 x C x H x W, NCHW, preprocessed) and the
+ * patch positions of a cv_incr_patches. */
 typedef struct cv_incr cv_incr;
+/* Where the occluding patches go: patch p covers rows [y[p], y[p] + h) and
+ * columns [x[p], x[p] + w), inside the input. The arrays are read by
+ * cv_incr_create only (not kept). */
+typedef struct {
+    int n;            /* positions, >= 1 */
+    const int *y;     /* [n] top rows */
+    const int *x;     /* [n] left columns */
+    int h, w;         /* the patch's height and width (the same for all) */
+} cv_incr_patches;
 typedef struct {
     int max_batch;    /* positions per cv_incr_run, >= 1 (default 1) */
     /* Projective-field threshold tau in (0, 1] (Krypton's approximate
@@ -319,8 +327,7 @@ typedef struct {
 cv_incr_options cv_incr_defaults(void);
 /* opt: NULL for the defaults. */
 cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_shape, const float *clean_input,
-                         int n_pos, const int *pos_y, const int *pos_x, int patch_h, int patch_w,
-                         const cv_incr_options *opt, cv_error *err);
+                         const cv_incr_patches *patches, const cv_incr_options *opt, cv_error *err);
 /* Evaluate positions [first, first + count) (count <= opt->max_batch). patches:
  * count x C x patch_h x patch_w, the input's values inside each patch window
  * (the occluded values). *out: output 0 of the model for those positions,

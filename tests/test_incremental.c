@@ -112,7 +112,7 @@ static void check_model(cv_model *m, int size, int patch, int stride, int batch)
     cv_incr *ic = NULL;
     cv_incr_options io = cv_incr_defaults();
     io.max_batch = batch;
-    cv_status st = cv_incr_create(&ic, m, &xs, x, n_pos, py, px, patch, patch, &io, &err);
+    cv_status st = cv_incr_create(&ic, m, &xs, x, &(cv_incr_patches){n_pos, py, px, patch, patch}, &io, &err);
     CHECK(st == CV_OK, "%s", err.msg);
     cv_shape bs = {4, {batch, 3, size, size}};
     cv_run *full = NULL;
@@ -194,7 +194,7 @@ static void test_rejects_bad_positions(void)
     int py[1] = {10}, px[1] = {0};
     cv_incr *ic = NULL;
     cv_error err;
-    CHECK(cv_incr_create(&ic, m, &xs, x, 1, py, px, 8, 8, NULL, &err) == CV_ERR_INVALID, "accepted a patch outside");
+    CHECK(cv_incr_create(&ic, m, &xs, x, &(cv_incr_patches){1, py, px, 8, 8}, NULL, &err) == CV_ERR_INVALID, "accepted a patch outside");
     printf("    error: %s\n", err.msg);
     cv_incr_free(ic);
     cv_model_free(m);

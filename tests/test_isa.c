@@ -136,7 +136,7 @@ static void test_incremental_every_level(void)
         const cv_tensor *out;
         cv_incr_options io = cv_incr_defaults();
         io.max_batch = NPOS; /* one batch: windows of different sizes share it */
-        bool ok = cv_incr_create(&ic, m, &s, x, NPOS, py, px, PATCH, PATCH, &io, &err) == CV_OK;
+        bool ok = cv_incr_create(&ic, m, &s, x, &(cv_incr_patches){NPOS, py, px, PATCH, PATCH}, &io, &err) == CV_OK;
         ok = ok && cv_incr_run(ic, 0, NPOS, patches, &out, &err) == CV_OK;
         CHECK(ok, "%s: %s", cv_isa_name((cv_isa)isa), err.msg);
         if (ok) {

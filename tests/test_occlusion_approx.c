@@ -516,7 +516,7 @@ static void test_incr_field_cap(void)
         cv_incr *ic = NULL;
         cv_error err;
         const cv_tensor *y;
-        REQUIRE(cv_incr_create(&ic, m, &xs, x, 2, py, px, 10, 10, &io, &err) == CV_OK, "%s", err.msg);
+        REQUIRE(cv_incr_create(&ic, m, &xs, x, &(cv_incr_patches){2, py, px, 10, 10}, &io, &err) == CV_OK, "%s", err.msg);
         REQUIRE(cv_incr_run(ic, 0, 2, patches, &y, &err) == CV_OK, "%s", err.msg);
         memcpy(out[c], y->f, sizeof out[c]);
         bound[c] = cv_incr_speedup_bound(ic);
@@ -537,7 +537,7 @@ static void test_incr_field_cap(void)
         io.field_cap = bad[k];
         cv_incr *ic = NULL;
         cv_error err;
-        CHECK(cv_incr_create(&ic, m, &xs, x, 2, py, px, 10, 10, &io, &err) == CV_ERR_INVALID, "cap %g accepted",
+        CHECK(cv_incr_create(&ic, m, &xs, x, &(cv_incr_patches){2, py, px, 10, 10}, &io, &err) == CV_ERR_INVALID, "cap %g accepted",
               bad[k]);
         if (k == 0)
             printf("    %s\n", err.msg);

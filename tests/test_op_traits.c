@@ -65,7 +65,7 @@ static void check_windowed(cv_model *m, const cv_shape *xs, int py, int px, int 
     cv_run *run = NULL;
     cv_incr_options o = cv_incr_defaults();
     const cv_tensor *yi = NULL;
-    CHECK(cv_incr_create(&ic, m, xs, x, 1, &py, &px, ph, pw, &o, &err) == CV_OK, "%s", err.msg);
+    CHECK(cv_incr_create(&ic, m, xs, x, &(cv_incr_patches){1, &py, &px, ph, pw}, &o, &err) == CV_OK, "%s", err.msg);
     CHECK(cv_run_create(&run, m, xs, NULL, &err) == CV_OK, "%s", err.msg);
     if (ic && run && cv_incr_run(ic, 0, 1, patch, &yi, &err) == CV_OK && cv_run_forward(run, xo, &err) == CV_OK) {
         const cv_tensor *yf = cv_run_output(run, 0);

@@ -721,10 +721,11 @@ static void estimate_bytes(cv_incr *ic)
 }
 
 cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_shape, const float *clean_input,
-                         int n_pos, const int *pos_y, const int *pos_x, int patch_h, int patch_w,
-                         const cv_incr_options *options, cv_error *err)
+                         const cv_incr_patches *patches, const cv_incr_options *options, cv_error *err)
 {
     *out = NULL;
+    int n_pos = patches->n, patch_h = patches->h, patch_w = patches->w;
+    const int *pos_y = patches->y, *pos_x = patches->x;
     cv_incr_options o = options ? *options : cv_incr_defaults();
     int max_batch = o.max_batch;
     if (!(o.field_cap > 0.0 && o.field_cap <= 1.0))

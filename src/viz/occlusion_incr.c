@@ -127,7 +127,7 @@ static cv_status plan(incr_engine *e, const long *index, long n, cv_error *err)
     cv_shape xs = {4, {1, e->g.channels, e->g.height, e->g.width}};
     cv_incr_options opt = e->opt;
     opt.share_clean = e->grid;
-    if ((st = cv_incr_create(&ic, e->m, &xs, e->image, (int)n, py, px, e->occ, e->occ, &opt, err)) != CV_OK)
+    if ((st = cv_incr_create(&ic, e->m, &xs, e->image, &(cv_incr_patches){(int)n, py, px, e->occ, e->occ}, &opt, err)) != CV_OK)
         goto fail;
     if (e->ic != e->grid)
         cv_incr_free(e->ic);
