@@ -119,6 +119,10 @@ const char *cli_json_text(const char *s, char *buf, size_t len);
 /* --class: an index, or a class name looked up in labels (cv_labels_find).
  * *target = -1 when spec is NULL. False after printing an error. */
 bool cli_resolve_class(const char *spec, const cv_labels *labels, int *target);
+
+/* --pointing SPEC: one box "x0,y0,x1,y1" (or space separated), or a file
+ * of them, one per line ('#' comments); at most max boxes, *n of them. */
+bool cli_parse_boxes(const char *spec, double (*boxes)[4], int max, int *n);
 /* The k most likely classes, one line each: rank, name (escaped), index,
  * score; ties go to the lower index. */
 void cli_print_top_classes(const float *scores, int n, const cv_labels *labels, int k);

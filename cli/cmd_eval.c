@@ -17,6 +17,7 @@ static const cli_opt opts[] = {
     {"class", NULL, "K|NAME", NULL, "class the map explains: an index or a name (default: the top-1)"},
     {"metric", NULL, "M", "all", "deletion, insertion or all"},
     {"steps", NULL, "N", "100", "curve steps: N + 1 inputs per curve"},
+    {"deletion-fill", NULL, "F", "zero", "what deleted pixels become: zero (RISE's definition), blur or mean"},
     {"batch", NULL, "N", "0", "inputs per forward pass (0: chosen from memory)"},
     {"pointing", NULL, "x0,y0,x1,y1|FILE", NULL,
      "pointing game: a box in original-image pixels, or a file of boxes (one per line); 15 px tolerance"},
@@ -37,33 +38,20 @@ typedef struct {
     float *x, *map;
     int image_w, image_h, target, metrics;
     long steps, batch, seed;
+    cv_eval_fill fill;
     cv_eval_box boxes[MAX_BOXES];
     int n_boxes;
     const char *dir;
 } eval_job;
 
-static bool parse_box(const char *s, cv_eval_box *b)
-{
-    return sscanf(s, " %lf , %lf , %lf , %lf", &b->x0, &b->y0, &b->x1, &b->y1) == 4 ||
-           sscanf(s, " %lf %lf %lf %lf", &b->x0, &b->y0, &b->x1, &b->y1) == 4;
-}
-
 static bool parse_boxes(const char *spec, eval_job *j)
 {
-    if (parse_box(spec, &j->boxes[0]))
-        return j->n_boxes = 1, true;
-    FILE *f = fopen(spec, "r");
-    if (!f)
-        return cli_error("--pointing '%s': neither x0,y0,x1,y1 nor a readable file", spec), false;
-    char line[512];
-    while (fgets(line, sizeof line, f) && j->n_boxes < MAX_BOXES)
-        if (line[strspn(line, " \t\r\n")] && line[0] != '#' && !parse_box(line, &j->boxes[j->n_boxes++])) {
-            fclose(f);
-            return cli_error("--pointing %s: line '%.*s' is not x0,y0,x1,y1", spec, (int)strcspn(line, "\n"), line),
-                   false;
-        }
-    fclose(f);
-    return j->n_boxes > 0 || (cli_error("--pointing %s: no boxes", spec), false);
+    double corners[MAX_BOXES][4];
+    if (!cli_parse_boxes(spec, corners, MAX_BOXES, &j->n_boxes))
+        return false;
+    for (int k = 0; k < j->n_boxes; k++)
+        j->boxes[k] = (cv_eval_box){corners[k][0], corners[k][1], corners[k][2], corners[k][3]};
+    return true;
 }
 
 static void on_progress(void *user, long done, long total)
@@ -182,6 +170,7 @@ static bool write_json(const eval_job *j, const cv_eval_curves *c, const cv_eval
     cJSON_AddNumberToObject(root, "class", c->target);
     cJSON_AddStringToObject(root, "class_name", cli_json_text(cli_label(&j->labels, c->target), name, sizeof name));
     cJSON_AddNumberToObject(root, "steps", c->steps);
+    cJSON_AddStringToObject(root, "deletion_fill", cv_eval_fill_name((cv_eval_fill)c->deletion_fill));
     add_number(root, "deletion_auc", c->deletion_auc);
     add_number(root, "insertion_auc", c->insertion_auc);
     cJSON_AddNumberToObject(root, "forwards", (double)c->forwards);
@@ -216,6 +205,7 @@ static bool run_curves(const cli_args *a, eval_job *j, cv_eval_curves *c)
     cv_eval_options o = cv_eval_defaults();
     o.steps = (int)j->steps;
     o.batch = (int)j->batch;
+    o.deletion_fill = (int)j->fill;
     cli_progress pr;
     cv_error err;
     if (!cli_max_memory(a, &o.max_memory))
@@ -232,7 +222,10 @@ static bool run_curves(const cli_args *a, eval_job *j, cv_eval_curves *c)
     printf("class %d (%s), %d steps, %ld forward passes in batches of %d, %.2f s\n", c->target, label, c->steps,
            c->forwards, c->batch, c->seconds);
     if (c->deletion)
-        printf("deletion AUC  %.4f (lower: more faithful)\n", c->deletion_auc);
+        printf("deletion AUC  %.4f (lower: more faithful; deleted pixels set to %s)\n", c->deletion_auc,
+               c->deletion_fill == CV_EVAL_FILL_BLUR   ? "the blurred input"
+               : c->deletion_fill == CV_EVAL_FILL_MEAN ? "each channel's mean"
+                                                       : "0");
     if (c->insertion)
         printf("insertion AUC %.4f (higher: more faithful)\n", c->insertion_auc);
     if (strcmp(label, "-") == 0)
@@ -310,6 +303,9 @@ static bool parse_opts(const cli_args *a, eval_job *j)
     if (!cli_int(a, "steps", 1, 100000, &j->steps) || !cli_int(a, "batch", 0, 4096, &j->batch) ||
         !cli_int(a, "seed", 0, 1L << 62, &j->seed))
         return false;
+    cv_error err;
+    if (cv_eval_fill_from_name(&j->fill, cli_str(a, "deletion-fill"), &err) != CV_OK)
+        return cli_error("--deletion-fill: %s", err.msg), false;
     return !cli_given(a, "pointing") || parse_boxes(cli_str(a, "pointing"), j);
 }
 

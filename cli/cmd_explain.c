@@ -61,6 +61,10 @@ static const cli_opt opts[] = {
      "after each map, its deletion and insertion AUCs as cnnviz eval computes them: compare.csv, summary.json, "
      "the captions and a table"},
     {"eval-steps", NULL, "N", NULL, "--eval: curve steps, N + 1 inputs per curve (default: cnnviz eval's, 100)"},
+    {"deletion-fill", NULL, "F", "zero", "--eval: what deleted pixels become: zero (RISE's definition), blur or mean"},
+    {"pointing", NULL, "x0,y0,x1,y1|FILE", NULL,
+     "--eval: also the pointing game of every map against a box in original-image pixels, or a file of boxes "
+     "(as cnnviz eval: 15 px tolerance)"},
     {"cmap", NULL, "NAME", "jet", "colour map: jet, rocket, viridis, magma, grey"},
     {"alpha", NULL, "A", "0.5", "overlay opacity of the map over the photo, 0..1"},
     {"out", NULL, "DIR", "out/explain", "output directory"},
@@ -69,6 +73,8 @@ static const cli_opt opts[] = {
 static const cli_opt *const groups[] = {cli_model_opts, opts, cli_preprocess_opts, NULL};
 
 /* ---- options ------------------------------------------------------------------ */
+
+#define EX_MAX_BOXES 256
 
 typedef struct {
     const char *img_path, *input_path, *baseline;
@@ -80,6 +86,9 @@ typedef struct {
     cv_cmap cmap;
     bool eval;                       /* --eval: deletion and insertion of every map */
     long eval_steps;
+    cv_eval_fill eval_fill;          /* --deletion-fill */
+    double boxes[EX_MAX_BOXES][4];   /* --pointing: x0, y0, x1, y1 in original-image pixels */
+    int n_boxes;
 } ex_opts;
 
 /* "gradcam,ig" or "all" -> the methods, each once, in the order given. */
@@ -136,6 +145,14 @@ static bool parse_opts(const cli_args *a, ex_opts *o)
         return false;
     if (cli_given(a, "eval-steps") && !o->eval)
         cli_note("--eval-steps is for --eval, which is not given; ignored");
+    if (cv_eval_fill_from_name(&o->eval_fill, cli_str(a, "deletion-fill"), &err) != CV_OK)
+        return cli_error("--deletion-fill: %s", err.msg), false;
+    if (cli_given(a, "deletion-fill") && !o->eval)
+        cli_note("--deletion-fill is for --eval, which is not given; ignored");
+    if (cli_given(a, "pointing") && !o->eval)
+        cli_note("--pointing is for --eval, which is not given; ignored");
+    else if (cli_given(a, "pointing") && !cli_parse_boxes(cli_str(a, "pointing"), o->boxes, EX_MAX_BOXES, &o->n_boxes))
+        return false;
     if (cv_cmap_from_name(&o->cmap, cli_str(a, "cmap"), &err) != CV_OK)
         return cli_fail(&err), false;
     o->baseline = cli_str(a, "baseline");
@@ -162,6 +179,7 @@ typedef struct {
     char tname[256];                 /* the target's name, printable */
     cv_explain_result res[CV_EXPLAIN_COUNT];
     cv_eval_curves curves[CV_EXPLAIN_COUNT]; /* --eval: each map's deletion and insertion */
+    int hits[CV_EXPLAIN_COUNT];      /* --eval --pointing: boxes each map's maximum hits */
     cv_image overlay[CV_EXPLAIN_COUNT]; /* for compare.png, at tile size */
     double t_start, t_load, t_forward;
 } ex_job;
@@ -434,6 +452,26 @@ static void print_result(const ex_job *j, const cv_explain_result *r)
     fflush(stdout);
 }
 
+/* --eval --pointing: how many boxes method k's map points into, by the
+ * library call cnnviz eval --pointing makes. */
+static bool point_map(ex_job *j, int k, const cv_shape *shape)
+{
+    int nhwc = cv_model_input_nhwc(j->m), h = (int)shape->d[nhwc ? 1 : 2], w = (int)shape->d[nhwc ? 2 : 3];
+    j->hits[k] = 0;
+    for (int b = 0; b < j->opt.n_boxes; b++) {
+        const double *c = j->opt.boxes[b];
+        cv_eval_box box = {c[0], c[1], c[2], c[3]};
+        cv_eval_pointing pt;
+        cv_error err;
+        if (cv_eval_pointing_game(j->res[k].map, h, w, j->original.w, j->original.h, &box,
+                                  CV_EVAL_POINTING_TOLERANCE, &pt, &err) != CV_OK)
+            return cli_fail(&err), false;
+        j->hits[k] += pt.hit;
+    }
+    printf("  pointing game: %d of %d box%s hit\n", j->hits[k], j->opt.n_boxes, j->opt.n_boxes == 1 ? "" : "es");
+    return true;
+}
+
 /* --eval: the deletion and insertion curves of method k's map for the
  * class explained, by the library call cnnviz eval makes, so that the AUCs
  * are the ones `cnnviz eval --map <method>/map.npy` reports. */
@@ -442,6 +480,7 @@ static bool evaluate_map(const cli_args *a, ex_job *j, int k, cli_progress *pr)
     cv_eval_options o = cv_eval_defaults();
     o.steps = (int)j->opt.eval_steps;
     o.batch = (int)j->opt.batch;
+    o.deletion_fill = (int)j->opt.eval_fill;
     if (!cli_max_memory(a, &o.max_memory))
         return false;
     o.progress = on_progress;
@@ -456,6 +495,8 @@ static bool evaluate_map(const cli_args *a, ex_job *j, int k, cli_progress *pr)
         return cli_fail(&err), false;
     printf("  deletion AUC %.4f, insertion AUC %.4f (%d steps, %ld forward passes, %.2f s)\n", c->deletion_auc,
            c->insertion_auc, c->steps, c->forwards, c->seconds);
+    if (j->opt.n_boxes && !point_map(j, k, &shape))
+        return false;
     fflush(stdout);
     return true;
 }
@@ -576,15 +617,28 @@ static bool labelled_tile(const cv_image *img, const char *label, const char *fo
     return st == CV_OK || (cli_fail(&err), false);
 }
 
-/* --eval: a tile's footer, "del 0.12 ins 0.71" (17 characters: the most
- * that fit at scale 2), with the photo's saying which way is better. */
+/* An AUC in [0, 1] to 3 decimals without the leading zero (".123"): the
+ * footer below then fits a tile at scale 2. */
+static const char *auc_text(double auc, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.3f", auc);
+    return buf[0] == '0' && buf[1] == '.' ? buf + 1 : buf;
+}
+
+/* --eval: a tile's footer, "del .123 ins .712" (17 characters: the most
+ * that fit at scale 2; " pt 1/1" with --pointing), with the photo's
+ * saying which way is better. */
 static const char *auc_footer(const ex_job *j, int k, char *buf, size_t len)
 {
     if (!j->opt.eval)
         return NULL;
     if (k < 0)
         return "del low, ins high";
-    snprintf(buf, len, "del %.2f ins %.2f", j->curves[k].deletion_auc, j->curves[k].insertion_auc);
+    char d[32], i[32];
+    int n = snprintf(buf, len, "del %s ins %s", auc_text(j->curves[k].deletion_auc, d, sizeof d),
+                     auc_text(j->curves[k].insertion_auc, i, sizeof i));
+    if (j->opt.n_boxes && n > 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, " pt %d/%d", j->hits[k], j->opt.n_boxes);
     return buf;
 }
 
@@ -726,6 +780,11 @@ static cJSON *method_json(const ex_job *j, int k)
         cJSON_AddNumberToObject(o, "deletion_auc", c->deletion_auc);
         cJSON_AddNumberToObject(o, "insertion_auc", c->insertion_auc);
         cJSON_AddNumberToObject(o, "eval_steps", c->steps);
+        cJSON_AddStringToObject(o, "deletion_fill", cv_eval_fill_name((cv_eval_fill)c->deletion_fill));
+        if (j->opt.n_boxes) {
+            cJSON_AddNumberToObject(o, "pointing_hits", j->hits[k]);
+            cJSON_AddNumberToObject(o, "pointing_boxes", j->opt.n_boxes);
+        }
         cJSON_AddNumberToObject(o, "eval_seconds", c->seconds);
     }
     return o;
@@ -777,10 +836,14 @@ static bool write_compare_csv(const ex_job *j)
     FILE *f = fopen(cli_path(path, sizeof path, j->dir, "compare.csv"), "w");
     if (!f)
         return cli_error("cannot write %s", path), false;
-    fprintf(f, "method,deletion_auc,insertion_auc,seconds\n");
-    for (int k = 0; k < j->opt.n_methods; k++)
-        fprintf(f, "%s,%.9g,%.9g,%.6f\n", cv_explain_method_name(j->opt.method[k]), j->curves[k].deletion_auc,
+    fprintf(f, "method,deletion_auc,insertion_auc,seconds%s\n", j->opt.n_boxes ? ",pointing_hits,pointing_boxes" : "");
+    for (int k = 0; k < j->opt.n_methods; k++) {
+        fprintf(f, "%s,%.9g,%.9g,%.6f", cv_explain_method_name(j->opt.method[k]), j->curves[k].deletion_auc,
                 j->curves[k].insertion_auc, j->res[k].seconds);
+        if (j->opt.n_boxes)
+            fprintf(f, ",%d,%d", j->hits[k], j->opt.n_boxes);
+        fputc('\n', f);
+    }
     return fclose(f) == 0 || (cli_error("cannot write %s", path), false);
 }
 
@@ -799,12 +862,17 @@ static bool write_outputs(ex_job *j)
 /* --eval: the AUCs side by side, in the order the methods ran. */
 static void print_compare_table(const ex_job *j)
 {
-    printf("\n%-16s %13s %14s %9s\n", "method", "deletion AUC", "insertion AUC", "seconds");
-    for (int k = 0; k < j->opt.n_methods; k++)
-        printf("%-16s %13.4f %14.4f %9.2f\n", cv_explain_method_name(j->opt.method[k]), j->curves[k].deletion_auc,
+    printf("\n%-16s %13s %14s %9s%s\n", "method", "deletion AUC", "insertion AUC", "seconds",
+           j->opt.n_boxes ? "  pointing" : "");
+    for (int k = 0; k < j->opt.n_methods; k++) {
+        printf("%-16s %13.4f %14.4f %9.2f", cv_explain_method_name(j->opt.method[k]), j->curves[k].deletion_auc,
                j->curves[k].insertion_auc, j->res[k].seconds);
-    printf("(deletion: lower is more faithful; insertion: higher; %ld steps, as cnnviz eval)\n\n",
-           j->opt.eval_steps);
+        if (j->opt.n_boxes)
+            printf("  %d/%d", j->hits[k], j->opt.n_boxes);
+        putchar('\n');
+    }
+    printf("(deletion to %s: lower is more faithful; insertion: higher; %ld steps, as cnnviz eval)\n\n",
+           cv_eval_fill_name(j->opt.eval_fill), j->opt.eval_steps);
 }
 
 /* ---- the command -------------------------------------------------------------- */
@@ -863,6 +931,7 @@ const cli_cmd cli_cmd_explain = {
     "and, with several methods, --out/compare.png: the photo and every method's overlay side by side. "
     "--eval runs deletion and insertion (as cnnviz eval, with its default of 100 steps; --eval-steps) on every "
     "map, for the class explained: --out/compare.csv (method, deletion_auc, insertion_auc, seconds: the "
-    "method's time), the AUCs in summary.json and in the pictures' captions, and a table at the end.",
+    "method's time; with --pointing, pointing_hits and pointing_boxes: the pointing game of each map), the AUCs "
+    "in summary.json and in the pictures' captions, and a table at the end.",
     groups, run,
 };

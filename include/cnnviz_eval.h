@@ -20,7 +20,11 @@
  *  - Step i = 0..N removes or restores the first n_i = round(i * H * W / N)
  *    ranked pixels, halves rounded up (n_i = floor((2 i H W + N) / (2 N))).
  *  - Deletion: those pixels set to 0 in model-input space, every channel
- *    (the preprocessed tensor, as RISE does).
+ *    (the preprocessed tensor, as RISE does); or (opt.deletion_fill) to
+ *    the blurred input of insertion, or to each channel's mean over the
+ *    input: a zero pixel is itself a strong feature to some models (the
+ *    "out of distribution" critique of deletion), and a blurred or mean
+ *    one removes information with less of that.
  *  - Insertion: start from the input blurred in model-input space, each
  *    channel by a Gaussian of sigma 5 and 11 taps (weights exp(-d^2 / 50)
  *    for d = -5..5, normalised; separable, rows then columns; borders
@@ -52,9 +56,17 @@ extern "C" {
 
 enum { CV_EVAL_DELETION = 1, CV_EVAL_INSERTION = 2, CV_EVAL_BOTH = 3 };
 
+/* What a deleted pixel becomes (model-input space, every channel). */
+typedef enum { CV_EVAL_FILL_ZERO = 0, CV_EVAL_FILL_BLUR = 1, CV_EVAL_FILL_MEAN = 2 } cv_eval_fill;
+
+/* "zero", "blur", "mean" */
+const char *cv_eval_fill_name(cv_eval_fill fill);
+cv_status cv_eval_fill_from_name(cv_eval_fill *out, const char *name, cv_error *err);
+
 typedef struct {
     int steps;              /* N >= 1 (default 100) */
     int batch;              /* inputs per pass; 0: as many as the memory budget allows (at most 64) */
+    int deletion_fill;      /* cv_eval_fill; default CV_EVAL_FILL_ZERO (RISE's definition) */
     size_t max_memory;      /* bytes a pass may plan (0: the memory available now, at most
                                CV_AUTO_BATCH_BYTES, as every automatic batch) */
     void (*progress)(void *user, long done, long total); /* optional, after each batch */
@@ -72,6 +84,7 @@ typedef struct {
     double *deletion;       /* [N + 1] probabilities; NULL when not asked for */
     double *insertion;      /* [N + 1]; NULL when not asked for */
     double deletion_auc, insertion_auc; /* NAN when not asked for */
+    int deletion_fill;      /* cv_eval_fill the deletion curve used */
     long forwards;          /* inputs run */
     int batch;              /* inputs per pass */
     double seconds;         /* wall-clock time */

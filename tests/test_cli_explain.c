@@ -344,6 +344,71 @@ static void test_eval_matches_cnnviz_eval(void)
     }
 }
 
+/* eval.json's pointing[index].hit: 1, 0, or -1 when absent. */
+static int json_pointing_hit(const char *path, int index)
+{
+    char *text = read_text(path);
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    cJSON *hit = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "pointing"), index), "hit");
+    int h = cJSON_IsBool(hit) ? cJSON_IsTrue(hit) : -1;
+    cJSON_Delete(root);
+    free(text);
+    return h;
+}
+
+/* --eval --pointing FILE --deletion-fill mean: compare.csv gains the
+ * pointing columns, and each map's hits and deletion AUC are what cnnviz
+ * eval --pointing FILE --deletion-fill mean says of that map. The boxes:
+ * the whole 28 x 28 image (every map hits it) and its top-left corner. */
+static void test_eval_pointing_and_fill(void)
+{
+    char out[300], log[300], path[600], boxes[300], map[500], eout[400];
+    snprintf(out, sizeof out, "%s/evalpoint", dir);
+    snprintf(log, sizeof log, "%s/evalpoint.log", dir);
+    snprintf(boxes, sizeof boxes, "%s/boxes.txt", dir);
+    FILE *f = fopen(boxes, "w");
+    REQUIRE(f, "cannot write %s", boxes);
+    fprintf(f, "# x0 y0 x1 y1\n0 0 28 28\n0,0,3,3\n");
+    fclose(f);
+    const char *args[] = {"explain", "--model", model, "--img", image, "--methods", "gradcam,saliency", "--batch", "8",
+                          "--eval", "--eval-steps", "10", "--pointing", boxes, "--deletion-fill", "mean", "--out", out,
+                          NULL};
+    int rc = run_cli_shown(log, args);
+    REQUIRE(rc == 0, "cnnviz explain --eval --pointing exited %d", rc);
+    CHECK(file_contains(log, "pointing"), "the table has no pointing column");
+    snprintf(path, sizeof path, "%s/compare.csv", out);
+    char *csv = read_text(path);
+    REQUIRE(csv, "no %s", path);
+    const char *want[] = {"gradcam", "saliency"};
+    const char *header = "method,deletion_auc,insertion_auc,seconds,pointing_hits,pointing_boxes\n";
+    CHECK(strncmp(csv, header, strlen(header)) == 0,
+          "compare.csv header: %.80s", csv);
+    const char *row = strchr(csv, '\n');
+    for (int k = 0; k < 2 && row; k++, row = strchr(row + 1, '\n')) {
+        char name[32];
+        double del, ins, sec;
+        int hits = -1, n_boxes = -1;
+        CHECK(sscanf(row + 1, "%31[^,],%lf,%lf,%lf,%d,%d", name, &del, &ins, &sec, &hits, &n_boxes) == 6 &&
+                  strcmp(name, want[k]) == 0,
+              "compare.csv row %d: %.80s", k + 1, row + 1);
+        snprintf(map, sizeof map, "%s/%s/map.npy", out, want[k]);
+        snprintf(eout, sizeof eout, "%s/eval-%s", out, want[k]);
+        snprintf(log, sizeof log, "%s/evalpoint-%s.log", dir, want[k]);
+        const char *eargs[] = {"eval", "--model", model, "--img", image, "--map", map, "--batch", "8", "--steps", "10",
+                               "--pointing", boxes, "--deletion-fill", "mean", "--out", eout, NULL};
+        REQUIRE(run_cli_shown(log, eargs) == 0, "cnnviz eval --map %s exited non-zero", map);
+        snprintf(path, sizeof path, "%s/eval.json", eout);
+        int h0 = json_pointing_hit(path, 0), h1 = json_pointing_hit(path, 1);
+        double ed = json_number(path, -1, "deletion_auc");
+        printf("    %s: explain --eval %d of %d boxes hit, deletion to mean %.9f; cnnviz eval hits %d %d, %.9f\n",
+               want[k], hits, n_boxes, del, h0, h1, ed);
+        CHECK(n_boxes == 2 && h0 == 1 && hits == h0 + h1, "%s: %d hits of %d boxes; cnnviz eval: %d %d", want[k],
+              hits, n_boxes, h0, h1);
+        CHECK(fabs(ed - del) <= 1e-6, "%s: deletion AUC %.9g, cnnviz eval's %.9g", want[k], del, ed);
+    }
+    free(csv);
+}
+
 /* --eval with one method and no --eval-steps: cnnviz eval's default
  * steps (100) on both sides, compare.csv in --out itself. */
 static void test_eval_default_steps(void)
@@ -487,6 +552,7 @@ int main(int argc, char **argv)
     RUN(test_bad_arguments);
     RUN(test_eval_matches_cnnviz_eval);
     RUN(test_eval_default_steps);
+    RUN(test_eval_pointing_and_fill);
     RUN(test_input_tensor);
     RUN(test_squeezenet_bus);
     char cmd[300];

@@ -187,6 +187,118 @@ static void test_blur_reference(void)
     }
 }
 
+/* The target's probability for one input, by a forward pass of its own. */
+static double probability_of(const net *L, const float *x, int target)
+{
+    cv_run *r = NULL;
+    cv_error err;
+    cv_run_options ro = cv_run_defaults();
+    double p = NAN;
+    if (cv_run_create(&r, L->m, &L->xs, &ro, &err) == CV_OK && cv_run_forward(r, x, &err) == CV_OK) {
+        const cv_tensor *y = cv_run_output(r, 0);
+        size_t nc = cv_shape_numel(&y->shape);
+        float probs[1000];
+        if (nc <= 1000 && target < (int)nc) {
+            cv_scores_to_probabilities(probs, y->f, nc);
+            p = probs[target];
+        }
+    } else {
+        fprintf(stderr, "    %s\n", err.msg);
+    }
+    cv_run_free(r);
+    return p;
+}
+
+/* The deletion input at step i built here from the definition: the first
+ * n_i ranked pixels of x replaced by fill (every channel). */
+static void deleted_by_hand(const net *L, int i, int steps, const float *fill, float *out)
+{
+    int nhwc = cv_model_input_nhwc(L->m);
+    int c = (int)L->xs.d[nhwc ? 3 : 1], h = (int)L->xs.d[nhwc ? 1 : 2], w = (int)L->xs.d[nhwc ? 2 : 3];
+    size_t plane = (size_t)h * w, *order = malloc(plane * sizeof(size_t));
+    cv_error err;
+    memcpy(out, L->x, cv_shape_numel(&L->xs) * sizeof(float));
+    if (!order || cv_eval_rank_pixels(L->map, h, w, order, &err) != CV_OK) {
+        free(order);
+        return;
+    }
+    for (long r = 0; r < cv_eval_step_pixels(i, steps, (long)plane); r++)
+        for (int ch = 0; ch < c; ch++) {
+            size_t k = nhwc ? order[r] * c + ch : ch * plane + order[r];
+            out[k] = fill[k];
+        }
+    free(order);
+}
+
+/* --deletion-fill blur and mean, checked against inputs built here: at a
+ * middle step and at the last (every pixel deleted: the blurred input,
+ * which is also insertion's first point, or the channel means). */
+static void test_deletion_fills(void)
+{
+    const char *nets[] = {"cnn", "nhwc"}, *maps[] = {"map_tied", "map_smooth"};
+    for (int k = 0; k < 2; k++) {
+        net L;
+        if (!load(nets[k], maps[k], &L)) {
+            CHECK(0, "cannot load %s / %s", nets[k], maps[k]);
+            unload(&L);
+            continue;
+        }
+        int nhwc = cv_model_input_nhwc(L.m), steps = 10;
+        int c = (int)L.xs.d[nhwc ? 3 : 1], h = (int)L.xs.d[nhwc ? 1 : 2], w = (int)L.xs.d[nhwc ? 2 : 3];
+        size_t n = cv_shape_numel(&L.xs), plane = (size_t)h * w;
+        float *fill = malloc(n * sizeof(float)), *x = malloc(n * sizeof(float));
+        REQUIRE(fill && x, "out of memory");
+        for (int f = CV_EVAL_FILL_BLUR; f <= CV_EVAL_FILL_MEAN; f++) {
+            cv_error err;
+            if (f == CV_EVAL_FILL_BLUR) {
+                REQUIRE(cv_eval_blur(fill, L.x, c, h, w, nhwc, &err) == CV_OK, "%s", err.msg);
+            } else {
+                for (int ch = 0; ch < c; ch++) {
+                    double sum = 0;
+                    for (size_t q = 0; q < plane; q++)
+                        sum += L.x[nhwc ? q * c + ch : ch * plane + q];
+                    for (size_t q = 0; q < plane; q++)
+                        fill[nhwc ? q * c + ch : ch * plane + q] = (float)(sum / plane);
+                }
+            }
+            cv_eval_options o = cv_eval_defaults();
+            o.steps = steps;
+            o.deletion_fill = f;
+            cv_eval_curves cv;
+            REQUIRE(cv_eval_curves_run(L.m, &L.xs, L.x, L.map, -1, CV_EVAL_BOTH, &o, &cv, &err) == CV_OK, "%s",
+                    err.msg);
+            deleted_by_hand(&L, 4, steps, fill, x);
+            double mid = probability_of(&L, x, cv.target);
+            deleted_by_hand(&L, steps, steps, fill, x);
+            double last = probability_of(&L, x, cv.target);
+            const char *name = cv_eval_fill_name((cv_eval_fill)f);
+            printf("    %s, deletion to %s: step 4 %.7f (by hand %.7f), step %d %.7f (by hand %.7f; insertion's "
+                   "start %.7f)\n", nets[k], name, cv.deletion[4], mid, steps, cv.deletion[steps], last,
+                   cv.insertion[0]);
+            CHECK(fabs(cv.deletion[4] - mid) <= CURVE_TOL && fabs(cv.deletion[steps] - last) <= CURVE_TOL,
+                  "%s %s: the curve is not the definition's", nets[k], name);
+            CHECK(f != CV_EVAL_FILL_BLUR || fabs(cv.deletion[steps] - cv.insertion[0]) <= CURVE_TOL,
+                  "%s: deleting every pixel to blur is not insertion's start", nets[k]);
+            CHECK(cv.deletion_fill == f, "the curves say fill %d", cv.deletion_fill);
+            cv_eval_curves_free(&cv);
+        }
+        cv_eval_options o = cv_eval_defaults();
+        o.deletion_fill = 3;
+        cv_eval_curves cv;
+        cv_error err;
+        CHECK(cv_eval_curves_run(L.m, &L.xs, L.x, L.map, -1, CV_EVAL_BOTH, &o, &cv, &err) == CV_ERR_INVALID,
+              "an unknown fill is accepted");
+        free(fill);
+        free(x);
+        unload(&L);
+    }
+    cv_eval_fill f;
+    cv_error err;
+    CHECK(cv_eval_fill_from_name(&f, "mean", &err) == CV_OK && f == CV_EVAL_FILL_MEAN &&
+              cv_eval_fill_from_name(&f, "grey", &err) == CV_ERR_INVALID,
+          "fill names");
+}
+
 static void test_ranking_steps_auc(void)
 {
     /* 2 x 3: ties of 5 in index order, NaN last */
@@ -500,6 +612,7 @@ int main(int argc, char **argv)
     RUN(test_ranking_steps_auc);
     RUN(test_blur_reference);
     RUN(test_curves_reference);
+    RUN(test_deletion_fills);
     RUN(test_pointing_game);
     RUN(test_sanity_changes);
     RUN(test_sanity_known);

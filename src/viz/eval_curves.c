@@ -116,10 +116,44 @@ cv_status cv_eval_blur(float *out, const float *in, int channels, int h, int w, 
     return CV_OK;
 }
 
+/* ---- what deleted pixels become --------------------------------------------- */
+
+static const char *const fill_names[] = {"zero", "blur", "mean"};
+
+const char *cv_eval_fill_name(cv_eval_fill fill)
+{
+    return fill >= CV_EVAL_FILL_ZERO && fill <= CV_EVAL_FILL_MEAN ? fill_names[fill] : "unknown";
+}
+
+cv_status cv_eval_fill_from_name(cv_eval_fill *out, const char *name, cv_error *err)
+{
+    for (int k = CV_EVAL_FILL_ZERO; k <= CV_EVAL_FILL_MEAN; k++)
+        if (name && strcmp(name, fill_names[k]) == 0) {
+            *out = (cv_eval_fill)k;
+            return CV_OK;
+        }
+    return cv_fail(err, CV_ERR_INVALID, "deletion fill '%s': expected zero, blur or mean", name ? name : "");
+}
+
+/* Each channel of one input item replaced by its mean over the item. */
+static void channel_means(float *out, const float *in, int channels, size_t plane, int nhwc)
+{
+    for (int c = 0; c < channels; c++) {
+        size_t first = nhwc ? (size_t)c : (size_t)c * plane, stride = nhwc ? (size_t)channels : 1;
+        double sum = 0;
+        for (size_t q = 0; q < plane; q++)
+            sum += in[first + q * stride];
+        float mean = (float)(sum / (double)plane);
+        for (size_t q = 0; q < plane; q++)
+            out[first + q * stride] = mean;
+    }
+}
+
 /* ---- the perturbed inputs ---------------------------------------------------- */
 
 typedef struct {
     const float *input, *blurred; /* [numel] */
+    const float *removed;         /* [numel] what deleted pixels become; NULL: 0 */
     const size_t *order;          /* ranked pixels */
     int channels, nhwc;
     size_t plane, numel;
@@ -138,7 +172,7 @@ static void fill_item(const perturb *p, long s, long first_insertion, float *x)
         size_t q = p->order[r];
         for (int c = 0; c < p->channels; c++) {
             size_t k = p->nhwc ? q * p->channels + c : (size_t)c * p->plane + q;
-            x[k] = insertion ? p->input[k] : 0.0f;
+            x[k] = insertion ? p->input[k] : p->removed ? p->removed[k] : 0.0f;
         }
     }
 }
@@ -268,6 +302,9 @@ static cv_status check_args(const cv_model *m, const cv_shape *s, const float *m
     if (!map || !(metrics & CV_EVAL_BOTH) || (metrics & ~CV_EVAL_BOTH))
         return cv_fail(err, CV_ERR_INVALID, "eval: metrics %d: expected deletion (1), insertion (2) or both (3), "
                                             "and a map", metrics);
+    if (o->deletion_fill < CV_EVAL_FILL_ZERO || o->deletion_fill > CV_EVAL_FILL_MEAN)
+        return cv_fail(err, CV_ERR_INVALID, "eval: deletion fill %d: expected zero (0), blur (1) or mean (2)",
+                       o->deletion_fill);
     if (o->steps < 1 || o->steps > 1000000 || o->batch < 0)
         return cv_fail(err, CV_ERR_INVALID, "eval: steps %d must be in 1..1000000 and batch %d >= 0", o->steps,
                        o->batch);
@@ -314,11 +351,15 @@ cv_status cv_eval_curves_run(const cv_model *m, const cv_shape *in_shape, const 
     long per_curve = (long)o.steps + 1, n = per_curve * ((metrics & CV_EVAL_DELETION ? 1 : 0) +
                                                          (metrics & CV_EVAL_INSERTION ? 1 : 0));
     long first_insertion = metrics & CV_EVAL_DELETION ? per_curve : 0;
+    bool deletes = metrics & CV_EVAL_DELETION, blur = metrics & CV_EVAL_INSERTION ||
+                                                     (deletes && o.deletion_fill == CV_EVAL_FILL_BLUR);
+    bool mean = deletes && o.deletion_fill == CV_EVAL_FILL_MEAN;
     size_t *order = malloc(p.plane * sizeof(size_t));
-    float *blurred = metrics & CV_EVAL_INSERTION ? malloc(p.numel * sizeof(float)) : NULL;
+    float *blurred = blur ? malloc(p.numel * sizeof(float)) : NULL;
+    float *means = mean ? malloc(p.numel * sizeof(float)) : NULL;
     double *prob = malloc((size_t)n * sizeof(double));
     cv_run *r1 = NULL;
-    if (!order || !prob || (metrics & CV_EVAL_INSERTION && !blurred)) {
+    if (!order || !prob || (blur && !blurred) || (mean && !means)) {
         st = cv_fail(err, CV_ERR_NOMEM, "eval: out of memory for a %d x %d map", h, w);
         goto out;
     }
@@ -326,8 +367,11 @@ cv_status cv_eval_curves_run(const cv_model *m, const cv_shape *in_shape, const 
         (st = cv_eval_rank_pixels(map, h, w, order, err)) != CV_OK ||
         (blurred && (st = cv_eval_blur(blurred, input, p.channels, h, w, nhwc, err)) != CV_OK))
         goto out;
+    if (means)
+        channel_means(means, input, p.channels, p.plane, nhwc);
     p.order = order;
     p.blurred = blurred;
+    p.removed = o.deletion_fill == CV_EVAL_FILL_BLUR ? blurred : means;
     out->target = target;
     if ((st = make_run(m, in_shape, 1, &r1, err)) != CV_OK ||
         (st = resolve_target(m, r1, input, &out->target, &out->n_classes, err)) != CV_OK ||
@@ -346,12 +390,14 @@ cv_status cv_eval_curves_run(const cv_model *m, const cv_shape *in_shape, const 
         out->deletion_auc = cv_eval_auc(out->deletion, o.steps);
     if (out->insertion)
         out->insertion_auc = cv_eval_auc(out->insertion, o.steps);
+    out->deletion_fill = o.deletion_fill;
     out->forwards = n;
     out->seconds = seconds_now() - t0;
 out:
     cv_run_free(r1);
     free(order);
     free(blurred);
+    free(means);
     free(prob);
     if (st != CV_OK)
         cv_eval_curves_free(out);

@@ -94,9 +94,15 @@ static void curve(plot *p, const double *y, int steps, const uint8_t rgb[3])
 static void legend(plot *p, const cv_eval_curves *c)
 {
     char del[64], ins[64];
-    snprintf(del, sizeof del, "deletion  AUC %.4f (lower: better)", c->deletion_auc);
+    if (c->deletion_fill == CV_EVAL_FILL_ZERO)
+        snprintf(del, sizeof del, "deletion  AUC %.4f (lower: better)", c->deletion_auc);
+    else
+        snprintf(del, sizeof del, "deletion to %s  AUC %.4f (lower: better)",
+                 cv_eval_fill_name((cv_eval_fill)c->deletion_fill), c->deletion_auc);
     snprintf(ins, sizeof ins, "insertion AUC %.4f (higher: better)", c->insertion_auc);
     int wide = cv_render_text_width(ins, 2), rows = (c->deletion != NULL) + (c->insertion != NULL);
+    if (c->deletion && cv_render_text_width(del, 2) > wide)
+        wide = cv_render_text_width(del, 2);
     int bw = wide + 60, bh = rows * 24 + 12, bx = px_x(1) - bw - 10, by = px_y(p, p->ymax) + 10;
     cv_render_fill_rect(p->img, bx - 2, by - 2, bw + 4, bh + 4, black);
     cv_render_fill_rect(p->img, bx, by, bw, bh, white);
