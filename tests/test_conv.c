@@ -416,39 +416,50 @@ static void test_conv_macs(void)
 }
 
 /* cv_run_options.conv_algo reaches the kernels: on a 3x3 / 16 -> 16 conv
- * where Winograd pays, auto and winograd give the same bits, im2col rounds
- * differently (a sum in another order) yet agrees to 1e-4; an unknown
- * value is refused at planning. */
+ * where Winograd pays, auto and winograd give the same bits both ways,
+ * im2col rounds differently (a sum in another order) yet agrees to 1e-4,
+ * and exact-backward is Winograd's forward with im2col's backward, bit for
+ * bit; an unknown value is refused at planning. */
 static void test_conv_algo_option(void)
 {
     conv_case cc = {.g = {1, 16, 24, 24, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, .bias = 1};
     enum { NX = 16 * 24 * 24, NW = 16 * 16 * 9, NY = 16 * 24 * 24 };
-    static float x[NX], w[NW], b[16], y[3][NY];
+    enum { A, I, W, E }; /* auto, im2col, winograd, exact-backward: algos[] */
+    static float x[NX], w[NW], b[16], seed[NY], y[4][NY], dx[4][NX];
     test_seed(31);
     test_fill(x, NX, -1, 1);
     test_fill(w, NW, -1, 1);
     test_fill(b, 16, -1, 1);
-    static const cv_conv_algo algos[3] = {CV_CONV_AUTO, CV_CONV_IM2COL, CV_CONV_WINOGRAD};
-    for (int a = 0; a < 3; a++) {
+    test_fill(seed, NY, -1, 1);
+    static const cv_conv_algo algos[4] = {CV_CONV_AUTO, CV_CONV_IM2COL, CV_CONV_WINOGRAD, CV_CONV_EXACT_BACKWARD};
+    for (int a = 0; a < 4; a++) {
         oplab lab;
+        const float *g = NULL;
         cc.algo = algos[a];
         REQUIRE(conv_lab(&lab, &cc, w, b) == CV_OK && oplab_forward(&lab, x) == CV_OK, "%s", lab.err.msg);
         REQUIRE(lab.y_numel == NY, "output has %zu values, expected %d", lab.y_numel, NY);
+        REQUIRE(cv_run_backward(lab.run, 0, seed, &g, &lab.err) == CV_OK, "%s", lab.err.msg);
         memcpy(y[a], lab.y, sizeof y[a]);
+        memcpy(dx[a], g, sizeof dx[a]);
         oplab_free(&lab);
     }
-    double auto_wino = test_max_abs_diff(y[0], y[2], NY), im2col_wino = test_max_rel_diff(y[1], y[2], NY);
-    printf("    auto vs winograd: max abs diff %.3g (expected 0); im2col vs winograd: max rel diff %.3g "
-           "(expected > 0, <= 1e-4)\n", auto_wino, im2col_wino);
-    CHECK(auto_wino == 0, "auto did not choose Winograd");
-    CHECK(im2col_wino > 0, "im2col gave Winograd's bits: the option did not reach the kernel");
-    CHECK(im2col_wino <= 1e-4, "im2col and Winograd disagree");
+    double fwd_aw = test_max_abs_diff(y[A], y[W], NY), bwd_aw = test_max_abs_diff(dx[A], dx[W], NX);
+    double fwd_ew = test_max_abs_diff(y[E], y[W], NY), bwd_ei = test_max_abs_diff(dx[E], dx[I], NX);
+    double fwd_iw = test_max_rel_diff(y[I], y[W], NY), bwd_iw = test_max_rel_diff(dx[I], dx[W], NX);
+    printf("    auto vs winograd: max abs diff %.3g forward, %.3g backward (expected 0)\n", fwd_aw, bwd_aw);
+    printf("    exact-backward vs winograd forward %.3g, vs im2col backward %.3g (expected 0)\n", fwd_ew, bwd_ei);
+    printf("    im2col vs winograd: max rel diff %.3g forward, %.3g backward (expected > 0, <= 1e-4)\n", fwd_iw,
+           bwd_iw);
+    CHECK(fwd_aw == 0 && bwd_aw == 0, "auto did not choose Winograd");
+    CHECK(fwd_ew == 0 && bwd_ei == 0, "exact-backward is not Winograd forward and im2col backward");
+    CHECK(fwd_iw > 0 && bwd_iw > 0, "im2col gave Winograd's bits: the option did not reach the kernel");
+    CHECK(fwd_iw <= 1e-4 && bwd_iw <= 1e-4, "im2col and Winograd disagree");
     oplab lab;
-    cc.algo = (cv_conv_algo)3;
+    cc.algo = (cv_conv_algo)4;
     REQUIRE(conv_lab(&lab, &cc, w, b) == CV_OK, "%s", lab.err.msg);
     cv_status st = oplab_forward(&lab, x);
-    printf("    conv_algo 3: %s\n", st == CV_OK ? "(accepted)" : lab.err.msg);
-    CHECK(st == CV_ERR_INVALID && strstr(lab.err.msg, "convolution algorithm"), "conv_algo 3: status %s",
+    printf("    conv_algo 4: %s\n", st == CV_OK ? "(accepted)" : lab.err.msg);
+    CHECK(st == CV_ERR_INVALID && strstr(lab.err.msg, "convolution algorithm"), "conv_algo 4: status %s",
           cv_status_string(st));
     oplab_free(&lab);
 }

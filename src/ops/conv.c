@@ -93,11 +93,12 @@ static void conv_choose_winograd(conv_plan *pl, int algo)
      * transformed weights (4x the size of w) costs more than the saved
      * multiplications: VGG16's 14x14 layers run as fast with im2col. */
     int64_t tiles = pl->n * ((w->oh + 3) / 4) * ((w->ow + 3) / 4);
-    bool pays = algo == CV_CONV_WINOGRAD || (algo == CV_CONV_AUTO && pl->c >= 16 && pl->m >= 16 && tiles >= 32);
+    bool pays = algo == CV_CONV_WINOGRAD ||
+                ((algo == CV_CONV_AUTO || algo == CV_CONV_EXACT_BACKWARD) && pl->c >= 16 && pl->m >= 16 && tiles >= 32);
     pl->wino_fits[0] = fits;
     pl->wino_fits[1] = fits && w->pt <= 2 && w->pl <= 2 && w->pb <= 2 && w->pr <= 2;
     pl->wino[0] = pl->wino_fits[0] && pays;
-    pl->wino[1] = pl->wino_fits[1] && pays;
+    pl->wino[1] = pl->wino_fits[1] && pays && algo != CV_CONV_EXACT_BACKWARD;
     pl->wg[0] = (cv_wino_geom){.n = pl->n, .c = pl->c, .m = pl->m, .ih = w->ih, .iw = w->iw, .oh = w->oh, .ow = w->ow,
                                .pt = w->pt, .pl = w->pl};
     pl->wg[1] = (cv_wino_geom){.n = pl->n, .c = pl->m, .m = pl->c, .ih = w->oh, .iw = w->ow, .oh = w->ih, .ow = w->iw,

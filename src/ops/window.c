@@ -244,9 +244,11 @@ void cv_window_im2col(float *col, const float *x, const cv_window *w, int64_t ch
     CV_ISA_CALL(window_im2col, (col, x, w, channels, p0, np));
 }
 
-/* The adjoint of cv_window_im2col: dx (C, IH, IW) += the patches in col. */
+/* The adjoint of cv_window_im2col: dx (C, IH, IW) += the patches in col.
+ * Channels write disjoint planes, so they run in parallel. */
 void cv_window_col2im_add(float *dx, const float *col, const cv_window *w, int64_t channels, int64_t p0, int64_t np)
 {
+#pragma omp parallel for schedule(static) if (channels * w->kh * w->kw * np >= CV_OMP_MIN_ELEMS)
     for (int64_t ch = 0; ch < channels; ch++) {
         float *dxc = dx + ch * w->ih * w->iw;            /* (IH, IW) */
         for (int64_t ki = 0; ki < w->kh; ki++)

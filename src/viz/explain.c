@@ -138,7 +138,7 @@ cv_status ex_make_run(const cv_explainer *e, int b, bool grad, int backward_rule
     cv_run_options ro = cv_run_defaults();
     ro.stop_layer = e->logit_layer;
     ro.need_grad = grad;
-    ro.conv_algo = grad ? CV_CONV_IM2COL : CV_CONV_AUTO;
+    ro.conv_algo = grad ? CV_CONV_EXACT_BACKWARD : CV_CONV_AUTO;
     ro.backward_rule = backward_rule;
     return cv_run_create(out, e->m, &s, &ro, err);
 }
