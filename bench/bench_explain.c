@@ -1,4 +1,4 @@
-/* Time one attribution method: bench_explain MODEL METHOD [samples] [repeats]
+/* Time one attribution method: bench_explain MODEL METHOD [samples] [repeats] [batch]
  *
  * MODEL takes a 1 x 3 x 224 x 224 input (NCHW); METHOD is a name of
  * include/cnnviz_explain.h ("saliency", "gradcam", "smoothgrad", ...);
@@ -25,7 +25,7 @@ static int fail(const cv_error *err)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_explain MODEL METHOD [samples] [repeats]\n");
+        fprintf(stderr, "usage: bench_explain MODEL METHOD [samples] [repeats] [batch]\n");
         return 2;
     }
     int samples = argc > 3 ? atoi(argv[3]) : 0;
@@ -51,6 +51,8 @@ int main(int argc, char **argv)
         o.samples = samples;
         o.steps = samples;
     }
+    if (argc > 5) /* inputs per pass (0: from the memory budget) */
+        o.batch = atoi(argv[5]);
     cv_explainer *ex;
     if (cv_explainer_create(&ex, m, &s, x, &o, &err) != CV_OK)
         return fail(&err);
