@@ -129,8 +129,7 @@ def torch_ms(fn, model, layer, x, target, n, batch, repeats):
 
 
 def cnnviz_run(exe, path, method, n, repeats):
-    env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
-               OPENBLAS_THREAD_TIMEOUT=os.environ.get("OPENBLAS_THREAD_TIMEOUT", "4"))
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"))  # as the cnnviz tool sets it
     res = subprocess.run([exe, path, method, str(n), str(repeats)], capture_output=True, text=True, env=env)
     if res.returncode != 0:
         raise RuntimeError(res.stderr.strip())

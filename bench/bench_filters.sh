@@ -21,10 +21,9 @@ MODEL=$OUT/vgg16_features.onnx
 PKGS="hdf5 openblas libprotobuf-c libpng libjpeg libcjson"
 ${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -fopenmp -Iinclude bench/bench_filters.c build/libcnnviz.a \
     $(pkg-config --libs $PKGS) -lm -o $OUT/bench_filters
-export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
-# as the cnnviz tool runs itself (cli/main.c): spinning OpenMP and OpenBLAS
-# threads otherwise fight for the cores
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# as the cnnviz tool runs itself (cli/main.c): the library's threads are
+# OpenMP's, OpenBLAS runs single-threaded inside them
+export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1
 LAYER=/features/features.28/Conv
 echo "VGG16 conv5_3 ($LAYER), 16 filters, 128x128, $ROUNDS rounds, $THREADS threads"
 : > $OUT/ours.txt

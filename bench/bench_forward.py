@@ -59,8 +59,7 @@ def main():
             x = torch.randn(b, 3, side, side)
             t_torch = torch_ms(model, x, args.repeats)
             # as the cnnviz tool itself runs (see cli/main.c)
-            env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
-                       OPENBLAS_THREAD_TIMEOUT=os.environ.get("OPENBLAS_THREAD_TIMEOUT", "4"))
+            env = dict(os.environ, OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"))  # as the cnnviz tool sets it
             res = subprocess.run([exe, path, str(b), "3", str(side), str(side), str(args.repeats)],
                                  capture_output=True, text=True, env=env)
             if res.returncode != 0:

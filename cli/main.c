@@ -226,45 +226,38 @@ static int parse(const cli_cmd *cmd, int argc, char **argv, cli_args *a)
     return 0;
 }
 
-/* OpenMP's worker threads spin while waiting by default, and so do
- * OpenBLAS's own threads: on a 2-core machine the two pools then take the
- * cores from each other (VGG16 forward measured 1.3 s instead of 0.21 s).
- * OpenBLAS's threads, after each call, also poll with sched_yield for about
- * 2^28 cycles before they sleep: between many small sgemm calls and OpenMP
- * loops (incremental occlusion) that polling took a third of the time;
- * OPENBLAS_THREAD_TIMEOUT=4 (2^4 cycles) puts them to sleep at once
- * (MobileNetV2 occlusion 28% faster, ResNet18 16%, VGG16 unchanged).
- * Both libraries read these variables when they load, before main, so the
- * only way to choose them for the user is to run ourselves again with them
- * set. A value the user chose is left alone. */
-static void prefer_passive_waiting(char **argv)
+/* The library runs every parallel loop, its matrix products included, on
+ * OpenMP's threads, with OpenBLAS single-threaded inside (src/core/blas.h).
+ * OPENBLAS_NUM_THREADS=1 before OpenBLAS loads keeps it from starting a
+ * pool of its own that would only sleep (each worker also maps a 128 MiB
+ * buffer as it starts). OpenMP's threads keep their default of spinning a
+ * moment before they sleep: with no second pool to take the cores that is
+ * the fastest (ResNet18 saliency 66 ms against 72 ms with
+ * OMP_WAIT_POLICY=PASSIVE). Both libraries read these variables when they
+ * load, before main, so the only way to choose them for the user is to run
+ * ourselves again with them set. A value the user chose is left alone. */
+static void prefer_one_thread_pool(char **argv)
 {
-    bool again = false; /* after the exec both are set: no loop */
-    if (!getenv("OMP_WAIT_POLICY")) {
-        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    bool again = false; /* after the exec it is set: no loop */
+    if (!getenv("OPENBLAS_NUM_THREADS")) {
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
         again = true;
     }
-    if (!getenv("OPENBLAS_THREAD_TIMEOUT")) {
-        setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
-        again = true;
-    }
-    /* Under an address-space limit (ulimit -v) each OpenBLAS worker maps a
-     * 128 MiB buffer as it starts, before main, and OpenBLAS 0.3.21 retries
-     * a failed mmap forever (the process hung at start and at exit): its
-     * workers get at most a quarter of the limit (200 MB: none; 4 GiB: 8).
+    /* Under an address-space limit (ulimit -v) each thread that calls
+     * OpenBLAS gets a 128 MiB buffer, and OpenBLAS 0.3.21 retries a failed
+     * mmap forever (the process hung): OpenMP, whose threads make the calls,
+     * gets at most a quarter of the limit's worth of them (200 MB: one
+     * thread; 4 GiB: 8); libgomp also exits when it cannot start a thread.
      * The run checks the room for its own buffer (src/core/addrspace.c). */
     struct rlimit rl;
-    if (!getenv("OPENBLAS_NUM_THREADS") && getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    if (!getenv("OMP_NUM_THREADS") && getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
         unsigned long long workers = rl.rlim_cur / 4 / ((128ull << 20) + 8192);
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         if (cpus >= 1 && workers > (unsigned long long)cpus - 1)
             workers = (unsigned long long)cpus - 1;
         char n[24];
         snprintf(n, sizeof n, "%llu", workers + 1);
-        setenv("OPENBLAS_NUM_THREADS", n, 1);
-        /* and OpenMP as many: libgomp exits when it cannot start a thread */
-        if (!getenv("OMP_NUM_THREADS"))
-            setenv("OMP_NUM_THREADS", n, 1);
+        setenv("OMP_NUM_THREADS", n, 1);
         again = true;
     }
     if (again)
@@ -278,7 +271,7 @@ int main(int argc, char **argv)
      * large" naming the file, with temporaries removed, not in a silent
      * death by SIGXFSZ. */
     signal(SIGXFSZ, SIG_IGN);
-    prefer_passive_waiting(argv);
+    prefer_one_thread_pool(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         print_usage(argc < 2 ? stderr : stdout);

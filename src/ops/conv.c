@@ -28,10 +28,10 @@
 #pragma GCC optimize("fp-contract=fast")
 #endif
 #include "../core/cpu.h"
+#include "../core/blas.h"
 #include "../core/graph.h"
 #include "winograd.h"
 #include "window.h"
-#include <cblas.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -425,8 +425,7 @@ void CV_ISA_NAME(conv_forward_batched)(float *y, const float *x, const float *wt
             for (int64_t r = 0; r < pl->k; r++)
                 memcpy(cols + r * ld + i * P, src + r * P, sizeof(float) * (size_t)P);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl->m, (int)ld, (int)pl->k, 1.0f, wt,
-                    (int)pl->k, cols, (int)ld, 0.0f, yt, (int)ld);
+        cv_sgemm(false, false, pl->m, ld, pl->k, 1.0f, wt, pl->k, cols, ld, 0.0f, yt, ld);
 #pragma omp parallel for schedule(static) if (nb * out_img >= CV_OMP_MIN_ELEMS)
         for (int64_t i = 0; i < nb; i++)
             for (int64_t m = 0; m < pl->m; m++) {
@@ -480,8 +479,7 @@ static void conv_forward(cv_op_ctx *c)
             if (pl.kind == CONV_1X1) {
                 if (bg)
                     conv_fill_bias(yg, bg, pl.mg, pl.p, pl.p);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl.mg, (int)pl.p, (int)pl.k, 1.0f,
-                            wg, (int)pl.k, xg, (int)pl.p, beta, yg, (int)pl.p);
+                cv_sgemm(false, false, pl.mg, pl.p, pl.k, 1.0f, wg, pl.k, xg, pl.p, beta, yg, pl.p);
                 continue;
             }
             for (int64_t p0 = 0; p0 < pl.p; p0 += pl.tile) {
@@ -489,8 +487,7 @@ static void conv_forward(cv_op_ctx *c)
                 cv_window_im2col(c->scratch, xg, &pl.w, pl.cg, p0, np);
                 if (bg)
                     conv_fill_bias(yg + p0, bg, pl.mg, np, pl.p);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl.mg, (int)np, (int)pl.k, 1.0f,
-                            wg, (int)pl.k, c->scratch, (int)np, beta, yg + p0, (int)pl.p);
+                cv_sgemm(false, false, pl.mg, np, pl.k, 1.0f, wg, pl.k, c->scratch, np, beta, yg + p0, pl.p);
             }
         }
 }
@@ -523,14 +520,12 @@ static void conv_backward(cv_op_ctx *c)
             float *dxg = dx + n * in_img + g * pl.cg * pl.w.ih * pl.w.iw;
             if (pl.kind == CONV_1X1) {
                 /* dx_g (cg, P) += w_g^T . dy_g; beta = 1 adds */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)pl.k, (int)pl.p, (int)pl.mg, 1.0f,
-                            wg, (int)pl.k, dyg, (int)pl.p, 1.0f, dxg, (int)pl.p);
+                cv_sgemm(true, false, pl.k, pl.p, pl.mg, 1.0f, wg, pl.k, dyg, pl.p, 1.0f, dxg, pl.p);
                 continue;
             }
             for (int64_t p0 = 0; p0 < pl.p; p0 += pl.tile) {
                 int64_t np = pl.p - p0 < pl.tile ? pl.p - p0 : pl.tile;
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)pl.k, (int)np, (int)pl.mg, 1.0f,
-                            wg, (int)pl.k, dyg + p0, (int)pl.p, 0.0f, c->scratch, (int)np);
+                cv_sgemm(true, false, pl.k, np, pl.mg, 1.0f, wg, pl.k, dyg + p0, pl.p, 0.0f, c->scratch, np);
                 cv_window_col2im_add(dxg, c->scratch, &pl.w, pl.cg, p0, np);
             }
         }

@@ -26,9 +26,9 @@
  * Gradients with respect to w and b are not computed: they must be
  * constants, which infer checks.
  */
+#include "../core/blas.h"
 #include "../core/graph.h"
 #include "window.h"
-#include <cblas.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,8 +272,7 @@ static void ct_forward(cv_op_ctx *c)
             float *yg = y + (n * pl.m + g * pl.mg) * ohw;            /* (mg, OH, OW) */
             for (int64_t p0 = 0; p0 < pl.p; p0 += pl.tile) {
                 int64_t np = pl.p - p0 < pl.tile ? pl.p - p0 : pl.tile;
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)pl.k, (int)np, (int)pl.cg, 1.0f, wg,
-                            (int)pl.k, xg + p0, (int)pl.p, 0.0f, c->scratch, (int)np);
+                cv_sgemm(true, false, pl.k, np, pl.cg, 1.0f, wg, pl.k, xg + p0, pl.p, 0.0f, c->scratch, np);
                 cv_window_col2im_add(yg, c->scratch, &pl.w, pl.mg, p0, np);
             }
         }
@@ -299,8 +298,7 @@ static void ct_backward(cv_op_ctx *c)
                 int64_t np = pl.p - p0 < pl.tile ? pl.p - p0 : pl.tile;
                 cv_window_im2col(c->scratch, dyg, &pl.w, pl.mg, p0, np);
                 /* dx_g[:, tile] += w_g . col; beta = 1 adds */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl.cg, (int)np, (int)pl.k, 1.0f, wg,
-                            (int)pl.k, c->scratch, (int)np, 1.0f, dxg + p0, (int)pl.p);
+                cv_sgemm(false, false, pl.cg, np, pl.k, 1.0f, wg, pl.k, c->scratch, np, 1.0f, dxg + p0, pl.p);
             }
         }
 }

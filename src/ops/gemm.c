@@ -1,9 +1,9 @@
 /* Gemm (Y = alpha op(A) op(B) + beta C) and MatMul (numpy matmul), both on
- * cblas_sgemm. Backward goes to A, and to B (and C) when they are runtime
+ * cv_sgemm (src/core/blas.h). Backward goes to A, and to B (and C) when they are runtime
  * tensors (e.g. attention's Q K^T); constant weights get no gradient.
  */
 #include "bcast.h"
-#include <cblas.h>
+#include "../core/blas.h"
 #include <limits.h>
 #include <stdlib.h>
 
@@ -23,13 +23,12 @@ static void gemm_acc(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float al
         /* One row (a batch-1 dense layer): sgemv streams the weights once,
          * where sgemm would first repack all of them (VGG16's fc6 is 400 MB). */
         if (tb)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, alpha, b, (int)k, a, 1, beta, c, 1);
+            cv_sgemv(false, n, k, alpha, b, k, a, beta, c);
         else
-            cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, alpha, b, (int)n, a, 1, beta, c, 1);
+            cv_sgemv(true, k, n, alpha, b, n, a, beta, c);
         return;
     }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)m, (int)n, (int)k, alpha, a, (int)(ta ? m : k), b, (int)(tb ? k : n), beta, c, (int)n);
+    cv_sgemm(ta, tb, m, n, k, alpha, a, ta ? m : k, b, tb ? k : n, beta, c, n);
 }
 
 static bool fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }

@@ -7,7 +7,7 @@
  * no FFT library.
  */
 #include "lucid.h"
-#include <cblas.h>
+#include "../core/blas.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +118,7 @@ static void irfft2(const cv_lucid *l, float *z, const float *spec, float *work)
     float *t = work;                       /* [2H][2K] */
     float *y = work + (size_t)2 * h * k2;  /* [H][2K] */
     /* Complex inverse DFT down the columns: T = [C; S] spec. */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 2 * h, k2, h, 1.0f, l->cs, h, spec, k2, 0.0f, t, k2);
+    cv_sgemm(false, false, 2 * h, k2, h, 1.0f, l->cs, h, spec, k2, 0.0f, t, k2);
     const float *tc = t, *ts = t + (size_t)h * k2;
     for (int r = 0; r < h; r++)
         for (int v = 0; v < k; v++) {
@@ -127,7 +127,7 @@ static void irfft2(const cv_lucid *l, float *z, const float *spec, float *work)
             y[i + k] = tc[i + k] + ts[i];   /* Im: C B + S A */
         }
     /* Real inverse DFT along the rows: z = Y G. */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, h, w, k2, 1.0f, y, k2, l->g, w, 0.0f, z, w);
+    cv_sgemm(false, false, h, w, k2, 1.0f, y, k2, l->g, w, 0.0f, z, w);
 }
 
 /* dspec [H][2K] = irfft2^T dz; work: 3 spectra. */
@@ -136,9 +136,9 @@ static void irfft2_backward(const cv_lucid *l, float *dspec, const float *dz, fl
     int h = l->h, w = l->w, k = l->k, k2 = 2 * k;
     float *u = work;                       /* [2H][2K] */
     float *dy = work + (size_t)2 * h * k2; /* [H][2K] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, h, k2, w, 1.0f, dz, w, l->g, w, 0.0f, dy, k2);
+    cv_sgemm(false, true, h, k2, w, 1.0f, dz, w, l->g, w, 0.0f, dy, k2);
     /* C and S are symmetric, so their transposes are themselves. */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 2 * h, k2, h, 1.0f, l->cs, h, dy, k2, 0.0f, u, k2);
+    cv_sgemm(false, false, 2 * h, k2, h, 1.0f, l->cs, h, dy, k2, 0.0f, u, k2);
     const float *uc = u, *us = u + (size_t)h * k2;
     for (int r = 0; r < h; r++)
         for (int v = 0; v < k; v++) {
