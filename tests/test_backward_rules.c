@@ -148,6 +148,15 @@ static void test_backward_until(void)
     CHECK(d < 1e-5, "gradient at a differs by %g", d);
     CHECK(zero == 0, "the backward went below a: input gradient %g", zero);
     CHECK(cv_run_backward_until(r, relu_a, seed, last, &err) == CV_ERR_INVALID, "until after the seed accepted");
+    /* gradients are cleared lazily, before the first backward that adds to
+     * them: two full passes after the partial one still give the reference,
+     * nothing left over from the passes before */
+    double again = INFINITY;
+    for (int pass = 0; pass < 2; pass++)
+        if (cv_run_backward(r, last, seed, &dx, &err) == CV_OK)
+            again = test_max_abs_diff(dx, dx_ref, NX);
+    printf("    full pass after it, twice: input gradient max abs diff %.3g (tolerance 1e-5)\n", again);
+    CHECK(again < 1e-5, "a later full pass differs by %g", again);
     cv_run_free(r);
     cv_model_free(t.m);
 }

@@ -731,9 +731,9 @@ static cv_status backward_between(cv_run *r, int layer, const float *seed, int u
     backward_reach(r, layer, until, want, after_until);
     /* A gradient nothing reaches reads 0: clear what an earlier pass left.
      * The wanted ones are cleared just before the first backward that adds
-     * to them, when they are about to be written anyway: one pass over
-     * each in cache, not a second one from memory (zeroing them all first
-     * took an eighth of ResNet18's backward). */
+     * to them, when they are about to be written anyway, so the zeroes are
+     * still in cache when the backward reads them back (rather than all
+     * zeroed up front and read again from memory). */
     for (int v = 0; v < m->n_values; v++)
         if (r->grad_dirty[v] && !want[v])
             clear_grad(r, v, cleared);
