@@ -10,6 +10,7 @@
 #define CV_CLI_H
 
 #include "cnnviz.h"
+#include "cnnviz_eval.h"
 #include "cnnviz_io.h"
 #include <stdbool.h>
 
@@ -121,8 +122,9 @@ const char *cli_json_text(const char *s, char *buf, size_t len);
 bool cli_resolve_class(const char *spec, const cv_labels *labels, int *target);
 
 /* --pointing SPEC: one box "x0,y0,x1,y1" (or space separated), or a file
- * of them, one per line ('#' comments); at most max boxes, *n of them. */
-bool cli_parse_boxes(const char *spec, double (*boxes)[4], int max, int *n);
+ * of them, one per line ('#' comments); at most CLI_MAX_BOXES, *n of them. */
+#define CLI_MAX_BOXES 256
+bool cli_parse_boxes(const char *spec, cv_eval_box *boxes, int *n);
 /* The k most likely classes, one line each: rank, name (escaped), index,
  * score; ties go to the lower index. */
 void cli_print_top_classes(const float *scores, int n, const cv_labels *labels, int k);

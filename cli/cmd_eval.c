@@ -29,8 +29,6 @@ static const cli_opt opts[] = {
 };
 static const cli_opt *const groups[] = {cli_model_opts, opts, cli_preprocess_opts, NULL};
 
-#define MAX_BOXES 256
-
 typedef struct {
     cv_model *m;
     cv_labels labels;
@@ -39,20 +37,10 @@ typedef struct {
     int image_w, image_h, target, metrics;
     long steps, batch, seed;
     cv_eval_fill fill;
-    cv_eval_box boxes[MAX_BOXES];
+    cv_eval_box boxes[CLI_MAX_BOXES];
     int n_boxes;
     const char *dir;
 } eval_job;
-
-static bool parse_boxes(const char *spec, eval_job *j)
-{
-    double corners[MAX_BOXES][4];
-    if (!cli_parse_boxes(spec, corners, MAX_BOXES, &j->n_boxes))
-        return false;
-    for (int k = 0; k < j->n_boxes; k++)
-        j->boxes[k] = (cv_eval_box){corners[k][0], corners[k][1], corners[k][2], corners[k][3]};
-    return true;
-}
 
 static void on_progress(void *user, long done, long total)
 {
@@ -306,7 +294,7 @@ static bool parse_opts(const cli_args *a, eval_job *j)
     cv_error err;
     if (cv_eval_fill_from_name(&j->fill, cli_str(a, "deletion-fill"), &err) != CV_OK)
         return cli_error("--deletion-fill: %s", err.msg), false;
-    return !cli_given(a, "pointing") || parse_boxes(cli_str(a, "pointing"), j);
+    return !cli_given(a, "pointing") || cli_parse_boxes(cli_str(a, "pointing"), j->boxes, &j->n_boxes);
 }
 
 static int run(const cli_args *a)
@@ -321,7 +309,7 @@ static int run(const cli_args *a)
     int status = 1;
     cv_eval_curves c = {0};
     cv_eval_sanity s = {0};
-    cv_eval_pointing pt[MAX_BOXES];
+    cv_eval_pointing pt[CLI_MAX_BOXES];
     if (!load_inputs(a, &j) || !run_curves(a, &j, &c) || (j.n_boxes && !run_pointing(&j, c.target, pt)) ||
         (cli_flag(a, "sanity") && !run_sanity(a, &j, c.target, &s)) || !write_json(&j, &c, pt, &s) ||
         !cli_outset_commit(&set))

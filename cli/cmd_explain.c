@@ -74,8 +74,6 @@ static const cli_opt *const groups[] = {cli_model_opts, opts, cli_preprocess_opt
 
 /* ---- options ------------------------------------------------------------------ */
 
-#define EX_MAX_BOXES 256
-
 typedef struct {
     const char *img_path, *input_path, *baseline;
     const char *source;              /* what is explained, for messages: one of the two paths */
@@ -87,7 +85,7 @@ typedef struct {
     bool eval;                       /* --eval: deletion and insertion of every map */
     long eval_steps;
     cv_eval_fill eval_fill;          /* --deletion-fill */
-    double boxes[EX_MAX_BOXES][4];   /* --pointing: x0, y0, x1, y1 in original-image pixels */
+    cv_eval_box boxes[CLI_MAX_BOXES]; /* --pointing, in original-image pixels */
     int n_boxes;
 } ex_opts;
 
@@ -151,7 +149,7 @@ static bool parse_opts(const cli_args *a, ex_opts *o)
         cli_note("--deletion-fill is for --eval, which is not given; ignored");
     if (cli_given(a, "pointing") && !o->eval)
         cli_note("--pointing is for --eval, which is not given; ignored");
-    else if (cli_given(a, "pointing") && !cli_parse_boxes(cli_str(a, "pointing"), o->boxes, EX_MAX_BOXES, &o->n_boxes))
+    else if (cli_given(a, "pointing") && !cli_parse_boxes(cli_str(a, "pointing"), o->boxes, &o->n_boxes))
         return false;
     if (cv_cmap_from_name(&o->cmap, cli_str(a, "cmap"), &err) != CV_OK)
         return cli_fail(&err), false;
@@ -459,11 +457,9 @@ static bool point_map(ex_job *j, int k, const cv_shape *shape)
     int nhwc = cv_model_input_nhwc(j->m), h = (int)shape->d[nhwc ? 1 : 2], w = (int)shape->d[nhwc ? 2 : 3];
     j->hits[k] = 0;
     for (int b = 0; b < j->opt.n_boxes; b++) {
-        const double *c = j->opt.boxes[b];
-        cv_eval_box box = {c[0], c[1], c[2], c[3]};
         cv_eval_pointing pt;
         cv_error err;
-        if (cv_eval_pointing_game(j->res[k].map, h, w, j->original.w, j->original.h, &box,
+        if (cv_eval_pointing_game(j->res[k].map, h, w, j->original.w, j->original.h, &j->opt.boxes[b],
                                   CV_EVAL_POINTING_TOLERANCE, &pt, &err) != CV_OK)
             return cli_fail(&err), false;
         j->hits[k] += pt.hit;

@@ -385,23 +385,23 @@ void cli_progress_end(cli_progress *p)
 
 /* ---- boxes ---------------------------------------------------------------- */
 
-static bool parse_box(const char *s, double *b)
+static bool parse_box(const char *s, cv_eval_box *b)
 {
-    return sscanf(s, " %lf , %lf , %lf , %lf", &b[0], &b[1], &b[2], &b[3]) == 4 ||
-           sscanf(s, " %lf %lf %lf %lf", &b[0], &b[1], &b[2], &b[3]) == 4;
+    return sscanf(s, " %lf , %lf , %lf , %lf", &b->x0, &b->y0, &b->x1, &b->y1) == 4 ||
+           sscanf(s, " %lf %lf %lf %lf", &b->x0, &b->y0, &b->x1, &b->y1) == 4;
 }
 
-bool cli_parse_boxes(const char *spec, double (*boxes)[4], int max, int *n)
+bool cli_parse_boxes(const char *spec, cv_eval_box *boxes, int *n)
 {
     *n = 0;
-    if (parse_box(spec, boxes[0]))
+    if (parse_box(spec, &boxes[0]))
         return *n = 1, true;
     FILE *f = fopen(spec, "r");
     if (!f)
         return cli_error("--pointing '%s': neither x0,y0,x1,y1 nor a readable file", spec), false;
     char line[512];
-    while (fgets(line, sizeof line, f) && *n < max)
-        if (line[strspn(line, " \t\r\n")] && line[0] != '#' && !parse_box(line, boxes[(*n)++])) {
+    while (fgets(line, sizeof line, f) && *n < CLI_MAX_BOXES)
+        if (line[strspn(line, " \t\r\n")] && line[0] != '#' && !parse_box(line, &boxes[(*n)++])) {
             fclose(f);
             return cli_error("--pointing %s: line '%.*s' is not x0,y0,x1,y1", spec, (int)strcspn(line, "\n"), line),
                    false;
