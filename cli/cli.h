@@ -63,6 +63,11 @@ int cli_fail(const cv_error *err);
 void cli_hint(const cv_error *err);
 /* A note on stderr (what was assumed), prefixed "cnnviz: note: ". */
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "cnnviz: WARNING: <msg>": for what may make the answer wrong. */
+void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* After cli_preprocess assumed the preprocessing (the model declares none):
+ * " [preprocessing ASSUMED: torch]" for summary lines, else "". */
+const char *cli_assumed_preprocessing(void);
 
 /* ---- shared steps of the commands --------------------------------------- */
 

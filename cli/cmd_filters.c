@@ -11,6 +11,8 @@
 
 static const cli_opt opts[] = {
     {"layer", NULL, "NAME", NULL, "layer whose filters (output channels) to show; list them with `cnnviz layers`"},
+    {"class", NULL, "K|NAME", NULL, "instead of --layer: the image a class's score (its logit, before a final "
+                                    "Softmax) rises most for; an index or a class name"},
     {"method", NULL, "M", "seed", "seed: the original algorithm to the letter; lucid: Fourier-parameterised, "
                                   "decorrelated colour, random views, Adam (clearer pictures)"},
     {"iterations", NULL, "N", NULL, "gradient ascent steps (default: 20 for seed, 256 for lucid)"},
@@ -28,13 +30,14 @@ static const cli_opt opts[] = {
     {NULL},
 };
 
-/* The preprocessing options without --labels, which means nothing here. */
+/* The preprocessing options; --labels names --class's classes. */
 static const cli_opt pre_opts[] = {
-    {"preprocess", NULL, "P", "auto", "input preprocessing: auto, raw, caffe, tf, torch, unit. --method seed "
-                                      "without it feeds raw 0..255 BGR, as the original"},
+    {"preprocess", NULL, "P", "auto", "input preprocessing: auto, raw, caffe, tf, torch, unit (the original tool "
+                                      "fed raw BGR: --preprocess raw --bgr)"},
     {"bgr", NULL, NULL, NULL, "feed channels in BGR order"},
     {"mean", NULL, "A,B,C", NULL, "subtract per-channel means (after the preset's scaling)"},
     {"std", NULL, "A,B,C", NULL, "divide by per-channel std (after the preset's scaling)"},
+    {"labels", NULL, "FILE", NULL, "class names for --class, one per line (or index,name)"},
     {NULL},
 };
 static const cli_opt *const groups[] = {cli_model_opts, opts, pre_opts, NULL};
@@ -134,7 +137,9 @@ typedef struct {
 static bool parse_args(const cli_args *a, filters_args *fa)
 {
     memset(fa, 0, sizeof *fa);
-    if (!(fa->layer_name = cli_require(a, "layer")))
+    if (cli_given(a, "class") && (cli_given(a, "layer") || cli_given(a, "filters")))
+        return cli_error("--class chooses the layer and the filter: give it without --layer and --filters"), false;
+    if (!cli_given(a, "class") && !(fa->layer_name = cli_require(a, "layer")))
         return false;
     fa->method_s = cli_str(a, "method");
     if (strcmp(fa->method_s, "seed") == 0)
@@ -170,7 +175,6 @@ typedef struct {
     int *ks, n;          /* the filters */
     cli_input_geom g;
     float *init;         /* --img as model input, or NULL */
-    bool seed_raw_note;  /* seed's raw BGR default applies */
 } filters_job;
 
 static void job_free(filters_job *j)
@@ -180,33 +184,54 @@ static void job_free(filters_job *j)
     cv_model_free(j->m);
 }
 
-/* Preprocessing into o->pre: --method seed without preprocessing flags
- * feeds OpenCV's BGR pixels, raw, to its model, as the original does. */
-static bool choose_preprocess(const cli_args *a, const filters_args *fa, filters_job *j, cv_filters_options *o)
+/* --class: the class-score layer (logits before a final Softmax: a
+ * probability's gradient vanishes where the class already wins) and that
+ * class as its one filter. */
+static bool choose_class(const cli_args *a, filters_args *fa, filters_job *j, int before_softmax)
 {
-    if (fa->method == CV_FILTERS_SEED && !cli_given(a, "preprocess") && !cli_given(a, "mean") &&
-        !cli_given(a, "std")) {
-        cv_error err;
-        if (cv_preprocess_preset(&o->pre, "raw", &err) != CV_OK)
-            return cli_fail(&err), false;
-        o->pre.bgr = 1;
-        j->seed_raw_note = true;
-        return true;
+    cv_labels labels;
+    fa->layer_name = cv_model_layer_name(j->m, j->layer);
+    if (!cli_labels(a, j->m, &labels))
+        return false;
+    int k;
+    bool ok = cli_resolve_class(cli_str(a, "class"), &labels, &k);
+    if (ok && k >= j->channels)
+        ok = (cli_error("--class %d: layer '%s' scores %d classes", k, fa->layer_name, j->channels), false);
+    if (ok && (ok = (j->ks = malloc(sizeof(int))) != NULL)) {
+        j->ks[0] = k;
+        j->n = 1;
+        char name[256];
+        printf("class %d (%s): the score of layer '%s'%s\n", k,
+               cli_printable(cli_label(&labels, k), name, sizeof name), fa->layer_name,
+               before_softmax ? ", the logits before the final Softmax" : "");
     }
-    return cli_preprocess(a, j->m, &o->pre);
+    cv_labels_free(&labels);
+    return ok;
 }
 
 /* Load the model, find the layer, the input size, preprocessing, the
  * filters and the starting image; false after a message. */
-static bool prepare(const cli_args *a, const filters_args *fa, filters_job *j, cv_filters_options *o)
+static bool prepare(const cli_args *a, filters_args *fa, filters_job *j, cv_filters_options *o)
 {
     cv_error err;
-    if (!cli_load_model(a, &j->m) || (j->layer = cli_find_layer(j->m, fa->layer_name)) < 0 ||
-        !cli_input_geometry(a, j->m, "size", &j->g) || !choose_preprocess(a, fa, j, o))
+    bool by_class = cli_given(a, "class");
+    if (!cli_load_model(a, &j->m))
+        return false;
+    int before_softmax = 0;
+    j->layer = by_class ? cv_model_class_score_layer(j->m, &before_softmax) : cli_find_layer(j->m, fa->layer_name);
+    if (j->layer < 0) {
+        if (by_class)
+            cli_error("%s: no layer gives class scores", cv_model_path(j->m));
+        return false;
+    }
+    if (!cli_input_geometry(a, j->m, "size", &j->g) || !cli_preprocess(a, j->m, &o->pre))
         return false;
     if (cv_filters_layer_channels(j->m, j->layer, j->g.height, j->g.width, &j->channels, &err) != CV_OK)
         return cli_fail(&err), false;
-    if (cli_given(a, "filters")) {
+    if (by_class) {
+        if (!choose_class(a, fa, j, before_softmax))
+            return false;
+    } else if (cli_given(a, "filters")) {
         if (!parse_filters(cli_str(a, "filters"), j->channels, fa->layer_name, &j->ks, &j->n))
             return false;
     } else {
@@ -241,8 +266,6 @@ static void print_plan(const filters_args *fa, const filters_job *j)
         printf(" %d", j->ks[i]);
     printf("\n");
     fflush(stdout);
-    if (j->seed_raw_note)
-        cli_note("--method seed feeds raw 0..255 BGR pixels, as the original (set --preprocess to change)");
 }
 
 /* cv_filters_run with a progress bar; *elapsed in seconds. */
@@ -357,10 +380,10 @@ static int run(const cli_args *a)
     report_dead(&res);
     if (!cli_outset_commit(&set))
         goto out;
-    printf("%s: grid.png%s%s, filters.npy [%d, %d, %d, %d], filters.txt; %d iterations in %.1f s (%d batch%s)\n",
+    printf("%s: grid.png%s%s, filters.npy [%d, %d, %d, %d], filters.txt; %d iterations in %.1f s (%d batch%s)%s\n",
            fa.out_dir, cli_flag(a, "jpeg") ? ", grid.jpg" : "", cli_flag(a, "tiles") ? ", filter_<k>.png" : "",
            res.count, res.height, res.width, res.channels, res.iterations, elapsed, res.n_chunks,
-           res.n_chunks == 1 ? "" : "es");
+           res.n_chunks == 1 ? "" : "es", cli_assumed_preprocessing());
     status = 0;
 out:
     cli_outset_abort(&set);

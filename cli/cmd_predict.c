@@ -45,8 +45,8 @@ static int run(const cli_args *a)
         goto out;
     if (labels.n && labels.n != n)
         cli_note("%d class names for %d outputs", labels.n, n);
-    printf("%s: top %ld of %d classes%s\n", img_path, top < n ? top : n, n,
-           softmaxed ? " (softmax of the model's logits)" : "");
+    printf("%s: top %ld of %d classes%s%s\n", img_path, top < n ? top : n, n,
+           softmaxed ? " (softmax of the model's logits)" : "", cli_assumed_preprocessing());
     cli_print_top_classes(probs, n, &labels, (int)top);
     status = 0;
 out:

@@ -129,6 +129,26 @@ cv_shape cli_input_shape(const cli_input_geom *g, int batch)
     return cv_input_shape(g, batch);
 }
 
+static char assumed_preprocessing[64];
+
+const char *cli_assumed_preprocessing(void) { return assumed_preprocessing; }
+
+/* Wrong preprocessing gives confident wrong answers (SqueezeNet on a bus:
+ * "mosquito net" under torch's), so an assumption is said loudly, with
+ * the way to make it go away for good, and again on the summary line. */
+static void warn_assumed(const cv_model *m, const cv_preprocess *p)
+{
+    if (assumed_preprocessing[0])
+        return; /* once per run */
+    snprintf(assumed_preprocessing, sizeof assumed_preprocessing, " [preprocessing ASSUMED: %s]", p->name);
+    cli_warning("%s declares no preprocessing; assuming %s. Answers are wrong if the model was trained "
+                "otherwise: give --preprocess, or declare it once with `cnnviz config --model %s --preprocess "
+                "raw|caffe|tf|torch|unit [--bgr]`",
+                cv_model_path(m),
+                strcmp(p->name, "raw") == 0 ? "raw 0..255 RGB" : "torch (RGB/255, ImageNet mean/std)",
+                cv_model_path(m));
+}
+
 bool cli_preprocess(const cli_args *a, const cv_model *m, cv_preprocess *p)
 {
     cv_error err;
@@ -137,11 +157,8 @@ bool cli_preprocess(const cli_args *a, const cv_model *m, cv_preprocess *p)
         int assumed;
         if (cv_preprocess_auto(p, m, &assumed, &err) != CV_OK)
             return cli_fail(&err), false;
-        if (assumed && strcmp(p->name, "raw") == 0)
-            cli_note("%s declares no preprocessing; assuming raw 0..255 RGB (set --preprocess)", cv_model_path(m));
-        else if (assumed)
-            cli_note("%s declares no preprocessing; assuming torch (RGB/255, ImageNet mean/std; set --preprocess)",
-                     cv_model_path(m));
+        if (assumed)
+            warn_assumed(m, p);
     } else if (cv_preprocess_preset(p, name, &err) != CV_OK) {
         return cli_fail(&err), false;
     }

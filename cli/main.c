@@ -15,11 +15,11 @@
 #include <unistd.h>
 
 extern const cli_cmd cli_cmd_predict, cli_cmd_layers, cli_cmd_run, cli_cmd_grad,
-    cli_cmd_filters, cli_cmd_occlusion, cli_cmd_explain, cli_cmd_eval;
+    cli_cmd_filters, cli_cmd_occlusion, cli_cmd_explain, cli_cmd_eval, cli_cmd_config;
 
 static const cli_cmd *const commands[] = {
     &cli_cmd_predict, &cli_cmd_layers, &cli_cmd_run, &cli_cmd_grad,
-    &cli_cmd_filters, &cli_cmd_occlusion, &cli_cmd_explain, &cli_cmd_eval, NULL,
+    &cli_cmd_filters, &cli_cmd_occlusion, &cli_cmd_explain, &cli_cmd_eval, &cli_cmd_config, NULL,
 };
 
 /* "cnnviz: <prefix><message>" on stderr as one line, with control
@@ -53,6 +53,14 @@ void cli_note(const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     print_line("note: ", fmt, ap);
+    va_end(ap);
+}
+
+void cli_warning(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    print_line("WARNING: ", fmt, ap);
     va_end(ap);
 }
 

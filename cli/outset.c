@@ -177,6 +177,9 @@ static void summarize(cli_outset *s, char **names, size_t n)
             used += (size_t)snprintf(s->summary + used, sizeof s->summary - used, "%s%s", used ? ", " : "", names[k]);
         k += run - 1;
     }
+    /* what may make every file wrong is said where people look */
+    if (used < sizeof s->summary)
+        snprintf(s->summary + used, sizeof s->summary - used, "%s", cli_assumed_preprocessing());
 }
 
 static bool write_manifest(const cli_outset *s, char **names, size_t n)

@@ -152,6 +152,7 @@ typedef struct {
                                    (cv_run_create), may take; larger is refused before
                                    allocating (CV_ERR_LIMIT). 0 = the memory available now
                                    (cv_memory_limit). */
+    int ignore_sidecar;         /* do not read "<path>.cnnviz.json" (cv_model_config_read) */
 } cv_load_options;
 
 /* Memory limits. Every max_memory / max_bytes in cnnviz means one thing: the
@@ -167,7 +168,10 @@ size_t cv_memory_limit(size_t max_memory);
  * most this many bytes: beyond it a larger batch costs memory, not time. */
 #define CV_AUTO_BATCH_BYTES ((size_t)2 << 30)
 
-/* Load an ONNX (.onnx) or Keras HDF5 (.h5) model, chosen by the file's magic. */
+/* Load an ONNX (.onnx) or Keras HDF5 (.h5) model, chosen by the file's
+ * magic, then its sidecar "<path>.cnnviz.json" when one is beside it
+ * (cnnviz_io.h: cv_model_config): what the sidecar declares overrides the
+ * model's own metadata; a sidecar that does not parse fails the load. */
 cv_status cv_model_load(cv_model **out, const char *path,
                         const cv_load_options *opt, cv_error *err);
 void cv_model_free(cv_model *m);
@@ -213,6 +217,10 @@ const char *cv_model_layer_output(const cv_model *m, int layer); /* first output
 size_t cv_model_layer_params(const cv_model *m, int layer);
 /* Index of the layer named `name`, or -1 and a message listing close matches. */
 int cv_model_find_layer(const cv_model *m, const char *name, cv_error *err);
+/* The layer whose output holds the class scores (logits): the producer of
+ * the final Softmax's input when the first output is a Softmax
+ * (*before_softmax = 1), else the first output's producer; -1 if none. */
+int cv_model_class_score_layer(const cv_model *m, int *before_softmax);
 
 /* ---- running ------------------------------------------------------------ */
 

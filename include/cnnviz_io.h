@@ -125,6 +125,47 @@ cv_status cv_preprocess_set_std(cv_preprocess *p, const char *csv, cv_error *err
  * torchvision convention most ONNX classifiers follow). Metadata that does
  * not parse is an error naming the model and the key. */
 cv_status cv_preprocess_auto(cv_preprocess *p, const cv_model *m, int *assumed, cv_error *err);
+/* ---- a model's sidecar --------------------------------------------------- */
+
+/* "<model file>.cnnviz.json" beside a model: what the file itself does not
+ * say, written once (cnnviz config) and read by cv_model_load, e.g.
+ *
+ *     {"cnnviz_model_config": 1, "preprocess": "raw", "channel_order": "BGR",
+ *      "input_size": [224, 224], "labels": "Labels.txt"}
+ *
+ * Keys: preprocess (a preset name); channel_order "RGB"|"BGR", mean and std
+ * (1 or 3 numbers), which refine a preset and need one; input_size
+ * ([h, w] or one side: the size for a model whose input has none); labels
+ * (a file name in the model's folder). Unknown keys are errors. Empty
+ * fields ("", 0) are not declared. */
+typedef struct {
+    char preprocess[16];
+    char channel_order[4];   /* "RGB", "BGR" or "" */
+    int n_mean, n_std;       /* 0, 1 or 3 values */
+    float mean[3], std[3];
+    int height, width;       /* 0: not declared */
+    char labels[256];
+} cv_model_config;
+
+/* "<model_path>.cnnviz.json", malloc'ed (NULL on NOMEM). */
+char *cv_model_config_path(const char *model_path);
+/* Read model_path's sidecar into c; *found 0 (and c empty) when it has
+ * none. Size-capped, no symbolic links, every value checked. */
+cv_status cv_model_config_read(cv_model_config *c, const char *model_path, int *found, cv_error *err);
+/* Write c as model_path's sidecar (atomically, replacing one). */
+cv_status cv_model_config_write(const cv_model_config *c, const char *model_path, cv_error *err);
+/* The sidecar cv_model_load applied to m, or NULL. */
+const char *cv_model_config_source(const cv_model *m);
+/* The path of file `name` beside the model (in its folder) into out;
+ * *exists 0 when there is none. A name with '/' or a symbolic link is
+ * refused: what a model names must stay in the model's folder. what
+ * names the file's role in messages. */
+cv_status cv_path_beside_model(char *out, size_t cap, const char *model_path, const char *name, const char *what,
+                               int *exists, cv_error *err);
+/* A name a sidecar may give for a file in the model's folder: no '/', not
+ * "." or "..", short enough for cv_model_config.labels. */
+int cv_model_config_file_name_ok(const char *name);
+
 /* Image (already at the model's size) -> model input for one batch item.
  * channels: 1 (grey, ITU-R 601 luma), 3; nhwc: layout of out. */
 void cv_preprocess_image(const cv_preprocess *p, const cv_image *img, int channels, int nhwc, float *out);

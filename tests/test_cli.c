@@ -319,7 +319,7 @@ static void test_filters_cli(void)
     } bad[] = {
         {"--layer /Relu_2", "close matches"},
         {"--layer /Relu_1 --filters 0,6", "out of range"},
-        {"--layer /Flatten", "spatial"},
+        {"--layer /Flatten --filters 9", "out of range"},
         {"--layer /Relu_1 --iterations 0", "--iterations"},
         {"--layer /Relu_1 --img /nonexistent/picture.png", "picture.png"},
         {"--layer /Relu_1 --method dream", "--method"},

@@ -97,6 +97,7 @@ struct cv_model {
     size_t max_memory;  /* bytes a run's activations may take (cv_load_options.max_memory); 0 = available memory */
     char **meta_keys, **meta_vals;
     int n_meta;
+    char *config_path;  /* the sidecar applied at load (cv_model_apply_config), or NULL */
 };
 
 /* Building a model (used by loaders). All return -1 / NULL on NOMEM with err set. */
@@ -114,6 +115,11 @@ cv_status cv_node_set_ints(cv_model *m, int k, const char *name, const int64_t *
 cv_status cv_node_set_floats(cv_model *m, int k, const char *name, const float *v, int n, cv_error *err);
 cv_status cv_node_set_string(cv_model *m, int k, const char *name, const char *v, cv_error *err);
 cv_status cv_model_set_meta(cv_model *m, const char *key, const char *val, cv_error *err);
+/* Replace key's value (val NULL: remove the key): for the sidecar, which
+ * overrides what the model file declares. */
+cv_status cv_model_put_meta(cv_model *m, const char *key, const char *val, cv_error *err);
+/* Read the model's sidecar, if it has one, into its metadata (model_config.c). */
+cv_status cv_model_apply_config(cv_model *m, cv_error *err);
 /* Adds a constant value that takes ownership of data (float* or int64_t*,
  * numel(shape) elements; freed even on failure). If `name` is taken, a
  * suffix makes it unique. Returns the value index or -1. */

@@ -65,6 +65,7 @@ void cv_model_free(cv_model *m)
     }
     free(m->meta_keys);
     free(m->meta_vals);
+    free(m->config_path);
     free(m->values);
     free(m->value_index);
     free(m->nodes);
@@ -275,6 +276,21 @@ cv_status cv_model_set_meta(cv_model *m, const char *key, const char *val, cv_er
     return CV_OK;
 }
 
+cv_status cv_model_put_meta(cv_model *m, const char *key, const char *val, cv_error *err)
+{
+    for (int k = 0; k < m->n_meta; k++) {
+        if (strcmp(m->meta_keys[k], key) != 0)
+            continue;
+        free(m->meta_keys[k]);
+        free(m->meta_vals[k]);
+        m->n_meta--;
+        memmove(m->meta_keys + k, m->meta_keys + k + 1, sizeof(char *) * (size_t)(m->n_meta - k));
+        memmove(m->meta_vals + k, m->meta_vals + k + 1, sizeof(char *) * (size_t)(m->n_meta - k));
+        k--;
+    }
+    return val ? cv_model_set_meta(m, key, val, err) : CV_OK;
+}
+
 int cv_model_add_constant(cv_model *m, const char *name, cv_dtype dtype, const cv_shape *shape,
                           void *data, cv_error *err)
 {
@@ -480,6 +496,10 @@ cv_status cv_model_load(cv_model **out, const char *path, const cv_load_options 
                                                                  : cv_load_onnx(out, path, &o, err);
     if (s == CV_OK)
         (*out)->max_memory = o.max_memory;
+    if (s == CV_OK && !o.ignore_sidecar && (s = cv_model_apply_config(*out, err)) != CV_OK) {
+        cv_model_free(*out);
+        *out = NULL;
+    }
     return s;
 }
 
@@ -488,6 +508,21 @@ int cv_model_num_outputs(const cv_model *m) { return m->n_outputs; }
 cv_shape cv_model_input_shape(const cv_model *m) { return m->values[m->input].shape; }
 int cv_model_input_nhwc(const cv_model *m) { return m->input_nhwc; }
 const char *cv_model_input_name(const cv_model *m) { return m->values[m->input].name; }
+
+int cv_model_class_score_layer(const cv_model *m, int *before_softmax)
+{
+    *before_softmax = 0;
+    int v = m->n_outputs > 0 ? m->outputs[0] : -1;
+    int k = v >= 0 ? m->values[v].producer : -1;
+    if (k >= 0 && strcmp(m->nodes[k].op_type, "Softmax") == 0 && m->nodes[k].n_in >= 1 && m->nodes[k].in[0] >= 0) {
+        int before = m->values[m->nodes[k].in[0]].producer;
+        if (before >= 0) {
+            *before_softmax = 1;
+            return before;
+        }
+    }
+    return k;
+}
 
 const char *cv_model_meta(const cv_model *m, const char *key)
 {

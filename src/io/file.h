@@ -29,6 +29,7 @@ cv_status cv_file_open_fd(int fd, const char *path, const char *what, FILE **out
 
 /* cv_file_read_all (whole file, size-capped) is public: cnnviz_io.h. */
 
+
 /* "12.0 MiB", "512 bytes": a limit or size for messages. */
 char *cv_bytes_str(size_t bytes, char *buf, size_t len);
 

@@ -115,8 +115,17 @@ cv_status cv_labels_for_model(cv_labels *out, const cv_model *m, size_t max_byte
             return cv_fail(err, st, "%s: %s", cv_model_path(m), why.msg);
         return CV_OK;
     }
-    /* A labels file beside the model, when there is one. */
     const char *mp = cv_model_path(m);
+    const char *named = cv_model_meta(m, "labels_file");
+    if (named) {
+        char p[4096];
+        int exists;
+        cv_status st = cv_path_beside_model(p, sizeof p, mp, named, "its labels file", &exists, err);
+        if (st == CV_OK && !exists)
+            st = cv_fail(err, CV_ERR_IO, "%s: labels file %s is missing", cv_model_config_source(m) ? cv_model_config_source(m) : mp, p);
+        return st == CV_OK ? cv_labels_read(out, p, max_bytes, err) : st;
+    }
+    /* A labels file beside the model, when there is one. */
     const char *slash = strrchr(mp, '/');
     int dir_len = slash ? (int)(slash - mp + 1) : 0;
     static const char *const names[] = {"labels.txt", "Labels.txt", "synset.txt", "classes.txt"};

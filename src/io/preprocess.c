@@ -143,6 +143,19 @@ void cv_preprocess_image(const cv_preprocess *p, const cv_image *img, int channe
 
 /* ---- a model's input as an image ----------------------------------------- */
 
+/* The size a model's metadata (or sidecar) gives its free input, "H,W". */
+static cv_status declared_size(const cv_model *m, int *height, int *width, cv_error *err)
+{
+    const char *v = cv_model_meta(m, "input_size");
+    if (!v)
+        return CV_OK;
+    int h, w, used = 0;
+    if (sscanf(v, "%d,%d%n", &h, &w, &used) != 2 || v[used] || h < 1 || w < 1 || h > 65536 || w > 65536)
+        return cv_fail(err, CV_ERR_FORMAT, "%s: metadata input_size '%.40s': expected H,W", cv_model_path(m), v);
+    *height = h, *width = w;
+    return CV_OK;
+}
+
 cv_status cv_model_input_geometry(const cv_model *m, int height, int width, cv_input_geometry *g, cv_error *err)
 {
     cv_shape s = cv_model_input_shape(m);
@@ -161,6 +174,8 @@ cv_status cv_model_input_geometry(const cv_model *m, int height, int width, cv_i
     if (height < 0 || width < 0 || (height > 0) != (width > 0))
         return cv_fail(err, CV_ERR_INVALID, "input size %d x %d: give both height and width, or neither", height,
                        width);
+    if (height == 0 && !(h > 0 && w > 0) && declared_size(m, &height, &width, err) != CV_OK)
+        return err->status;
     if (height == 0 && !(h > 0 && w > 0))
         return cv_fail(err, CV_ERR_INVALID, "%s: input '%s' has no fixed height and width; give a size",
                        cv_model_path(m), cv_model_input_name(m));
@@ -209,6 +224,8 @@ cv_status cv_preprocess_auto(cv_preprocess *p, const cv_model *m, int *assumed, 
     const char *order = cv_model_meta(m, "channel_order");
     if (order && (strcmp(order, "BGR") == 0 || strcmp(order, "bgr") == 0))
         p->bgr = 1;
+    else if (order && (strcmp(order, "RGB") == 0 || strcmp(order, "rgb") == 0))
+        p->bgr = 0; /* "caffe" but fed RGB */
     static const char *const keys[2] = {"mean", "std"};
     for (int k = 0; k < 2; k++) {
         const char *v = cv_model_meta(m, keys[k]);

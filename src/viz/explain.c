@@ -69,23 +69,6 @@ double ex_rng_normal(uint64_t *state)
 
 /* ---- class scores ------------------------------------------------------- */
 
-/* The logit layer: the producer of the final Softmax's input when the
- * graph's first output is a Softmax, else the output's producer. */
-static int find_logit_layer(const cv_model *m, int *before_softmax)
-{
-    *before_softmax = 0;
-    int v = m->n_outputs > 0 ? m->outputs[0] : -1;
-    int k = v >= 0 ? m->values[v].producer : -1;
-    if (k >= 0 && strcmp(m->nodes[k].op_type, "Softmax") == 0 && m->nodes[k].n_in >= 1 && m->nodes[k].in[0] >= 0) {
-        int before = m->values[m->nodes[k].in[0]].producer;
-        if (before >= 0) {
-            *before_softmax = 1;
-            return before;
-        }
-    }
-    return k;
-}
-
 static bool is_distribution(const float *s, int n)
 {
     double sum = 0;
@@ -464,7 +447,7 @@ cv_status cv_explainer_create(cv_explainer **out, const cv_model *m, const cv_sh
     e->o = opt ? *opt : defaults;
     if ((st = check_input_shape(e, in_shape, err)) != CV_OK)
         goto fail;
-    if ((e->logit_layer = find_logit_layer(m, &e->before_softmax)) < 0) {
+    if ((e->logit_layer = cv_model_class_score_layer(m, &e->before_softmax)) < 0) {
         st = cv_fail(err, CV_ERR_INVALID, "%s: the model's output is not computed by any layer", cv_model_path(m));
         goto fail;
     }

@@ -170,14 +170,16 @@ static cv_status plan_geometry(const cv_model *m, int layer, int height, int wid
             floats += 2 * cv_shape_numel(&ks);
     }
     cv_run_free(r);
-    if (ys.ndim != 4 || ys.d[2] < 1 || ys.d[3] < 1)
+    /* N x C (class scores, a dense layer's units) is N x C x 1 x 1 in memory */
+    bool flat = ys.ndim == 2 && ys.d[1] >= 1;
+    if (!flat && (ys.ndim != 4 || ys.d[2] < 1 || ys.d[3] < 1))
         return cv_fail(err, CV_ERR_INVALID,
-                       "%s: layer '%s' (%s) has output %s, not N x C x H x W: it has no spatial channels to visualise",
+                       "%s: layer '%s' (%s) has output %s, not N x C x H x W or N x C: it has no channels to visualise",
                        cv_model_path(m), cv_model_layer_name(m, layer), cv_model_layer_op(m, layer),
                        cv_shape_str(&ys, buf, sizeof buf));
     g->lc = (int)ys.d[1];
-    g->lh = (int)ys.d[2];
-    g->lw = (int)ys.d[3];
+    g->lh = flat ? 1 : (int)ys.d[2];
+    g->lw = flat ? 1 : (int)ys.d[3];
     g->bytes_per_item = floats * sizeof(float);
     return CV_OK;
 }
