@@ -53,6 +53,10 @@ bool cli_float(const cli_args *a, const char *name, double lo, double hi, double
 /* A required option: prints "missing --name" and returns NULL when absent. */
 const char *cli_require(const cli_args *a, const char *name);
 
+/* --resize (squash|crop|pad; antialias|bilinear, its old meaning, still
+ * accepted) and --interp; false after a message. */
+bool cli_resize_modes(const cli_args *a, cv_fit *fit, cv_resize_mode *interp);
+
 /* Print "cnnviz: <msg>" on stderr. Returns 1 (the exit status for errors). */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* err's message, then (cli_hint) the flag that sets what it names. */
@@ -94,8 +98,10 @@ cv_shape cli_input_shape(const cli_input_geom *g, int batch); /* cv_input_shape 
 bool cli_preprocess(const cli_args *a, const cv_model *m, cv_preprocess *p);
 
 /* Load an image within --max-memory and make it a new batch-1 input buffer
- * (malloc'd) by cv_input_from_image with --resize. original (optional)
- * receives the image as loaded, for overlays. NULL after printing an error. */
+ * (malloc'd) by cv_input_from_image with --resize and --interp. original
+ * (optional) receives the photo as the model saw it, at its own resolution
+ * (cropped or padded to the input's aspect by --resize crop|pad), so every
+ * overlay drawn on it is aligned. NULL after printing an error. */
 float *cli_image_input(const cli_args *a, const cv_model *m, const char *img_path, const cli_input_geom *g,
                        const cv_preprocess *p, cv_image *original);
 /* Read an .npy tensor that must fit the model's input. */

@@ -384,8 +384,11 @@ static bool load_inputs(const cli_args *a, occ_job *j)
         return false;
     if (!(j->x = cli_image_input(a, j->m, j->opt.img_path, g, &j->pre, &j->original)))
         return false;
-    const char *resize_mode = cli_str(a, "resize");
-    cv_status rs = resize_mode && strcmp(resize_mode, "bilinear") == 0
+    cv_fit fit;
+    cv_resize_mode interp;
+    if (!cli_resize_modes(a, &fit, &interp))
+        return false;
+    cv_status rs = interp == CV_RESIZE_BILINEAR
                        ? cv_image_resize(&j->sized, &j->original, g->width, g->height, &err)
                        : cv_image_resize_antialias(&j->sized, &j->original, g->width, g->height, &err);
     if (rs != CV_OK)

@@ -54,8 +54,11 @@ const cli_opt cli_preprocess_opts[] = {
     {"mean", NULL, "A,B,C", NULL, "subtract per-channel means (after the preset's scaling)"},
     {"std", NULL, "A,B,C", NULL, "divide by per-channel std (after the preset's scaling)"},
     {"labels", NULL, "FILE", NULL, "class names, one per line (or index,name)"},
-    {"resize", NULL, "MODE", "antialias",
-     "image resize: antialias (PIL/torchvision-style when shrinking) or bilinear (OpenCV INTER_LINEAR)"},
+    {"resize", NULL, "MODE", "squash",
+     "photo to input shape: squash (stretch, as the original), crop (shorter side to the input, centre crop, as "
+     "torchvision's Resize+CenterCrop) or pad (letterbox, neutral bands); overlays show what the model saw"},
+    {"interp", NULL, "MODE", "antialias",
+     "image resampling: antialias (PIL/torchvision-style when shrinking) or bilinear (OpenCV INTER_LINEAR)"},
     {NULL},
 };
 
@@ -224,19 +227,55 @@ float *cli_probabilities(const cv_tensor *out, int item, int *n_classes, bool *a
     return p;
 }
 
+bool cli_resize_modes(const cli_args *a, cv_fit *fit, cv_resize_mode *interp)
+{
+    const char *f = cli_str(a, "resize"), *i = cli_str(a, "interp");
+    *fit = CV_FIT_SQUASH;
+    *interp = CV_RESIZE_ANTIALIAS;
+    if (f && (strcmp(f, "antialias") == 0 || strcmp(f, "bilinear") == 0))
+        i = f; /* --resize once named the resampling: still understood */
+    else if (f && cv_fit_from_name(f, fit) != 0)
+        return cli_error("--resize must be squash, crop or pad, got '%s'", f), false;
+    if (i && strcmp(i, "bilinear") == 0)
+        *interp = CV_RESIZE_BILINEAR;
+    else if (i && strcmp(i, "antialias") != 0)
+        return cli_error("--interp must be antialias or bilinear, got '%s'", i), false;
+    return true;
+}
+
+/* The photo at the input's aspect (cli_resize_modes): pad bands take the
+ * colour the preprocessing maps to 0, so they say nothing to the model. */
+static bool fit_photo(const cli_args *a, cv_image *img, const cli_input_geom *g, const cv_preprocess *p)
+{
+    cv_fit fit;
+    cv_resize_mode interp;
+    if (!cli_resize_modes(a, &fit, &interp))
+        return false;
+    if (fit == CV_FIT_SQUASH)
+        return true;
+    uint8_t neutral[3];
+    for (int c = 0; c < 3; c++) {
+        float v = p->mean[p->bgr ? 2 - c : c] / p->scale;
+        neutral[c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+    }
+    cv_image fitted;
+    cv_error err;
+    if (cv_image_fit(&fitted, img, g->width, g->height, fit, neutral, &err) != CV_OK)
+        return cli_fail(&err), false;
+    cv_image_free(img);
+    *img = fitted;
+    return true;
+}
+
 /* Load the image, resize it to the model's input and preprocess it into a
  * new batch-1 input buffer. Shared with the other image commands. */
 float *cli_image_input(const cli_args *a, const cv_model *m, const char *img_path, const cli_input_geom *g,
                        const cv_preprocess *p, cv_image *original)
 {
-    const char *mode = cli_str(a, "resize");
-    bool bilinear = mode && strcmp(mode, "bilinear") == 0;
-    if (mode && !bilinear && strcmp(mode, "antialias") != 0) {
-        cli_error("--resize must be antialias or bilinear, got '%s'", mode);
-        return NULL;
-    }
+    cv_fit fit;
+    cv_resize_mode interp;
     size_t max_memory;
-    if (!cli_max_memory(a, &max_memory))
+    if (!cli_resize_modes(a, &fit, &interp) || !cli_max_memory(a, &max_memory))
         return NULL;
     cv_error err;
     cv_image img = {0};
@@ -244,10 +283,14 @@ float *cli_image_input(const cli_args *a, const cv_model *m, const char *img_pat
         cli_fail(&err);
         return NULL;
     }
+    if (!fit_photo(a, &img, g, p)) {
+        cv_image_free(&img);
+        return NULL;
+    }
     float *x = malloc(sizeof(float) * (size_t)g->channels * (size_t)g->height * (size_t)g->width);
     if (!x)
         cli_error("out of memory");
-    else if (cv_input_from_image(x, &img, g, p, bilinear ? CV_RESIZE_BILINEAR : CV_RESIZE_ANTIALIAS, &err) != CV_OK) {
+    else if (cv_input_from_image(x, &img, g, p, interp, &err) != CV_OK) {
         cli_fail(&err);
         free(x);
         x = NULL;

@@ -64,6 +64,21 @@ cv_status cv_image_resize(cv_image *out, const cv_image *in, int w, int h, cv_er
  * factor, as PIL and torchvision's antialias=True; plain bilinear when
  * enlarging. What most training pipelines did, so the default for inputs. */
 cv_status cv_image_resize_antialias(cv_image *out, const cv_image *in, int w, int h, cv_error *err);
+/* How a photo meets a model's input shape when their aspects differ. */
+typedef enum {
+    CV_FIT_SQUASH = 0, /* stretch the whole photo to the input (the original tool) */
+    CV_FIT_CROP,       /* the centre part with the input's aspect: torchvision's Resize + CenterCrop */
+    CV_FIT_PAD         /* the whole photo, centred, bands of pad_rgb around it (letterbox) */
+} cv_fit;
+/* in brought to the aspect w:h at its own resolution (so a later resize to
+ * w x h distorts nothing, and overlays drawn on out sit where the model
+ * looked): CV_FIT_SQUASH copies in; CROP keeps the centre; PAD adds bands
+ * of pad_rgb (pass the colour the model's preprocessing maps to 0, so the
+ * bands are neutral). out is allocated. */
+cv_status cv_image_fit(cv_image *out, const cv_image *in, int w, int h, cv_fit fit, const uint8_t pad_rgb[3],
+                       cv_error *err);
+/* "squash", "crop", "pad" -> *fit; -1 on an unknown name. */
+int cv_fit_from_name(const char *name, cv_fit *fit);
 /* The same on float planes: in is h x w x c (HWC), out oh x ow x c. */
 void cv_resize_bilinear_f32(float *out, int oh, int ow, const float *in, int h, int w, int c);
 

@@ -5,6 +5,7 @@
 # the same answer as the flags; a broken sidecar is an error naming it and
 # `config --clear` repairs it. With ../shared: SqueezeNet (raw BGR) on the
 # bus is "school bus" once declared, not torch's "mosquito net".
+# --resize crop|pad of a square photo for a square input change nothing; an unknown policy is refused.
 # `filters --class K` maximises the class-score layer's filter K.
 # Run by tests/run.sh within `make check`.
 cd "$(dirname "$0")/.." || exit 1
@@ -66,6 +67,19 @@ if [ $rc -eq 1 ] && grep -q 'm.onnx.cnnviz.json: unknown key "colour"' "$tmp/err
     ok broken_sidecar_named_and_repaired
 else
     bad broken_sidecar_named_and_repaired "rc $rc/$rc2; $(cat "$tmp/err")"
+fi
+
+sqm=tests/fixtures/filters/small_net.onnx   # a square input, as the photo
+"$cli" predict --model $sqm --img "$img" --resize squash > "$tmp/sq" 2>/dev/null
+"$cli" predict --model $sqm --img "$img" --resize crop > "$tmp/cr" 2>/dev/null
+"$cli" predict --model $sqm --img "$img" --resize pad > "$tmp/pd" 2>/dev/null
+"$cli" predict --model "$m" --img "$img" --resize crop > "$tmp/cr2" 2>/dev/null  # 20 x 24: crops
+"$cli" predict --model $sqm --img "$img" --resize stretch > /dev/null 2> "$tmp/err"; rc=$?
+if cmp -s "$tmp/sq" "$tmp/cr" && cmp -s "$tmp/sq" "$tmp/pd" && [ -s "$tmp/sq" ] && [ $rc -ne 0 ] &&
+        grep -q "squash, crop or pad" "$tmp/err"; then
+    ok resize_policies
+else
+    bad resize_policies "rc $rc; $(cat "$tmp/err"; diff "$tmp/sq" "$tmp/cr")"
 fi
 
 f=tests/fixtures/filters/small_net.onnx

@@ -807,6 +807,43 @@ static void test_shared_images(void)
         SKIP("no seed images found");
 }
 
+/* cv_image_fit on a 40 x 20 photo whose pixel (x, y) is (x, y, 7): crop
+ * to 1:1 keeps columns 10..29, pad to 1:1 adds 10-row bands of the pad
+ * colour, squash copies; a 1:2 target crops rows instead. */
+static void test_fit(void)
+{
+    cv_image in;
+    cv_error err;
+    REQUIRE(cv_image_alloc(&in, 40, 20, 3, &err) == CV_OK, "%s", err.msg);
+    for (int y = 0; y < 20; y++)
+        for (int x = 0; x < 40; x++) {
+            uint8_t *q = in.px + ((size_t)y * 40 + x) * 3;
+            q[0] = (uint8_t)x, q[1] = (uint8_t)y, q[2] = 7;
+        }
+    const uint8_t pad[3] = {200, 201, 202};
+    cv_image out;
+    CHECK(cv_image_fit(&out, &in, 8, 8, CV_FIT_CROP, pad, &err) == CV_OK && out.w == 20 && out.h == 20, "crop %dx%d",
+          out.w, out.h);
+    CHECK(out.px[0] == 10 && out.px[1] == 0 && out.px[(19 * 20 + 19) * 3] == 29, "crop origin %d", out.px[0]);
+    cv_image_free(&out);
+    CHECK(cv_image_fit(&out, &in, 8, 8, CV_FIT_PAD, pad, &err) == CV_OK && out.w == 40 && out.h == 40, "pad %dx%d",
+          out.w, out.h);
+    CHECK(out.px[0] == 200 && out.px[2] == 202 && out.px[(9 * 40) * 3] == 200, "top band");
+    CHECK(out.px[(10 * 40 + 5) * 3] == 5 && out.px[(10 * 40 + 5) * 3 + 1] == 0, "photo starts at row 10");
+    CHECK(out.px[(30 * 40) * 3 + 1] == 201 && out.px[(29 * 40) * 3 + 1] == 19, "bottom band from row 30");
+    cv_image_free(&out);
+    CHECK(cv_image_fit(&out, &in, 10, 20, CV_FIT_CROP, pad, &err) == CV_OK && out.w == 10 && out.h == 20,
+          "crop 1:2 %dx%d", out.w, out.h);
+    CHECK(out.px[0] == 15, "crop 1:2 origin %d", out.px[0]);
+    cv_image_free(&out);
+    CHECK(cv_image_fit(&out, &in, 8, 8, CV_FIT_SQUASH, pad, &err) == CV_OK && out.w == 40 &&
+              memcmp(out.px, in.px, 40 * 20 * 3) == 0, "squash copies");
+    cv_image_free(&out);
+    cv_fit f;
+    CHECK(cv_fit_from_name("pad", &f) == 0 && f == CV_FIT_PAD && cv_fit_from_name("fill", &f) == -1, "names");
+    cv_image_free(&in);
+}
+
 int main(void)
 {
     if (!test_make_tmpdir(tmpdir, sizeof tmpdir, "image"))
@@ -825,6 +862,7 @@ int main(void)
     RUN(test_resize_torch);
     RUN(test_resize_antialias_torch);
     RUN(test_shared_images);
+    RUN(test_fit);
     test_remove_dir(tmpdir);
     return test_summary("image");
 }

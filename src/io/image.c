@@ -595,6 +595,52 @@ void cv_resize_bilinear_f32(float *out, int oh, int ow, const float *in, int h, 
     }
 }
 
+int cv_fit_from_name(const char *name, cv_fit *fit)
+{
+    static const char *const names[] = {"squash", "crop", "pad"};
+    for (int k = 0; k < 3; k++)
+        if (strcmp(name, names[k]) == 0) {
+            *fit = (cv_fit)k;
+            return 0;
+        }
+    return -1;
+}
+
+cv_status cv_image_fit(cv_image *out, const cv_image *in, int w, int h, cv_fit fit, const uint8_t pad_rgb[3],
+                       cv_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (w < 1 || h < 1 || in->w < 1 || in->h < 1)
+        return cv_fail(err, CV_ERR_INVALID, "image fit: sizes must be positive");
+    /* the photo's rectangle with the aspect w:h: inside it (crop) or around it (pad) */
+    double aspect = (double)w / h;
+    bool wider = (double)in->w / in->h > aspect;
+    int ow = in->w, oh = in->h;
+    if ((fit == CV_FIT_CROP && wider) || (fit == CV_FIT_PAD && !wider))
+        ow = (int)lround(in->h * aspect);
+    else if (fit == CV_FIT_CROP || fit == CV_FIT_PAD)
+        oh = (int)lround(in->w / aspect);
+    ow = ow < 1 ? 1 : ow;
+    oh = oh < 1 ? 1 : oh;
+    if ((int64_t)ow * oh > CV_IMAGE_MAX_PIXELS)
+        return cv_fail(err, CV_ERR_LIMIT, "image fit: %d x %d pixels is too large", ow, oh);
+    cv_status st = cv_image_alloc(out, ow, oh, in->c, err);
+    if (st != CV_OK)
+        return st;
+    int dx = (ow - in->w) / 2, dy = (oh - in->h) / 2; /* negative when cropping */
+    for (int y = 0; y < oh; y++) {
+        uint8_t *row = out->px + (size_t)y * ow * in->c;
+        for (int x = 0; x < ow; x++) {
+            int sx = x - dx, sy = y - dy;
+            bool inside = sx >= 0 && sx < in->w && sy >= 0 && sy < in->h;
+            for (int c = 0; c < in->c; c++)
+                row[(size_t)x * in->c + c] =
+                    inside ? in->px[((size_t)sy * in->w + sx) * in->c + c] : c < 3 ? pad_rgb[c] : 255;
+        }
+    }
+    return CV_OK;
+}
+
 cv_status cv_image_resize(cv_image *out, const cv_image *in, int w, int h, cv_error *err)
 {
     if (!in->px || in->w <= 0 || in->h <= 0)
