@@ -53,11 +53,11 @@ static bool parse_filters(const char *s, int channels, const char *layer, int **
         long k = strtol(p, &end, 10);
         if (end == p || errno || (*end && *end != ',')) {
             free(ks);
-            return cli_error("--filters expects comma-separated integers, got '%s'", s), false;
+            return cli_usage_error("--filters expects comma-separated integers, got '%s'", s), false;
         }
         if (k < 0 || k >= channels) {
             free(ks);
-            return cli_error("--filters: filter %ld is out of range: layer '%s' has %d channels (0..%d)", k, layer,
+            return cli_usage_error("--filters: filter %ld is out of range: layer '%s' has %d channels (0..%d)", k, layer,
                              channels, channels - 1),
                    false;
         }
@@ -74,7 +74,7 @@ static bool parse_filters(const char *s, int channels, const char *layer, int **
     }
     if (!count) {
         free(ks);
-        return cli_error("--filters is empty"), false;
+        return cli_usage_error("--filters is empty"), false;
     }
     *out = ks;
     *n = count;
@@ -142,7 +142,7 @@ static bool parse_args(const cli_args *a, filters_args *fa)
     else if (strcmp(fa->method_s, "lucid") == 0)
         fa->method = CV_FILTERS_LUCID;
     else
-        return cli_error("--method must be seed or lucid, got '%s'", fa->method_s), false;
+        return cli_usage_error("--method must be seed or lucid, got '%s'", fa->method_s), false;
     if (cli_given(a, "iterations") && !cli_int(a, "iterations", 1, 1000000, &fa->iters))
         return false;
     if (!cli_int(a, "num_filters", 1, 1 << 20, &fa->num) || !cli_int(a, "seed", 0, 0x7fffffffffffffffL, &fa->seed) ||
