@@ -146,6 +146,30 @@ static void test_help_states_policy(void)
     }
 }
 
+/* A layer name typed in part ("fire9" for "fire9/concat_1") is suggested
+ * before short names that are merely few edits away. */
+static void test_layer_suggestions(void)
+{
+    if (!ready)
+        SKIP("%.200s is not built or no test image", cli_exe);
+    const struct {
+        const char *typed, *first;
+    } cases[] = {
+        {"features.4", "close matches: '/features/features.4/Relu'"},
+        {"/features/features.2", "close matches: '/features/features.2/MaxPool'"},
+        {"Relu", "close matches: '/features/features.1/Relu', '/features/features.4/Relu'"},
+        {"/fc/Gem", "close matches: '/fc/Gemm'"},
+    };
+    char args[256], out[4096];
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        snprintf(args, sizeof args, "filters --model @M --layer %s", cases[k].typed);
+        int rc = run_cnnviz(args, out, sizeof out);
+        printf("    %-22s -> %.*s\n", cases[k].typed, (int)strcspn(out, "\n"), out);
+        CHECK(rc == 2 && strstr(out, cases[k].first), "--layer %s: exit %d, want \"%s\" in: %s", cases[k].typed, rc,
+              cases[k].first, out);
+    }
+}
+
 int main(int argc, char **argv)
 {
     /* BUILD/tests/test_cli_conventions -> BUILD/cnnviz */
@@ -159,6 +183,7 @@ int main(int argc, char **argv)
     RUN(test_version);
     RUN(test_exit_statuses);
     RUN(test_help_states_policy);
+    RUN(test_layer_suggestions);
     if (have_dir)
         test_remove_dir(dir);
     return test_summary("cli_conventions");
