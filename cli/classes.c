@@ -15,20 +15,20 @@ bool cli_resolve_class(const char *spec, const cv_labels *labels, int *target)
     long k = strtol(spec, &end, 10);
     if (!errno && end != spec && !*end) {
         if (k < 0 || k > 1000000) {
-            cli_error("--class %ld is out of range", k);
+            cli_usage_error("--class %ld is out of range", k);
             return false;
         }
         *target = (int)k;
         return true;
     }
     if (!labels->n) {
-        cli_error("--class '%s' is a name, but the model has no class names (pass --labels FILE or an index)", spec);
+        cli_usage_error("--class '%s' is a name, but the model has no class names (pass --labels FILE or an index)", spec);
         return false;
     }
     cv_error err;
     int found = cv_labels_find(labels, spec, &err);
     if (found < 0) {
-        cli_error("--class: %s (see --labels, or pass an index)", err.msg);
+        cli_usage_error("--class: %s (see --labels, or pass an index)", err.msg);
         return false;
     }
     *target = found;

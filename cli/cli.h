@@ -47,18 +47,29 @@ extern const cli_opt cli_preprocess_opts[]; /* --preprocess, --bgr, --mean, --st
 const char *cli_str(const cli_args *a, const char *name);
 bool cli_given(const cli_args *a, const char *name);
 bool cli_flag(const cli_args *a, const char *name);
-/* Parse an integer/float option within [lo, hi]; on error prints and returns false. */
+/* Parse an integer/float option within [lo, hi]; on error prints (a usage
+ * error) and returns false. */
 bool cli_int(const cli_args *a, const char *name, long lo, long hi, long *out);
 bool cli_float(const cli_args *a, const char *name, double lo, double hi, double *out);
-/* A required option: prints "missing --name" and returns NULL when absent. */
+/* A required option: prints "missing --name" (a usage error) and returns
+ * NULL when absent. */
 const char *cli_require(const cli_args *a, const char *name);
 
 /* --resize (squash|crop|pad; antialias|bilinear, its old meaning, still
  * accepted) and --interp; false after a message. */
 bool cli_resize_modes(const cli_args *a, cv_fit *fit, cv_resize_mode *interp);
 
-/* Print "cnnviz: <msg>" on stderr. Returns 1 (the exit status for errors). */
+/* Exit statuses, the same for every command (printed under every --help). */
+enum { CLI_EXIT_OK = 0, CLI_EXIT_RUNTIME = 1, CLI_EXIT_USAGE = 2 };
+
+/* Print "cnnviz: <msg>" on stderr: a runtime or input error (a file that
+ * cannot be read, a library failure). Returns CLI_EXIT_RUNTIME. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same for a usage error: an unknown or missing option, a malformed or
+ * out-of-range value, options that do not go together. It is remembered,
+ * so that main exits with CLI_EXIT_USAGE whatever the command returns: one
+ * policy, kept in one place. Returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* err's message, then (cli_hint) the flag that sets what it names. */
 int cli_fail(const cv_error *err);
 /* After a library message that names a parameter the CLI sets from a flag

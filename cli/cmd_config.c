@@ -56,7 +56,7 @@ static bool set_preprocess(const cli_args *a, cv_model_config *c)
         c->n_mean = c->n_std = 0;
     }
     if (cli_flag(a, "bgr") && cli_flag(a, "rgb"))
-        return cli_error("--bgr and --rgb contradict each other"), false;
+        return cli_usage_error("--bgr and --rgb contradict each other"), false;
     if (cli_flag(a, "bgr") || cli_flag(a, "rgb"))
         snprintf(c->channel_order, sizeof c->channel_order, "%s", cli_flag(a, "bgr") ? "BGR" : "RGB");
     if (cli_given(a, "mean")) {
@@ -72,7 +72,7 @@ static bool set_preprocess(const cli_args *a, cv_model_config *c)
         c->n_std = 3;
     }
     if (!c->preprocess[0] && (c->channel_order[0] || c->n_mean || c->n_std))
-        return cli_error("--bgr, --rgb, --mean and --std refine a preset: give --preprocess too"), false;
+        return cli_usage_error("--bgr, --rgb, --mean and --std refine a preset: give --preprocess too"), false;
     return true;
 }
 
@@ -87,14 +87,14 @@ static bool set_size(const cli_args *a, const cv_model *m, cv_model_config *c)
     } else if (sscanf(s, "%d%n", &h, &used) == 1 && !s[used]) {
         w = h;
     } else {
-        return cli_error("--size expects H or H,W, got '%s'", s), false;
+        return cli_usage_error("--size expects H or H,W, got '%s'", s), false;
     }
     if (h < 8 || w < 8 || h > 4096 || w > 4096)
-        return cli_error("--size %s: sides from 8 to 4096", s), false;
+        return cli_usage_error("--size %s: sides from 8 to 4096", s), false;
     cv_input_geometry g;
     cv_error err;
     if (cv_model_input_geometry(m, 0, 0, &g, &err) == CV_OK && (g.height != h || g.width != w))
-        return cli_error("%s takes %d x %d inputs; --size is for models without a fixed size",
+        return cli_usage_error("%s takes %d x %d inputs; --size is for models without a fixed size",
                                cv_model_path(m), g.height, g.width), false;
     c->height = h, c->width = w;
     return true;

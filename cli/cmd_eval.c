@@ -56,7 +56,7 @@ static bool load_inputs(const cli_args *a, eval_job *j)
     if (!map_path)
         return false;
     if (!img == !npy)
-        return cli_error("give one of --img and --input"), false;
+        return cli_usage_error("give one of --img and --input"), false;
     if (!cli_load_model(a, &j->m) || !cli_labels(a, j->m, &j->labels) ||
         !cli_resolve_class(cli_str(a, "class"), &j->labels, &j->target))
         return false;
@@ -287,13 +287,13 @@ static bool parse_opts(const cli_args *a, eval_job *j)
                                                                           ? CV_EVAL_INSERTION
                                                                       : strcmp(metric, "all") == 0 ? CV_EVAL_BOTH : 0;
     if (!j->metrics)
-        return cli_error("--metric '%s': expected deletion, insertion or all", metric), false;
+        return cli_usage_error("--metric '%s': expected deletion, insertion or all", metric), false;
     if (!cli_int(a, "steps", 1, 100000, &j->steps) || !cli_int(a, "batch", 0, 4096, &j->batch) ||
         !cli_int(a, "seed", 0, 1L << 62, &j->seed))
         return false;
     cv_error err;
     if (cv_eval_fill_from_name(&j->fill, cli_str(a, "deletion-fill"), &err) != CV_OK)
-        return cli_error("--deletion-fill: %s", err.msg), false;
+        return cli_usage_error("--deletion-fill: %s", err.msg), false;
     return !cli_given(a, "pointing") || cli_parse_boxes(cli_str(a, "pointing"), j->boxes, &j->n_boxes);
 }
 

@@ -100,19 +100,19 @@ static bool parse_methods(const char *list, ex_opts *o)
     }
     char buf[512];
     if (strlen(list) >= sizeof buf)
-        return cli_error("--method: list too long"), false;
+        return cli_usage_error("--method: list too long"), false;
     snprintf(buf, sizeof buf, "%s", list);
     for (char *save = NULL, *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
         cv_explain_method m;
         if (cv_explain_method_from_name(&m, name, &err) != CV_OK)
-            return cli_error("--method: %s, or all", err.msg), false;
+            return cli_usage_error("--method: %s, or all", err.msg), false;
         for (int k = 0; k < o->n_methods; k++)
             if (o->method[k] == m)
-                return cli_error("--method: '%s' is listed twice", name), false;
+                return cli_usage_error("--method: '%s' is listed twice", name), false;
         o->method[o->n_methods++] = m;
     }
     if (!o->n_methods)
-        return cli_error("--method: no method named (see --help)"), false;
+        return cli_usage_error("--method: no method named (see --help)"), false;
     return true;
 }
 
@@ -123,7 +123,7 @@ static bool parse_opts(const cli_args *a, ex_opts *o)
     o->img_path = cli_str(a, "img");
     o->input_path = cli_str(a, "input");
     if (!o->img_path == !o->input_path)
-        return cli_error("give one of --img and --input"), false;
+        return cli_usage_error("give one of --img and --input"), false;
     o->source = o->img_path ? o->img_path : o->input_path;
     if (!parse_methods(cli_str(a, "method"), o))
         return false;
@@ -134,7 +134,7 @@ static bool parse_opts(const cli_args *a, ex_opts *o)
         !cli_float(a, "alpha", 0, 1, &o->alpha))
         return false;
     if (!(o->keep > 0))
-        return cli_error("--keep must be in (0, 1], got %g", o->keep), false;
+        return cli_usage_error("--keep must be in (0, 1], got %g", o->keep), false;
     /* --steps is IG's; the curves' steps default to the library's, which
      * is what cnnviz eval --steps defaults to */
     o->eval = cli_flag(a, "eval");
@@ -144,7 +144,7 @@ static bool parse_opts(const cli_args *a, ex_opts *o)
     if (cli_given(a, "eval-steps") && !o->eval)
         cli_note("--eval-steps is for --eval, which is not given; ignored");
     if (cv_eval_fill_from_name(&o->eval_fill, cli_str(a, "deletion-fill"), &err) != CV_OK)
-        return cli_error("--deletion-fill: %s", err.msg), false;
+        return cli_usage_error("--deletion-fill: %s", err.msg), false;
     if (cli_given(a, "deletion-fill") && !o->eval)
         cli_note("--deletion-fill is for --eval, which is not given; ignored");
     if (cli_given(a, "pointing") && !o->eval)
@@ -224,7 +224,7 @@ static int parse_layer(const cv_model *m, const char *spec)
     long k = strtol(spec, &end, 10);
     if (!errno && end != spec && !*end) {
         if (k < 0 || k >= cv_model_num_layers(m))
-            return cli_error("--layer %ld is out of range: the model has %d layers (0..%d; see `cnnviz layers`)", k,
+            return cli_usage_error("--layer %ld is out of range: the model has %d layers (0..%d; see `cnnviz layers`)", k,
                              cv_model_num_layers(m), cv_model_num_layers(m) - 1), -1;
         return (int)k;
     }
@@ -240,7 +240,7 @@ static bool read_baseline_file(const cli_args *a, ex_job *j, const char *path)
     if (!cli_max_memory(a, &max_memory))
         return false;
     if (cv_npy_read_limited(path, &s, &j->baseline, max_memory, &err) != CV_OK)
-        return cli_error("--baseline: %s (zero, black, blur, mean or an .npy file)", err.msg), false;
+        return cli_usage_error("--baseline: %s (zero, black, blur, mean or an .npy file)", err.msg), false;
     cv_shape unbatched = {want.ndim - 1, {0}};
     for (int d = 1; d < want.ndim; d++)
         unbatched.d[d - 1] = want.d[d];
@@ -407,7 +407,7 @@ static bool print_plan(ex_job *j)
     if (j->labels.n && j->labels.n != n)
         cli_note("%d class names for %d outputs", j->labels.n, n);
     if (j->target >= n)
-        return cli_error("--class %d is out of range: the model has %d classes (0..%d)", j->target, n, n - 1), false;
+        return cli_usage_error("--class %d is out of range: the model has %d classes (0..%d)", j->target, n, n - 1), false;
     printf("%s: top 5 of %d classes\n", j->opt.source, n);
     cli_print_top_classes(probs, n, &j->labels, 5);
     if (j->target < 0)

@@ -56,11 +56,11 @@ static bool parse_filters(const char *s, int channels, const char *layer, int **
         long k = strtol(p, &end, 10);
         if (end == p || errno || (*end && *end != ',')) {
             free(ks);
-            return cli_error("--filters expects comma-separated integers, got '%s'", s), false;
+            return cli_usage_error("--filters expects comma-separated integers, got '%s'", s), false;
         }
         if (k < 0 || k >= channels) {
             free(ks);
-            return cli_error("--filters: filter %ld is out of range: layer '%s' has %d channels (0..%d)", k, layer,
+            return cli_usage_error("--filters: filter %ld is out of range: layer '%s' has %d channels (0..%d)", k, layer,
                              channels, channels - 1),
                    false;
         }
@@ -77,7 +77,7 @@ static bool parse_filters(const char *s, int channels, const char *layer, int **
     }
     if (!count) {
         free(ks);
-        return cli_error("--filters is empty"), false;
+        return cli_usage_error("--filters is empty"), false;
     }
     *out = ks;
     *n = count;
@@ -138,7 +138,7 @@ static bool parse_args(const cli_args *a, filters_args *fa)
 {
     memset(fa, 0, sizeof *fa);
     if (cli_given(a, "class") && (cli_given(a, "layer") || cli_given(a, "filters")))
-        return cli_error("--class chooses the layer and the filter: give it without --layer and --filters"), false;
+        return cli_usage_error("--class chooses the layer and the filter: give it without --layer and --filters"), false;
     if (!cli_given(a, "class") && !(fa->layer_name = cli_require(a, "layer")))
         return false;
     fa->method_s = cli_str(a, "method");
@@ -147,7 +147,7 @@ static bool parse_args(const cli_args *a, filters_args *fa)
     else if (strcmp(fa->method_s, "lucid") == 0)
         fa->method = CV_FILTERS_LUCID;
     else
-        return cli_error("--method must be seed or lucid, got '%s'", fa->method_s), false;
+        return cli_usage_error("--method must be seed or lucid, got '%s'", fa->method_s), false;
     if (cli_given(a, "iterations") && !cli_int(a, "iterations", 1, 1000000, &fa->iters))
         return false;
     if (!cli_int(a, "num_filters", 1, 1 << 20, &fa->num) || !cli_int(a, "seed", 0, 0x7fffffffffffffffL, &fa->seed) ||

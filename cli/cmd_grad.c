@@ -48,7 +48,7 @@ static int run(const cli_args *a)
     for (int d = 2; d < ys.ndim; d++)
         inner *= (size_t)ys.d[d];
     if ((size_t)k >= c) {
-        cli_error("--filter %ld is out of range: layer '%s' has %zu channels (0..%zu)", k, layer_name, c, c - 1);
+        cli_usage_error("--filter %ld is out of range: layer '%s' has %zu channels (0..%zu)", k, layer_name, c, c - 1);
         goto out;
     }
     size_t numel = cv_shape_numel(&ys);

@@ -68,7 +68,7 @@ static bool parse_pixel(const char *s, fill_kind *kind, double *grey)
     errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end || !(v >= 0 && v <= 255)) {
-        cli_error("--pixel expects a grey level 0..255, 'mean' or 'blur', got '%s'", s);
+        cli_usage_error("--pixel expects a grey level 0..255, 'mean' or 'blur', got '%s'", s);
         return false;
     }
     *kind = FILL_GREY;
@@ -322,14 +322,14 @@ static void job_free(occ_job *j)
 static bool parse_engine(const cli_args *a, bool approx, cv_occlusion_engine *engine)
 {
     if (cli_flag(a, "exact-full") && (approx || (cli_given(a, "engine") && strcmp(cli_str(a, "engine"), "full"))))
-        return cli_error("--exact-full asks for the exact map by full inference; it does not go with --approx or "
+        return cli_usage_error("--exact-full asks for the exact map by full inference; it does not go with --approx or "
                          "--engine %s", cli_str(a, "engine")), false;
     const char *name = cli_flag(a, "exact-full") ? "full" : cli_str(a, "engine");
     *engine = strcmp(name, "full") == 0          ? CV_OCCLUSION_ENGINE_FULL
               : strcmp(name, "incremental") == 0 ? CV_OCCLUSION_ENGINE_INCREMENTAL
                                                  : CV_OCCLUSION_ENGINE_AUTO;
     if (*engine == CV_OCCLUSION_ENGINE_AUTO && strcmp(name, "auto") != 0)
-        return cli_error("--engine must be auto, full or incremental, got '%s'", name), false;
+        return cli_usage_error("--engine must be auto, full or incremental, got '%s'", name), false;
     return true;
 }
 
@@ -352,15 +352,15 @@ static bool parse_opts(const cli_args *a, occ_opts *o)
         !cli_int(a, "coarse", 1, 4096, &o->coarse))
         return false;
     if (!(o->tau > 0))
-        return cli_error("--tau must be in (0, 1], got %g", o->tau), false;
+        return cli_usage_error("--tau must be in (0, 1], got %g", o->tau), false;
     if (!(o->drill > 0))
-        return cli_error("--drill must be in (0, 1], got %g", o->drill), false;
+        return cli_usage_error("--drill must be in (0, 1], got %g", o->drill), false;
     if (!o->approx && (cli_given(a, "tau") || cli_given(a, "drill") || cli_given(a, "coarse") || o->compare))
-        return cli_error("--tau, --coarse, --drill and --compare-exact tune approximate mode: add --approx"), false;
+        return cli_usage_error("--tau, --coarse, --drill and --compare-exact tune approximate mode: add --approx"), false;
     if (!parse_engine(a, o->approx, &o->engine))
         return false;
     if (cli_given(a, "size") && o->occ > o->size)
-        return cli_error("--occ_size %ld is larger than --size %ld", o->occ, o->size), false;
+        return cli_usage_error("--occ_size %ld is larger than --size %ld", o->occ, o->size), false;
     return true;
 }
 
@@ -376,7 +376,7 @@ static bool load_inputs(const cli_args *a, occ_job *j)
     const cli_input_geom *g = &j->g;
     j->og = (cv_occlusion_geometry){g->channels, g->height, g->width, g->nhwc};
     if (cv_occlusion_grid_size(&j->og, (int)j->opt.occ, (int)j->opt.stride, &j->rows, &j->cols, &err) != CV_OK) {
-        cli_error("--occ_size %ld does not fit the model's %d x %d input%s", j->opt.occ, g->height, g->width,
+        cli_usage_error("--occ_size %ld does not fit the model's %d x %d input%s", j->opt.occ, g->height, g->width,
                   j->opt.occ > g->height || j->opt.occ > g->width ? " (use a smaller --occ_size)" : "");
         return false;
     }
@@ -452,7 +452,7 @@ static bool print_plan(occ_job *j)
     if (j->labels.n && j->labels.n != n_classes)
         cli_note("%d class names for %d outputs", j->labels.n, n_classes);
     if (j->target >= n_classes)
-        return cli_error("--class %d is out of range: the model has %d classes (0..%d)", j->target, n_classes,
+        return cli_usage_error("--class %d is out of range: the model has %d classes (0..%d)", j->target, n_classes,
                          n_classes - 1), false;
     printf("%s: top 5 of %d classes%s\n", o->img_path, n_classes,
            cv_occlusion_softmax_applied(j->o) ? " (softmax of the model's outputs)" : "");

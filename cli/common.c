@@ -67,7 +67,7 @@ bool cli_max_memory(const cli_args *a, size_t *bytes)
     *bytes = 0;
     const char *mm = cli_str(a, "max-memory");
     if (mm && (!parse_size(mm, bytes) || *bytes < ((size_t)1 << 20))) {
-        cli_error("--max-memory expects a size of at least 1 MiB, such as 512 (MiB), 512M or 2G; got '%s'", mm);
+        cli_usage_error("--max-memory expects a size of at least 1 MiB, such as 512 (MiB), 512M or 2G; got '%s'", mm);
         return false;
     }
     return true;
@@ -84,7 +84,7 @@ int cli_find_layer(const cv_model *m, const char *name)
     cv_error err;
     int layer = cv_model_find_layer(m, name, &err);
     if (layer < 0)
-        cli_error("%s (list them with `cnnviz layers --model %s`)", err.msg, cv_model_path(m));
+        cli_usage_error("%s (list them with `cnnviz layers --model %s`)", err.msg, cv_model_path(m));
     return layer;
 }
 
@@ -121,7 +121,7 @@ bool cli_input_geometry(const cli_args *a, const cv_model *m, const char *size_o
         st = cv_model_input_geometry(m, (int)size, (int)size, g, &err);
     }
     if (st == CV_ERR_INVALID && !size)
-        return cli_error("%s (pass --%s)", err.msg, size_opt), false;
+        return cli_usage_error("%s (pass --%s)", err.msg, size_opt), false;
     if (st != CV_OK)
         return cli_fail(&err), false;
     return true;
@@ -235,11 +235,11 @@ bool cli_resize_modes(const cli_args *a, cv_fit *fit, cv_resize_mode *interp)
     if (f && (strcmp(f, "antialias") == 0 || strcmp(f, "bilinear") == 0))
         i = f; /* --resize once named the resampling: still understood */
     else if (f && cv_fit_from_name(f, fit) != 0)
-        return cli_error("--resize must be squash, crop or pad, got '%s'", f), false;
+        return cli_usage_error("--resize must be squash, crop or pad, got '%s'", f), false;
     if (i && strcmp(i, "bilinear") == 0)
         *interp = CV_RESIZE_BILINEAR;
     else if (i && strcmp(i, "antialias") != 0)
-        return cli_error("--interp must be antialias or bilinear, got '%s'", i), false;
+        return cli_usage_error("--interp must be antialias or bilinear, got '%s'", i), false;
     return true;
 }
 
@@ -458,7 +458,7 @@ bool cli_parse_boxes(const char *spec, cv_eval_box *boxes, int *n)
         return *n = 1, true;
     FILE *f = fopen(spec, "r");
     if (!f)
-        return cli_error("--pointing '%s': neither x0,y0,x1,y1 nor a readable file", spec), false;
+        return cli_usage_error("--pointing '%s': neither x0,y0,x1,y1 nor a readable file", spec), false;
     char line[512];
     while (fgets(line, sizeof line, f) && *n < CLI_MAX_BOXES)
         if (line[strspn(line, " \t\r\n")] && line[0] != '#' && !parse_box(line, &boxes[(*n)++])) {

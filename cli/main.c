@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
-#include <unistd.h>
 
 extern const cli_cmd cli_cmd_predict, cli_cmd_layers, cli_cmd_run, cli_cmd_grad,
     cli_cmd_filters, cli_cmd_occlusion, cli_cmd_explain, cli_cmd_eval, cli_cmd_config;
@@ -38,7 +37,21 @@ int cli_error(const char *fmt, ...)
     va_start(ap, fmt);
     print_line("", fmt, ap);
     va_end(ap);
-    return 1;
+    return CLI_EXIT_RUNTIME;
+}
+
+/* Set by cli_usage_error: main turns the command's failure into
+ * CLI_EXIT_USAGE, whichever status the command itself returned. */
+static bool usage_error_seen;
+
+int cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    print_line("", fmt, ap);
+    va_end(ap);
+    usage_error_seen = true;
+    return CLI_EXIT_USAGE;
 }
 
 int cli_fail(const cv_error *err)
@@ -115,7 +128,7 @@ const char *cli_require(const cli_args *a, const char *name)
 {
     const char *v = cli_str(a, name);
     if (!v || !*v)
-        cli_error("%s needs --%s (see cnnviz %s --help)", a->cmd->name, name, a->cmd->name);
+        cli_usage_error("%s needs --%s (see cnnviz %s --help)", a->cmd->name, name, a->cmd->name);
     return v && *v ? v : NULL;
 }
 
@@ -123,18 +136,18 @@ bool cli_int(const cli_args *a, const char *name, long lo, long hi, long *out)
 {
     const char *v = cli_str(a, name);
     if (!v) {
-        cli_error("missing --%s", name);
+        cli_usage_error("missing --%s", name);
         return false;
     }
     char *end;
     errno = 0;
     long x = strtol(v, &end, 10);
     if (errno || end == v || *end) {
-        cli_error("--%s expects an integer, got '%s'", name, v);
+        cli_usage_error("--%s expects an integer, got '%s'", name, v);
         return false;
     }
     if (x < lo || x > hi) {
-        cli_error("--%s must be between %ld and %ld, got %ld", name, lo, hi, x);
+        cli_usage_error("--%s must be between %ld and %ld, got %ld", name, lo, hi, x);
         return false;
     }
     *out = x;
@@ -145,22 +158,29 @@ bool cli_float(const cli_args *a, const char *name, double lo, double hi, double
 {
     const char *v = cli_str(a, name);
     if (!v) {
-        cli_error("missing --%s", name);
+        cli_usage_error("missing --%s", name);
         return false;
     }
     char *end;
     errno = 0;
     double x = strtod(v, &end);
     if (errno || end == v || *end || !isfinite(x)) {
-        cli_error("--%s expects a number, got '%s'", name, v);
+        cli_usage_error("--%s expects a number, got '%s'", name, v);
         return false;
     }
     if (x < lo || x > hi) {
-        cli_error("--%s must be between %g and %g, got %g", name, lo, hi, x);
+        cli_usage_error("--%s must be between %g and %g, got %g", name, lo, hi, x);
         return false;
     }
     *out = x;
     return true;
+}
+
+/* The footer of every --help: the policy of cli_error / cli_usage_error. */
+static void print_exit_statuses(FILE *f)
+{
+    fprintf(f, "\nexit status: %d ok, %d runtime or input error, %d usage error\n", CLI_EXIT_OK, CLI_EXIT_RUNTIME,
+            CLI_EXIT_USAGE);
 }
 
 static void print_help(const cli_cmd *cmd, FILE *f)
@@ -181,6 +201,7 @@ static void print_help(const cli_cmd *cmd, FILE *f)
             fputc('\n', f);
         }
     fprintf(f, "  %-26s %s\n", "--help", "show this help");
+    print_exit_statuses(f);
 }
 
 static void print_usage(FILE *f)
@@ -190,7 +211,8 @@ static void print_usage(FILE *f)
                "commands:\n");
     for (const cli_cmd *const *c = commands; *c; c++)
         fprintf(f, "  %-10s %s\n", (*c)->name, (*c)->summary);
-    fprintf(f, "\n`cnnviz COMMAND --help` describes a command's options.\n");
+    fprintf(f, "\n`cnnviz COMMAND --help` describes a command's options; `cnnviz --version` (-V) the release.\n");
+    print_exit_statuses(f);
 }
 
 static int parse(const cli_cmd *cmd, int argc, char **argv, cli_args *a)
@@ -204,17 +226,17 @@ static int parse(const cli_cmd *cmd, int argc, char **argv, cli_args *a)
             return -1;
         }
         if (strncmp(s, "--", 2) != 0 || !s[2])
-            return cli_error("unexpected argument '%s' for `cnnviz %s` (options start with --; see --help)", s, cmd->name);
+            return cli_usage_error("unexpected argument '%s' for `cnnviz %s` (options start with --; see --help)", s, cmd->name);
         char name[128];
         const char *eq = strchr(s + 2, '=');
         size_t len = eq ? (size_t)(eq - s - 2) : strlen(s + 2);
         if (len >= sizeof name)
-            return cli_error("option '%.40s...' is too long", s);
+            return cli_usage_error("option '%.40s...' is too long", s);
         memcpy(name, s + 2, len);
         name[len] = 0;
         const cli_opt *o = find_opt(cmd, name);
         if (!o)
-            return cli_error("unknown option --%s for `cnnviz %s` (see cnnviz %s --help)", name, cmd->name, cmd->name);
+            return cli_usage_error("unknown option --%s for `cnnviz %s` (see cnnviz %s --help)", name, cmd->name, cmd->name);
         const char *val = "1";
         if (o->arg) {
             if (eq)
@@ -222,12 +244,12 @@ static int parse(const cli_cmd *cmd, int argc, char **argv, cli_args *a)
             else if (k + 1 < argc)
                 val = argv[++k];
             else
-                return cli_error("--%s needs a value (%s)", name, o->arg);
+                return cli_usage_error("--%s needs a value (%s)", name, o->arg);
         } else if (eq) {
-            return cli_error("--%s takes no value", name);
+            return cli_usage_error("--%s takes no value", name);
         }
         if (a->n >= CLI_MAX_OPTS)
-            return cli_error("too many options");
+            return cli_usage_error("too many options");
         a->opt[a->n] = o;
         a->val[a->n++] = val;
     }
@@ -283,7 +305,11 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         print_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("cnnviz %s\n", CV_VERSION);
+        return CLI_EXIT_OK;
     }
     for (const cli_cmd *const *c = commands; *c; c++) {
         if (strcmp((*c)->name, argv[1]) != 0)
@@ -293,10 +319,13 @@ int main(int argc, char **argv)
         if (st < 0)
             return 0; /* --help */
         if (st > 0)
-            return 2;
-        return (*c)->run(&a);
+            return CLI_EXIT_USAGE;
+        st = (*c)->run(&a);
+        if (st == CLI_EXIT_OK)
+            return CLI_EXIT_OK;
+        return usage_error_seen ? CLI_EXIT_USAGE : CLI_EXIT_RUNTIME;
     }
-    cli_error("unknown command '%s'", argv[1]);
+    cli_usage_error("unknown command '%s'", argv[1]);
     print_usage(stderr);
-    return 2;
+    return CLI_EXIT_USAGE;
 }

@@ -30,6 +30,9 @@
 #ifndef CNNVIZ_H
 #define CNNVIZ_H
 
+/* The release of the library and the tool (`cnnviz --version`). */
+#define CV_VERSION "0.1.0"
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -5,6 +5,7 @@
 #include "../io/file.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -562,6 +563,19 @@ size_t cv_model_layer_params(const cv_model *m, int layer)
     return total;
 }
 
+/* How far layer is from the name a user typed, for suggestions: a user
+ * types the start or a part of a long name ("fire9" for "fire9/concat_1"),
+ * which edit distance alone ranks below any short name ("conv1_1"). So
+ * names that start with the typed text come first, then names that
+ * contain it, then the rest; by edit distance within each group. */
+static int layer_name_distance(const char *typed, const char *layer)
+{
+    size_t n = strlen(typed);
+    int group = strncmp(layer, typed, n) == 0 ? 0 : strstr(layer, typed) ? 1 : 2;
+    int d = cv_edit_distance(typed, n, layer, strlen(layer), false);
+    return group * (1 << 20) + d; /* d is at most 64 */
+}
+
 int cv_model_find_layer(const cv_model *m, const char *name, cv_error *err)
 {
     for (int k = 0; k < m->n_nodes; k++)
@@ -572,10 +586,9 @@ int cv_model_find_layer(const cv_model *m, const char *name, cv_error *err)
             if (m->nodes[k].out[o] >= 0 && strcmp(m->values[m->nodes[k].out[o]].name, name) == 0)
                 return k;
     /* Not found: suggest the three closest layer names. */
-    int best[3] = {-1, -1, -1}, bestd[3] = {1 << 30, 1 << 30, 1 << 30};
+    int best[3] = {-1, -1, -1}, bestd[3] = {INT_MAX, INT_MAX, INT_MAX};
     for (int k = 0; k < m->n_nodes; k++) {
-        const char *layer = cv_model_layer_name(m, k);
-        int d = cv_edit_distance(name, strlen(name), layer, strlen(layer), false);
+        int d = layer_name_distance(name, cv_model_layer_name(m, k));
         for (int s = 0; s < 3; s++)
             if (d < bestd[s]) {
                 for (int t = 2; t > s; t--) {

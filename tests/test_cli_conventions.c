@@ -1,0 +1,190 @@
+/* The conventions every cnnviz command shares: --version, one exit status
+ * policy (0 ok, 1 runtime or input error, 2 usage error) stated under every
+ * --help, and runtime messages that say why a file could not be opened. */
+#include "lib/test.h"
+#include "cnnviz.h"
+#include "cnnviz_io.h"
+#include <string.h>
+#include <unistd.h>
+
+static char cli_exe[512];
+static char dir[256];
+static char img_path[320];
+static bool ready; /* the tool is built and the test image written */
+
+static const char *const model = "tests/fixtures/occlusion/tiny_cnn.onnx";
+static const char *const common = "--preprocess unit --size 24";
+
+/* The whole of a small file (at most len - 1 bytes). */
+static void slurp(const char *path, char *buf, size_t len)
+{
+    buf[0] = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, len - 1, f);
+    buf[n] = 0;
+    fclose(f);
+}
+
+/* Run `cnnviz <args>` with stdout and stderr into out (at most len - 1
+ * bytes); returns the exit status. "@M", "@I" and "@C" in args stand for
+ * the model, the image and the common preprocessing flags. */
+static int run_cnnviz(const char *args, char *out, size_t len)
+{
+    char expanded[2048] = "";
+    for (const char *s = args; *s; s++) {
+        const char *sub = NULL;
+        if (s[0] == '@' && s[1] == 'M')
+            sub = model;
+        else if (s[0] == '@' && s[1] == 'I')
+            sub = img_path;
+        else if (s[0] == '@' && s[1] == 'C')
+            sub = common;
+        size_t n = strlen(expanded);
+        if (sub) {
+            snprintf(expanded + n, sizeof expanded - n, "%s", sub);
+            s++;
+        } else if (n + 1 < sizeof expanded) {
+            expanded[n] = *s;
+            expanded[n + 1] = 0;
+        }
+    }
+    int rc = sh("%s %s > %s/log 2>&1", cli_exe, expanded, dir);
+    char path[400];
+    snprintf(path, sizeof path, "%s/log", dir);
+    slurp(path, out, len);
+    return rc;
+}
+
+static bool make_image(void)
+{
+    cv_image img;
+    cv_error err;
+    if (cv_image_alloc(&img, 24, 24, 3, &err) != CV_OK)
+        return false;
+    for (int k = 0; k < 24 * 24 * 3; k++)
+        img.px[k] = (uint8_t)(k * 7);
+    bool ok = cv_image_save_png(&img, img_path, &err) == CV_OK;
+    cv_image_free(&img);
+    return ok;
+}
+
+static void test_version(void)
+{
+    if (!ready)
+        SKIP("%.200s is not built or no test image", cli_exe);
+    char out[4096], want[64];
+    snprintf(want, sizeof want, "cnnviz %s\n", CV_VERSION);
+    const char *spellings[] = {"--version", "-V"};
+    for (int k = 0; k < 2; k++) {
+        int rc = run_cnnviz(spellings[k], out, sizeof out);
+        CHECK(rc == 0 && strcmp(out, want) == 0, "%s: exit %d, '%s'", spellings[k], rc, out);
+    }
+}
+
+/* One row per class of error, over several commands: the exit status and a
+ * word of the message. */
+static void test_exit_statuses(void)
+{
+    if (!ready)
+        SKIP("%.200s is not built or no test image", cli_exe);
+    const struct {
+        const char *args;
+        int status;
+        const char *expect;
+    } cases[] = {
+        {"predict --model @M --img @I @C", 0, ""},
+        {"", 2, "usage"},
+        {"nosuch", 2, "unknown command"},
+        {"predict --model @M --img @I @C --bogus", 2, "unknown option --bogus"},
+        {"predict --img @I @C", 2, "--model"},
+        {"predict --model @M @C", 2, "--img"},
+        {"predict --model @M --img @I @C --top 0", 2, "--top"},
+        {"predict --model @M --img @I @C --top x", 2, "--top"},
+        {"predict --model @M --img @I @C stray", 2, "unexpected argument"},
+        {"occlusion --model @M --img @I @C --occ_size 0", 2, "--occ_size"},
+        {"occlusion --model @M --img @I @C --occ_size 7 --stride 0", 2, "--stride"},
+        {"occlusion --model @M --img @I @C --occ_size 25", 2, "larger than --size"},
+        {"occlusion --model @M --img @I @C --occ_size 7 --engine warp", 2, "--engine"},
+        {"occlusion --img @I @C --occ_size 7", 2, "--model"},
+        {"explain --model @M --img @I @C --method nosuch", 2, "--method"},
+        {"filters --model @M --layer 0 --method nosuch", 2, "--method"},
+        {"eval --model @M --img @I @C --metric nosuch", 2, "--metric"},
+        {"layers", 2, "--model"},
+        {"filters --model @M --layer nosuch", 2, "nosuch"},
+        {"explain --model @M @C", 2, "give one of --img and --input"},
+        {"predict --model /nonexistent/m.onnx --img @I @C", 1, "No such file or directory"},
+        {"predict --model @M --img /nonexistent/i.png @C", 1, "No such file or directory"},
+        {"predict --model README.md --img @I @C", 1, "README.md"},
+        {"occlusion --model /nonexistent/m.onnx --img @I @C --occ_size 7", 1, "No such file or directory"},
+        {"layers --model /nonexistent/m.onnx", 1, "No such file or directory"},
+    };
+    char out[8192];
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int rc = run_cnnviz(cases[k].args, out, sizeof out);
+        char first[200];
+        snprintf(first, sizeof first, "%.*s", (int)strcspn(out, "\n"), out);
+        printf("    %-70.70s -> %d: %s\n", cases[k].args, rc, first);
+        CHECK(rc == cases[k].status && strstr(out, cases[k].expect), "'%s': exit %d (want %d), no '%s' in: %s",
+              cases[k].args, rc, cases[k].status, cases[k].expect, out);
+    }
+}
+
+/* The policy is printed under the usage and every command's --help. */
+static void test_help_states_policy(void)
+{
+    if (!ready)
+        SKIP("%.200s is not built or no test image", cli_exe);
+    const char *helps[] = {"--help",         "predict --help", "layers --help",  "run --help",  "grad --help",
+                           "filters --help", "occlusion --help", "explain --help", "eval --help"};
+    char out[65536];
+    for (size_t k = 0; k < sizeof helps / sizeof helps[0]; k++) {
+        int rc = run_cnnviz(helps[k], out, sizeof out);
+        CHECK(rc == 0 && strstr(out, "exit status: 0 ok, 1 runtime or input error, 2 usage error"),
+              "%s: exit %d, no exit status line", helps[k], rc);
+    }
+}
+
+/* A layer name typed in part ("fire9" for "fire9/concat_1") is suggested
+ * before short names that are merely few edits away. */
+static void test_layer_suggestions(void)
+{
+    if (!ready)
+        SKIP("%.200s is not built or no test image", cli_exe);
+    const struct {
+        const char *typed, *first;
+    } cases[] = {
+        {"features.4", "close matches: '/features/features.4/Relu'"},
+        {"/features/features.2", "close matches: '/features/features.2/MaxPool'"},
+        {"Relu", "close matches: '/features/features.1/Relu', '/features/features.4/Relu'"},
+        {"/fc/Gem", "close matches: '/fc/Gemm'"},
+    };
+    char args[256], out[4096];
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        snprintf(args, sizeof args, "filters --model @M --layer %s", cases[k].typed);
+        int rc = run_cnnviz(args, out, sizeof out);
+        printf("    %-22s -> %.*s\n", cases[k].typed, (int)strcspn(out, "\n"), out);
+        CHECK(rc == 2 && strstr(out, cases[k].first), "--layer %s: exit %d, want \"%s\" in: %s", cases[k].typed, rc,
+              cases[k].first, out);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    /* BUILD/tests/test_cli_conventions -> BUILD/cnnviz */
+    const char *self = argc > 0 ? argv[0] : "build/tests/test_cli_conventions";
+    size_t tail = strlen("tests/test_cli_conventions");
+    size_t keep = strlen(self) >= tail ? strlen(self) - tail : 0;
+    snprintf(cli_exe, sizeof cli_exe, "%.*scnnviz", (int)keep, self);
+    bool have_dir = test_make_tmpdir(dir, sizeof dir, "conventions");
+    snprintf(img_path, sizeof img_path, "%s/in.png", dir);
+    ready = have_dir && access(cli_exe, X_OK) == 0 && make_image();
+    RUN(test_version);
+    RUN(test_exit_statuses);
+    RUN(test_help_states_policy);
+    RUN(test_layer_suggestions);
+    if (have_dir)
+        test_remove_dir(dir);
+    return test_summary("cli_conventions");
+}
