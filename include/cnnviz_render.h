@@ -47,11 +47,14 @@ void cv_cmap_lut(cv_cmap cmap, uint8_t lut[256][3]);
 
 /* ---- drawing ------------------------------------------------------------- */
 
-/* The built-in font: 5x7 glyphs for printable ASCII in a 6x8 cell at
- * scale 1 (each font pixel becomes scale x scale). Other bytes draw as '?'. */
+/* Text is DejaVu Sans drawn by Cairo, antialiased. At scale 1 a line's box
+ * is CV_FONT_HEIGHT pixels tall (ascenders to descenders) and lines are
+ * CV_FONT_LINE apart; CV_FONT_ADVANCE is a typical character's width, for
+ * estimating how many characters fit. Bytes outside printable ASCII draw
+ * as '?'. */
 #define CV_FONT_ADVANCE 6
-#define CV_FONT_HEIGHT 7
-#define CV_FONT_LINE 9
+#define CV_FONT_HEIGHT 12
+#define CV_FONT_LINE 14
 
 /* Width in pixels of text drawn at scale (no trailing gap). */
 int cv_render_text_width(const char *text, int scale);

@@ -1,6 +1,6 @@
 /* Pictures of the faithfulness metrics (include/cnnviz_eval.h): the
  * deletion and insertion curves on labelled axes, and the sanity check's
- * maps in a row. Drawn with the built-in font and plain pixels: the
+ * maps in a row. Drawn with cv_render_text (Cairo) and plain pixels: the
  * project links no vector graphics library. */
 #include "cnnviz_eval.h"
 #include "cnnviz_render.h"
