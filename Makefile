@@ -9,7 +9,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Wno-unused-parameter \
            -fopenmp -Iinclude -Ibuild/gen $(PKG_CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS  += $(PKG_LIBS) -lm $(EXTRA_LDLIBS)
+# giflib ships no pkg-config file: -lgif by hand
+LDLIBS  += $(PKG_LIBS) -lgif -lm $(EXTRA_LDLIBS)
 LDFLAGS += -fopenmp $(EXTRA_LDFLAGS)
 
 BUILD   ?= build
