@@ -95,6 +95,13 @@ cv_status cv_render_caption_below(const cv_image *in, const char *text, cv_image
 cv_status cv_render_grid(const cv_image *tiles, int count, int tile_w, int tile_h, int n_per_side,
                          int margin, cv_image *out, cv_error *err);
 
+/* A labelled filter grid: each tile enlarged (nearest neighbour, an
+ * integer factor) to at least min_tile_px on its longer side, its number
+ * (numbers[k]) under it, floor(sqrt(count)) columns on white, title over
+ * the grid. Tiles may have 1, 3 or 4 channels. */
+cv_status cv_render_filter_grid(const cv_image *tiles, int count, const int *numbers, const char *title,
+                                int min_tile_px, cv_image *out, cv_error *err);
+
 /* Panels side by side for comparing (labelled overlays, maps): cols
  * columns (<= 0: cv_render_panel_columns), panel k in row k / cols, a short
  * last row centred; every cell the size of the largest panel, a smaller

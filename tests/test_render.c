@@ -325,6 +325,59 @@ static void check_grid(int count, int n_per_side, int want_cols, int want_rows)
         cv_image_free(&tiles[k]);
 }
 
+/* The filter grid: 16 x 16 tiles enlarged (nearest) to >= 96 px, each
+ * numbered under it, a title over the grid (issue 17). */
+static void test_filter_grid(void)
+{
+    enum { N = 5, T = 16 };
+    uint8_t px[N][T * T * 3];
+    cv_image tiles[N];
+    int numbers[N] = {3, 17, 42, 63, 100};
+    for (int k = 0; k < N; k++) {
+        for (int i = 0; i < T * T; i++) {
+            /* a red pixel in the top-left corner, the rest tile-specific grey-blue */
+            int corner = i == 0;
+            px[k][3 * i] = corner ? 255 : (uint8_t)(40 * k);
+            px[k][3 * i + 1] = corner ? 0 : (uint8_t)(40 * k);
+            px[k][3 * i + 2] = corner ? 0 : 200;
+        }
+        tiles[k] = (cv_image){T, T, 3, px[k]};
+    }
+    cv_image out;
+    cv_error err;
+    REQUIRE(cv_render_filter_grid(tiles, N, numbers, "model.onnx: layer conv1, seed", 96, &out, &err) == CV_OK,
+            "%s", err.msg);
+    printf("    %d tiles of %d px: grid %d x %d\n", N, T, out.w, out.h);
+    /* 2 columns (floor(sqrt(5))), 3 rows of 96-px tiles plus number bands, a title band */
+    CHECK(out.w >= 2 * 96 && out.h >= 3 * 96 + 3 * CV_FONT_HEIGHT + CV_FONT_HEIGHT, "grid %d x %d", out.w, out.h);
+    /* the top-left red pixel became a 6 x 6 block (96 / 16) somewhere */
+    int red = 0;
+    for (int y = 0; y < out.h; y++)
+        for (int x = 0; x < out.w; x++) {
+            const uint8_t *p = pix(&out, x, y);
+            red += p[0] == 255 && p[1] == 0 && p[2] == 0;
+        }
+    CHECK(red == N * 36, "%d red pixels, expected %d (nearest upscaling by 6)", red, N * 36);
+    /* ink in the title band above the first tile and in the number band under it */
+    int title_ink = 0, number_ink = 0, first_blue_y = -1;
+    for (int y = 0; y < out.h && first_blue_y < 0; y++)
+        for (int x = 0; x < out.w; x++)
+            if (pix(&out, x, y)[2] == 200) {
+                first_blue_y = y;
+                break;
+            }
+    REQUIRE(first_blue_y > CV_FONT_HEIGHT, "the first tile starts at row %d: no title band", first_blue_y);
+    for (int y = 0; y < first_blue_y; y++)
+        for (int x = 0; x < out.w; x++)
+            title_ink += pix(&out, x, y)[0] < 128;
+    for (int y = first_blue_y + 96; y < first_blue_y + 96 + 2 * CV_FONT_LINE && y < out.h; y++)
+        for (int x = 0; x < out.w; x++)
+            number_ink += pix(&out, x, y)[0] < 128 && pix(&out, x, y)[2] < 128;
+    CHECK(title_ink > 20 && number_ink > 20, "title ink %d, number ink %d", title_ink, number_ink);
+    cv_image_free(&out);
+    CHECK(cv_render_filter_grid(tiles, 0, numbers, "t", 96, &out, &err) == CV_ERR_INVALID, "no tiles accepted");
+}
+
 static void test_grid(void)
 {
     check_grid(16, 0, 4, 4);  /* the seed's case: n = floor(sqrt(16)) */
@@ -768,6 +821,7 @@ int main(void)
     RUN(test_heatmap);
     RUN(test_caption);
     RUN(test_grid);
+    RUN(test_filter_grid);
     RUN(test_panel_columns);
     RUN(test_panels);
     RUN(test_overlays);
