@@ -129,11 +129,13 @@ cv_status cv_render_overlay_multiply(const cv_image *img, const float *map, int 
 
 /* A label map (class index per cell; < 0 = none, drawn black) as distinct
  * colours with a legend on the right listing the labels present, most
- * frequent first, as "name (share %)". names[k] names label k; labels
+ * frequent first, as "name (share %)". The i-th most frequent label gets
+ * colour cv_label_rgb(i), whatever its class index. names[k] names label k; labels
  * without a name (k >= n_names or names NULL) show as their number. */
 cv_status cv_render_labels(const int *labels, int rows, int cols, const char *const *names, int n_names,
                            int cell_px, cv_image *out, cv_error *err);
-/* The colour of label k in cv_render_labels (black for k < 0). */
+/* The k-th categorical colour (a fixed Tableau-like table of 20, then hue
+ * steps; black for k < 0). */
 void cv_label_rgb(int label, uint8_t rgb[3]);
 
 /* ---- animated GIF ------------------------------------------------------------ */

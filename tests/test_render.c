@@ -503,12 +503,15 @@ static void test_labels(void)
             min_d = d < min_d ? d : min_d;
         }
     printf("    labels 0..19: smallest colour distance (L1) %d\n", min_d);
-    CHECK(min_d >= 45, "labels too similar: %d", min_d);
+    CHECK(min_d >= 55, "labels too similar: %d", min_d);
     uint8_t none[3];
     cv_label_rgb(-1, none);
     CHECK(none[0] == 0 && none[1] == 0 && none[2] == 0, "none is black");
 
-    int lab[3 * 4] = {0, 0, 1, 1, 0, 2, 2, 1, -1, 7, 7, 7};
+    /* classes far apart in index get colours by frequency rank (ties: the
+     * lower index first): 92, 700, 749 (3 cells each), then 11 (issue 17:
+     * bee eater 92, quill 749 and goldfinch 11 looked alike) */
+    int lab[3 * 4] = {92, 92, 749, 749, 92, 11, 11, 749, -1, 700, 700, 700};
     const char *names[3] = {"cat", "school bus", "dog"};
     cv_image img;
     cv_error err;
@@ -525,11 +528,12 @@ static void test_labels(void)
     for (int r = 0; r < 3; r++)
         for (int c = 0; c < 4; c++) {
             uint8_t e[3];
-            cv_label_rgb(lab[r * 4 + c], e);
+            int l = lab[r * 4 + c];
+            cv_label_rgb(l == 92 ? 0 : l == 700 ? 1 : l == 749 ? 2 : l == 11 ? 3 : -1, e);
             bad += !same_rgb(pix(&img, x0 + c * 10 + 5, y0 + r * 10 + 5), e);
         }
     CHECK(bad == 0, "%d cells wrong", bad);
-    CHECK(img.w > 40 + cv_render_text_width("school bus (17%)", 1), "legend too narrow: %d", img.w);
+    CHECK(img.w > 40 + cv_render_text_width("749 (25%)", 1), "legend too narrow: %d", img.w);
     CHECK(cv_image_save_png(&img, tmp_path("labels.png"), &err) == CV_OK, "%s", err.msg);
     cv_image_free(&img);
 }
