@@ -4,12 +4,13 @@ CC      ?= cc
 # instruction set below and chosen at run time (src/core/cpu.h). OPT="-O3
 # -march=native" still builds for this CPU only.
 OPT     ?= -O3
-PKGS     = hdf5 openblas libprotobuf-c libpng libjpeg libcjson
+PKGS     = hdf5 openblas libprotobuf-c libpng libjpeg libcjson cairo
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Wno-unused-parameter \
            -fopenmp -Iinclude -Ibuild/gen $(PKG_CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS  += $(PKG_LIBS) -lm $(EXTRA_LDLIBS)
+# giflib ships no pkg-config file: -lgif by hand
+LDLIBS  += $(PKG_LIBS) -lgif -lm $(EXTRA_LDLIBS)
 LDFLAGS += -fopenmp $(EXTRA_LDFLAGS)
 
 BUILD   ?= build

@@ -289,9 +289,10 @@ static bool run_with_progress(cv_filters_result *res, const cv_model *m, cv_filt
     return true;
 }
 
-/* grid.png (dead filters crossed out), grid.jpg and filter_<k>.png when
- * asked, filters.npy, into stage. */
-static bool write_pictures(const cli_args *a, const cv_filters_result *res, const char *stage)
+/* grid.png (dead filters crossed out; titled, numbered, small tiles
+ * enlarged), grid.jpg and filter_<k>.png when asked, filters.npy, into stage. */
+static bool write_pictures(const cli_args *a, const filters_args *fa, const filters_job *j,
+                           const cv_filters_result *res, const char *stage)
 {
     size_t tile_px = (size_t)res->width * res->height * 3;
     cv_image *tiles = malloc(sizeof(cv_image) * (size_t)res->count), grid = {0};
@@ -304,7 +305,11 @@ static bool write_pictures(const cli_args *a, const cv_filters_result *res, cons
     }
     char path[4200];
     cv_error err;
-    cv_status st = cv_render_grid(tiles, res->count, res->width, res->height, 0, 5, &grid, &err);
+    char title[600];
+    const char *model = cv_model_path(j->m), *slash = strrchr(model, '/');
+    snprintf(title, sizeof title, "%s: layer %s, %s", slash ? slash + 1 : model,
+             cv_model_layer_name(j->m, j->layer), fa->method_s);
+    cv_status st = cv_render_filter_grid(tiles, res->count, res->filters, title, 96, &grid, &err);
     if (st == CV_OK)
         st = cv_image_save_png(&grid, cli_path(path, sizeof path, stage, "grid.png"), &err);
     if (st == CV_OK && cli_flag(a, "jpeg"))
@@ -339,7 +344,7 @@ static bool write_table(const filters_args *fa, const filters_job *j, const cv_f
                                    res->iterations, res->width, res->height, fa->seed);
     for (int i = 0; i < res->count && used < cap; i++)
         used += (size_t)snprintf(txt + used, cap - used, "%d\t%.6g\t%s\n", res->filters[i], res->activation[i],
-                                 res->dead[i] ? "dead" : "ok");
+                                 cv_filters_status(res, i));
     bool ok = write_text(cli_path(path, sizeof path, stage, "filters.txt"), txt);
     free(txt);
     return ok;
@@ -374,7 +379,7 @@ static int run(const cli_args *a)
     print_plan(&fa, &j);
     /* outputs go to set.stage, moved to --out, complete, at the end; and
      * only once the work succeeded */
-    if (!run_with_progress(&res, j.m, &o, &elapsed) || !write_pictures(a, &res, set.stage) ||
+    if (!run_with_progress(&res, j.m, &o, &elapsed) || !write_pictures(a, &fa, &j, &res, set.stage) ||
         !write_table(&fa, &j, &res, set.stage))
         goto out;
     report_dead(&res);
@@ -398,8 +403,8 @@ const cli_cmd cli_cmd_filters = {
     "optimised together in batches. --method seed is the original tool's algorithm (RMS-normalised gradient "
     "steps with blur/decay/clip regularisation, then mean/std deprocessing); --method lucid parameterises the "
     "image in Fourier space with ImageNet colour decorrelation and optimises random views of it with Adam. "
-    "Writes DIR/grid.png (n x n tiles, 5-pixel margins), DIR/filters.npy (float32 [count, size, size, C], the "
+    "Writes DIR/grid.png (n x n tiles, each numbered and enlarged to at least 96 pixels, titled with the model, layer and method), DIR/filters.npy (float32 [count, size, size, C], the "
     "final model inputs in the channel order fed to the model) and DIR/filters.txt (the filters, their final mean "
-    "activation, and 'dead' for filters that never got a gradient).",
+    "activation, 'dead' for filters that never got a gradient, 'inactive' for a final mean activation of 0).",
     groups, run,
 };

@@ -47,11 +47,14 @@ void cv_cmap_lut(cv_cmap cmap, uint8_t lut[256][3]);
 
 /* ---- drawing ------------------------------------------------------------- */
 
-/* The built-in font: 5x7 glyphs for printable ASCII in a 6x8 cell at
- * scale 1 (each font pixel becomes scale x scale). Other bytes draw as '?'. */
+/* Text is DejaVu Sans drawn by Cairo, antialiased. At scale 1 a line's box
+ * is CV_FONT_HEIGHT pixels tall (ascenders to descenders) and lines are
+ * CV_FONT_LINE apart; CV_FONT_ADVANCE is a typical character's width, for
+ * estimating how many characters fit. Bytes outside printable ASCII draw
+ * as '?'. */
 #define CV_FONT_ADVANCE 6
-#define CV_FONT_HEIGHT 7
-#define CV_FONT_LINE 9
+#define CV_FONT_HEIGHT 12
+#define CV_FONT_LINE 14
 
 /* Width in pixels of text drawn at scale (no trailing gap). */
 int cv_render_text_width(const char *text, int scale);
@@ -92,6 +95,13 @@ cv_status cv_render_caption_below(const cv_image *in, const char *text, cv_image
 cv_status cv_render_grid(const cv_image *tiles, int count, int tile_w, int tile_h, int n_per_side,
                          int margin, cv_image *out, cv_error *err);
 
+/* A labelled filter grid: each tile enlarged (nearest neighbour, an
+ * integer factor) to at least min_tile_px on its longer side, its number
+ * (numbers[k]) under it, floor(sqrt(count)) columns on white, title over
+ * the grid. Tiles may have 1, 3 or 4 channels. */
+cv_status cv_render_filter_grid(const cv_image *tiles, int count, const int *numbers, const char *title,
+                                int min_tile_px, cv_image *out, cv_error *err);
+
 /* Panels side by side for comparing (labelled overlays, maps): cols
  * columns (<= 0: cv_render_panel_columns), panel k in row k / cols, a short
  * last row centred; every cell the size of the largest panel, a smaller
@@ -119,11 +129,13 @@ cv_status cv_render_overlay_multiply(const cv_image *img, const float *map, int 
 
 /* A label map (class index per cell; < 0 = none, drawn black) as distinct
  * colours with a legend on the right listing the labels present, most
- * frequent first, as "name (share %)". names[k] names label k; labels
+ * frequent first, as "name (share %)". The i-th most frequent label gets
+ * colour cv_label_rgb(i), whatever its class index. names[k] names label k; labels
  * without a name (k >= n_names or names NULL) show as their number. */
 cv_status cv_render_labels(const int *labels, int rows, int cols, const char *const *names, int n_names,
                            int cell_px, cv_image *out, cv_error *err);
-/* The colour of label k in cv_render_labels (black for k < 0). */
+/* The k-th categorical colour (a fixed Tableau-like table of 20, then hue
+ * steps; black for k < 0). */
 void cv_label_rgb(int label, uint8_t rgb[3]);
 
 /* ---- animated GIF ------------------------------------------------------------ */

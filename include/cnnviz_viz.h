@@ -105,6 +105,10 @@ int cv_filters_choose(int *out, int n, int channels, uint64_t seed);
 cv_status cv_filters_run(cv_filters_result *res, const cv_model *m, const cv_filters_options *opt,
                          cv_error *err);
 void cv_filters_result_free(cv_filters_result *res);
+/* What filters.txt says of filter i: "dead" (no gradient at any step),
+ * "inactive" (its final mean activation is exactly 0: the picture does not
+ * excite it, whatever it looks like) or "ok". */
+const char *cv_filters_status(const cv_filters_result *res, int i);
 
 #ifdef __cplusplus
 }

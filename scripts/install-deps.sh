@@ -7,7 +7,7 @@
 # --with-valgrind: also valgrind, for `make check-valgrind`.
 set -e
 PKGS="build-essential pkg-config libopenblas-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev
-      libpng-dev libjpeg-dev libhdf5-dev libcjson-dev libonnx-testdata libstb-dev valgrind"
+      libpng-dev libjpeg-dev libcairo2-dev fonts-dejavu-core libgif-dev libhdf5-dev libcjson-dev libonnx-testdata libstb-dev valgrind"
 PY_PKGS="python3-torch python3-torchvision python3-onnx python3-h5py python3-numpy dataset-fashion-mnist"
 FUZZ_PKGS="clang libclang-rt-14-dev libomp-14-dev"
 want="$PKGS"

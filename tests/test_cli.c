@@ -294,14 +294,20 @@ static void test_filters_cli(void)
     char txt[700];
     snprintf(txt, sizeof txt, "%s/filters.txt", out);
     FILE *f = fopen(txt, "r");
-    int lines = 0, k, ks[8];
-    char line[256];
+    int lines = 0, k, ks[8], zero_ok = 0;
+    char line[256], status[32];
+    double act;
     while (f && fgets(line, sizeof line, f))
-        if (line[0] != '#' && sscanf(line, "%d", &k) == 1 && lines < 8)
+        if (line[0] != '#' && sscanf(line, "%d", &k) == 1 && lines < 8) {
             ks[lines++] = k;
+            /* a mean activation of 0 is never "ok" (issue 17) */
+            if (sscanf(line, "%d %lf %31s", &k, &act, status) == 3 && act == 0 && strcmp(status, "ok") == 0)
+                zero_ok++;
+        }
     if (f)
         fclose(f);
     CHECK(lines == 4, "filters.txt lists %d filters", lines);
+    CHECK(zero_ok == 0, "filters.txt marks %d filters of mean activation 0 'ok'", zero_ok);
     for (int i = 0; i < lines; i++) {
         char name[64];
         snprintf(name, sizeof name, "filter_%d.png", ks[i]);

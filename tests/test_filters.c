@@ -224,6 +224,19 @@ static void test_seed_dead_filter(void)
     cv_model_free(m);
 }
 
+/* filters.txt's status: a filter with a gradient but a final mean activation
+ * of exactly 0 is "inactive", never "ok" (issue 17: it was marked ok). */
+static void test_filter_status(void)
+{
+    float act[4] = {0.5f, 0.0f, 0.0f, -0.25f};
+    int dead[4] = {0, 0, 1, 0};
+    cv_filters_result res = {.count = 4, .activation = act, .dead = dead};
+    const char *want[4] = {"ok", "inactive", "dead", "ok"};
+    for (int i = 0; i < 4; i++)
+        CHECK(strcmp(cv_filters_status(&res, i), want[i]) == 0, "filter %d: %s, expected %s", i,
+              cv_filters_status(&res, i), want[i]);
+}
+
 /* Without an init image: the noise is reproducible from the seed. */
 static void test_seed_noise(void)
 {
@@ -603,6 +616,7 @@ int main(int argc, char **argv)
     RUN(test_seed_three_iterations);
     RUN(test_seed_chunks);
     RUN(test_seed_dead_filter);
+    RUN(test_filter_status);
     RUN(test_seed_noise);
     RUN(test_seed_nhwc);
     RUN(test_choose);

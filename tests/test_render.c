@@ -127,26 +127,36 @@ static void test_colour_maps(void)
 
 static void test_text(void)
 {
-    CHECK(cv_render_text_width("0.25", 1) == 23, "width %d", cv_render_text_width("0.25", 1));
-    CHECK(cv_render_text_width("0.25", 2) == 46, "scaled width");
-    CHECK(cv_render_text_width("ab\nlonger", 1) == 35, "widest line");
+    int w1 = cv_render_text_width("0.25", 1), w2 = cv_render_text_width("0.25", 2);
+    CHECK(w1 >= 12 && w1 <= 40, "width %d", w1);
+    CHECK(w2 >= 2 * w1 - 2 && w2 <= 2 * w1 + 2, "scale 2 is twice as wide: %d vs %d", w2, w1);
+    CHECK(cv_render_text_width("ab\nlonger", 1) == cv_render_text_width("longer", 1), "widest line");
     CHECK(cv_render_text_width("", 1) == 0, "empty");
     cv_image img;
     cv_error err;
-    REQUIRE(cv_image_alloc(&img, 20, 20, 3, &err) == CV_OK, "%s", err.msg);
-    memset(img.px, 255, 20 * 20 * 3);
+    REQUIRE(cv_image_alloc(&img, 60, 40, 3, &err) == CV_OK, "%s", err.msg);
+    memset(img.px, 255, 60 * 40 * 3);
     const uint8_t black[3] = {0, 0, 0};
-    int end = cv_render_text(&img, 3, 4, ".", 2, black);
-    int dark = 0, outside = 0;
-    for (int y = 0; y < 20; y++)
-        for (int x = 0; x < 20; x++)
+    int end = cv_render_text(&img, 3, 4, "Hg", 2, black);
+    int dark = 0, outside = 0, tw = cv_render_text_width("Hg", 2);
+    for (int y = 0; y < 40; y++)
+        for (int x = 0; x < 60; x++)
             if (!is_white(pix(&img, x, y))) {
                 dark++;
-                outside += x < 3 || x >= 3 + 10 || y < 4 || y >= 4 + 14;
+                /* ink stays in the line's box (a pixel of antialiasing either side) */
+                outside += x < 2 || x > 3 + tw + 1 || y < 4 || y >= 4 + CV_FONT_HEIGHT * 2 + 1;
             }
-    /* '.' is a 2x2 block of font pixels: 16 image pixels at scale 2 */
-    CHECK(dark == 16 && outside == 0, "%d dark pixels, %d outside the glyph cell", dark, outside);
-    CHECK(end == 13, "returned x %d", end);
+    CHECK(dark >= 30 && outside == 0, "%d inked pixels, %d outside the text box", dark, outside);
+    CHECK(end == 3 + tw, "returned x %d", end);
+    /* the same text twice gives the same pixels (tests and docs rely on it) */
+    cv_image again;
+    REQUIRE(cv_image_alloc(&again, 60, 40, 3, &err) == CV_OK, "%s", err.msg);
+    memset(again.px, 255, 60 * 40 * 3);
+    cv_render_text(&again, 3, 4, "Hg", 2, black);
+    CHECK(memcmp(img.px, again.px, 60 * 40 * 3) == 0, "text rendering is deterministic");
+    cv_image_free(&again);
+    /* a second line starts back at x: the end is past its last glyph */
+    CHECK(cv_render_text(&img, 3, 4, "a\nb", 1, black) == 3 + cv_render_text_width("b", 1), "returned x after a new line");
     /* clipping: text partly or wholly off the image must not write outside */
     cv_render_text(&img, -7, -3, "Hello%", 3, black);
     cv_render_text(&img, 15, 15, "clipped", 1, black);
@@ -315,6 +325,59 @@ static void check_grid(int count, int n_per_side, int want_cols, int want_rows)
         cv_image_free(&tiles[k]);
 }
 
+/* The filter grid: 16 x 16 tiles enlarged (nearest) to >= 96 px, each
+ * numbered under it, a title over the grid (issue 17). */
+static void test_filter_grid(void)
+{
+    enum { N = 5, T = 16 };
+    uint8_t px[N][T * T * 3];
+    cv_image tiles[N];
+    int numbers[N] = {3, 17, 42, 63, 100};
+    for (int k = 0; k < N; k++) {
+        for (int i = 0; i < T * T; i++) {
+            /* a red pixel in the top-left corner, the rest tile-specific grey-blue */
+            int corner = i == 0;
+            px[k][3 * i] = corner ? 255 : (uint8_t)(40 * k);
+            px[k][3 * i + 1] = corner ? 0 : (uint8_t)(40 * k);
+            px[k][3 * i + 2] = corner ? 0 : 200;
+        }
+        tiles[k] = (cv_image){T, T, 3, px[k]};
+    }
+    cv_image out;
+    cv_error err;
+    REQUIRE(cv_render_filter_grid(tiles, N, numbers, "model.onnx: layer conv1, seed", 96, &out, &err) == CV_OK,
+            "%s", err.msg);
+    printf("    %d tiles of %d px: grid %d x %d\n", N, T, out.w, out.h);
+    /* 2 columns (floor(sqrt(5))), 3 rows of 96-px tiles plus number bands, a title band */
+    CHECK(out.w >= 2 * 96 && out.h >= 3 * 96 + 3 * CV_FONT_HEIGHT + CV_FONT_HEIGHT, "grid %d x %d", out.w, out.h);
+    /* the top-left red pixel became a 6 x 6 block (96 / 16) somewhere */
+    int red = 0;
+    for (int y = 0; y < out.h; y++)
+        for (int x = 0; x < out.w; x++) {
+            const uint8_t *p = pix(&out, x, y);
+            red += p[0] == 255 && p[1] == 0 && p[2] == 0;
+        }
+    CHECK(red == N * 36, "%d red pixels, expected %d (nearest upscaling by 6)", red, N * 36);
+    /* ink in the title band above the first tile and in the number band under it */
+    int title_ink = 0, number_ink = 0, first_blue_y = -1;
+    for (int y = 0; y < out.h && first_blue_y < 0; y++)
+        for (int x = 0; x < out.w; x++)
+            if (pix(&out, x, y)[2] == 200) {
+                first_blue_y = y;
+                break;
+            }
+    REQUIRE(first_blue_y > CV_FONT_HEIGHT, "the first tile starts at row %d: no title band", first_blue_y);
+    for (int y = 0; y < first_blue_y; y++)
+        for (int x = 0; x < out.w; x++)
+            title_ink += pix(&out, x, y)[0] < 128;
+    for (int y = first_blue_y + 96; y < first_blue_y + 96 + 2 * CV_FONT_LINE && y < out.h; y++)
+        for (int x = 0; x < out.w; x++)
+            number_ink += pix(&out, x, y)[0] < 128 && pix(&out, x, y)[2] < 128;
+    CHECK(title_ink > 20 && number_ink > 20, "title ink %d, number ink %d", title_ink, number_ink);
+    cv_image_free(&out);
+    CHECK(cv_render_filter_grid(tiles, 0, numbers, "t", 96, &out, &err) == CV_ERR_INVALID, "no tiles accepted");
+}
+
 static void test_grid(void)
 {
     check_grid(16, 0, 4, 4);  /* the seed's case: n = floor(sqrt(16)) */
@@ -440,12 +503,15 @@ static void test_labels(void)
             min_d = d < min_d ? d : min_d;
         }
     printf("    labels 0..19: smallest colour distance (L1) %d\n", min_d);
-    CHECK(min_d >= 45, "labels too similar: %d", min_d);
+    CHECK(min_d >= 55, "labels too similar: %d", min_d);
     uint8_t none[3];
     cv_label_rgb(-1, none);
     CHECK(none[0] == 0 && none[1] == 0 && none[2] == 0, "none is black");
 
-    int lab[3 * 4] = {0, 0, 1, 1, 0, 2, 2, 1, -1, 7, 7, 7};
+    /* classes far apart in index get colours by frequency rank (ties: the
+     * lower index first): 92, 700, 749 (3 cells each), then 11 (issue 17:
+     * bee eater 92, quill 749 and goldfinch 11 looked alike) */
+    int lab[3 * 4] = {92, 92, 749, 749, 92, 11, 11, 749, -1, 700, 700, 700};
     const char *names[3] = {"cat", "school bus", "dog"};
     cv_image img;
     cv_error err;
@@ -462,11 +528,12 @@ static void test_labels(void)
     for (int r = 0; r < 3; r++)
         for (int c = 0; c < 4; c++) {
             uint8_t e[3];
-            cv_label_rgb(lab[r * 4 + c], e);
+            int l = lab[r * 4 + c];
+            cv_label_rgb(l == 92 ? 0 : l == 700 ? 1 : l == 749 ? 2 : l == 11 ? 3 : -1, e);
             bad += !same_rgb(pix(&img, x0 + c * 10 + 5, y0 + r * 10 + 5), e);
         }
     CHECK(bad == 0, "%d cells wrong", bad);
-    CHECK(img.w > 40 + cv_render_text_width("school bus (17%)", 1), "legend too narrow: %d", img.w);
+    CHECK(img.w > 40 + cv_render_text_width("749 (25%)", 1), "legend too narrow: %d", img.w);
     CHECK(cv_image_save_png(&img, tmp_path("labels.png"), &err) == CV_OK, "%s", err.msg);
     cv_image_free(&img);
 }
@@ -758,6 +825,7 @@ int main(void)
     RUN(test_heatmap);
     RUN(test_caption);
     RUN(test_grid);
+    RUN(test_filter_grid);
     RUN(test_panel_columns);
     RUN(test_panels);
     RUN(test_overlays);

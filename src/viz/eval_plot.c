@@ -1,6 +1,6 @@
 /* Pictures of the faithfulness metrics (include/cnnviz_eval.h): the
  * deletion and insertion curves on labelled axes, and the sanity check's
- * maps in a row. Drawn with the built-in font and plain pixels: the
+ * maps in a row. Drawn with cv_render_text (Cairo) and plain pixels: the
  * project links no vector graphics library. */
 #include "cnnviz_eval.h"
 #include "cnnviz_render.h"
@@ -78,7 +78,9 @@ static void axes(plot *p, const char *title)
     cv_render_fill_rect(img, x0, y0, x1 - x0 + 1, 2, black);
     text_centred(img, (x0 + x1) / 2, PLOT_H - 30, "fraction of pixels deleted / inserted (ranked by the map)", 2,
                  black);
-    cv_render_text(img, 10, TOP - 24, "probability of the class", 2, black);
+    /* right of the axis, above the frame: left of it, the taller Cairo text
+     * ran into the top tick label */
+    cv_render_text(img, x0 + 8, TOP - 28, "probability of the class", 2, black);
     if (title)
         text_centred(img, PLOT_W / 2, 12, title, 2, black);
 }

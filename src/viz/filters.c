@@ -556,6 +556,15 @@ static cv_status check_options(const cv_model *m, const cv_filters_options *o, c
     return CV_OK;
 }
 
+const char *cv_filters_status(const cv_filters_result *res, int i)
+{
+    if (res->dead[i])
+        return "dead";
+    /* A ReLU layer's mean is 0 exactly when no position fires: calling that
+     * filter "ok" would pass off a blank objective as a visualisation. */
+    return res->activation[i] == 0.0f ? "inactive" : "ok";
+}
+
 cv_status cv_filters_run(cv_filters_result *res, const cv_model *m, const cv_filters_options *o, cv_error *err)
 {
     memset(res, 0, sizeof *res);

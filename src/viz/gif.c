@@ -1,6 +1,7 @@
 /* Animated GIF writer (GIF89a): one global 256-colour palette, one image
  * per frame with a Graphic Control Extension for its delay, a NETSCAPE2.0
- * block so viewers loop, and our own LZW encoder.
+ * block so viewers loop. giflib encodes (LZW, blocks, extensions); this
+ * file chooses the palette and maps colours, which giflib leaves to us.
  *
  * Palette: median cut over a 5-5-5-bit colour histogram of the frames (or
  * a fixed 6x7x6 cube when no sample is given), colours mapped through a
@@ -12,6 +13,7 @@
 #include "../io/atomic.h"
 
 #include <errno.h>
+#include <gif_lib.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +21,7 @@
 
 struct cv_gif {
     cv_atomic file;
+    GifFileType *gif;       /* writes into file.f through cv_gif_output */
     int w, h;
     int n_frames;
     uint8_t palette[256][3];
@@ -183,111 +186,59 @@ static void cv_cube_palette(uint8_t pal[256][3])
         pal[252 + k][0] = pal[252 + k][1] = pal[252 + k][2] = (uint8_t)(25 + 51 * k);
 }
 
-/* ---- LZW ------------------------------------------------------------------------ */
+/* ---- giflib ------------------------------------------------------------------- */
 
-#define CV_LZW_HASH 8192  /* > 4096 codes, power of two */
-
-typedef struct {
-    FILE *f;
-    uint8_t block[256];  /* block[0] = length of the sub-block being filled */
-    uint32_t bits;
-    int n_bits;
-    int ok;
-} cv_bitwriter;
-
-static void cv_flush_block(cv_bitwriter *bw)
+/* giflib's writer callback: the bytes go to the atomic file, so nothing
+ * appears at the path before cv_gif_end commits. */
+static int cv_gif_output(GifFileType *gif, const GifByteType *bytes, int n)
 {
-    if (bw->block[0] && fwrite(bw->block, 1, (size_t)bw->block[0] + 1, bw->f) != (size_t)bw->block[0] + 1)
-        bw->ok = 0;
-    bw->block[0] = 0;
+    cv_atomic *file = gif->UserData;
+    return file ? (int)fwrite(bytes, 1, (size_t)n, file->f) : n; /* NULL: a discarded file */
 }
 
-static void cv_put_byte(cv_bitwriter *bw, uint8_t v)
+/* Screen descriptor with the global palette, then NETSCAPE2.0 (loop forever). */
+static int cv_gif_put_header(cv_gif *g)
 {
-    bw->block[1 + bw->block[0]++] = v;
-    if (bw->block[0] == 255)
-        cv_flush_block(bw);
-}
-
-/* codes are packed least significant bit first */
-static void cv_put_code(cv_bitwriter *bw, int code, int width)
-{
-    bw->bits |= (uint32_t)code << bw->n_bits;
-    bw->n_bits += width;
-    while (bw->n_bits >= 8) {
-        cv_put_byte(bw, (uint8_t)bw->bits);
-        bw->bits >>= 8;
-        bw->n_bits -= 8;
-    }
-}
-
-/* LZW with 8-bit symbols: clear = 256, end = 257, codes up to 4095, a
- * clear (and reset) when the table is full. The code width grows when
- * the next code to assign no longer fits, one code later than a naive
- * reading suggests, because the decoder builds its table one step behind. */
-static int cv_lzw(FILE *f, const uint8_t *idx, size_t n)
-{
-    enum { CLEAR = 256, END = 257, FIRST = 258, MAX_CODES = 4096 };
-    static const int empty = -1;
-    int32_t key[CV_LZW_HASH];   /* (prefix << 8 | byte), or -1 */
-    int16_t val[CV_LZW_HASH];
-    cv_bitwriter bw = {f, {0}, 0, 0, 1};
-    if (fputc(8, f) == EOF) /* minimum code size */
+    int e = 0;
+    if (!(g->gif = EGifOpen(&g->file, cv_gif_output, &e)))
         return 0;
-    for (int i = 0; i < CV_LZW_HASH; i++)
-        key[i] = empty;
-    int width = 9, next = FIRST;
-    cv_put_code(&bw, CLEAR, width);
-    if (n == 0) {
-        cv_put_code(&bw, END, width);
-    } else {
-        int prefix = idx[0];
-        for (size_t i = 1; i < n; i++) {
-            int k = idx[i];
-            int32_t kk = prefix << 8 | k;
-            uint32_t h = ((uint32_t)kk * 2654435761u) >> 19; /* 13 bits */
-            while (key[h] != empty && key[h] != kk)
-                h = (h + 1) & (CV_LZW_HASH - 1);
-            if (key[h] == kk) {
-                prefix = val[h];
-                continue;
-            }
-            cv_put_code(&bw, prefix, width);
-            if (next < MAX_CODES) {
-                key[h] = kk;
-                val[h] = (int16_t)next++;
-                if (next > (1 << width) && width < 12)
-                    width++;
-            } else {
-                cv_put_code(&bw, CLEAR, width);
-                for (int j = 0; j < CV_LZW_HASH; j++)
-                    key[j] = empty;
-                width = 9;
-                next = FIRST;
-            }
-            prefix = k;
-        }
-        cv_put_code(&bw, prefix, width);
-        /* the decoder adds one more entry on reading that last code */
-        if (next < MAX_CODES && next + 1 > (1 << width) && width < 12)
-            width++;
-        cv_put_code(&bw, END, width);
-    }
-    if (bw.n_bits > 0)
-        cv_put_byte(&bw, (uint8_t)bw.bits);
-    cv_flush_block(&bw);
-    if (fputc(0, f) == EOF) /* block terminator */
-        bw.ok = 0;
-    return bw.ok;
+    EGifSetGifVersion(g->gif, true);
+    GifColorType colours[256];
+    for (int k = 0; k < 256; k++)
+        colours[k] = (GifColorType){g->palette[k][0], g->palette[k][1], g->palette[k][2]};
+    ColorMapObject *map = GifMakeMapObject(256, colours);
+    int ok = map && EGifPutScreenDesc(g->gif, g->w, g->h, 8, 0, map) == GIF_OK;
+    GifFreeMapObject(map);
+    static const GifByteType app[11] = {'N', 'E', 'T', 'S', 'C', 'A', 'P', 'E', '2', '.', '0'};
+    static const GifByteType loop[3] = {1, 0, 0};
+    return ok && EGifPutExtensionLeader(g->gif, APPLICATION_EXT_FUNC_CODE) == GIF_OK &&
+           EGifPutExtensionBlock(g->gif, 11, app) == GIF_OK && EGifPutExtensionBlock(g->gif, 3, loop) == GIF_OK &&
+           EGifPutExtensionTrailer(g->gif) == GIF_OK;
+}
+
+/* One frame of g->indices with its delay; disposal: leave in place. */
+static int cv_gif_put_frame(cv_gif *g, int delay_cs)
+{
+    GifByteType gce[4] = {0x04, (GifByteType)(delay_cs & 0xff), (GifByteType)(delay_cs >> 8 & 0xff), 0};
+    return EGifPutExtension(g->gif, GRAPHICS_EXT_FUNC_CODE, 4, gce) == GIF_OK &&
+           EGifPutImageDesc(g->gif, 0, 0, g->w, g->h, false, NULL) == GIF_OK &&
+           EGifPutLine(g->gif, g->indices, g->w * g->h) == GIF_OK;
+}
+
+/* Frees giflib's state, which writes the trailer; keep = 0 drops it (the
+ * file is being discarded). */
+static int cv_gif_close(cv_gif *g, int keep)
+{
+    if (!g->gif)
+        return 0;
+    if (!keep)
+        g->gif->UserData = NULL;
+    int e = 0, ok = EGifCloseFile(g->gif, &e) == GIF_OK;
+    g->gif = NULL;
+    return ok;
 }
 
 /* ---- file structure ------------------------------------------------------------- */
-
-static void cv_put16(uint8_t *p, int v)
-{
-    p[0] = (uint8_t)(v & 0xff);
-    p[1] = (uint8_t)(v >> 8 & 0xff);
-}
 
 static void cv_hist_add(cv_bin_stat *st, const cv_image *img, size_t stride)
 {
@@ -356,17 +307,7 @@ static cv_status cv_gif_start(cv_gif **out, const char *path, int w, int h, cons
         free(g);
         return s;
     }
-    uint8_t head[13];
-    memcpy(head, "GIF89a", 6);
-    cv_put16(head + 6, w);
-    cv_put16(head + 8, h);
-    head[10] = 0xF7; /* global colour table, 8-bit colour resolution, 256 entries */
-    head[11] = 0;    /* background colour index */
-    head[12] = 0;    /* square pixels */
-    static const uint8_t loop[19] = {0x21, 0xFF, 11, 'N', 'E', 'T', 'S', 'C', 'A', 'P', 'E', '2', '.', '0',
-                                     3, 1, 0, 0, 0}; /* loop forever */
-    FILE *f = g->file.f;
-    if (fwrite(head, 1, 13, f) != 13 || fwrite(g->palette, 1, 768, f) != 768 || fwrite(loop, 1, 19, f) != 19)
+    if (!cv_gif_put_header(g))
         g->failed = 1;
     *out = g;
     return CV_OK;
@@ -391,13 +332,7 @@ cv_status cv_gif_add(cv_gif *g, const cv_image *frame, int delay_cs, cv_error *e
     size_t n = (size_t)g->w * g->h;
     for (size_t i = 0; i < n; i++)
         g->indices[i] = g->lut[cv_bin(frame->px + i * frame->c, frame->c)];
-    uint8_t gce[8] = {0x21, 0xF9, 4, 0x04 /* disposal: leave in place */, 0, 0, 0, 0};
-    cv_put16(gce + 4, delay_cs);
-    uint8_t desc[10] = {0x2C, 0, 0, 0, 0, 0, 0, 0, 0, 0 /* no local palette, not interlaced */};
-    cv_put16(desc + 5, g->w);
-    cv_put16(desc + 7, g->h);
-    FILE *f = g->file.f;
-    if (fwrite(gce, 1, 8, f) != 8 || fwrite(desc, 1, 10, f) != 10 || !cv_lzw(f, g->indices, n)) {
+    if (!cv_gif_put_frame(g, delay_cs)) {
         g->failed = 1;
         return cv_fail(err, CV_ERR_IO, "%s: write failed: %s", g->file.path, strerror(errno));
     }
@@ -409,6 +344,7 @@ void cv_gif_abort(cv_gif *g)
 {
     if (!g)
         return;
+    cv_gif_close(g, 0);
     cv_atomic_abort(&g->file);
     free(g->lut);
     free(g->indices);
@@ -420,7 +356,7 @@ cv_status cv_gif_end(cv_gif *g, cv_error *err)
     if (!g)
         return cv_fail(err, CV_ERR_INVALID, "GIF: no writer");
     cv_status st;
-    if (g->failed || fputc(0x3B, g->file.f) == EOF) {
+    if (g->failed || !cv_gif_close(g, 1)) {
         st = cv_fail(err, CV_ERR_IO, "%s: write failed", g->file.path);
         cv_gif_abort(g);
         return st;

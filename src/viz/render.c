@@ -589,27 +589,69 @@ static void cv_hsv(float h, float s, float v, uint8_t rgb[3])
         rgb[k] = (uint8_t)(c[k] * 255.0f + 0.5f);
 }
 
+/* Tableau's 20 categorical colours, its light grey swapped for two darker
+ * ones (the greys were nearest each other): the smallest L1 distance
+ * between two entries is 59 over 0..255 RGB. */
+static const uint8_t cv_categorical[20][3] = {
+    {0x1f, 0x77, 0xb4}, {0xff, 0x7f, 0x0e}, {0x2c, 0xa0, 0x2c}, {0xd6, 0x27, 0x28}, {0x94, 0x67, 0xbd},
+    {0x8c, 0x56, 0x4b}, {0xe3, 0x77, 0xc2}, {0x7f, 0x7f, 0x7f}, {0xbc, 0xbd, 0x22}, {0x17, 0xbe, 0xcf},
+    {0xae, 0xc7, 0xe8}, {0xff, 0xbb, 0x78}, {0x98, 0xdf, 0x8a}, {0xff, 0x98, 0x96}, {0xc5, 0xb0, 0xd5},
+    {0xc4, 0x9c, 0x94}, {0xf7, 0xb6, 0xd2}, {0x39, 0x3b, 0x79}, {0xdb, 0xdb, 0x8d}, {0x63, 0x79, 0x39},
+};
+
 void cv_label_rgb(int label, uint8_t rgb[3])
 {
     if (label < 0) {
         rgb[0] = rgb[1] = rgb[2] = 0;
         return;
     }
-    /* golden-ratio hue steps keep neighbouring labels far apart; saturation
-     * and brightness alternate on slower cycles so labels whose hues come
-     * back close still differ. Never dark, so "none" (black) stands out. */
+    if (label < 20) {
+        memcpy(rgb, cv_categorical[label], 3);
+        return;
+    }
+    /* past the table: golden-ratio hue steps keep neighbouring indices far
+     * apart; saturation and brightness alternate on slower cycles. Never
+     * dark, so "none" (black) stands out. */
     double h = fmod(0.05 + label * 0.6180339887498949, 1.0);
     float s = (label / 7) % 2 ? 0.5f : 1.0f;
     float v = (label / 3) % 3 == 2 ? 0.6f : 1.0f;
-    /* (the offsets and cycles maximise the smallest colour distance among
-     * the first 20 labels: 53 in L1 over 0..255 RGB) */
     cv_hsv((float)h, s, v, rgb);
 }
 
 typedef struct {
     int label;
     size_t count;
+    int colour; /* cv_label_rgb index: the label's rank by frequency, "none" -1 */
 } cv_label_count;
+
+static int cv_cmp_label(const void *a, const void *b)
+{
+    const cv_label_count *x = a, *y = b;
+    return (x->label > y->label) - (x->label < y->label);
+}
+
+/* Colours by frequency rank, not class index: the few classes of one map
+ * get the first, most distinct, colours of the table, whatever their
+ * indices (bee eater 92, quill 749 and goldfinch 11 came out near-identical
+ * when coloured by index). by_label: lc sorted by label, for lookups. */
+static cv_label_count *cv_rank_colours(cv_label_count *lc, int n_lc)
+{
+    for (int k = 0, rank = 0; k < n_lc; k++)
+        lc[k].colour = lc[k].label < 0 ? -1 : rank++;
+    cv_label_count *by_label = malloc(sizeof *by_label * (size_t)(n_lc ? n_lc : 1));
+    if (by_label) {
+        memcpy(by_label, lc, sizeof *lc * (size_t)n_lc);
+        qsort(by_label, (size_t)n_lc, sizeof *by_label, cv_cmp_label);
+    }
+    return by_label;
+}
+
+static void cv_cell_rgb(const cv_label_count *by_label, int n_lc, int label, uint8_t rgb[3])
+{
+    cv_label_count key = {.label = label};
+    const cv_label_count *hit = bsearch(&key, by_label, (size_t)n_lc, sizeof key, cv_cmp_label);
+    cv_label_rgb(hit ? hit->colour : -1, rgb);
+}
 
 static int cv_cmp_int(const void *a, const void *b)
 {
@@ -662,11 +704,17 @@ cv_status cv_render_labels(const int *labels, int rows, int cols, const char *co
     }
     free(sorted);
     qsort(lc, (size_t)n_lc, sizeof *lc, cv_cmp_count);
+    cv_label_count *by_label = cv_rank_colours(lc, n_lc);
+    if (!by_label) {
+        free(lc);
+        return cv_fail(err, CV_ERR_NOMEM, "label map: out of memory");
+    }
 
     int shown = n_lc > CV_LEGEND_MAX ? CV_LEGEND_MAX : n_lc;
     char (*text)[64] = malloc(sizeof *text * (size_t)(shown + 1));
     if (!text) {
         free(lc);
+        free(by_label);
         return cv_fail(err, CV_ERR_NOMEM, "label map: out of memory");
     }
     for (int k = 0; k < shown; k++) {
@@ -703,6 +751,7 @@ cv_status cv_render_labels(const int *labels, int rows, int cols, const char *co
     cv_status st = cv_image_alloc(out, W, H, 3, err);
     if (st != CV_OK) {
         free(lc);
+        free(by_label);
         free(text);
         return st;
     }
@@ -710,20 +759,21 @@ cv_status cv_render_labels(const int *labels, int rows, int cols, const char *co
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
             uint8_t rgb[3];
-            cv_label_rgb(labels[(size_t)r * cols + c], rgb);
+            cv_cell_rgb(by_label, n_lc, labels[(size_t)r * cols + c], rgb);
             cv_render_fill_rect(out, pad + c * cell_px, pad + r * cell_px, cell_px, cell_px, rgb);
         }
     for (int k = 0; k < n_text; k++) {
         int y = pad + k * entry_h;
         if (k < shown) {
             uint8_t rgb[3];
-            cv_label_rgb(lc[k].label, rgb);
+            cv_label_rgb(lc[k].colour, rgb);
             cv_render_fill_rect(out, lx, y, sw, sw, rgb);
             cv_frame(out, lx, y, sw, sw, cv_dark);
         }
         cv_render_text(out, lx + sw + 4 * s, y, text[k], s, cv_black);
     }
     free(lc);
+    free(by_label);
     free(text);
     return CV_OK;
 }
