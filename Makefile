@@ -67,7 +67,7 @@ $(BUILD)/gen/onnx.pb-c.o: $(GEN)/onnx.pb-c.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -w -c $< -o $@
 
-$(BUILD)/%.o: %.c $(GEN)/onnx.pb-c.h $(wildcard include/*.h src/*/*.h tests/lib/*.h)
+$(BUILD)/%.o: %.c $(GEN)/onnx.pb-c.h $(wildcard include/*.h src/*/*.h cli/*.h tests/lib/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -50,7 +50,7 @@ static bool set_preprocess(const cli_args *a, cv_model_config *c)
     cv_error err;
     if (cli_given(a, "preprocess")) {
         if (cv_preprocess_preset(&p, cli_str(a, "preprocess"), &err) != CV_OK)
-            return cli_error("%s", err.msg), false;
+            return cli_usage_error("%s", err.msg), false;
         snprintf(c->preprocess, sizeof c->preprocess, "%s", p.name);
         c->channel_order[0] = 0;
         c->n_mean = c->n_std = 0;
@@ -61,13 +61,13 @@ static bool set_preprocess(const cli_args *a, cv_model_config *c)
         snprintf(c->channel_order, sizeof c->channel_order, "%s", cli_flag(a, "bgr") ? "BGR" : "RGB");
     if (cli_given(a, "mean")) {
         if (cv_preprocess_set_mean(&p, cli_str(a, "mean"), &err) != CV_OK)
-            return cli_error("--%s", err.msg), false;
+            return cli_usage_error("--%s", err.msg), false;
         memcpy(c->mean, p.mean, sizeof c->mean);
         c->n_mean = 3;
     }
     if (cli_given(a, "std")) {
         if (cv_preprocess_set_std(&p, cli_str(a, "std"), &err) != CV_OK)
-            return cli_error("--%s", err.msg), false;
+            return cli_usage_error("--%s", err.msg), false;
         memcpy(c->std, p.std, sizeof c->std);
         c->n_std = 3;
     }
@@ -111,7 +111,7 @@ static bool set_labels(const cli_args *a, const cv_model *m, cv_model_config *c)
     int exists;
     cv_error err;
     if (cv_path_beside_model(path, sizeof path, cv_model_path(m), name, "labels file", &exists, &err) != CV_OK)
-        return cli_error("%s", err.msg), false;
+        return cli_usage_error("%s", err.msg), false;
     if (!exists)
         return cli_error("%s: no such file beside the model (the sidecar names files in the model's folder)",
                          path), false;
