@@ -22,17 +22,6 @@ static bool exists(const char *dir, const char *name)
     return access(p, F_OK) == 0;
 }
 
-/* The whole of a small file (at most len - 1 bytes). */
-static void slurp(const char *path, char *buf, size_t len)
-{
-    buf[0] = 0;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    size_t n = fread(buf, 1, len - 1, f);
-    buf[n] = 0;
-    fclose(f);
-}
 
 /* A 2-D float32 .npy as doubles; NULL after a message. */
 static double *read_f64_map(const char *path, int *rows, int *cols)
@@ -186,7 +175,7 @@ static void test_occlusion_approx_cli(void)
                 " > %s/log 2>&1",
                 cli_exe, model, dir, common, dir, dir);
     snprintf(path, sizeof path, "%s/log", dir);
-    slurp(path, log, sizeof log);
+    test_slurp(path, log, sizeof log);
     char *cmp = strstr(log, "approximate vs exact: MAE");
     printf("    %.*s\n", cmp ? (int)strcspn(cmp, "\n") : 40, cmp ? cmp : log);
     CHECK(rc == 0, "cnnviz exited with %d:\n%s", rc, log);
@@ -199,14 +188,14 @@ static void test_occlusion_approx_cli(void)
     rc = sh("%s occlusion --model %s --img %s/in.png %s --exact-full --out %s/full > %s/log 2>&1", cli_exe, model, dir,
             common, dir, dir);
     snprintf(path, sizeof path, "%s/log", dir);
-    slurp(path, log, sizeof log);
+    test_slurp(path, log, sizeof log);
     CHECK(rc == 0 && strstr(log, "engine full") && !strstr(log, "APPROXIMATE"), "--exact-full: exit %d\n%s", rc, log);
 
     /* help says it is approximate and shows the library's defaults */
     rc = sh("%s occlusion --help > %s/help 2>&1", cli_exe, dir);
     snprintf(path, sizeof path, "%s/help", dir);
     char help[16384];
-    slurp(path, help, sizeof help);
+    test_slurp(path, help, sizeof help);
     cv_occlusion_params d = cv_occlusion_defaults();
     char want[3][64];
     snprintf(want[0], sizeof want[0], "(default: %g)", d.approx.tau);
@@ -237,7 +226,7 @@ static void test_occlusion_approx_cli(void)
                 common, bad[k].args, dir, dir);
         snprintf(path, sizeof path, "%s/err", dir);
         char msg[1024];
-        slurp(path, msg, sizeof msg);
+        test_slurp(path, msg, sizeof msg);
         msg[strcspn(msg, "\n")] = 0;
         printf("    %-36s -> exit %d: %s\n", bad[k].args, rc, msg);
         snprintf(path, sizeof path, "%s/bad/probs.npy", dir);

@@ -15,17 +15,6 @@ static bool ready; /* the tool is built and the test image written */
 static const char *const model = "tests/fixtures/occlusion/tiny_cnn.onnx";
 static const char *const common = "--preprocess unit --size 24";
 
-/* The whole of a small file (at most len - 1 bytes). */
-static void slurp(const char *path, char *buf, size_t len)
-{
-    buf[0] = 0;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    size_t n = fread(buf, 1, len - 1, f);
-    buf[n] = 0;
-    fclose(f);
-}
 
 /* Run `cnnviz <args>` with stdout and stderr into out (at most len - 1
  * bytes); returns the exit status. "@M", "@I" and "@C" in args stand for
@@ -53,7 +42,7 @@ static int run_cnnviz(const char *args, char *out, size_t len)
     int rc = sh("%s %s > %s/log 2>&1", cli_exe, expanded, dir);
     char path[400];
     snprintf(path, sizeof path, "%s/log", dir);
-    slurp(path, out, len);
+    test_slurp(path, out, len);
     return rc;
 }
 

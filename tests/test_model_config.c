@@ -176,6 +176,23 @@ static void test_input_size(void)
     cv_model_free(m);
 }
 
+/* A long model file name (250 bytes) still loads: its sidecar's name
+ * may pass the labels field's size, and it need not exist. */
+static void test_long_model_name(void)
+{
+    char name[251], path[600];
+    memset(name, 'm', 245);
+    memcpy(name + 245, ".onnx", 6);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    CHECK(sh("cp '%s' '%s'", model, path) == 0, "copy");
+    cv_model *m = NULL;
+    cv_error err;
+    cv_load_options o = {0};
+    CHECK(cv_model_load(&m, path, &o, &err) == CV_OK, "%s", err.msg);
+    cv_model_free(m);
+    unlink(path);
+}
+
 int main(void)
 {
     if (!setup()) {
@@ -186,6 +203,7 @@ int main(void)
     RUN(test_overrides_metadata);
     RUN(test_hostile);
     RUN(test_input_size);
+    RUN(test_long_model_name);
     test_remove_dir(dir);
     return test_summary("model_config");
 }

@@ -37,10 +37,15 @@ char *cv_model_config_path(const char *model_path)
     return p;
 }
 
+/* One path component naming a file in the model's folder. */
+static bool plain_file_name(const char *name)
+{
+    return name[0] && strchr(name, '/') == NULL && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
 int cv_model_config_file_name_ok(const char *name)
 {
-    return name[0] && strchr(name, '/') == NULL && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
-           strlen(name) < sizeof(((cv_model_config *)0)->labels);
+    return plain_file_name(name) && strlen(name) < sizeof(((cv_model_config *)0)->labels);
 }
 
 cv_status cv_path_beside_model(char *out, size_t cap, const char *model_path, const char *name, const char *what,
@@ -49,14 +54,15 @@ cv_status cv_path_beside_model(char *out, size_t cap, const char *model_path, co
     const char *slash = strrchr(model_path, '/');
     int dir_len = slash ? (int)(slash - model_path + 1) : 0;
     *exists = 0;
-    if (!cv_model_config_file_name_ok(name))
+    if (!plain_file_name(name))
         return cv_fail(err, CV_ERR_INVALID, "%s: %s '%s' is not a file name in the model's folder", model_path,
                        what, name);
     if (snprintf(out, cap, "%.*s%s", dir_len, model_path, name) >= (int)cap)
         return cv_fail(err, CV_ERR_INVALID, "%s: path too long", model_path);
     struct stat st;
     if (lstat(out, &st) != 0)
-        return errno == ENOENT ? CV_OK : cv_fail(err, CV_ERR_IO, "%s: %s", out, strerror(errno));
+        /* a name too long for the file system names no file there */
+        return errno == ENOENT || errno == ENAMETOOLONG ? CV_OK : cv_fail(err, CV_ERR_IO, "%s: %s", out, strerror(errno));
     /* a link named like a sidecar or labels file must not reach /etc */
     if (S_ISLNK(st.st_mode))
         return cv_fail(err, CV_ERR_INVALID,

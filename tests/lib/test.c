@@ -94,6 +94,17 @@ bool test_make_tmpdir(char *dir, size_t len, const char *tag)
     return true;
 }
 
+void test_slurp(const char *path, char *buf, size_t len)
+{
+    buf[0] = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, len - 1, f);
+    buf[n] = 0;
+    fclose(f);
+}
+
 void test_remove_dir(const char *dir)
 {
     DIR *d = opendir(dir);

@@ -55,6 +55,9 @@ const char *test_shared_dir(void);
  * test_remove_dir deletes it with the plain files in it. */
 bool test_make_tmpdir(char *dir, size_t len, const char *tag);
 void test_remove_dir(const char *dir);
+/* The whole of a small file into buf (at most len - 1 bytes, NUL-ended;
+ * "" when it cannot be read). */
+void test_slurp(const char *path, char *buf, size_t len);
 
 /* Run a shell command made printf-style (at most 4095 bytes); returns its
  * exit status, or -1 when it did not exit normally (a signal) or could not
