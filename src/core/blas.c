@@ -1,18 +1,26 @@
-/* Which kernels the linked BLAS runs, for benchmarks and reports: most of
- * a convolution's time is its sgemm, and a DYNAMIC_ARCH OpenBLAS picks
- * them when it loads (from CPUID, or from OPENBLAS_CORETYPE, which some
- * machines set to an older core on purpose). The symbol is weak: with
- * another BLAS the answer is "not OpenBLAS". */
+/* The library's BLAS calls: which kernels the linked BLAS runs (most of a
+ * convolution's time is its sgemm; a DYNAMIC_ARCH OpenBLAS picks them when
+ * it loads, from CPUID or OPENBLAS_CORETYPE, and is mended below when it
+ * picks kernels far below the CPU), and sgemm/sgemv split over the OpenMP
+ * threads (blas.h). The OpenBLAS symbols are weak: another BLAS is used
+ * as it is, and reported as "not OpenBLAS". */
 #include "cnnviz.h"
 #include "blas.h"
+#include "cpu.h"
 #include <cblas.h>
 #include <omp.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <threads.h>
 
 extern char *openblas_get_corename(void) __attribute__((weak));
+extern void openblas_set_num_threads(int) __attribute__((weak));
+extern void gotoblas_dynamic_init(void) __attribute__((weak));
+extern void gotoblas_dynamic_quit(void) __attribute__((weak));
 
-const char *cv_blas_core(void)
+static const char *blas_core_name(void)
 {
     if (!openblas_get_corename)
         return "not OpenBLAS";
@@ -20,17 +28,72 @@ const char *cv_blas_core(void)
     return core ? core : "unknown";
 }
 
-/* ---- cv_sgemm (blas.h) ---------------------------------------------------- */
-
-extern void openblas_set_num_threads(int) __attribute__((weak));
-
-static once_flag single_threaded_blas = ONCE_FLAG_INIT;
-
-static void make_blas_single_threaded(void)
+static bool name_in(const char *name, const char *const *list)
 {
+    for (; *list; list++)
+        if (strcasecmp(name, *list) == 0)
+            return true;
+    return false;
+}
+
+/* The OpenBLAS kernels to switch to, or NULL to keep OpenBLAS's choice.
+ * A DYNAMIC_ARCH OpenBLAS picks its kernels from the CPU's model number,
+ * and a model newer than the release knows falls back to Prescott's SSE3
+ * kernels: Debian bookworm's 0.3.21 on an Intel Xeon of family 6, model
+ * 207 (Emerald Rapids) ran sgemm at 45 GFLOP/s on 2 cores, against 224
+ * with its SkylakeX kernels (bench/conv_bench). Only such a mismatch is
+ * mended: kernels below AVX2 on a CPU with AVX2 or AVX-512. A core that
+ * OPENBLAS_CORETYPE names is the user's choice and stays. */
+static const char *blas_better_core(void)
+{
+    static const char *const wide[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", "Excavator",
+                                       NULL};
+    if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit || getenv("OPENBLAS_CORETYPE"))
+        return NULL;
+    if (name_in(blas_core_name(), wide))
+        return NULL;
+    switch (cv_isa_detected()) {
+    case CV_ISA_AVX512: return "SkylakeX";
+    case CV_ISA_AVX2: return "Haswell";
+    case CV_ISA_GENERIC: return NULL;
+    }
+    return NULL;
+}
+
+/* Re-runs OpenBLAS's own kernel selection with OPENBLAS_CORETYPE set for
+ * the moment (its only way in), then removes the variable again. It runs
+ * once, before the library's first BLAS call; a host program's own BLAS
+ * call on another thread at that instant would find no kernels, which is
+ * why a program that sets OPENBLAS_CORETYPE is never touched. */
+static void blas_mend_core(void)
+{
+    const char *core = blas_better_core();
+    if (!core)
+        return;
+    setenv("OPENBLAS_CORETYPE", core, 1);
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    unsetenv("OPENBLAS_CORETYPE");
+}
+
+static once_flag blas_setup_once = ONCE_FLAG_INIT;
+
+static void blas_setup(void)
+{
+    blas_mend_core();
     if (openblas_set_num_threads)
         openblas_set_num_threads(1);
 }
+
+void cv_blas_single_threaded(void) { call_once(&blas_setup_once, blas_setup); }
+
+const char *cv_blas_core(void)
+{
+    cv_blas_single_threaded();
+    return blas_core_name();
+}
+
+/* ---- cv_sgemm (blas.h) ---------------------------------------------------- */
 
 /* Below this many multiply-adds a product runs in one call: splitting costs
  * more than it saves. */
@@ -42,8 +105,6 @@ static void sgemm_call(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float 
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
                 alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
 }
-
-void cv_blas_single_threaded(void) { call_once(&single_threaded_blas, make_blas_single_threaded); }
 
 void cv_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
               const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
