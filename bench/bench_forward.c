@@ -1,11 +1,45 @@
-/* Time cnnviz forward passes: bench_forward MODEL.onnx N C H W [repeats]
+/* Time cnnviz forward passes: bench_forward MODEL.onnx N C H W [repeats] [profile]
  * Prints "median_ms <x>" and the spread, for bench/bench_forward.py to compare
- * with PyTorch in the same run. */
+ * with PyTorch in the same run; with "profile", then the layers that took
+ * 1% of the time or more, slowest first (ms per forward, GMAC/s). */
 #include "cnnviz.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include "bench_util.h"
+
+typedef struct {
+    int layer;
+    double s;
+} layer_time;
+
+static int slowest_first(const void *a, const void *b)
+{
+    double x = ((const layer_time *)a)->s, y = ((const layer_time *)b)->s;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void print_profile(const cv_model *m, const cv_run *r, int forwards)
+{
+    int n = cv_model_num_layers(m);
+    layer_time *e = malloc(sizeof *e * (size_t)(n ? n : 1));
+    double sum = 0;
+    for (int k = 0; k < n; k++) {
+        e[k] = (layer_time){k, cv_run_layer_seconds(r, k, 0) / forwards};
+        sum += e[k].s;
+    }
+    qsort(e, (size_t)n, sizeof *e, slowest_first);
+    for (int k = 0; k < n && e[k].s >= 0.01 * sum; k++) {
+        cv_shape s = cv_run_layer_shape(r, e[k].layer);
+        char shape[96];
+        cv_shape_str(&s, shape, sizeof shape);
+        printf("  %-36.36s %-18s %-20s %7.2f ms %5.1f%% %7.1f GMAC/s\n", cv_model_layer_name(m, e[k].layer),
+               cv_model_layer_op(m, e[k].layer), shape, 1e3 * e[k].s, 100 * e[k].s / sum,
+               cv_run_layer_macs(r, e[k].layer) / e[k].s * 1e-9);
+    }
+    free(e);
+}
 
 int main(int argc, char **argv)
 {
@@ -45,6 +79,8 @@ int main(int argc, char **argv)
     }
     qsort(t, (size_t)repeats, sizeof(double), bench_cmp_double);
     printf("median_ms %.3f min_ms %.3f max_ms %.3f\n", t[repeats / 2], t[0], t[repeats - 1]);
+    if (argc > 7 && strcmp(argv[7], "profile") == 0)
+        print_profile(m, r, repeats + 1);
     free(t);
     free(x);
     cv_run_free(r);

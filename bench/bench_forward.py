@@ -19,8 +19,10 @@ ROOT = os.path.dirname(HERE)
 OUT = os.path.join(HERE, "out")
 CASES = {  # name: (constructor, batch sizes, input side)
     "vgg16": (torchvision.models.vgg16, [1, 16], 224),
-    "resnet18": (torchvision.models.resnet18, [1], 224),
-    "mobilenet_v2": (torchvision.models.mobilenet_v2, [1], 224),
+    "resnet18": (torchvision.models.resnet18, [1, 16], 224),
+    "resnet50": (torchvision.models.resnet50, [1, 16], 224),
+    "mobilenet_v2": (torchvision.models.mobilenet_v2, [1, 16], 224),
+    "efficientnet_b0": (torchvision.models.efficientnet_b0, [1, 16], 224),
 }
 
 

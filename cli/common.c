@@ -392,9 +392,7 @@ const char *cli_path(char *buf, size_t len, const char *dir, const char *name)
 
 double cli_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+    return cv_seconds();
 }
 
 void cli_progress_start(cli_progress *p, const char *what, long total)

@@ -169,6 +169,8 @@ typedef struct {
  * is not 0, else MemAvailable from /proc/meminfo (else the free physical
  * pages; 4 GiB when neither can be read). */
 size_t cv_memory_limit(size_t max_memory);
+/* A monotonic clock, in seconds: for timing runs (an arbitrary origin). */
+double cv_seconds(void);
 /* Automatic batch sizes (cv_occlusion_params.batch 0, cv_filters_options
  * max_batch 0) plan a batch's buffers for at most the memory limit and at
  * most this many bytes: beyond it a larger batch costs memory, not time. */
@@ -304,6 +306,9 @@ const cv_tensor *cv_run_layer_output(const cv_run *r, int layer);
 cv_shape cv_run_layer_shape(const cv_run *r, int layer);
 /* Multiply-adds of a layer for the planned shape. */
 double cv_run_layer_macs(const cv_run *r, int layer);
+/* Wall-clock seconds the run has spent in a layer, over all its forwards
+ * (or, backward nonzero, its backward passes) so far: a profile. */
+double cv_run_layer_seconds(const cv_run *r, int layer, int backward);
 
 /* Backward from the first output of `layer`: seed its gradient with
  * seed (same shape as that output), propagate to the input. The input

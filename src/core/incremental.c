@@ -827,12 +827,6 @@ fail:
     return st;
 }
 
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 cv_status cv_incr_run(cv_incr *ic, int first, int count, const float *patches, const cv_tensor **out, cv_error *err)
 {
@@ -851,13 +845,13 @@ cv_status cv_incr_run(cv_incr *ic, int first, int count, const float *patches, c
     for (int k = 0; k < m->n_nodes; k++) {
         if (ic->n[k].kind == N_SKIP)
             continue;
-        double t0 = seconds_now();
+        double t0 = cv_seconds();
         int y = m->nodes[k].out[0];
         if (ic->v[y].kind == V_PATCH)
             size_windows(ic, y, first, count);
         if ((st = run_node(ic, k, first, count, err)) != CV_OK)
             return st;
-        ic->node_seconds[k] += seconds_now() - t0;
+        ic->node_seconds[k] += cv_seconds() - t0;
     }
     *out = &ic->v[m->outputs[0]].buf;
     return CV_OK;

@@ -23,6 +23,7 @@ struct cv_run {
     bool *grad_dirty;       /* [n_values] t[v].grad may hold a nonzero value (need_grad) */
     int *last_use;          /* [n_values] last node reading it */
     double *macs;           /* [n_nodes] */
+    double *seconds;        /* [2 * n_nodes] wall time in forward [2k] and backward [2k + 1] */
     cv_tensor ***node_in;   /* [n_nodes][n_in] */
     cv_tensor ***node_out;  /* [n_nodes][n_out] */
     int *targets;           /* values returned by cv_run_output */
@@ -98,6 +99,7 @@ void cv_run_free(cv_run *r)
     free(r->grad_dirty);
     free(r->last_use);
     free(r->macs);
+    free(r->seconds);
     free(r->targets);
     free(r->scratch);
     free(r);
@@ -508,11 +510,12 @@ cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_s
     r->needed = calloc(nn, sizeof(bool));
     r->grad_dirty = calloc(nv ? nv : 1, sizeof(bool));
     r->macs = calloc(nn, sizeof(double));
+    r->seconds = calloc(2 * (nn ? nn : 1), sizeof(double));
     r->node_in = calloc(nn, sizeof(cv_tensor **));
     r->node_out = calloc(nn, sizeof(cv_tensor **));
     r->targets = malloc(sizeof(int) * (size_t)(m->n_outputs + 8));
     cv_status st = CV_OK;
-    if (!r->t || !r->is_static || !r->owned || !r->keep || !r->last_use || !r->needed || !r->grad_dirty || !r->macs ||
+    if (!r->t || !r->is_static || !r->owned || !r->keep || !r->last_use || !r->needed || !r->grad_dirty || !r->macs || !r->seconds ||
         !r->node_in || !r->node_out || !r->targets) {
         st = cv_fail(err, CV_ERR_NOMEM, "out of memory");
         goto fail;
@@ -597,7 +600,9 @@ cv_status cv_run_forward(cv_run *r, const float *input, cv_error *err)
                 return st;
         cv_op_ctx ctx;
         make_ctx(r, k, &ctx);
+        double t0 = cv_seconds();
         n->op->forward(&ctx);
+        r->seconds[2 * k] += cv_seconds() - t0;
         /* Unbind what the plan released here (no memory is freed: the
          * slot is a later value's). */
         for (int i = 0; i < n->n_in; i++)
@@ -647,6 +652,11 @@ cv_shape cv_run_layer_shape(const cv_run *r, int layer)
 double cv_run_layer_macs(const cv_run *r, int layer)
 {
     return layer >= 0 && layer < r->m->n_nodes ? r->macs[layer] : 0.0;
+}
+
+double cv_run_layer_seconds(const cv_run *r, int layer, int backward)
+{
+    return layer >= 0 && layer < r->m->n_nodes ? r->seconds[2 * layer + (backward ? 1 : 0)] : 0.0;
 }
 
 /* Guided backpropagation at a ReLU gate: only positive gradient passes
@@ -769,7 +779,9 @@ static cv_status backward_between(cv_run *r, int layer, const float *seed, int u
             }
         cv_op_ctx ctx;
         make_ctx(r, k, &ctx);
+        double t0 = cv_seconds();
         n->op->backward(&ctx);
+        r->seconds[2 * k + 1] += cv_seconds() - t0;
     }
     for (int v = 0; v < m->n_values; v++) /* wanted, but no backward reached it */
         if (r->t[v].grad && !cleared[v] && r->grad_dirty[v])

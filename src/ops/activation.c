@@ -5,8 +5,16 @@
  * HardSigmoid/HardSwish's linear part) the subgradient is PyTorch's, so
  * gradients match what the original framework computes.
  */
+/* fp-contract: a*b+c as one FMA (-std=c11 turns it off); no trapping
+ * math: lets GCC turn the clamps and selects of the loops below into
+ * vector blends instead of branches that keep a loop scalar (nothing here
+ * enables floating-point exceptions). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=fast", "no-trapping-math")
+#endif
 #include "../core/cpu.h"
 #include "bcast.h"
+#include "vexp.h"
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
@@ -433,7 +441,10 @@ static const cv_op_def clip = {
 
 /* ---- Sigmoid: 1 / (1 + e^-x) ------------------------------------------------ */
 
-static void sigmoid_forward(cv_op_ctx *c)
+/* (built per instruction set: src/core/cpu.h) */
+CV_ISA_DECLARE(void, sigmoid_forward, (cv_op_ctx *c));
+
+void CV_ISA_NAME(sigmoid_forward)(cv_op_ctx *c)
 {
     const float *x = c->in[0]->f;
     float *y = c->out[0]->f;
@@ -441,9 +452,14 @@ static void sigmoid_forward(cv_op_ctx *c)
     /* e = e^-|x| never overflows, and tiny results for x << 0 keep their precision. */
 #pragma omp parallel for if (n > CV_OMP_MIN_ELEMS) schedule(static)
     for (size_t k = 0; k < n; k++) {
-        float e = expf(-fabsf(x[k]));
+        float e = cv_vexpf(-fabsf(x[k]));
         y[k] = (x[k] >= 0.0f ? 1.0f : e) / (1.0f + e);
     }
+}
+
+static void sigmoid_forward(cv_op_ctx *c)
+{
+    CV_ISA_CALL(sigmoid_forward, (c));
 }
 
 static void sigmoid_backward(cv_op_ctx *c)

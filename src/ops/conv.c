@@ -286,6 +286,104 @@ static void conv_fill_bias(float *y, const float *bias, int64_t rows, int64_t cn
     }
 }
 
+/* Depthwise kernels work on 16 output columns at a time, all taps of a
+ * column summed in one register: one load of x per tap and one store of y
+ * per 16 outputs, where a pass per tap over the row would load and store
+ * y kh*kw times (EfficientNet-B0's 5x5 layers: 25). */
+typedef float dw_v16 __attribute__((vector_size(64), aligned(4))); /* any float alignment */
+typedef int dw_i16 __attribute__((vector_size(64)));
+#define DW_LANES 16
+
+/* v = 16 floats of x at stride sw from xs (reading xs[0 .. 15*sw] only).
+ * (Through a pointer: a vector returned by value changes the ABI between
+ * the builds for each instruction set, and GCC warns.) */
+static inline void dw_load(dw_v16 *v, const float *xs, int64_t sw)
+{
+    if (sw == 1) {
+        memcpy(v, xs, sizeof *v);
+        return;
+    }
+#if defined(__GNUC__) && !defined(__clang__)
+    if (sw == 2) { /* xs[0, 2, ..., 14] from the first 16, xs[16, ..., 30] as the odd lanes of xs[15 ..] */
+        dw_v16 lo, hi;
+        memcpy(&lo, xs, sizeof lo);
+        memcpy(&hi, xs + 15, sizeof hi);
+        *v = __builtin_shuffle(lo, hi, (dw_i16){0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31});
+        return;
+    }
+#endif
+    for (int l = 0; l < DW_LANES; l++)
+        (*v)[l] = xs[l * sw];
+}
+
+/* y[oy, ox] of one plane, window rows ki0..ki1 (those inside x), every
+ * column tap checked against x's bounds: the border columns and the tail. */
+static float dw_column(const float *xc, const float *wk, float b, const cv_window *w, int64_t iy0, int64_t ki0,
+                       int64_t ki1, int64_t ox)
+{
+    float acc = b;
+    int64_t x0 = ox * w->sw - w->pl, kj0, kj1;
+    cv_window_taps(x0, w->kw, w->dw, 0, w->iw, &kj0, &kj1);
+    for (int64_t ki = ki0; ki < ki1; ki++) {
+        const float *xr = xc + (iy0 + ki * w->dh) * w->iw + x0;
+        for (int64_t kj = kj0; kj < kj1; kj++)
+            acc += wk[ki * w->kw + kj] * xr[kj * w->dw];
+    }
+    return acc;
+}
+
+/* One output row, 16 columns at a time over the inner columns [i0, i1)
+ * (at least 16 of them: the last vector overlaps the one before rather
+ * than leave a scalar tail), the border columns one by one. */
+static void dw_row_vectors(float *yr, const float *xc, const float *wk, float b, const cv_window *w, int64_t iy0,
+                           int64_t ki0, int64_t ki1, int64_t i0, int64_t i1)
+{
+    for (int64_t ox = 0; ox < i0; ox++)
+        yr[ox] = dw_column(xc, wk, b, w, iy0, ki0, ki1, ox);
+    for (int64_t ox = i0; ox < i1; ox += DW_LANES) {
+        if (ox + DW_LANES > i1)
+            ox = i1 - DW_LANES;
+        dw_v16 acc = (dw_v16){0} + b;
+        const float *xs0 = xc + ox * w->sw - w->pl;
+        for (int64_t ki = ki0; ki < ki1; ki++) {
+            const float *xs = xs0 + (iy0 + ki * w->dh) * w->iw;
+            for (int64_t kj = 0; kj < w->kw; kj++) {
+                dw_v16 xv;
+                dw_load(&xv, xs + kj * w->dw, w->sw);
+                acc += wk[ki * w->kw + kj] * xv;
+            }
+        }
+        memcpy(yr + ox, &acc, sizeof acc);
+    }
+    for (int64_t ox = i1; ox < w->ow; ox++)
+        yr[ox] = dw_column(xc, wk, b, w, iy0, ki0, ki1, ox);
+}
+
+/* One output row of a narrow map (under 16 inner columns): a pass per tap
+ * over the row, which the compiler vectorizes with masked tails. */
+static void dw_row_taps(float *yr, const float *xc, const float *wk, float b, const cv_window *w, int64_t iy0,
+                        int64_t ki0, int64_t ki1)
+{
+    for (int64_t ox = 0; ox < w->ow; ox++)
+        yr[ox] = b;
+    for (int64_t ki = ki0; ki < ki1; ki++) {
+        const float *xr = xc + (iy0 + ki * w->dh) * w->iw;
+        for (int64_t kj = 0; kj < w->kw; kj++) {
+            float wv = wk[ki * w->kw + kj];
+            int64_t off = kj * w->dw - w->pl, a, e;
+            cv_window_taps(off, w->ow, w->sw, 0, w->iw, &a, &e);
+            if (w->sw == 1) {
+                const float *xs = xr + off;
+                for (int64_t ox = a; ox < e; ox++)
+                    yr[ox] += wv * xs[ox];
+            } else {
+                for (int64_t ox = a; ox < e; ox++)
+                    yr[ox] += wv * xr[ox * w->sw + off];
+            }
+        }
+    }
+}
+
 /* Depthwise: group == C; output channel m reads input channel m / mg.
  * x (N, C, IH, IW), w (M, 1, KH, KW), b (M) or NULL -> y (N, M, OH, OW). */
 /* (built per instruction set: src/core/cpu.h) */
@@ -297,7 +395,10 @@ void CV_ISA_NAME(conv_depthwise_forward)(float *y, const float *x, const float *
 {
     const cv_window *w = &pl->w;
     int64_t planes = pl->n * pl->m;
-    bool dw3x3 = w->kh == 3 && w->kw == 3 && w->sh == 1 && w->sw == 1 && w->dh == 1 && w->dw == 1;
+    /* columns whose whole window row lies inside x: ox in [inner0, inner1) */
+    int64_t inner0, inner1;
+    cv_window_taps(-w->pl, w->ow, w->sw, 0, w->iw - (w->kw - 1) * w->dw, &inner0, &inner1);
+    inner0 = inner0 < w->ow ? inner0 : w->ow; /* a padding wider than the output: no inner columns */
 #pragma omp parallel for schedule(static) if (planes * pl->p * w->kh * w->kw >= 32768)
     for (int64_t q = 0; q < planes; q++) {
         int64_t n = q / pl->m, m = q % pl->m, ch = m / pl->mg;
@@ -308,51 +409,11 @@ void CV_ISA_NAME(conv_depthwise_forward)(float *y, const float *x, const float *
         for (int64_t oy = 0; oy < w->oh; oy++) {
             float *yr = yp + oy * w->ow;
             int64_t iy0 = oy * w->sh - w->pt, ki0, ki1;
-            if (dw3x3 && iy0 >= 0 && iy0 + 3 <= w->ih) {
-                /* 3x3 / stride 1 rows inside x: the nine taps summed in
-                 * registers (one pass per output row, not nine) */
-                const float *r0 = xc + iy0 * w->iw - w->pl, *r1 = r0 + w->iw, *r2 = r1 + w->iw;
-                int64_t a = w->pl < w->ow ? w->pl : w->ow, e = w->iw - 2 + w->pl < w->ow ? w->iw - 2 + w->pl : w->ow;
-                e = e > a ? e : a;
-                for (int64_t ox = a; ox < e; ox++)
-                    yr[ox] = b + wk[0] * r0[ox] + wk[1] * r0[ox + 1] + wk[2] * r0[ox + 2] + wk[3] * r1[ox] +
-                             wk[4] * r1[ox + 1] + wk[5] * r1[ox + 2] + wk[6] * r2[ox] + wk[7] * r2[ox + 1] +
-                             wk[8] * r2[ox + 2];
-                for (int64_t ox = 0; ox < w->ow; ox++) { /* the columns whose taps leave x */
-                    if (ox == a)
-                        ox = e;
-                    if (ox >= w->ow)
-                        break;
-                    float acc = b;
-                    for (int ki = 0; ki < 3; ki++)
-                        for (int kj = 0; kj < 3; kj++) {
-                            int64_t ix = ox - w->pl + kj;
-                            if (ix >= 0 && ix < w->iw)
-                                acc += wk[ki * 3 + kj] * xc[(iy0 + ki) * w->iw + ix];
-                        }
-                    yr[ox] = acc;
-                }
-                continue;
-            }
-            for (int64_t ox = 0; ox < w->ow; ox++)
-                yr[ox] = b;
             cv_window_taps(iy0, w->kh, w->dh, 0, w->ih, &ki0, &ki1);
-            for (int64_t ki = ki0; ki < ki1; ki++) {
-                const float *xr = xc + (iy0 + ki * w->dh) * w->iw;
-                for (int64_t kj = 0; kj < w->kw; kj++) {
-                    float wv = wk[ki * w->kw + kj];
-                    int64_t off = kj * w->dw - w->pl, a, e;
-                    cv_window_taps(off, w->ow, w->sw, 0, w->iw, &a, &e);
-                    if (w->sw == 1) {
-                        const float *xs = xr + off;
-                        for (int64_t ox = a; ox < e; ox++)
-                            yr[ox] += wv * xs[ox];
-                    } else {
-                        for (int64_t ox = a; ox < e; ox++)
-                            yr[ox] += wv * xr[ox * w->sw + off];
-                    }
-                }
-            }
+            if (inner1 - inner0 >= DW_LANES)
+                dw_row_vectors(yr, xc, wk, b, w, iy0, ki0, ki1, inner0, inner1);
+            else
+                dw_row_taps(yr, xc, wk, b, w, iy0, ki0, ki1);
         }
     }
 }

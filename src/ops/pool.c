@@ -14,6 +14,12 @@
  * All loops run one channel plane per OpenMP iteration, so backward's
  * scatter never has two threads adding into one pixel.
  */
+/* no trapping math: lets GCC vectorize the NaN-keeping max selects below
+ * as blends (with it, a select stays a branch, and the loop scalar);
+ * nothing here enables floating-point exceptions. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include "../core/cpu.h"
 #include "../core/graph.h"
 #include "window.h"
@@ -153,6 +159,28 @@ static inline int64_t max_tap(const float *xp, const cv_window *w, int64_t oy, i
 /* max that keeps a NaN, as the scans here do */
 static inline float max_nan(float a, float b) { return a > b || a != a ? a : b; }
 
+/* yr[o] = max over the window of the output columns o in [a, b), whose
+ * taps all lie inside x, for a window row range that does too: a pass per
+ * tap over the row, each a loop the compiler vectorizes (stride 1 and 2
+ * spelled out so that it sees the stride). */
+static void max_row_inner(float *yr, const float *xp, const cv_window *w, int64_t iy0, int64_t a, int64_t b)
+{
+    for (int64_t ki = 0; ki < w->kh; ki++)
+        for (int64_t kj = 0; kj < w->kw; kj++) {
+            const float *xs = xp + (iy0 + ki * w->dh) * w->iw - w->pl + kj * w->dw;
+            bool first = ki == 0 && kj == 0;
+            if (w->sw == 1)
+                for (int64_t o = a; o < b; o++)
+                    yr[o] = first ? xs[o] : max_nan(xs[o], yr[o]);
+            else if (w->sw == 2)
+                for (int64_t o = a; o < b; o++)
+                    yr[o] = first ? xs[2 * o] : max_nan(xs[2 * o], yr[o]);
+            else
+                for (int64_t o = a; o < b; o++)
+                    yr[o] = first ? xs[o * w->sw] : max_nan(xs[o * w->sw], yr[o]);
+        }
+}
+
 /* (built per instruction set: src/core/cpu.h) */
 CV_ISA_DECLARE(void, maxpool_forward, (cv_op_ctx *c));
 
@@ -172,7 +200,6 @@ void CV_ISA_NAME(maxpool_forward)(cv_op_ctx *c)
         ox_b--;
     if (ox_a > ox_b)
         ox_a = ox_b;
-    bool pool2x2 = w.kh == 2 && w.kw == 2 && w.sh == 2 && w.sw == 2 && w.dh == 1 && w.dw == 1;
 #pragma omp parallel for schedule(static) if (planes * out_plane * w.kh * w.kw >= POOL_OMP_MIN)
     for (int64_t q = 0; q < planes; q++) {
         const float *xp = x + q * in_plane;
@@ -181,31 +208,12 @@ void CV_ISA_NAME(maxpool_forward)(cv_op_ctx *c)
             int64_t iy0 = cv_window_start(oy, w.sh, w.pt), ki0, ki1;
             cv_window_taps(iy0, w.kh, w.dh, 0, w.ih, &ki0, &ki1);
             bool full_rows = ki0 == 0 && ki1 == w.kh && !idx;
+            if (full_rows && ox_a < ox_b)
+                max_row_inner(yp + oy * w.ow, xp, &w, iy0, ox_a, ox_b);
             for (int64_t ox = 0; ox < w.ow; ox++) {
-                if (full_rows && ox == ox_a && ox_a < ox_b && pool2x2) {
-                    /* the common 2x2 / stride 2 interior, in a loop GCC vectorizes */
-                    const float *r0 = xp + iy0 * w.iw - w.pl, *r1 = r0 + w.iw;
-                    float *yr = yp + oy * w.ow;
-                    for (int64_t o = ox_a; o < ox_b; o++)
-                        yr[o] = max_nan(max_nan(r0[2 * o], r0[2 * o + 1]), max_nan(r1[2 * o], r1[2 * o + 1]));
-                    ox = ox_b;
-                    if (ox >= w.ow)
-                        break;
-                }
                 if (full_rows && ox == ox_a && ox_a < ox_b) {
-                    /* the interior: the same scan as max_tap, without clipping */
-                    for (; ox < ox_b; ox++) {
-                        const float *win = xp + iy0 * w.iw + ox * w.sw - w.pl;
-                        float best = win[0];
-                        for (int64_t ki = 0; ki < w.kh; ki++)
-                            for (int64_t kj = 0; kj < w.kw; kj++) {
-                                float v = win[ki * w.dh * w.iw + kj * w.dw];
-                                best = v > best || (v != v && best == best) ? v : best;
-                            }
-                        yp[oy * w.ow + ox] = best;
-                    }
-                    if (ox >= w.ow)
-                        break;
+                    ox = ox_b - 1; /* done by max_row_inner */
+                    continue;
                 }
                 int64_t at = max_tap(xp, &w, oy, ox);
                 yp[oy * w.ow + ox] = xp[at];

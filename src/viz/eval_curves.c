@@ -311,12 +311,6 @@ static cv_status check_args(const cv_model *m, const cv_shape *s, const float *m
     return CV_OK;
 }
 
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static cv_status alloc_curves(cv_eval_curves *c, int steps, int metrics, cv_error *err)
 {
@@ -342,7 +336,7 @@ cv_status cv_eval_curves_run(const cv_model *m, const cv_shape *in_shape, const 
     cv_status st = check_args(m, in_shape, map, metrics, &o, err);
     if (st != CV_OK)
         return st;
-    double t0 = seconds_now();
+    double t0 = cv_seconds();
     int nhwc = cv_model_input_nhwc(m);
     perturb p = {.input = input, .channels = (int)in_shape->d[nhwc ? 3 : 1], .nhwc = nhwc,
                  .numel = cv_shape_numel(in_shape), .steps = o.steps};
@@ -392,7 +386,7 @@ cv_status cv_eval_curves_run(const cv_model *m, const cv_shape *in_shape, const 
         out->insertion_auc = cv_eval_auc(out->insertion, o.steps);
     out->deletion_fill = o.deletion_fill;
     out->forwards = n;
-    out->seconds = seconds_now() - t0;
+    out->seconds = cv_seconds() - t0;
 out:
     cv_run_free(r1);
     free(order);

@@ -142,12 +142,6 @@ static cv_status cascade(cv_model *m, const cv_shape *s, const float *x, const c
     return st;
 }
 
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 cv_status cv_eval_sanity_run(cv_model *m, const cv_shape *in_shape, const float *input, int target,
                              const cv_eval_sanity_options *opt, cv_eval_sanity *out, cv_error *err)
@@ -161,7 +155,7 @@ cv_status cv_eval_sanity_run(cv_model *m, const cv_shape *in_shape, const float 
         return st;
     if (in_shape->ndim != 4)
         return cv_fail(err, CV_ERR_SHAPE, "sanity: expected a 4-D input of one image");
-    double t0 = seconds_now();
+    double t0 = cv_seconds();
     int nhwc = cv_model_input_nhwc(m), L = 0;
     for (int k = m->n_nodes - 1; k >= 0; k--)
         L += layer_weight(m, k) != NULL;
@@ -200,7 +194,7 @@ out:
             free(saved[j]);
         }
     free(saved);
-    out->seconds = seconds_now() - t0;
+    out->seconds = cv_seconds() - t0;
     if (st != CV_OK)
         cv_eval_sanity_free(out);
     return st;

@@ -513,12 +513,6 @@ int cv_explainer_default_layer(const cv_explainer *e, cv_error *err)
     return -1;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 cv_status cv_explain_run(cv_explainer *e, cv_explain_method method, int target, cv_explain_result *out,
                          cv_error *err)
@@ -529,7 +523,7 @@ cv_status cv_explain_run(cv_explainer *e, cv_explain_method method, int target, 
     if (target < 0 || target >= e->n_classes)
         return cv_fail(err, CV_ERR_INVALID, "explain: class %d is out of range: the model has %d classes (0..%d)",
                        target, e->n_classes, e->n_classes - 1);
-    double t0 = now();
+    double t0 = cv_seconds();
     out->method = method;
     out->target = target;
     out->score = e->logits[target];
@@ -548,7 +542,7 @@ cv_status cv_explain_run(cv_explainer *e, cv_explain_method method, int target, 
         cv_explain_result_free(out);
         return st;
     }
-    out->seconds = now() - t0;
+    out->seconds = cv_seconds() - t0;
     return CV_OK;
 }
 
