@@ -89,12 +89,15 @@ static void conv_choose_winograd(conv_plan *pl, int algo)
     const cv_window *w = &pl->w;
     bool fits = pl->kind == CONV_IM2COL && pl->g == 1 && w->kh == 3 && w->kw == 3 && w->sh == 1 &&
                 w->sw == 1 && w->dh == 1 && w->dw == 1 && w->ih > 1;
-    /* Below ~32 tiles (4x4 output blocks) per weight pass, reading the
+    /* Below ~16 tiles (4x4 output blocks) per weight pass, reading the
      * transformed weights (4x the size of w) costs more than the saved
-     * multiplications: VGG16's 14x14 layers run as fast with im2col. */
+     * multiplications. At 14x14 (16 tiles at batch 1) Winograd ran 3x
+     * faster than im2col on an AVX-512 Xeon (VGG16's 512-channel layers,
+     * bench/conv_bench; ResNet18 forward 14.5 -> 11.8 ms) and as fast on
+     * Zen 4 with AVX2 sgemm; at 7x7 (4 tiles) it is 2-3x slower. */
     int64_t tiles = pl->n * ((w->oh + 3) / 4) * ((w->ow + 3) / 4);
     bool pays = algo == CV_CONV_WINOGRAD ||
-                ((algo == CV_CONV_AUTO || algo == CV_CONV_EXACT_BACKWARD) && pl->c >= 16 && pl->m >= 16 && tiles >= 32);
+                ((algo == CV_CONV_AUTO || algo == CV_CONV_EXACT_BACKWARD) && pl->c >= 16 && pl->m >= 16 && tiles >= 16);
     pl->wino_fits[0] = fits;
     pl->wino_fits[1] = fits && w->pt <= 2 && w->pl <= 2 && w->pb <= 2 && w->pr <= 2;
     pl->wino[0] = pl->wino_fits[0] && pays;
