@@ -215,6 +215,12 @@ static void test_conv_real_shapes(void)
         {"depthwise 3x3 16 9x17 no pad", {.g = {2, 16, 9, 17, 16, 16, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0}, .bias = 1}},
         {"depthwise 3x3 x2 5x4 pads 2,0,1,2", {.g = {1, 8, 5, 4, 16, 8, 3, 3, 1, 1, 1, 1, 2, 0, 1, 2}}},
         {"depthwise 3x3 6 3x2 pad 1", {.g = {1, 6, 3, 2, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}}},
+        /* 16 columns per register (maps with 16 inner columns or more): an
+         * overlapping last vector (width 37), stride 2's even lanes, 5x5,
+         * dilation with stride 3, and the border columns around them */
+        {"depthwise 5x5 24 40x37 pad 2", {.g = {2, 24, 40, 37, 24, 24, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2}, .bias = 1}},
+        {"depthwise 5x5 x2 45x70 /2 pad 2", {.g = {1, 8, 45, 70, 16, 8, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2}, .bias = 1}},
+        {"depthwise 3x3 d2 /3 30x61", {.g = {1, 4, 30, 61, 4, 4, 3, 3, 3, 3, 2, 2, 1, 3, 0, 2}}},
         {"grouped 4x(16->16) 28x28 5x5", {.g = {1, 64, 28, 28, 64, 4, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2}, .bias = 1}},
         {"AlexNet conv1 11x11/4", {.g = {1, 3, 227, 227, 16, 1, 11, 11, 4, 4, 1, 1, 0, 0, 0, 0}, .bias = 1}},
     };
@@ -412,6 +418,14 @@ static void test_conv_macs(void)
     double got = cv_run_layer_macs(lab.run, 0);
     printf("    macs %.0f (expected %.0f)\n", got, want);
     CHECK(got == want, "macs %g, expected %g", got, want);
+    /* the profile: the forward's time is the layer's, none went to a
+     * backward, and a layer outside the model has none */
+    double sec = cv_run_layer_seconds(lab.run, 0, 0);
+    printf("    layer seconds after a forward: %.3g\n", sec);
+    CHECK(sec > 0 && sec < 10, "forward seconds %g", sec);
+    CHECK(cv_run_layer_seconds(lab.run, 0, 1) == 0, "backward seconds without a backward");
+    CHECK(cv_run_layer_seconds(lab.run, 1, 0) == 0 && cv_run_layer_seconds(lab.run, -1, 0) == 0,
+          "seconds of a layer not in the model");
     oplab_free(&lab);
 }
 
