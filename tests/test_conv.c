@@ -221,6 +221,8 @@ static void test_conv_real_shapes(void)
         {"depthwise 5x5 24 40x37 pad 2", {.g = {2, 24, 40, 37, 24, 24, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2}, .bias = 1}},
         {"depthwise 5x5 x2 45x70 /2 pad 2", {.g = {1, 8, 45, 70, 16, 8, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2}, .bias = 1}},
         {"depthwise 3x3 d2 /3 30x61", {.g = {1, 4, 30, 61, 4, 4, 3, 3, 3, 3, 2, 2, 1, 3, 0, 2}}},
+        /* narrow maps through the zero-padded flat plane: 5x5, dilation 2, uneven pads */
+        {"depthwise 5x5 d2 x2 11x13 pads", {.g = {2, 6, 11, 13, 12, 6, 5, 5, 1, 1, 2, 2, 4, 3, 4, 5}, .bias = 1}},
         {"grouped 4x(16->16) 28x28 5x5", {.g = {1, 64, 28, 28, 64, 4, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2}, .bias = 1}},
         {"AlexNet conv1 11x11/4", {.g = {1, 3, 227, 227, 16, 1, 11, 11, 4, 4, 1, 1, 0, 0, 0, 0}, .bias = 1}},
     };
