@@ -31,11 +31,14 @@ PY = sys.executable
 
 
 def cpu_model():
+    """The model name, with family and model numbers: a VM may call every
+    Xeon just "Intel(R) Xeon(R) Processor"."""
+    info = {}
     with open("/proc/cpuinfo") as f:
         for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown CPU"
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    return f"{info.get('model name', 'unknown CPU')} (family {info.get('cpu family', '?')}, model {info.get('model', '?')})"
 
 
 def cpu_flags():
@@ -108,7 +111,7 @@ def main():
     subprocess.check_call(["make", "-s", "-C", ROOT, "bench", "build/cnnviz"])
     import torch  # only for its version: the scripts run PyTorch themselves
     rows = forward_rows(args.repeats) + backward_rows(max(1, args.repeats // 2)) + occlusion_rows(args.quick)
-    print(f"CPU: {cpu_model()} ({cpu_flags()}), {os.cpu_count()} cores; "
+    print(f"CPU: {cpu_model()}, {cpu_flags()}, {os.cpu_count()} cores; "
           f"PyTorch {torch.__version__}; {datetime.date.today().isoformat()}")
     print(sgemm_row())
     print(f"| {'workload':44s} | {'PyTorch':>10s} | {'cnnviz':>10s} | {'ratio':>6s} |")
