@@ -4,13 +4,15 @@
  * ceiling for im2col + sgemm — and a square sgemm (the machine's sgemm
  * peak). Not a test: it prints.
  *
- * With main's Makefile: make bench && build/bench/conv_bench [reps] [backward]
+ * With main's Makefile: make bench && build/bench/conv_bench [reps] [backward | sweep]
+ * (sweep: torchvision's conv shapes beside sgemm, see sweep() below)
  * (or: make all && cc -O2 -std=c11 -D_GNU_SOURCE -fopenmp -Iinclude bench/conv_bench.c
  *  build/libcnnviz.a $(pkg-config --libs hdf5 openblas libprotobuf-c libpng libjpeg libcjson) -lm
  *  -o build/conv_bench).
  * On a busy machine, CONV_BENCH_CPU=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
  * compares single-threaded CPU time instead of wall time.
  */
+#include "../src/core/blas.h" /* cv_sgemm: the products as the kernels call them */
 #include "../src/core/graph.h"
 #include <cblas.h>
 #include <stdio.h>
@@ -39,17 +41,19 @@ static void fill(float *x, size_t n, unsigned s)
     }
 }
 
-/* A model with one 3x3/pad 1 Conv: x (1, c, h, h) -> y (1, m, h, h). */
-static cv_model *one_conv(int64_t c, int64_t m, int64_t h, cv_error *err)
+/* A model with one Conv, kernel k x k, stride st, group g, padding k / 2:
+ * x (1, c, h, h) -> y (1, m, oh, oh). */
+static cv_model *conv_model(int64_t c, int64_t m, int64_t h, int64_t k, int64_t st, int64_t g, cv_error *err)
 {
     cv_model *md = cv_model_new("<bench>", err);
     int x = cv_model_value(md, "x", err), y = cv_model_value(md, "y", err);
     int w = cv_model_value(md, "w", err), b = cv_model_value(md, "b", err);
+    size_t nw = (size_t)(m * (c / g) * k * k);
     md->values[x].shape = (cv_shape){4, {1, c, h, h}};
-    md->values[w].shape = (cv_shape){4, {m, c, 3, 3}};
+    md->values[w].shape = (cv_shape){4, {m, c / g, k, k}};
     md->values[w].dtype = CV_F32;
-    md->values[w].data = malloc((size_t)(m * c * 9) * sizeof(float));
-    fill(md->values[w].data, (size_t)(m * c * 9), 7);
+    md->values[w].data = malloc(nw * sizeof(float));
+    fill(md->values[w].data, nw, 7);
     md->values[b].shape = (cv_shape){1, {m}};
     md->values[b].dtype = CV_F32;
     md->values[b].data = calloc((size_t)m, sizeof(float));
@@ -58,9 +62,11 @@ static cv_model *one_conv(int64_t c, int64_t m, int64_t h, cv_error *err)
     md->outputs[0] = y;
     md->n_outputs = 1;
     int in[3] = {x, w, b};
-    int k = cv_model_add_node(md, "conv", "Conv", in, 3, &y, 1, err);
-    int64_t pads[4] = {1, 1, 1, 1};
-    cv_node_set_ints(md, k, "pads", pads, 4, err);
+    int node = cv_model_add_node(md, "conv", "Conv", in, 3, &y, 1, err);
+    int64_t pads[4] = {k / 2, k / 2, k / 2, k / 2}, strides[2] = {st, st};
+    cv_node_set_ints(md, node, "pads", pads, 4, err);
+    cv_node_set_ints(md, node, "strides", strides, 2, err);
+    cv_node_set_int(md, node, "group", g, err);
     if (cv_model_finalize(md, err) != CV_OK) {
         cv_model_free(md);
         return NULL;
@@ -68,9 +74,102 @@ static cv_model *one_conv(int64_t c, int64_t m, int64_t h, cv_error *err)
     return md;
 }
 
+static cv_model *one_conv(int64_t c, int64_t m, int64_t h, cv_error *err) { return conv_model(c, m, h, 3, 1, 1, err); }
+
+/* GFLOP/s of cv_sgemm (both threads, as the convolutions call it) on an
+ * m x n x k product: the rate a convolution of that shape could reach. */
+static double sgemm_rate(int64_t m, int64_t n, int64_t k, int reps)
+{
+    float *a = malloc((size_t)(m * k) * sizeof(float)), *b = malloc((size_t)(k * n) * sizeof(float));
+    float *c = malloc((size_t)(m * n) * sizeof(float));
+    fill(a, (size_t)(m * k), 1);
+    fill(b, (size_t)(k * n), 2);
+    double best = 1e9;
+    for (int r = 0; r < reps + 1; r++) {
+        double t0 = now();
+        cv_sgemm(false, false, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
+        double t = now() - t0;
+        if (r && t < best)
+            best = t;
+    }
+    free(a); free(b); free(c);
+    return 2.0 * (double)(m * n * k) / best * 1e-9;
+}
+
+/* The shapes of torchvision's models (kernel 1/3/5/7, stride 1/2, dense
+ * and depthwise, 16 to 2048 channels, 7 to 224 pixels), batch 1, the
+ * automatic kernel: GFLOP/s beside cv_sgemm's on the same (M, N, K) and on
+ * a square 1024 product, flagged when under a third of the square rate.
+ * Depthwise convolutions do 2*k*k flops per output and are bound by memory:
+ * their GB/s (input and output read or written once) is the number to
+ * read. */
+static int sweep(int reps)
+{
+    static const struct {
+        const char *model;
+        int64_t c, m, h, k, s, g;
+    } cases[] = {
+        {"resnet stem", 3, 64, 224, 7, 2, 1},     {"vgg", 3, 64, 224, 3, 1, 1},
+        {"resnet 3x3", 64, 64, 56, 3, 1, 1},      {"resnet 3x3", 128, 128, 28, 3, 1, 1},
+        {"resnet 3x3", 256, 256, 14, 3, 1, 1},    {"resnet 3x3", 512, 512, 7, 3, 1, 1},
+        {"resnet 3x3/2", 64, 128, 56, 3, 2, 1},   {"resnet 3x3/2", 128, 256, 28, 3, 2, 1},
+        {"resnet 3x3/2", 256, 512, 14, 3, 2, 1},  {"resnet50 1x1", 64, 256, 56, 1, 1, 1},
+        {"resnet50 1x1", 256, 64, 56, 1, 1, 1},   {"resnet50 1x1", 1024, 256, 14, 1, 1, 1},
+        {"resnet50 1x1", 2048, 512, 7, 1, 1, 1},  {"downsample 1x1/2", 64, 128, 56, 1, 2, 1},
+        {"downsample 1x1/2", 256, 512, 56, 1, 2, 1}, {"downsample 1x1/2", 1024, 2048, 14, 1, 2, 1},
+        {"mobilenet 1x1", 16, 96, 112, 1, 1, 1},  {"mobilenet 1x1", 960, 160, 7, 1, 1, 1},
+        {"5x5 dense", 32, 32, 56, 5, 1, 1},       {"depthwise 3x3", 32, 32, 112, 3, 1, 32},
+        {"depthwise 3x3", 144, 144, 56, 3, 1, 144}, {"depthwise 3x3", 576, 576, 14, 3, 1, 576},
+        {"depthwise 3x3/2", 96, 96, 112, 3, 2, 96}, {"depthwise 5x5", 672, 672, 14, 5, 1, 672},
+        {"depthwise 5x5/2", 144, 144, 56, 5, 2, 144}, {"depthwise 5x5", 1152, 1152, 7, 5, 1, 1152},
+    };
+    double square = sgemm_rate(1024, 1024, 1024, reps), again = sgemm_rate(1024, 1024, 1024, reps);
+    square = again > square ? again : square; /* the first call also wakes the threads and the BLAS */
+    printf("sweep, batch 1, best of %d, automatic kernels; cv_sgemm 1024^3: %.1f GFLOP/s\n", reps, square);
+    printf("%-18s %14s %6s %9s %9s %9s %7s\n", "model", "c->m@h k/s", "MFLOP", "ms", "GFLOP/s", "sgemm", "GB/s");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t c = cases[i].c, m = cases[i].m, h = cases[i].h, k = cases[i].k, st = cases[i].s, g = cases[i].g;
+        cv_error err;
+        cv_model *md = conv_model(c, m, h, k, st, g, &err);
+        cv_run *run;
+        cv_shape xs = {4, {1, c, h, h}};
+        cv_run_options opt = cv_run_defaults();
+        if (!md || cv_run_create(&run, md, &xs, &opt, &err) != CV_OK) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
+        int64_t oh = (h + 2 * (k / 2) - k) / st + 1, kk = c / g * k * k;
+        float *x = malloc((size_t)(c * h * h) * sizeof(float));
+        fill(x, (size_t)(c * h * h), 3);
+        double best = 1e9;
+        for (int r = 0; r < reps + 1; r++) {
+            double t0 = now();
+            cv_run_forward(run, x, &err);
+            double t = now() - t0;
+            if (r && t < best)
+                best = t;
+        }
+        double flop = 2.0 * (double)(m * oh * oh) * (double)kk, rate = flop / best * 1e-9;
+        double gbs = 4.0 * (double)(c * h * h + m * oh * oh) / best * 1e-9;
+        char shape[48], gemm[16] = "-";
+        snprintf(shape, sizeof shape, "%lld->%lld@%lld %lld/%lld", (long long)c, (long long)m, (long long)h,
+                 (long long)k, (long long)st);
+        if (g == 1)
+            snprintf(gemm, sizeof gemm, "%.1f", sgemm_rate(m, oh * oh, kk, reps));
+        printf("%-18s %14s %6.1f %9.3f %9.1f %9s %7.1f%s\n", cases[i].model, shape, flop * 1e-6, best * 1e3, rate,
+               gemm, gbs, g == 1 && rate < square / 3 ? "  < 1/3 of sgemm" : "");
+        free(x);
+        cv_run_free(run);
+        cv_model_free(md);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 3;
+    if (argc > 2 && strcmp(argv[2], "sweep") == 0)
+        return sweep(reps);
     int backward = argc > 2 && strcmp(argv[2], "backward") == 0;
     static const int64_t layers[13][3] = {
         {3, 64, 224}, {64, 64, 224}, {64, 128, 112}, {128, 128, 112}, {128, 256, 56}, {256, 256, 56},
