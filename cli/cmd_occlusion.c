@@ -602,15 +602,15 @@ static bool save_all_classes(const occ_job *j)
 {
     cv_error err;
     size_t cells = (size_t)j->rows * j->cols;
-    double *top_d = malloc(cells * sizeof(double));
-    if (!top_d)
+    int32_t *top = malloc(cells * sizeof(int32_t)); /* class indices: integers, not floats */
+    if (!top)
         return cli_error("out of memory"), false;
     for (size_t k = 0; k < cells; k++)
-        top_d[k] = j->top[k];
+        top[k] = (int32_t)j->top[k];
     char path[4096];
     cv_shape ms = {2, {j->rows, j->cols}};
-    cv_status st = cv_npy_write_f64(cli_path(path, sizeof path, j->dir, "all_classes.npy"), &ms, top_d, &err);
-    free(top_d);
+    cv_status st = cv_npy_write_i32(cli_path(path, sizeof path, j->dir, "all_classes.npy"), &ms, top, &err);
+    free(top);
     if (st != CV_OK)
         return cli_fail(&err), false;
     cv_image pic = {0};
@@ -726,7 +726,8 @@ const cli_cmd cli_cmd_occlusion = {
     "resolution: each pixel's probability drop averaged over the windows covering it, Captum's occlusion "
     "attribution, for `cnnviz eval`), heatmap.png, heatmap_reg.png (the original tool's "
     "regularised map), overlay.png (that map multiplied into the photo) and overlay_alpha.png (the probability "
-    "drop over the photo). Positions run in batches; the incremental engine recomputes only what each occluder "
+    "drop over the photo); --all-classes adds all_classes.npy (int32 [rows, cols]: the top class at each position) "
+    "and all_classes.png. Positions run in batches; the incremental engine recomputes only what each occluder "
     "can reach, with the same values. With --approx the map is APPROXIMATE (faster; its error against the exact "
     "map is what --compare-exact prints), and the files hold that approximate map.",
     groups, run,

@@ -111,6 +111,8 @@ cv_status cv_npy_read_limited(const char *path, cv_shape *shape, float **data, s
 cv_status cv_npy_read(const char *path, cv_shape *shape, float **data, cv_error *err);
 cv_status cv_npy_write_f32(const char *path, const cv_shape *shape, const float *data, cv_error *err);
 cv_status cv_npy_write_f64(const char *path, const cv_shape *shape, const double *data, cv_error *err);
+/* int32 ("<i4"): class indices and other counts (the readers take floats only) */
+cv_status cv_npy_write_i32(const char *path, const cv_shape *shape, const int32_t *data, cv_error *err);
 /* (writers: version 1.0, header padded so the data starts at a multiple of
  * 64 bytes, written atomically like the images) */
 

@@ -142,6 +142,24 @@ static void test_round_trip_f64(void)
     free(y);
 }
 
+/* int32 for class indices: NumPy's '<i4', the values as written */
+static void test_write_i32(void)
+{
+    cv_shape s = {2, {2, 3}};
+    int32_t x[6] = {0, 1, 999, -5, 2147483647, 7};
+    const char *p = tmp_path("i32.npy");
+    cv_error err;
+    REQUIRE(cv_npy_write_i32(p, &s, x, &err) == CV_OK, "%s", err.msg);
+    size_t len;
+    unsigned char *b = read_all(p, &len);
+    REQUIRE(b && len > sizeof x && (len - sizeof x) % 64 == 0, "i32 file of %zu bytes", b ? len : 0);
+    size_t head = len - sizeof x;
+    CHECK(strstr((char *)b + 10, "'descr': '<i4'") && strstr((char *)b + 10, "'shape': (2, 3)"), "i32 header");
+    CHECK(memcmp(b + head, x, sizeof x) == 0, "i32 values");
+    printf("    i32: header '%.44s...' (%zu bytes), %zu bytes of data\n", (char *)b + 10, head, sizeof x);
+    free(b);
+}
+
 static void test_header_versions(void)
 {
     float d[6] = {1, 2, 3, 4, 5, 6};
@@ -400,6 +418,7 @@ int main(void)
         return 1;
     RUN(test_round_trip_f32);
     RUN(test_round_trip_f64);
+    RUN(test_write_i32);
     RUN(test_header_versions);
     RUN(test_numpy_written);
     RUN(test_bad_files);

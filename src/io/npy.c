@@ -324,8 +324,9 @@ cv_status cv_npy_read(const char *path, cv_shape *shape, float **data, cv_error 
 
 /* ---- writers --------------------------------------------------------------- */
 
-static cv_status cv_npy_write(const char *path, const cv_shape *shape, const void *data, size_t item,
-                              cv_error *err)
+/* descr: NumPy's little-endian type ("<f4", "<f8", "<i4"), item bytes each. */
+static cv_status cv_npy_write(const char *path, const cv_shape *shape, const void *data, const char *descr,
+                              size_t item, cv_error *err)
 {
     if (shape->ndim < 0 || shape->ndim > CV_MAX_DIMS)
         return cv_fail(err, CV_ERR_INVALID, "%s: %d dimensions (expected 0 to %d)", path, shape->ndim,
@@ -338,8 +339,7 @@ static cv_status cv_npy_write(const char *path, const cv_shape *shape, const voi
         return cv_fail(err, CV_ERR_INVALID, "%s: no data to write", path);
 
     char dict[512];
-    int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
-                       item == 4 ? "<f4" : "<f8");
+    int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
     for (int k = 0; k < shape->ndim; k++)
         len += snprintf(dict + len, sizeof dict - len, k ? ", %lld" : "%lld", (long long)shape->d[k]);
     len += snprintf(dict + len, sizeof dict - len, "%s), }", shape->ndim == 1 ? "," : "");
@@ -380,10 +380,15 @@ static cv_status cv_npy_write(const char *path, const cv_shape *shape, const voi
 
 cv_status cv_npy_write_f32(const char *path, const cv_shape *shape, const float *data, cv_error *err)
 {
-    return cv_npy_write(path, shape, data, 4, err);
+    return cv_npy_write(path, shape, data, "<f4", 4, err);
 }
 
 cv_status cv_npy_write_f64(const char *path, const cv_shape *shape, const double *data, cv_error *err)
 {
-    return cv_npy_write(path, shape, data, 8, err);
+    return cv_npy_write(path, shape, data, "<f8", 8, err);
+}
+
+cv_status cv_npy_write_i32(const char *path, const cv_shape *shape, const int32_t *data, cv_error *err)
+{
+    return cv_npy_write(path, shape, data, "<i4", 4, err);
 }
