@@ -79,7 +79,12 @@ static bool parse_pixel(const char *s, fill_kind *kind, double *grey)
 /* Write text atomically (cv_file_write: an exclusive temporary file beside
  * the target, renamed), so a file or symlink planted at a guessable
  * temporary name is never written. */
-static bool write_csv(const char *path, const double *map, int rows, int cols)
+/* The grid as a table: a header row with each column's window left edge
+ * (x0, pixels of the model input), then one row per window top edge (y0)
+ * and its values; "y0\\x0" in the corner. pandas.read_csv(path,
+ * index_col=0) reads it back with the pixel positions as labels. */
+static bool write_csv(const char *path, const double *map, int rows, int cols, const cv_occlusion_geometry *g,
+                      int occ_size, int stride)
 {
     char *text = NULL;
     size_t len = 0;
@@ -88,9 +93,16 @@ static bool write_csv(const char *path, const double *map, int rows, int cols)
         cli_error("out of memory");
         return false;
     }
-    for (int i = 0; i < rows; i++)
+    fputs("y0\\x0", f);
+    for (int j = 0; j < cols; j++)
+        fprintf(f, ",%d", cv_occlusion_window(g, occ_size, stride, 0, j).x0);
+    fputc('\n', f);
+    for (int i = 0; i < rows; i++) {
+        fprintf(f, "%d", cv_occlusion_window(g, occ_size, stride, i, 0).y0);
         for (int j = 0; j < cols; j++)
-            fprintf(f, "%.9g%c", map[(size_t)i * cols + j], j + 1 < cols ? ',' : '\n');
+            fprintf(f, ",%.9g", map[(size_t)i * cols + j]);
+        fputc('\n', f);
+    }
     bool ok = fclose(f) == 0;
     cv_error err;
     if (!ok)
@@ -655,7 +667,8 @@ static bool write_outputs(const cli_args *a, occ_job *j)
     cv_shape ms = {2, {j->rows, j->cols}};
     if (cv_npy_write_f64(cli_path(path, sizeof path, j->dir, "probs.npy"), &ms, j->map, &err) != CV_OK)
         return cli_fail(&err), false;
-    if (!write_csv(cli_path(path, sizeof path, j->dir, "probs.csv"), j->map, j->rows, j->cols) ||
+    if (!write_csv(cli_path(path, sizeof path, j->dir, "probs.csv"), j->map, j->rows, j->cols, &j->og,
+                   j->p.occ_size, j->p.stride) ||
         !save_attribution(j))
         return false;
     size_t cells = (size_t)j->rows * j->cols;

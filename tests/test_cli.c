@@ -93,6 +93,16 @@ static void test_occlusion_cli(void)
     CHECK(d <= 1e-5, "probs.npy differs by %g", d);
     free(got);
     free(want);
+    /* probs.csv: a header of window left edges (24 px, occluder 7, stride
+     * 3: 0, 3, ..., 18, the last window clipped at the border), then each
+     * row led by its window top edge */
+    snprintf(path, sizeof path, "%s/probs.csv", out);
+    char csv[256];
+    test_slurp(path, csv, sizeof csv);
+    printf("    probs.csv begins: %.40s...\n", csv);
+    CHECK(strncmp(csv, "y0\\x0,0,3,6,9,12,15,18\n", 23) == 0, "probs.csv header: %.40s", csv);
+    char *second = strchr(csv, '\n');
+    CHECK(second && strncmp(second + 1, "0,", 2) == 0, "probs.csv first row does not start with y0 = 0");
 
     /* Bad input: a clear message, non-zero exit, nothing written. */
     const struct {
