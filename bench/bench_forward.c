@@ -9,27 +9,16 @@
 #include <time.h>
 #include "bench_util.h"
 
-typedef struct {
-    int layer;
-    double s;
-} layer_time;
-
-static int slowest_first(const void *a, const void *b)
-{
-    double x = ((const layer_time *)a)->s, y = ((const layer_time *)b)->s;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
 static void print_profile(const cv_model *m, const cv_run *r, int forwards)
 {
     int n = cv_model_num_layers(m);
-    layer_time *e = malloc(sizeof *e * (size_t)(n ? n : 1));
+    bench_layer_time *e = malloc(sizeof *e * (size_t)(n ? n : 1));
     double sum = 0;
     for (int k = 0; k < n; k++) {
-        e[k] = (layer_time){k, cv_run_layer_seconds(r, k, 0) / forwards};
+        e[k] = (bench_layer_time){k, cv_run_layer_seconds(r, k, 0) / forwards};
         sum += e[k].s;
     }
-    qsort(e, (size_t)n, sizeof *e, slowest_first);
+    qsort(e, (size_t)n, sizeof *e, bench_slowest_first);
     for (int k = 0; k < n && e[k].s >= 0.01 * sum; k++) {
         cv_shape s = cv_run_layer_shape(r, e[k].layer);
         char shape[96];

@@ -21,6 +21,18 @@ static inline double now(void) { return bench_clock(CLOCK_MONOTONIC); }
  * shared machine. */
 static inline double cpu_now(void) { return bench_clock(CLOCK_PROCESS_CPUTIME_ID); }
 
+/* A layer's share of a profile: sorted slowest first by bench_slowest_first. */
+typedef struct {
+    int layer;
+    double s;
+} bench_layer_time;
+
+static inline int bench_slowest_first(const void *a, const void *b)
+{
+    double x = ((const bench_layer_time *)a)->s, y = ((const bench_layer_time *)b)->s;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
 static inline int bench_cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

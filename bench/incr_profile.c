@@ -13,17 +13,6 @@
 #include "bench_util.h"
 
 
-typedef struct {
-    int layer;
-    double s;
-} entry;
-
-static int by_time(const void *a, const void *b)
-{
-    double x = ((const entry *)a)->s, y = ((const entry *)b)->s;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -83,13 +72,13 @@ int main(int argc, char **argv)
     }
     double t2 = now(), c2 = cpu_now();
     int L = cv_model_num_layers(m);
-    entry *e = malloc(sizeof(entry) * (size_t)L);
+    bench_layer_time *e = malloc(sizeof *e * (size_t)L);
     double sum = 0;
     for (int k = 0; k < L; k++) {
-        e[k] = (entry){k, cv_incr_layer_seconds(ic, k)};
+        e[k] = (bench_layer_time){k, cv_incr_layer_seconds(ic, k)};
         sum += e[k].s;
     }
-    qsort(e, (size_t)L, sizeof(entry), by_time);
+    qsort(e, (size_t)L, sizeof *e, bench_slowest_first);
     /* CPU time per position too: on a shared machine it varies less */
     printf("%d positions (occ %d, stride %d, batch %d): setup %.2f s, %.2f ms per position (CPU %.2f ms), %.1fx "
            "fewer MACs, buffers %.1f MiB per position\n",
