@@ -205,6 +205,10 @@ void CV_ISA_NAME(window_im2col)(float *col, const float *x, const cv_window *w, 
                                 int64_t np)
 {
     int64_t khw = w->kh * w->kw;
+    /* rows of col are independent: over the threads (a copy bound by memory
+     * bandwidth, which one core cannot draw alone: the ResNet stem's 7x7/2
+     * spent as long in a serial im2col as in its two-thread sgemm) */
+#pragma omp parallel for schedule(static) if (channels * khw * np >= CV_OMP_MIN_ELEMS)
     for (int64_t kk = 0; kk < channels * khw; kk++) {
         int64_t ch = kk / khw, ki = kk / w->kw % w->kh, kj = kk % w->kw;
         const float *xc = x + ch * w->ih * w->iw;        /* (IH, IW) */
