@@ -282,6 +282,8 @@ static cv_status conv_infer(cv_op_ctx *c, cv_error *err)
 /* y (rows, ld) [:, 0:cnt] = bias per row, so sgemm can run with beta = 1. */
 static void conv_fill_bias(float *y, const float *bias, int64_t rows, int64_t cnt, int64_t ld)
 {
+    /* over the threads: on a 1x1 layer of 56x56 the fill is a tenth of the time */
+#pragma omp parallel for schedule(static) if (rows * cnt >= CV_OMP_MIN_ELEMS)
     for (int64_t r = 0; r < rows; r++) {
         float v = bias[r], *yr = y + r * ld;
         for (int64_t t = 0; t < cnt; t++)
