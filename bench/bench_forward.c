@@ -1,7 +1,10 @@
-/* Time cnnviz forward passes: bench_forward MODEL.onnx N C H W [repeats] [profile]
+/* Time cnnviz forward passes: bench_forward MODEL.onnx N C H W [repeats] [profile [backward]]
  * Prints "median_ms <x>" and the spread, for bench/bench_forward.py to compare
  * with PyTorch in the same run; with "profile", then the layers that took
- * 1% of the time or more, slowest first (ms per forward, GMAC/s). */
+ * 1% of the time or more, slowest first (ms per forward, GMAC/s). With
+ * "profile backward" each repeat is a forward and a backward from the last
+ * layer to the input, as the attribution methods run them (gradients kept,
+ * CV_CONV_EXACT_BACKWARD), and the profile is the backward's. */
 #include "cnnviz.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,13 +12,13 @@
 #include <time.h>
 #include "bench_util.h"
 
-static void print_profile(const cv_model *m, const cv_run *r, int forwards)
+static void print_profile(const cv_model *m, const cv_run *r, int forwards, int backward)
 {
     int n = cv_model_num_layers(m);
     bench_layer_time *e = malloc(sizeof *e * (size_t)(n ? n : 1));
     double sum = 0;
     for (int k = 0; k < n; k++) {
-        e[k] = (bench_layer_time){k, cv_run_layer_seconds(r, k, 0) / forwards};
+        e[k] = (bench_layer_time){k, cv_run_layer_seconds(r, k, backward) / forwards};
         sum += e[k].s;
     }
     qsort(e, (size_t)n, sizeof *e, bench_slowest_first);
@@ -46,8 +49,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
+    int profile = argc > 7 && strcmp(argv[7], "profile") == 0, backward = profile && argc > 8 &&
+                                                                      strcmp(argv[8], "backward") == 0;
     cv_run *r;
     cv_run_options opt = cv_run_defaults();
+    opt.need_grad = backward;
+    if (backward)
+        opt.conv_algo = CV_CONV_EXACT_BACKWARD;
     if (cv_run_create(&r, m, &s, &opt, &err) != CV_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
@@ -61,15 +69,25 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
+    int last = cv_model_num_layers(m) - 1;
+    cv_shape ys = cv_run_layer_shape(r, last);
+    float *seed = calloc(cv_shape_numel(&ys) ? cv_shape_numel(&ys) : 1, sizeof(float));
+    seed[0] = 1.0f; /* d (first output) / d input: a saliency map */
     for (int k = 0; k < repeats; k++) {
         double t0 = now();
         cv_run_forward(r, x, &err);
+        const float *grad;
+        if (backward && cv_run_backward(r, last, seed, &grad, &err) != CV_OK) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
         t[k] = (now() - t0) * 1e3;
     }
+    free(seed);
     qsort(t, (size_t)repeats, sizeof(double), bench_cmp_double);
     printf("median_ms %.3f min_ms %.3f max_ms %.3f\n", t[repeats / 2], t[0], t[repeats - 1]);
-    if (argc > 7 && strcmp(argv[7], "profile") == 0)
-        print_profile(m, r, repeats + 1);
+    if (profile)
+        print_profile(m, r, backward ? repeats : repeats + 1, backward);
     free(t);
     free(x);
     cv_run_free(r);

@@ -156,6 +156,33 @@ static inline int64_t max_tap(const float *xp, const cv_window *w, int64_t oy, i
     return best_at;
 }
 
+/* Outputs ox in [*a, *b) have all their column taps inside x. */
+static void pool_inner_columns(const cv_window *w, int64_t *a, int64_t *b)
+{
+    *a = w->pl > 0 ? (w->pl + w->sw - 1) / w->sw : 0;
+    *b = w->ow;
+    while (*b > *a && (*b - 1) * w->sw - w->pl + (w->kw - 1) * w->dw >= w->iw)
+        (*b)--;
+    if (*a > *b)
+        *a = *b;
+}
+
+/* max_tap for a window wholly inside x (top-left tap at win) whose
+ * maximum y the forward computed: the first tap equal to it (the first
+ * NaN when y is NaN), which is the scan's first maximum. One exit per
+ * window instead of a branch per tap on the data, and no clipping. */
+static inline int64_t max_tap_inner(const float *xp, const float *win, const cv_window *w, float y)
+{
+    bool nan = y != y;
+    for (int64_t ki = 0; ki < w->kh; ki++)
+        for (int64_t kj = 0; kj < w->kw; kj++) {
+            const float *v = win + ki * w->dh * w->iw + kj * w->dw;
+            if (*v == y || (nan && *v != *v))
+                return v - xp;
+        }
+    return win - xp; /* not reached: y is one of the taps */
+}
+
 /* max that keeps a NaN, as the scans here do */
 static inline float max_nan(float a, float b) { return a > b || a != a ? a : b; }
 
@@ -194,12 +221,8 @@ void CV_ISA_NAME(maxpool_forward)(cv_op_ctx *c)
     float *y = c->out[0]->f;                            /* (planes, OH, OW) */
     int64_t *idx = c->n_out > 1 && c->out[1] ? c->out[1]->i : NULL;
     int64_t in_plane = w.ih * w.iw, out_plane = w.oh * w.ow;
-    /* outputs ox in [ox_a, ox_b) have all their column taps inside x */
-    int64_t ox_a = w.pl > 0 ? (w.pl + w.sw - 1) / w.sw : 0, ox_b = w.ow;
-    while (ox_b > ox_a && (ox_b - 1) * w.sw - w.pl + (w.kw - 1) * w.dw >= w.iw)
-        ox_b--;
-    if (ox_a > ox_b)
-        ox_a = ox_b;
+    int64_t ox_a, ox_b;
+    pool_inner_columns(&w, &ox_a, &ox_b);
 #pragma omp parallel for schedule(static) if (planes * out_plane * w.kh * w.kw >= POOL_OMP_MIN)
     for (int64_t q = 0; q < planes; q++) {
         const float *xp = x + q * in_plane;
@@ -241,15 +264,25 @@ static void maxpool_backward(cv_op_ctx *c)
     pool_geometry(c, &w, &planes);
     const float *x = c->in[0]->f;                       /* (planes, IH, IW) */
     const float *dy = c->out[0]->grad;                  /* (planes, OH, OW) */
+    const float *y = c->out[0]->f;                      /* kept: runs with gradients keep activations */
     float *dx = c->in[0]->grad;                         /* (planes, IH, IW) */
-    int64_t in_plane = w.ih * w.iw, out_plane = w.oh * w.ow;
+    int64_t in_plane = w.ih * w.iw, out_plane = w.oh * w.ow, ox_a, ox_b;
+    pool_inner_columns(&w, &ox_a, &ox_b);
 #pragma omp parallel for schedule(static) if (planes * out_plane * w.kh * w.kw >= POOL_OMP_MIN)
     for (int64_t q = 0; q < planes; q++) {
-        const float *xp = x + q * in_plane, *dyp = dy + q * out_plane;
+        const float *xp = x + q * in_plane, *dyp = dy + q * out_plane, *yp = y + q * out_plane;
         float *dxp = dx + q * in_plane;
-        for (int64_t oy = 0; oy < w.oh; oy++)
-            for (int64_t ox = 0; ox < w.ow; ox++)
-                dxp[max_tap(xp, &w, oy, ox)] += dyp[oy * w.ow + ox];
+        for (int64_t oy = 0; oy < w.oh; oy++) {
+            int64_t iy0 = cv_window_start(oy, w.sh, w.pt), ki0, ki1;
+            cv_window_taps(iy0, w.kh, w.dh, 0, w.ih, &ki0, &ki1);
+            bool full_rows = ki0 == 0 && ki1 == w.kh;
+            for (int64_t ox = 0; ox < w.ow; ox++) {
+                bool inner = full_rows && ox >= ox_a && ox < ox_b;
+                int64_t at = inner ? max_tap_inner(xp, xp + iy0 * w.iw + ox * w.sw - w.pl, &w, yp[oy * w.ow + ox])
+                                   : max_tap(xp, &w, oy, ox);
+                dxp[at] += dyp[oy * w.ow + ox];
+            }
+        }
     }
 }
 
