@@ -13,6 +13,7 @@
 #include "cnnviz_eval.h"
 #include "cnnviz_io.h"
 #include <stdbool.h>
+#include <stdio.h>
 
 typedef struct {
     const char *name;   /* long name without "--" */
@@ -147,9 +148,22 @@ bool cli_resolve_class(const char *spec, const cv_labels *labels, int *target);
  * of them, one per line ('#' comments); at most CLI_MAX_BOXES, *n of them. */
 #define CLI_MAX_BOXES 256
 bool cli_parse_boxes(const char *spec, cv_eval_box *boxes, int *n);
-/* The k most likely classes, one line each: rank, name (escaped), index,
- * score; ties go to the lower index. */
+/* The k most likely classes as predict prints them: a table (rank, name,
+ * index, score; the name column as wide as the longest name shown, up to
+ * CLI_NAME_COLUMN, longer names cut with "..."), CSV (header "rank,index,
+ * label,probability", names quoted as RFC 4180 says) or JSON (an object:
+ * image, classes, softmax, preprocessing_assumed, top: [{rank, index,
+ * label, probability}]). Names are escaped when not printable. */
+#define CLI_NAME_COLUMN 48
+typedef enum { CLI_TOP_TEXT, CLI_TOP_CSV, CLI_TOP_JSON } cli_top_format;
+typedef struct {
+    const char *image;     /* JSON's "image" */
+    bool softmax;          /* the scores are the softmax of the model's logits */
+    bool assumed;          /* the preprocessing was assumed, not declared */
+} cli_top_context;
 void cli_print_top_classes(const float *scores, int n, const cv_labels *labels, int k);
+bool cli_write_top_classes(FILE *f, cli_top_format format, const float *scores, int n, const cv_labels *labels,
+                           int k, const cli_top_context *ctx);
 
 /* Flattened class scores of output 0 as probabilities (softmax applied only
  * when the output is not already a distribution). Returns malloc'd array. */

@@ -2,20 +2,45 @@
 #include "cli.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const cli_opt opts[] = {
     {"img", "image", "PATH", NULL, "image to classify (JPEG or PNG)"},
     {"top", NULL, "K", "5", "how many classes to print"},
     {"size", NULL, "S", NULL, "input side for models without a fixed size"},
+    {"format", NULL, "F", "text", "text (a table), csv (rank,index,label,probability) or json, on stdout"},
+    {"json", NULL, NULL, NULL, "the same as --format json"},
     {NULL},
 };
 static const cli_opt *const groups[] = {cli_model_opts, opts, cli_preprocess_opts, NULL};
 
+/* --format / --json; false after a usage error. */
+static bool output_format(const cli_args *a, cli_top_format *format)
+{
+    static const char *const names[] = {"text", "csv", "json"};
+    const char *f = cli_str(a, "format");
+    if (cli_flag(a, "json")) {
+        if (cli_given(a, "format") && strcmp(f, "json") != 0) {
+            cli_usage_error("--json and --format %s disagree", f);
+            return false;
+        }
+        f = "json";
+    }
+    for (int k = 0; k < 3; k++)
+        if (strcmp(f, names[k]) == 0) {
+            *format = (cli_top_format)k;
+            return true;
+        }
+    cli_usage_error("--format %s: expected text, csv or json", f);
+    return false;
+}
+
 static int run(const cli_args *a)
 {
     long top;
+    cli_top_format format;
     const char *img_path = cli_require(a, "img");
-    if (!img_path || !cli_int(a, "top", 1, 100000, &top))
+    if (!img_path || !cli_int(a, "top", 1, 100000, &top) || !output_format(a, &format))
         return 2;
     cv_model *m = NULL;
     cv_run *r = NULL;
@@ -45,10 +70,11 @@ static int run(const cli_args *a)
         goto out;
     if (labels.n && labels.n != n)
         cli_note("%d class names for %d outputs", labels.n, n);
-    printf("%s: top %ld of %d classes%s%s\n", img_path, top < n ? top : n, n,
-           softmaxed ? " (softmax of the model's logits)" : "", cli_assumed_preprocessing());
-    cli_print_top_classes(probs, n, &labels, (int)top);
-    status = 0;
+    if (format == CLI_TOP_TEXT)
+        printf("%s: top %ld of %d classes%s%s\n", img_path, top < n ? top : n, n,
+               softmaxed ? " (softmax of the model's logits)" : "", cli_assumed_preprocessing());
+    cli_top_context ctx = {img_path, softmaxed, *cli_assumed_preprocessing() != 0};
+    status = cli_write_top_classes(stdout, format, probs, n, &labels, (int)top, &ctx) ? 0 : 1;
 out:
     cv_labels_free(&labels);
     free(probs);
@@ -61,6 +87,7 @@ out:
 const cli_cmd cli_cmd_predict = {
     "predict", "classify an image and print the top classes with their probabilities",
     "Softmax is applied only when the model outputs logits. Class names come from --labels, "
-    "the model's metadata, or a labels.txt beside the model.",
+    "the model's metadata, or a labels.txt beside the model. --format csv and json print only the classes "
+    "(notes and warnings go to stderr), for scripts.",
     groups, run,
 };

@@ -4,6 +4,7 @@
 #include "lib/test.h"
 #include "cnnviz.h"
 #include "cnnviz_io.h"
+#include <cjson/cJSON.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -159,6 +160,68 @@ static void test_layer_suggestions(void)
     }
 }
 
+/* predict --format csv|json and the table: with class names holding a
+ * comma, a quote and 60 characters, CSV quotes and doubles, JSON parses
+ * with the top classes in order, and the table cuts the long name so that
+ * every index column lines up; a bad --format is a usage error. */
+static void test_predict_formats(void)
+{
+    if (!ready)
+        SKIP("%.200s is not built or no test image", cli_exe);
+    char labels[320], args[700], out[8192];
+    snprintf(labels, sizeof labels, "%s/labels.txt", dir);
+    FILE *f = fopen(labels, "w");
+    REQUIRE(f, "cannot write %s", labels);
+    for (int k = 0; k < 10; k++)
+        fprintf(f, "%s\n", k % 3 == 0 ? "a \"quoted\", comma" : k % 3 == 1 ? "short"
+                                      : "a class name of sixty characters, far too long for the column");
+    fclose(f);
+    snprintf(args, sizeof args, "predict --model @M --img @I @C --labels %s --top 10 --format csv", labels);
+    int rc = run_cnnviz(args, out, sizeof out);
+    printf("    csv: %.*s ...\n", (int)strcspn(out, "\n"), out);
+    CHECK(rc == 0 && strncmp(out, "rank,index,label,probability\n1,", 31) == 0, "csv: exit %d: %.200s", rc, out);
+    CHECK(strstr(out, ",\"a \"\"quoted\"\", comma\","), "csv does not quote the name: %.300s", out);
+    int lines = 0;
+    for (const char *c = out; *c; c++)
+        lines += *c == '\n';
+    CHECK(lines == 11, "csv: %d lines, want a header and 10 rows", lines);
+
+    snprintf(args, sizeof args, "predict --model @M --img @I @C --labels %s --top 3 --json", labels);
+    rc = run_cnnviz(args, out, sizeof out);
+    cJSON *j = cJSON_Parse(out), *top = cJSON_GetObjectItem(j, "top");
+    CHECK(rc == 0 && j && cJSON_GetArraySize(top) == 3, "json: exit %d: %.300s", rc, out);
+    double last = 2;
+    for (int k = 0; k < cJSON_GetArraySize(top); k++) {
+        cJSON *e = cJSON_GetArrayItem(top, k);
+        double p = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "probability"));
+        CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(e, "rank")) == k + 1 && p <= last &&
+                  cJSON_IsString(cJSON_GetObjectItem(e, "label")),
+              "json entry %d", k);
+        last = p;
+    }
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "classes")) == 10, "json classes");
+    printf("    json: %d entries, top probability %.4f\n", cJSON_GetArraySize(top),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(top, 0), "probability")));
+    cJSON_Delete(j);
+
+    snprintf(args, sizeof args, "predict --model @M --img @I @C --labels %s --top 10", labels);
+    rc = run_cnnviz(args, out, sizeof out);
+    const char *row = strchr(out, '\n');
+    int column = -1;
+    bool aligned = rc == 0 && row, cut = false;
+    for (; row && row[1]; row = strchr(row + 1, '\n')) {
+        const char *dot = strstr(row + 1, "  0."); /* the probability column */
+        int at = dot ? (int)(dot - row) : -2;
+        aligned &= column < 0 || at == column;
+        column = at;
+        cut |= strncmp(row + 1, "  ", 2) == 0 && strstr(row, "...") != NULL;
+    }
+    printf("    table: probabilities at column %d, long name cut: %s\n", column, cut ? "yes" : "no");
+    CHECK(aligned && cut, "table not aligned or long name not cut:\n%s", out);
+    rc = run_cnnviz("predict --model @M --img @I @C --format xml", out, sizeof out);
+    CHECK(rc == 2 && strstr(out, "--format xml"), "--format xml: exit %d: %s", rc, out);
+}
+
 int main(int argc, char **argv)
 {
     /* BUILD/tests/test_cli_conventions -> BUILD/cnnviz */
@@ -173,6 +236,7 @@ int main(int argc, char **argv)
     RUN(test_exit_statuses);
     RUN(test_help_states_policy);
     RUN(test_layer_suggestions);
+    RUN(test_predict_formats);
     if (have_dir)
         test_remove_dir(dir);
     return test_summary("cli_conventions");
