@@ -197,12 +197,19 @@ const char *cli_outset_unstage(const char *text, char *buf, size_t len);
 /* dir + "/" + name into buf. */
 const char *cli_path(char *buf, size_t len, const char *dir, const char *name);
 
-/* A progress bar on stderr, drawn only when stderr is a terminal. */
+/* Progress on stderr: a bar redrawn in place when stderr is a terminal;
+ * otherwise (a job's log) a plain line every CLI_PROGRESS_STEP of the work
+ * or CLI_PROGRESS_SECONDS once a second has passed, and one at the end.
+ * Nothing with --quiet. */
+#define CLI_PROGRESS_STEP 0.1
+#define CLI_PROGRESS_SECONDS 30.0
+extern bool cli_quiet; /* --quiet / -q, any command */
 typedef struct {
     const char *what;
     long total, done;
     double start;
     double last_draw;
+    double last_frac;       /* of the last plain line */
     bool tty;
 } cli_progress;
 void cli_progress_start(cli_progress *p, const char *what, long total);

@@ -395,13 +395,16 @@ double cli_now(void)
     return cv_seconds();
 }
 
+bool cli_quiet;
+
 void cli_progress_start(cli_progress *p, const char *what, long total)
 {
     p->what = what;
     p->total = total;
     p->done = 0;
     p->start = cli_now();
-    p->last_draw = 0;
+    p->last_draw = p->start;
+    p->last_frac = 0;
     p->tty = isatty(2) != 0;
 }
 
@@ -411,6 +414,11 @@ static void draw(cli_progress *p)
     double frac = p->total ? (double)p->done / (double)p->total : 1.0;
     double rate = el > 0 ? (double)p->done / el : 0;
     double eta = rate > 0 ? (double)(p->total - p->done) / rate : 0;
+    if (!p->tty) { /* a log: one line each, no bar */
+        fprintf(stderr, "%s: %ld/%ld (%.0f%%), %.1f/s, elapsed %.0fs, ETA %.0fs\n", p->what, p->done, p->total,
+                100 * frac, rate, el, eta);
+        return;
+    }
     int width = 30, fill = (int)(frac * width + 0.5);
     char bar[32];
     for (int k = 0; k < width; k++)
@@ -424,21 +432,27 @@ static void draw(cli_progress *p)
 void cli_progress_update(cli_progress *p, long done)
 {
     p->done = done;
-    if (!p->tty)
-        return;
-    double now = cli_now();
-    if (now - p->last_draw < 0.1 && done < p->total)
+    if (cli_quiet || done >= p->total)
+        return; /* the last line is cli_progress_end's */
+    double now = cli_now(), frac = p->total ? (double)done / (double)p->total : 1.0;
+    /* in a log, nothing in a run's first second: a quick run gets its last line only */
+    bool due = p->tty ? now - p->last_draw >= 0.1
+                      : now - p->start >= 1.0 &&
+                            (frac - p->last_frac >= CLI_PROGRESS_STEP || now - p->last_draw >= CLI_PROGRESS_SECONDS);
+    if (!due)
         return;
     p->last_draw = now;
+    p->last_frac = frac;
     draw(p);
 }
 
 void cli_progress_end(cli_progress *p)
 {
-    if (p->tty) {
-        draw(p);
+    if (cli_quiet)
+        return;
+    draw(p);
+    if (p->tty)
         fputc('\n', stderr);
-    }
 }
 
 /* ---- boxes ---------------------------------------------------------------- */

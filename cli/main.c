@@ -200,6 +200,7 @@ static void print_help(const cli_cmd *cmd, FILE *f)
                 fprintf(f, " [also --%s]", o->alias);
             fputc('\n', f);
         }
+    fprintf(f, "  %-26s %s\n", "--quiet, -q", "no progress lines on stderr (warnings and errors stay)");
     fprintf(f, "  %-26s %s\n", "--help", "show this help");
     print_exit_statuses(f);
 }
@@ -224,6 +225,10 @@ static int parse(const cli_cmd *cmd, int argc, char **argv, cli_args *a)
         if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
             print_help(cmd, stdout);
             return -1;
+        }
+        if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0) { /* every command's */
+            cli_quiet = true;
+            continue;
         }
         if (strncmp(s, "--", 2) != 0 || !s[2])
             return cli_usage_error("unexpected argument '%s' for `cnnviz %s` (options start with --; see --help)", s, cmd->name);

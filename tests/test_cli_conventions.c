@@ -222,6 +222,27 @@ static void test_predict_formats(void)
     CHECK(rc == 2 && strstr(out, "--format xml"), "--format xml: exit %d: %s", rc, out);
 }
 
+/* Progress in a log (stderr not a terminal): a plain last line with the
+ * count, and none with --quiet / -q, which every command takes. */
+static void test_progress_in_logs(void)
+{
+    if (!ready)
+        SKIP("%.200s is not built or no test image", cli_exe);
+    char args[600], out[8192];
+    for (int quiet = 0; quiet < 3; quiet++) {
+        snprintf(args, sizeof args, "occlusion --model @M --img @I @C --occ_size 7 --stride 3 --out %s/occ%d %s", dir,
+                 quiet, quiet == 1 ? "--quiet" : quiet == 2 ? "-q" : "");
+        int rc = run_cnnviz(args, out, sizeof out);
+        const char *line = strstr(out, "occlusion: 49/49 (100%)");
+        printf("    %-8s exit %d, progress line: %.*s\n", quiet == 1 ? "--quiet" : quiet == 2 ? "-q" : "(none)", rc,
+               line ? (int)strcspn(line, "\n") : 4, line ? line : "none");
+        CHECK(rc == 0 && (quiet ? !strstr(out, "occlusion: ") : line != NULL), "progress with quiet=%d:\n%s", quiet,
+              out);
+    }
+    int rc = run_cnnviz("occlusion --help", out, sizeof out);
+    CHECK(rc == 0 && strstr(out, "--quiet, -q"), "--help does not name --quiet");
+}
+
 int main(int argc, char **argv)
 {
     /* BUILD/tests/test_cli_conventions -> BUILD/cnnviz */
@@ -237,6 +258,7 @@ int main(int argc, char **argv)
     RUN(test_help_states_policy);
     RUN(test_layer_suggestions);
     RUN(test_predict_formats);
+    RUN(test_progress_in_logs);
     if (have_dir)
         test_remove_dir(dir);
     return test_summary("cli_conventions");
