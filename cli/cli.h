@@ -40,6 +40,9 @@ typedef struct cli_cmd {
     int (*run)(const cli_args *a); /* returns the exit status */
 } cli_cmd;
 
+/* A bash completion script for these commands (cli/completion.c). */
+void cli_print_bash_completion(FILE *f, const cli_cmd *const *commands);
+
 /* Option tables shared by commands; each ends with {NULL}. */
 extern const cli_opt cli_model_opts[];      /* --model, --config, --flip-kernels, --max-memory */
 extern const cli_opt cli_preprocess_opts[]; /* --preprocess, --bgr, --mean, --std, --labels */

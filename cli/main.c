@@ -212,7 +212,8 @@ static void print_usage(FILE *f)
                "commands:\n");
     for (const cli_cmd *const *c = commands; *c; c++)
         fprintf(f, "  %-10s %s\n", (*c)->name, (*c)->summary);
-    fprintf(f, "\n`cnnviz COMMAND --help` describes a command's options; `cnnviz --version` (-V) the release.\n");
+    fprintf(f, "\n`cnnviz COMMAND --help` describes a command's options; `cnnviz --version` (-V) the release;\n"
+               "`source <(cnnviz completion bash)` completes commands, options and file names in bash.\n");
     print_exit_statuses(f);
 }
 
@@ -315,6 +316,14 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
         printf("cnnviz %s\n", CV_VERSION);
         return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "completion") == 0) {
+        if (argc == 3 && strcmp(argv[2], "bash") == 0) {
+            cli_print_bash_completion(stdout, commands);
+            return CLI_EXIT_OK;
+        }
+        cli_usage_error("usage: cnnviz completion bash (the only shell so far)");
+        return CLI_EXIT_USAGE;
     }
     for (const cli_cmd *const *c = commands; *c; c++) {
         if (strcmp((*c)->name, argv[1]) != 0)

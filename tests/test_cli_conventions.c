@@ -243,6 +243,30 @@ static void test_progress_in_logs(void)
     CHECK(rc == 0 && strstr(out, "--quiet, -q"), "--help does not name --quiet");
 }
 
+/* `cnnviz completion bash`: a script bash accepts that completes commands,
+ * options from the tables (--stride for occlusion, --json for predict) and
+ * file values; another shell is a usage error. */
+static void test_bash_completion(void)
+{
+    if (!ready)
+        SKIP("%.200s is not built or no test image", cli_exe);
+    char out[8192];
+    int rc = sh("%s completion bash > %s/comp.sh 2>&1 && bash -n %s/comp.sh && bash -c '"
+                "source %s/comp.sh; try() { COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); _cnnviz; echo \"${COMPREPLY[*]}\"; }; "
+                "try cnnviz occ; try cnnviz occlusion --str; try cnnviz predict --js; try cnnviz predict --model %s/comp.s"
+                "' > %s/log 2>&1",
+                cli_exe, dir, dir, dir, dir, dir);
+    char path[400];
+    snprintf(path, sizeof path, "%s/log", dir);
+    test_slurp(path, out, sizeof out);
+    printf("    completions: %s", out);
+    char want[600];
+    snprintf(want, sizeof want, "occlusion\n--stride\n--json\n%s/comp.sh\n", dir);
+    CHECK(rc == 0 && strcmp(out, want) == 0, "completion: exit %d, got:\n%s\nwant:\n%s", rc, out, want);
+    rc = run_cnnviz("completion zsh", out, sizeof out);
+    CHECK(rc == 2 && strstr(out, "completion bash"), "completion zsh: exit %d: %s", rc, out);
+}
+
 int main(int argc, char **argv)
 {
     /* BUILD/tests/test_cli_conventions -> BUILD/cnnviz */
@@ -259,6 +283,7 @@ int main(int argc, char **argv)
     RUN(test_layer_suggestions);
     RUN(test_predict_formats);
     RUN(test_progress_in_logs);
+    RUN(test_bash_completion);
     if (have_dir)
         test_remove_dir(dir);
     return test_summary("cli_conventions");
