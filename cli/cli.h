@@ -40,6 +40,16 @@ typedef struct cli_cmd {
     int (*run)(const cli_args *a); /* returns the exit status */
 } cli_cmd;
 
+/* Options that only some methods use: {option, "m1,m2"}, ended by {NULL}.
+ * An option given on the command line that none of the n chosen methods
+ * uses is a usage error naming the methods it is for (a --steps with
+ * gradcam would otherwise be silently ignored). */
+typedef struct {
+    const char *option;
+    const char *methods; /* comma-separated method names */
+} cli_method_option;
+bool cli_check_method_options(const cli_args *a, const cli_method_option *table, const char *const *chosen, int n);
+
 /* A bash completion script for these commands (cli/completion.c). */
 void cli_print_bash_completion(FILE *f, const cli_cmd *const *commands);
 

@@ -127,6 +127,15 @@ static bool parse_opts(const cli_args *a, ex_opts *o)
     o->source = o->img_path ? o->img_path : o->input_path;
     if (!parse_methods(cli_str(a, "method"), o))
         return false;
+    static const cli_method_option for_methods[] = {
+        {"samples", "smoothgrad,rise"}, {"sigma", "smoothgrad"}, {"seed", "smoothgrad,rise"}, {"steps", "ig"},
+        {"baseline", "ig"},             {"grid", "rise"},        {"keep", "rise"},            {NULL},
+    };
+    const char *names[CV_EXPLAIN_COUNT];
+    for (int k = 0; k < o->n_methods; k++)
+        names[k] = cv_explain_method_name(o->method[k]);
+    if (!cli_check_method_options(a, for_methods, names, o->n_methods))
+        return false;
     if ((cli_given(a, "samples") && !cli_int(a, "samples", 1, 10000000, &o->samples)) ||
         !cli_float(a, "sigma", 0, 100, &o->sigma) || !cli_int(a, "seed", 0, 0x7fffffffL, &o->seed) ||
         !cli_int(a, "steps", 1, 1000000, &o->steps) || !cli_int(a, "grid", 1, 4096, &o->grid) ||

@@ -148,6 +148,9 @@ static bool parse_args(const cli_args *a, filters_args *fa)
         fa->method = CV_FILTERS_LUCID;
     else
         return cli_usage_error("--method must be seed or lucid, got '%s'", fa->method_s), false;
+    static const cli_method_option for_methods[] = {{"lr", "lucid"}, {"img", "seed"}, {NULL}};
+    if (!cli_check_method_options(a, for_methods, &fa->method_s, 1))
+        return false;
     if (cli_given(a, "iterations") && !cli_int(a, "iterations", 1, 1000000, &fa->iters))
         return false;
     if (!cli_int(a, "num_filters", 1, 1 << 20, &fa->num) || !cli_int(a, "seed", 0, 0x7fffffffffffffffL, &fa->seed) ||

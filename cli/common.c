@@ -395,6 +395,38 @@ double cli_now(void)
     return cv_seconds();
 }
 
+/* name is one of the comma-separated names in list */
+static bool in_list(const char *name, const char *list)
+{
+    size_t n = strlen(name);
+    for (const char *s = list; *s;) {
+        size_t len = strcspn(s, ",");
+        if (len == n && strncmp(s, name, n) == 0)
+            return true;
+        s += len + (s[len] == ',');
+    }
+    return false;
+}
+
+bool cli_check_method_options(const cli_args *a, const cli_method_option *table, const char *const *chosen, int n)
+{
+    for (const cli_method_option *t = table; t->option; t++) {
+        if (!cli_given(a, t->option))
+            continue;
+        bool used = false;
+        for (int k = 0; k < n && !used; k++)
+            used = in_list(chosen[k], t->methods);
+        if (!used) {
+            char names[256] = "";
+            for (int k = 0; k < n; k++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? "," : "", chosen[k]);
+            cli_usage_error("--%s is for --method %s; --method %s does not use it", t->option, t->methods, names);
+            return false;
+        }
+    }
+    return true;
+}
+
 bool cli_quiet;
 
 void cli_progress_start(cli_progress *p, const char *what, long total)

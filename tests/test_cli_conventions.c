@@ -104,6 +104,11 @@ static void test_exit_statuses(void)
         {"layers", 2, "--model"},
         {"filters --model @M --layer nosuch", 2, "nosuch"},
         {"explain --model @M @C", 2, "give one of --img and --input"},
+        /* options of other methods are refused, not ignored */
+        {"explain --model @M --img @I @C --method gradcam --steps 5", 2, "--steps is for --method ig"},
+        {"explain --model @M --img @I @C --method saliency,ig --grid 4", 2, "--grid is for --method rise"},
+        {"filters --model @M --layer 0 --method seed --lr 0.1", 2, "--lr is for --method lucid"},
+        {"filters --model @M --layer 0 --method lucid --img @I", 2, "--img is for --method seed"},
         {"predict --model /nonexistent/m.onnx --img @I @C", 1, "No such file or directory"},
         {"predict --model @M --img /nonexistent/i.png @C", 1, "No such file or directory"},
         {"predict --model README.md --img @I @C", 1, "README.md"},
