@@ -1,6 +1,6 @@
 #!/bin/sh
 # The quick-start demo: classify a bundled sample, then show what the bundled
-# model looks at (occlusion) and what its filters respond to.
+# model looks at (occlusion) and what its filters respond to (Lucid-style).
 set -e
 CNNVIZ=${1:-build/cnnviz}
 MODEL=models/fashion_cnn.onnx
@@ -18,6 +18,8 @@ echo "== cnnviz occlusion -> $OUT/occlusion"
 echo
 echo "== cnnviz filters -> $OUT/filters"
 LAYER=$("$CNNVIZ" layers --model "$MODEL" | awk '$3 == "Relu" {name = $2} END {print name}')
-"$CNNVIZ" filters --model "$MODEL" --layer "$LAYER" --num_filters 16 --size 28 --out "$OUT/filters"
+# lucid (Fourier-parameterised, decorrelated colours, random views): the
+# images people recognise; --method seed is the original tool's algorithm
+"$CNNVIZ" filters --model "$MODEL" --layer "$LAYER" --num_filters 16 --size 28 --method lucid --out "$OUT/filters"
 echo
 echo "demo: pictures are in $OUT/"
