@@ -570,18 +570,22 @@ static bool save_heatmap(const occ_job *j, const float *map, const char *caption
  * overlay_alpha.png, the probability drop over the photo, interpolated
  * between window centres so it sits where the windows were: where hiding
  * hurts most. */
-static bool save_overlays(const occ_job *j, const float *regf)
+static bool save_overlays(const occ_job *j)
 {
     cv_error err;
     cv_image proj = {0}, pic = {0};
     size_t pixels = (size_t)j->g.height * j->g.width;
-    float *drop = malloc(pixels * sizeof(float));
+    float *drop = malloc(pixels * sizeof(float)), *reg_pixels = malloc(pixels * sizeof(float));
     bool ok = false;
-    if (!drop) {
+    if (!drop || !reg_pixels) {
         cli_error("out of memory");
         goto out;
     }
-    if (cv_render_overlay_multiply(&j->sized, regf, j->rows, j->cols, &proj, &err) != CV_OK ||
+    /* the original's projection (the regularised map multiplied into the
+     * photo), but with each value where its window is, as overlay_alpha
+     * has it: a plain resize of the grid put it half a window up and left */
+    if (cv_occlusion_pixel_map(reg_pixels, j->reg, &j->og, (int)j->opt.occ, (int)j->opt.stride, 1, &err) != CV_OK ||
+        cv_render_overlay_multiply(&j->sized, reg_pixels, j->g.height, j->g.width, &proj, &err) != CV_OK ||
         cv_image_resize(&pic, &proj, j->original.w, j->original.h, &err) != CV_OK) {
         cli_fail(&err);
         goto out;
@@ -606,6 +610,7 @@ out:
     cv_image_free(&proj);
     cv_image_free(&pic);
     free(drop);
+    free(reg_pixels);
     return ok;
 }
 
@@ -683,7 +688,7 @@ static bool write_outputs(const cli_args *a, occ_job *j)
     if (!save_heatmap(j, mapf, caption, "heatmap.png"))
         goto out;
     snprintf(caption, sizeof caption, "regularised (%sp%g, blur 3x3)", o->norm ? "norm, " : "", o->percentile);
-    if (!save_heatmap(j, regf, caption, "heatmap_reg.png") || !save_overlays(j, regf))
+    if (!save_heatmap(j, regf, caption, "heatmap_reg.png") || !save_overlays(j))
         goto out;
     if (cli_flag(a, "all-classes") && !save_all_classes(j))
         goto out;
