@@ -93,6 +93,39 @@ static void test_occlusion_cli(void)
     CHECK(d <= 1e-5, "probs.npy differs by %g", d);
     free(got);
     free(want);
+    /* overlay.png is the input times the regularised map spread over the
+     * pixels where its windows are (cv_occlusion_pixel_map, smooth): so
+     * overlay / input, where the input is bright enough to divide, follows
+     * that map to within the PNG's rounding */
+    {
+        double *map = read_f64_map(path, &rows, &cols); /* probs.npy */
+        double *reg = malloc(sizeof(double) * (size_t)(rows * cols));
+        float *pix = malloc(sizeof(float) * 24 * 24);
+        cv_occlusion_geometry og = {3, 24, 24, 0};
+        REQUIRE(map && reg && pix, "out of memory or no probs.npy");
+        REQUIRE(cv_occlusion_regularize(reg, map, rows, cols, 1, 25, &err) == CV_OK &&
+                    cv_occlusion_pixel_map(pix, reg, &og, 7, 3, 1, &err) == CV_OK,
+                "%s", err.msg);
+        cv_image ov, in;
+        char ov_path[400];
+        snprintf(ov_path, sizeof ov_path, "%s/overlay.png", out);
+        REQUIRE(cv_image_load(&ov, ov_path, &err) == CV_OK && cv_image_load(&in, img_path, &err) == CV_OK, "%s",
+                err.msg);
+        REQUIRE(ov.w == 24 && ov.h == 24 && in.w == 24 && in.h == 24, "overlay %dx%d", ov.w, ov.h);
+        double worst = 0;
+        for (int k = 0; k < 24 * 24 * 3; k++)
+            if (in.px[k] >= 64) {
+                double v = pix[k / 3] < 0 ? 0 : pix[k / 3] > 1 ? 1 : pix[k / 3];
+                worst = fmax(worst, fabs(ov.px[k] - v * in.px[k]));
+            }
+        printf("    overlay.png against input x pixel map: largest difference %.2f levels (tol 1.5)\n", worst);
+        CHECK(worst <= 1.5, "overlay.png is not the input times the pixel map: %.2f levels off", worst);
+        cv_image_free(&ov);
+        cv_image_free(&in);
+        free(map);
+        free(reg);
+        free(pix);
+    }
     /* probs.csv: a header of window left edges (24 px, occluder 7, stride
      * 3: 0, 3, ..., 18, the last window clipped at the border), then each
      * row led by its window top edge */
