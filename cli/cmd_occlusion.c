@@ -42,6 +42,10 @@ static const cli_opt opts[] = {
     {"drill", NULL, "F", "0.1", "--approx: share of the map, in (0, 1], refined at the full stride"},
     {"compare-exact", NULL, NULL, NULL,
      "--approx: also compute the exact map and print the approximate map's error and speed-up against it"},
+    {"score", NULL, "S", "prob",
+     "what the map holds: prob (the class probability under the occluder), drop (its fall from the unoccluded "
+     "probability: 0 = no effect), or logit (the model's raw score, before softmax: it shows effects that a "
+     "probability near 0 or 1 squeezes flat; written as logits.npy / logits.csv)"},
     {"cmap", NULL, "NAME", "rocket", "colour map: rocket, viridis, magma, jet, grey"},
     {"frames", NULL, NULL, NULL, "also one PNG per position in DIR/frames/, frames.gif (5 fps) and, when ffmpeg is "
                                  "on PATH, frames.mp4"},
@@ -293,6 +297,7 @@ typedef struct {
     cv_cmap cmap;
     bool approx, compare;
     cv_occlusion_engine engine;
+    enum { SCORE_PROB, SCORE_DROP, SCORE_LOGIT } score; /* --score */
 } occ_opts;
 
 /* What one run holds; job_free releases it. */
@@ -371,6 +376,15 @@ static bool parse_opts(const cli_args *a, occ_opts *o)
         return cli_usage_error("--tau, --coarse, --drill and --compare-exact tune approximate mode: add --approx"), false;
     if (!parse_engine(a, o->approx, &o->engine))
         return false;
+    const char *score = cli_str(a, "score");
+    if (strcmp(score, "prob") == 0)
+        o->score = SCORE_PROB;
+    else if (strcmp(score, "drop") == 0)
+        o->score = SCORE_DROP;
+    else if (strcmp(score, "logit") == 0)
+        o->score = SCORE_LOGIT;
+    else
+        return cli_usage_error("--score must be prob, drop or logit, got '%s'", score), false;
     if (cli_given(a, "size") && o->occ > o->size)
         return cli_usage_error("--occ_size %ld is larger than --size %ld", o->occ, o->size), false;
     return true;
@@ -446,6 +460,7 @@ static bool set_params(const cli_args *a, occ_job *j, cli_progress *pr)
     if (!cli_max_memory(a, &p->max_memory)) /* also bounds the automatic batch */
         return false;
     p->engine = o->engine;
+    p->score = o->score == SCORE_LOGIT ? CV_OCCLUSION_SCORE_RAW : CV_OCCLUSION_SCORE_AUTO;
     p->approx.enabled = o->approx;
     p->approx.tau = o->tau;
     p->approx.coarse_factor = (int)o->coarse;
@@ -454,6 +469,9 @@ static bool set_params(const cli_args *a, occ_job *j, cli_progress *pr)
     p->user = pr;
     return set_fill(j);
 }
+
+/* "p" or "logit": what the map's numbers are. */
+static const char *score_symbol(const occ_job *j) { return j->opt.score == SCORE_LOGIT ? "logit" : "p"; }
 
 /* The unoccluded image's top 5, the target, and what is about to run. */
 static bool print_plan(occ_job *j)
@@ -477,7 +495,16 @@ static bool print_plan(occ_job *j)
     }
     static char tname[256];
     j->tname = cli_printable(cli_label(&j->labels, j->target), tname, sizeof tname);
-    printf("target: class %d (%s), p = %.4f unoccluded\n", j->target, j->tname, probs[j->target]);
+    printf("target: class %d (%s), %s = %.4f unoccluded\n", j->target, j->tname, score_symbol(j), probs[j->target]);
+    double sum = 0;
+    bool in_unit = true;
+    for (int c = 0; c < n_classes; c++) {
+        sum += probs[c];
+        in_unit &= probs[c] >= 0 && probs[c] <= 1;
+    }
+    if (j->opt.score == SCORE_LOGIT && in_unit && fabs(sum - 1) < 1e-3)
+        cli_warning("--score logit: this model's outputs are already probabilities (it ends in a softmax), so the "
+                    "map holds them as they are");
     long total = (long)j->rows * j->cols;
     printf("occluding: %d x %d = %ld positions, %ld px square, stride %ld, filled with %s; batch %d, engine %s",
            j->rows, j->cols, total, o->occ, o->stride, j->fill_desc, cv_occlusion_batch(j->o),
@@ -538,9 +565,9 @@ static bool compute_map(occ_job *j, cli_progress *pr, double t_create)
         hi = fmax(hi, j->map[k]);
     }
     cv_occlusion_stats stats = j->stats = cv_occlusion_last_stats(j->o);
-    printf("done: %s%ld positions in %.2f s, %.2f ms per position; p(%s) from %.4f to %.4f\n",
-           stats.approximate ? "APPROXIMATE map, " : "", total, elapsed, 1e3 * elapsed / (double)total, j->tname, lo,
-           hi);
+    printf("done: %s%ld positions in %.2f s, %.2f ms per position; %s(%s) from %.4f to %.4f\n",
+           stats.approximate ? "APPROXIMATE map, " : "", total, elapsed, 1e3 * elapsed / (double)total, score_symbol(j),
+           j->tname, lo, hi);
     double macs_approx = cv_occlusion_engine_speedup(j->o) * (double)total / (double)stats.evaluated;
     if (o->approx) {
         long coarse = stats.coarse ? stats.coarse : stats.evaluated;
@@ -661,6 +688,29 @@ static bool save_attribution(const occ_job *j)
     return ok;
 }
 
+/* heatmap.png's caption, with the range of what it shows, so that a
+ * colour bar stretched over 0.982 to 1.000 is read as the 1.8% it is;
+ * with --score drop, map (floats) becomes the drop from the unoccluded
+ * score first. */
+static void heatmap_caption(const occ_job *j, float *map, char *caption, size_t len)
+{
+    size_t cells = (size_t)j->rows * j->cols;
+    float base = cv_occlusion_base_probs(j->o, NULL)[j->target];
+    if (j->opt.score == SCORE_DROP)
+        for (size_t k = 0; k < cells; k++)
+            map[k] = base - map[k];
+    float lo = map[0], hi = map[0];
+    for (size_t k = 1; k < cells; k++) {
+        lo = map[k] < lo ? map[k] : lo;
+        hi = map[k] > hi ? map[k] : hi;
+    }
+    lo = fabsf(lo) < 5e-4f ? 0.0f : lo; /* no "-0.000" */
+    int name_len = (int)strcspn(j->tname, ",");
+    const char *what = j->opt.score == SCORE_DROP ? "drop in p" : score_symbol(j);
+    snprintf(caption, len, "%s(%.*s), %ld px occluder: %.3g to %.3g%s", what, name_len, j->tname, j->opt.occ, lo, hi,
+             j->stats.approximate ? " (approximate)" : "");
+}
+
 /* Every output, only now that the map is complete. */
 static bool write_outputs(const cli_args *a, occ_job *j)
 {
@@ -670,9 +720,12 @@ static bool write_outputs(const cli_args *a, occ_job *j)
         return cli_fail(&err), false;
     char path[4096], caption[512];
     cv_shape ms = {2, {j->rows, j->cols}};
-    if (cv_npy_write_f64(cli_path(path, sizeof path, j->dir, "probs.npy"), &ms, j->map, &err) != CV_OK)
+    bool logit = o->score == SCORE_LOGIT;
+    if (cv_npy_write_f64(cli_path(path, sizeof path, j->dir, logit ? "logits.npy" : "probs.npy"), &ms, j->map, &err) !=
+        CV_OK)
         return cli_fail(&err), false;
-    if (!write_csv(cli_path(path, sizeof path, j->dir, "probs.csv"), j->map, j->rows, j->cols, &j->og,
+    if (!write_csv(cli_path(path, sizeof path, j->dir, logit ? "logits.csv" : "probs.csv"), j->map, j->rows, j->cols,
+                   &j->og,
                    j->p.occ_size, j->p.stride) ||
         !save_attribution(j))
         return false;
@@ -683,8 +736,7 @@ static bool write_outputs(const cli_args *a, occ_job *j)
         cli_error("out of memory");
         goto out;
     }
-    snprintf(caption, sizeof caption, "p(%.*s) under a %ld px occluder%s", (int)strcspn(j->tname, ","), j->tname,
-             o->occ, j->stats.approximate ? " (approximate)" : "");
+    heatmap_caption(j, mapf, caption, sizeof caption);
     if (!save_heatmap(j, mapf, caption, "heatmap.png"))
         goto out;
     snprintf(caption, sizeof caption, "regularised (%sp%g, blur 3x3)", o->norm ? "norm, " : "", o->percentile);
@@ -740,7 +792,7 @@ const cli_cmd cli_cmd_occlusion = {
     "occlusion", "occlusion sensitivity: where hiding the image lowers the class probability",
     "Slides a square occluder over the resized image and records the target class's probability at each "
     "position: rows = ceil((size - occ_size) / stride) + 1 positions per side, windows clipped at the border. "
-    "Writes to --out: probs.npy (float64) and probs.csv, map.npy (float32 [H, W] at the model input's "
+    "Writes to --out: probs.npy (float64) and probs.csv (logits.npy and logits.csv with --score logit), map.npy (float32 [H, W] at the model input's "
     "resolution: each pixel's probability drop averaged over the windows covering it, Captum's occlusion "
     "attribution, for `cnnviz eval`), heatmap.png, heatmap_reg.png (the original tool's "
     "regularised map), overlay.png (that map multiplied into the photo) and overlay_alpha.png (the probability "

@@ -5,6 +5,7 @@
 #include "cnnviz.h"
 #include "cnnviz_io.h"
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -272,6 +273,40 @@ static void test_bash_completion(void)
     CHECK(rc == 2 && strstr(out, "completion bash"), "completion zsh: exit %d: %s", rc, out);
 }
 
+/* occlusion --score: logit maps the raw score (logits.npy, not probs.npy,
+ * and not the probabilities), drop keeps probs.npy, a bad name is a usage
+ * error. */
+static void test_occlusion_scores(void)
+{
+    if (!ready)
+        SKIP("%.200s is not built or no test image", cli_exe);
+    char args[600], out[8192], path[400];
+    double first[2] = {0, 0};
+    const char *scores[] = {"prob", "logit", "drop"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(args, sizeof args, "occlusion --model @M --img @I @C --occ_size 7 --stride 3 --score %s --out %s/sc%d -q",
+                 scores[k], dir, k);
+        int rc = run_cnnviz(args, out, sizeof out);
+        bool logit = k == 1;
+        snprintf(path, sizeof path, "%s/sc%d/%s", dir, k, logit ? "logits.npy" : "probs.npy");
+        cv_shape s;
+        float *map = NULL;
+        cv_error err;
+        bool read = cv_npy_read(path, &s, &map, &err) == CV_OK;
+        snprintf(path, sizeof path, "%s/sc%d/%s", dir, k, logit ? "probs.npy" : "logits.npy");
+        printf("    --score %-5s exit %d, %s, first value %.4f\n", scores[k], rc, logit ? "logits.npy" : "probs.npy",
+               read ? map[0] : -1.0);
+        CHECK(rc == 0 && read && access(path, F_OK) != 0, "--score %s: exit %d, files wrong", scores[k], rc);
+        CHECK(strstr(out, logit ? "logit(" : "p("), "--score %s: no %s( in:\n%s", scores[k], logit ? "logit" : "p", out);
+        if (read && k < 2)
+            first[k] = map[0];
+        free(map);
+    }
+    CHECK(fabs(first[0] - first[1]) > 1e-3, "the logit map equals the probability map (%g, %g)", first[0], first[1]);
+    int rc = run_cnnviz("occlusion --model @M --img @I @C --occ_size 7 --score odds", out, sizeof out);
+    CHECK(rc == 2 && strstr(out, "--score"), "--score odds: exit %d", rc);
+}
+
 int main(int argc, char **argv)
 {
     /* BUILD/tests/test_cli_conventions -> BUILD/cnnviz */
@@ -289,6 +324,7 @@ int main(int argc, char **argv)
     RUN(test_predict_formats);
     RUN(test_progress_in_logs);
     RUN(test_bash_completion);
+    RUN(test_occlusion_scores);
     if (have_dir)
         test_remove_dir(dir);
     return test_summary("cli_conventions");
