@@ -40,6 +40,10 @@ typedef struct cli_cmd {
     int (*run)(const cli_args *a); /* returns the exit status */
 } cli_cmd;
 
+/* The index of value in names (NULL-terminated), or -1: for options that
+ * take one of a few words (--score, --format, --method). */
+int cli_pick(const char *value, const char *const *names);
+
 /* Options that only some methods use: {option, "m1,m2"}, ended by {NULL}.
  * An option given on the command line that none of the n chosen methods
  * uses is a usage error naming the methods it is for (a --steps with

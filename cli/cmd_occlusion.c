@@ -376,15 +376,11 @@ static bool parse_opts(const cli_args *a, occ_opts *o)
         return cli_usage_error("--tau, --coarse, --drill and --compare-exact tune approximate mode: add --approx"), false;
     if (!parse_engine(a, o->approx, &o->engine))
         return false;
-    const char *score = cli_str(a, "score");
-    if (strcmp(score, "prob") == 0)
-        o->score = SCORE_PROB;
-    else if (strcmp(score, "drop") == 0)
-        o->score = SCORE_DROP;
-    else if (strcmp(score, "logit") == 0)
-        o->score = SCORE_LOGIT;
-    else
-        return cli_usage_error("--score must be prob, drop or logit, got '%s'", score), false;
+    static const char *const scores[] = {"prob", "drop", "logit", NULL}; /* in the order of the enum */
+    int score = cli_pick(cli_str(a, "score"), scores);
+    if (score < 0)
+        return cli_usage_error("--score must be prob, drop or logit, got '%s'", cli_str(a, "score")), false;
+    o->score = score;
     if (cli_given(a, "size") && o->occ > o->size)
         return cli_usage_error("--occ_size %ld is larger than --size %ld", o->occ, o->size), false;
     return true;
@@ -688,17 +684,19 @@ static bool save_attribution(const occ_job *j)
     return ok;
 }
 
+/* --score drop: map (floats) becomes the fall from the unoccluded score. */
+static void map_to_drop(const occ_job *j, float *map)
+{
+    float base = cv_occlusion_base_probs(j->o, NULL)[j->target];
+    for (size_t k = 0; k < (size_t)j->rows * j->cols; k++)
+        map[k] = base - map[k];
+}
+
 /* heatmap.png's caption, with the range of what it shows, so that a
- * colour bar stretched over 0.982 to 1.000 is read as the 1.8% it is;
- * with --score drop, map (floats) becomes the drop from the unoccluded
- * score first. */
-static void heatmap_caption(const occ_job *j, float *map, char *caption, size_t len)
+ * colour bar stretched over 0.982 to 1.000 is read as the 1.8% it is. */
+static void heatmap_caption(const occ_job *j, const float *map, char *caption, size_t len)
 {
     size_t cells = (size_t)j->rows * j->cols;
-    float base = cv_occlusion_base_probs(j->o, NULL)[j->target];
-    if (j->opt.score == SCORE_DROP)
-        for (size_t k = 0; k < cells; k++)
-            map[k] = base - map[k];
     float lo = map[0], hi = map[0];
     for (size_t k = 1; k < cells; k++) {
         lo = map[k] < lo ? map[k] : lo;
@@ -736,6 +734,8 @@ static bool write_outputs(const cli_args *a, occ_job *j)
         cli_error("out of memory");
         goto out;
     }
+    if (o->score == SCORE_DROP)
+        map_to_drop(j, mapf);
     heatmap_caption(j, mapf, caption, sizeof caption);
     if (!save_heatmap(j, mapf, caption, "heatmap.png"))
         goto out;

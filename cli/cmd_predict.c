@@ -17,7 +17,7 @@ static const cli_opt *const groups[] = {cli_model_opts, opts, cli_preprocess_opt
 /* --format / --json; false after a usage error. */
 static bool output_format(const cli_args *a, cli_top_format *format)
 {
-    static const char *const names[] = {"text", "csv", "json"};
+    static const char *const names[] = {"text", "csv", "json", NULL}; /* in the order of cli_top_format */
     const char *f = cli_str(a, "format");
     if (cli_flag(a, "json")) {
         if (cli_given(a, "format") && strcmp(f, "json") != 0) {
@@ -26,13 +26,13 @@ static bool output_format(const cli_args *a, cli_top_format *format)
         }
         f = "json";
     }
-    for (int k = 0; k < 3; k++)
-        if (strcmp(f, names[k]) == 0) {
-            *format = (cli_top_format)k;
-            return true;
-        }
-    cli_usage_error("--format %s: expected text, csv or json", f);
-    return false;
+    int k = cli_pick(f, names);
+    if (k < 0) {
+        cli_usage_error("--format %s: expected text, csv or json", f);
+        return false;
+    }
+    *format = (cli_top_format)k;
+    return true;
 }
 
 static int run(const cli_args *a)

@@ -395,6 +395,14 @@ double cli_now(void)
     return cv_seconds();
 }
 
+int cli_pick(const char *value, const char *const *names)
+{
+    for (int k = 0; value && names[k]; k++)
+        if (strcmp(value, names[k]) == 0)
+            return k;
+    return -1;
+}
+
 /* name is one of the comma-separated names in list */
 static bool in_list(const char *name, const char *list)
 {
