@@ -211,6 +211,11 @@ void cli_outset_abort(cli_outset *s); /* no-op after commit */
  * no set is being written. */
 const char *cli_outset_unstage(const char *text, char *buf, size_t len);
 
+/* The first line of every overlay's caption, "fashion_cnn.onnx: Bag (8),
+ * p = 0.982": the model's file name, the class (its name up to the first
+ * comma) and its probability, so a picture seen alone says what it shows. */
+void cli_overlay_title(char *buf, size_t len, const cv_model *m, const char *class_name, int target, double p);
+
 /* dir + "/" + name into buf. */
 const char *cli_path(char *buf, size_t len, const char *dir, const char *name);
 

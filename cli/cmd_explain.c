@@ -18,10 +18,10 @@
 /* The IG "blur" baseline: a Gaussian of this fraction of the input's longer
  * side (11.2 px at 224), strong enough to wipe out the object's edges. */
 #define BLUR_SIGMA_FRACTION 0.05
-/* Overlays are drawn on the photo at its own size; one smaller than this
- * on its shorter side (a 28 x 28 digit) is enlarged by a whole factor
- * first, or its picture and colour bar would be unreadable. */
-#define MIN_PICTURE_SIDE 224
+/* overlay.png shows the photo enlarged until its shorter side is at least
+ * this (a 28 x 28 digit, a 220 x 165 photo), or the picture, its colour
+ * bar and its caption would be unreadable; map.npy keeps the map's size. */
+#define MIN_PICTURE_SIDE 448
 /* Gradient maps are spiky: a few pixels would take the whole colour range.
  * Their pictures saturate at this percentile (Captum's default clips the top
  * 2 %); the colour bar shows the range drawn. */
@@ -65,8 +65,9 @@ static const cli_opt opts[] = {
     {"pointing", NULL, "x0,y0,x1,y1|FILE", NULL,
      "--eval: also the pointing game of every map against a box in original-image pixels, or a file of boxes "
      "(as cnnviz eval: 15 px tolerance)"},
-    {"cmap", NULL, "NAME", "jet", "colour map: jet, rocket, viridis, magma, grey"},
-    {"alpha", NULL, "A", "0.5", "overlay opacity of the map over the photo, 0..1"},
+    {"cmap", NULL, "NAME", "jet",
+     "colour map: jet, rocket, viridis, magma, grey, diverging (signed maps are drawn diverging unless this is given)"},
+    {"alpha", NULL, "A", "0.7", "overlay opacity where the map is strongest, 0..1 (where it is 0 the photo shows clear)"},
     {"out", NULL, "DIR", "out/explain", "output directory"},
     {NULL},
 };
@@ -82,6 +83,7 @@ typedef struct {
     long samples, seed, steps, grid, batch;
     double sigma, keep, alpha;
     cv_cmap cmap;
+    bool cmap_given;      /* --cmap on the command line: also for signed maps */
     bool eval;                       /* --eval: deletion and insertion of every map */
     long eval_steps;
     cv_eval_fill eval_fill;          /* --deletion-fill */
@@ -160,6 +162,7 @@ static bool parse_opts(const cli_args *a, ex_opts *o)
         cli_note("--pointing is for --eval, which is not given; ignored");
     else if (cli_given(a, "pointing") && !cli_parse_boxes(cli_str(a, "pointing"), o->boxes, &o->n_boxes))
         return false;
+    o->cmap_given = cli_given(a, "cmap");
     if (cv_cmap_from_name(&o->cmap, cli_str(a, "cmap"), &err) != CV_OK)
         return cli_fail(&err), false;
     o->baseline = cli_str(a, "baseline");
@@ -178,8 +181,6 @@ typedef struct {
     float *x, *baseline;             /* the model's input; IG's x' (NULL: zeros) */
     char baseline_desc[160];
     cv_image original;               /* the photo as loaded, or the picture of --input */
-    cv_image enlarged;               /* a small photo, enlarged for pictures */
-    const cv_image *photo;           /* what overlays are drawn on: original or enlarged */
     cv_explainer *ex;
     cv_explain_options eo;
     int target, layer;               /* layer: the CAM layer, -1 when none is used */
@@ -200,7 +201,6 @@ static void job_free(ex_job *j)
     }
     cv_explainer_free(j->ex);
     cv_image_free(&j->original);
-    cv_image_free(&j->enlarged);
     cv_labels_free(&j->labels);
     free(j->x);
     free(j->baseline);
@@ -331,7 +331,7 @@ static bool input_picture(ex_job *j)
 
 /* The model's input from --img (resized and preprocessed) or --input (as
  * it is), and the picture overlays are drawn on: the photo, or a picture
- * of the tensor; either enlarged when small. */
+ * of the tensor. */
 static bool load_image(const cli_args *a, ex_job *j)
 {
     if (j->opt.input_path) {
@@ -342,15 +342,6 @@ static bool load_image(const cli_args *a, ex_job *j)
     } else if (!cli_input_geometry(a, j->m, "size", &j->g) ||
                !(j->x = cli_image_input(a, j->m, j->opt.img_path, &j->g, &j->pre, &j->original))) {
         return false;
-    }
-    j->photo = &j->original;
-    int side = j->original.w < j->original.h ? j->original.w : j->original.h;
-    if (side < MIN_PICTURE_SIDE) {
-        int f = (MIN_PICTURE_SIDE + side - 1) / side;
-        cv_error err;
-        if (cv_image_resize(&j->enlarged, &j->original, j->original.w * f, j->original.h * f, &err) != CV_OK)
-            return cli_fail(&err), false;
-        j->photo = &j->enlarged;
     }
     return true;
 }
@@ -574,28 +565,52 @@ static bool save_png(const cv_image *img, const char *caption, const char *dir, 
     return st == CV_OK || (cli_fail(&err), false);
 }
 
+/* How method k's map is drawn over a photo: its display range, 0 clear
+ * (cv_render_overlay), the chosen colour map for maps of one sign and the
+ * diverging one for signed maps unless --cmap was given. */
+static cv_overlay_style overlay_style(const ex_job *j, float lo, float hi, int min_side, const char *caption)
+{
+    cv_overlay_style s = cv_overlay_style_defaults();
+    s.vmin = lo;
+    s.vmax = hi;
+    s.cmap = j->opt.cmap;
+    if (j->opt.cmap_given)
+        s.signed_cmap = j->opt.cmap;
+    s.alpha = (float)j->opt.alpha;
+    s.min_side = min_side;
+    s.colorbar = caption != NULL;
+    s.caption = caption;
+    return s;
+}
+
 /* heatmap.png (the map at the input's resolution, with its colour bar) and
- * overlay.png (the map over the photo at its own size, colour bar, caption). */
+ * overlay.png (the map over the photo, enlarged when small, colour bar,
+ * caption naming the model, class, p and method). */
 static bool save_pictures(const ex_job *j, int k, const char *dir, float lo, float hi)
 {
     const cv_explain_result *r = &j->res[k];
     cv_error err;
-    cv_image heat = {0}, over = {0}, barred = {0};
-    char caption[512];
+    cv_image heat = {0}, over = {0};
+    char caption[512], title[512];
     caption_for(j, r, &j->curves[k], caption, sizeof caption);
+    cli_overlay_title(title, sizeof title, j->m, j->tname, r->target, r->probability);
+    char over_caption[1100];
+    snprintf(over_caption, sizeof over_caption, "%s\n%s%s", title, cv_explain_method_name(r->method),
+             j->opt.eval ? strchr(caption, ';') : "; clear = 0 (no attribution)");
+    cv_overlay_style style = overlay_style(j, lo, hi, MIN_PICTURE_SIDE, over_caption);
     bool ok = false;
     if (cv_render_heatmap(r->map, r->height, r->width, lo, hi, j->opt.cmap, 0, &heat, &err) != CV_OK ||
-        cv_render_overlay_alpha(j->photo, r->map, r->height, r->width, lo, hi, j->opt.cmap, (float)j->opt.alpha,
-                                &over, &err) != CV_OK ||
-        cv_render_colorbar(&over, lo, hi, j->opt.cmap, &barred, &err) != CV_OK) {
+        cv_render_overlay(&j->original, r->map, r->height, r->width, &style, &over, &err) != CV_OK) {
         cli_fail(&err);
         goto out;
     }
-    ok = save_png(&heat, caption, dir, "heatmap.png") && save_png(&barred, caption, dir, "overlay.png");
+    char path[4200];
+    ok = save_png(&heat, caption, dir, "heatmap.png") &&
+         (cv_image_save_png(&over, cli_path(path, sizeof path, dir, "overlay.png"), &err) == CV_OK ||
+          (cli_fail(&err), false));
 out:
     cv_image_free(&heat);
     cv_image_free(&over);
-    cv_image_free(&barred);
     return ok;
 }
 
@@ -724,9 +739,10 @@ static bool write_method(ex_job *j, int k)
         cv_image photo = {0};
         tile_size(&j->original, &tw, &th);
         cv_status st = cv_image_resize_antialias(&photo, &j->original, tw, th, &err);
-        if (st == CV_OK)
-            st = cv_render_overlay_alpha(&photo, r->map, r->height, r->width, lo, hi, j->opt.cmap,
-                                         (float)j->opt.alpha, &j->overlay[k], &err);
+        if (st == CV_OK) {
+            cv_overlay_style style = overlay_style(j, lo, hi, 0, NULL);
+            st = cv_render_overlay(&photo, r->map, r->height, r->width, &style, &j->overlay[k], &err);
+        }
         cv_image_free(&photo);
         if (st != CV_OK)
             return cli_fail(&err), false;

@@ -4,6 +4,7 @@
 #include "cnnviz_render.h"
 #include "cnnviz_viz.h"
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,7 @@ typedef struct {
     int *ks, n;          /* the filters */
     cli_input_geom g;
     float *init;         /* --img as model input, or NULL */
+    char class_title[300]; /* --class: "class 8 (Bag)", the grid's title */
 } filters_job;
 
 static void job_free(filters_job *j)
@@ -204,9 +206,10 @@ static bool choose_class(const cli_args *a, filters_args *fa, filters_job *j, in
         j->ks[0] = k;
         j->n = 1;
         char name[256];
-        printf("class %d (%s): the score of layer '%s'%s\n", k,
-               cli_printable(cli_label(&labels, k), name, sizeof name), fa->layer_name,
+        cli_printable(cli_label(&labels, k), name, sizeof name);
+        printf("class %d (%s): the score of layer '%s'%s\n", k, name, fa->layer_name,
                before_softmax ? ", the logits before the final Softmax" : "");
+        snprintf(j->class_title, sizeof j->class_title, "class %d (%.*s)", k, (int)strcspn(name, ","), name);
     }
     cv_labels_free(&labels);
     return ok;
@@ -292,6 +295,9 @@ static bool run_with_progress(cv_filters_result *res, const cv_model *m, cv_filt
     return true;
 }
 
+#define TILE_MIN_SIDE 96
+#define GRID_MIN_SIDE 448
+
 /* grid.png (dead filters crossed out; titled, numbered, small tiles
  * enlarged), grid.jpg and filter_<k>.png when asked, filters.npy, into stage. */
 static bool write_pictures(const cli_args *a, const filters_args *fa, const filters_job *j,
@@ -310,9 +316,16 @@ static bool write_pictures(const cli_args *a, const filters_args *fa, const filt
     cv_error err;
     char title[600];
     const char *model = cv_model_path(j->m), *slash = strrchr(model, '/');
-    snprintf(title, sizeof title, "%s: layer %s, %s", slash ? slash + 1 : model,
-             cv_model_layer_name(j->m, j->layer), fa->method_s);
-    cv_status st = cv_render_filter_grid(tiles, res->count, res->filters, title, 96, &grid, &err);
+    if (j->class_title[0])
+        snprintf(title, sizeof title, "%s: %s, %s", slash ? slash + 1 : model, j->class_title, fa->method_s);
+    else
+        snprintf(title, sizeof title, "%s: layer %s, %s", slash ? slash + 1 : model,
+                 cv_model_layer_name(j->m, j->layer), fa->method_s);
+    /* tiles of at least 96 px, and a grid of at least about 448 px across:
+     * one class visualisation is one big picture, not a 96 px stamp */
+    int cols = (int)floor(sqrt((double)res->count)), min_tile = GRID_MIN_SIDE / (cols > 0 ? cols : 1);
+    cv_status st = cv_render_filter_grid(tiles, res->count, res->filters, title,
+                                         min_tile > TILE_MIN_SIDE ? min_tile : TILE_MIN_SIDE, &grid, &err);
     if (st == CV_OK)
         st = cv_image_save_png(&grid, cli_path(path, sizeof path, stage, "grid.png"), &err);
     if (st == CV_OK && cli_flag(a, "jpeg"))

@@ -46,7 +46,9 @@ static const cli_opt opts[] = {
      "what the map holds: prob (the class probability under the occluder), drop (its fall from the unoccluded "
      "probability: 0 = no effect), or logit (the model's raw score, before softmax: it shows effects that a "
      "probability near 0 or 1 squeezes flat; written as logits.npy / logits.csv)"},
-    {"cmap", NULL, "NAME", "rocket", "colour map: rocket, viridis, magma, jet, grey"},
+    {"cmap", NULL, "NAME", "rocket",
+     "colour map of the heatmaps: rocket, viridis, magma, jet, grey, diverging (overlay_alpha.png is diverging "
+     "unless this is given)"},
     {"frames", NULL, NULL, NULL, "also one PNG per position in DIR/frames/, frames.gif (5 fps) and, when ffmpeg is "
                                  "on PATH, frames.mp4"},
     {"all-classes", NULL, NULL, NULL, "also the most likely class at each position: all_classes.png and .npy"},
@@ -295,6 +297,7 @@ typedef struct {
     double percentile, grey, tau, drill;
     fill_kind fill;
     cv_cmap cmap;
+    bool cmap_given; /* --cmap on the command line: also for overlay_alpha.png */
     bool approx, compare;
     cv_occlusion_engine engine;
     enum { SCORE_PROB, SCORE_DROP, SCORE_LOGIT } score; /* --score */
@@ -361,6 +364,7 @@ static bool parse_opts(const cli_args *a, occ_opts *o)
         !cli_int(a, "batch", 0, 4096, &o->batch) || !cli_int(a, "size", 8, 4096, &o->size) ||
         !parse_pixel(cli_str(a, "pixel"), &o->fill, &o->grey))
         return false;
+    o->cmap_given = cli_given(a, "cmap");
     if (cv_cmap_from_name(&o->cmap, cli_str(a, "cmap"), &err) != CV_OK)
         return cli_fail(&err), false;
     o->approx = cli_flag(a, "approx");
@@ -588,53 +592,81 @@ static bool save_heatmap(const occ_job *j, const float *map, const char *caption
     return ok;
 }
 
+/* The photo enlarged for display until its shorter side is at least this
+ * (a 28 x 28 digit, a 220 x 165 photo): the .npy files keep the map's own
+ * size. */
+#define MIN_PICTURE_SIDE 448
+
 /* overlay.png, the original's projection: the regularised map multiplied
- * into the picture at the model's size, then back to the photo's; and
- * overlay_alpha.png, the probability drop over the photo, interpolated
- * between window centres so it sits where the windows were: where hiding
- * hurts most. */
-static bool save_overlays(const occ_job *j)
+ * into the picture at the model's size, then back to the photo's, each
+ * value where its window is (a plain resize of the grid put it half a
+ * window up and left); enlarged for display, with a caption. */
+static bool save_projection(const occ_job *j, const char *title)
 {
     cv_error err;
-    cv_image proj = {0}, pic = {0};
-    size_t pixels = (size_t)j->g.height * j->g.width;
-    float *drop = malloc(pixels * sizeof(float)), *reg_pixels = malloc(pixels * sizeof(float));
-    bool ok = false;
-    if (!drop || !reg_pixels) {
+    cv_image proj = {0}, pic = {0}, big = {0};
+    float *reg_pixels = malloc((size_t)j->g.height * j->g.width * sizeof(float));
+    char caption[1024];
+    snprintf(caption, sizeof caption, "%s\nphoto x regularised map: dark = hiding it costs little", title);
+    bool ok = reg_pixels &&
+              cv_occlusion_pixel_map(reg_pixels, j->reg, &j->og, (int)j->opt.occ, (int)j->opt.stride, 1, &err) ==
+                  CV_OK &&
+              cv_render_overlay_multiply(&j->sized, reg_pixels, j->g.height, j->g.width, &proj, &err) == CV_OK &&
+              cv_image_resize(&pic, &proj, j->original.w, j->original.h, &err) == CV_OK &&
+              cv_render_enlarge(&pic, MIN_PICTURE_SIDE, &big, &err) == CV_OK;
+    if (!reg_pixels)
         cli_error("out of memory");
-        goto out;
-    }
-    /* the original's projection (the regularised map multiplied into the
-     * photo), but with each value where its window is, as overlay_alpha
-     * has it: a plain resize of the grid put it half a window up and left */
-    if (cv_occlusion_pixel_map(reg_pixels, j->reg, &j->og, (int)j->opt.occ, (int)j->opt.stride, 1, &err) != CV_OK ||
-        cv_render_overlay_multiply(&j->sized, reg_pixels, j->g.height, j->g.width, &proj, &err) != CV_OK ||
-        cv_image_resize(&pic, &proj, j->original.w, j->original.h, &err) != CV_OK) {
+    else if (!ok)
         cli_fail(&err);
-        goto out;
-    }
-    if (!save_picture(&pic, NULL, j->dir, "overlay.png"))
-        goto out;
-    cv_image_free(&pic);
-    if (cv_occlusion_pixel_map(drop, j->map, &j->og, (int)j->opt.occ, (int)j->opt.stride, 1, &err) != CV_OK) {
-        cli_fail(&err);
-        goto out;
-    }
-    const float base = cv_occlusion_base_probs(j->o, NULL)[j->target];
-    for (size_t k = 0; k < pixels; k++)
-        drop[k] = base - drop[k];
-    if (cv_render_overlay_alpha(&j->original, drop, j->g.height, j->g.width, 0, 0, j->opt.cmap, 0.6f, &pic, &err) !=
-        CV_OK) {
-        cli_fail(&err);
-        goto out;
-    }
-    ok = save_picture(&pic, NULL, j->dir, "overlay_alpha.png");
-out:
+    ok = ok && save_picture(&big, caption, j->dir, "overlay.png");
     cv_image_free(&proj);
     cv_image_free(&pic);
-    free(drop);
+    cv_image_free(&big);
     free(reg_pixels);
     return ok;
+}
+
+/* overlay_alpha.png: the fall in the score when each part is hidden, over
+ * the photo, interpolated between window centres so it sits where the
+ * windows were; on a diverging scale centred on 0 (red: hiding it lowers
+ * the score, blue: raises it) with 0 clear, a colour bar and a caption. */
+static bool save_drop_overlay(const occ_job *j, const char *title)
+{
+    cv_error err;
+    cv_image pic = {0};
+    size_t pixels = (size_t)j->g.height * j->g.width;
+    float *drop = malloc(pixels * sizeof(float));
+    if (!drop)
+        return cli_error("out of memory"), false;
+    char caption[1024];
+    snprintf(caption, sizeof caption, "%s\nocclusion, %ld px patch: fall in %s when hidden\nred: falls, blue: rises, "
+             "clear: no effect%s", title, j->opt.occ, score_symbol(j), j->stats.approximate ? " (approximate)" : "");
+    cv_overlay_style style = cv_overlay_style_defaults();
+    style.signed_cmap = j->opt.cmap_given ? j->opt.cmap : CV_CMAP_DIVERGING;
+    style.symmetric = 1;
+    style.min_side = MIN_PICTURE_SIDE;
+    style.caption = caption;
+    bool ok = cv_occlusion_pixel_map(drop, j->map, &j->og, (int)j->opt.occ, (int)j->opt.stride, 1, &err) == CV_OK;
+    if (ok) {
+        const float base = cv_occlusion_base_probs(j->o, NULL)[j->target];
+        for (size_t k = 0; k < pixels; k++)
+            drop[k] = base - drop[k];
+        ok = cv_render_overlay(&j->original, drop, j->g.height, j->g.width, &style, &pic, &err) == CV_OK;
+    }
+    if (!ok)
+        cli_fail(&err);
+    ok = ok && save_picture(&pic, NULL, j->dir, "overlay_alpha.png");
+    cv_image_free(&pic);
+    free(drop);
+    return ok;
+}
+
+static bool save_overlays(const occ_job *j)
+{
+    char title[512];
+    const float base = cv_occlusion_base_probs(j->o, NULL)[j->target];
+    cli_overlay_title(title, sizeof title, j->m, j->tname, j->target, base);
+    return save_projection(j, title) && save_drop_overlay(j, title);
 }
 
 /* --all-classes: the most likely class at each position, as .npy and a picture. */

@@ -384,6 +384,13 @@ bool cli_make_dir(const char *dir)
     return true;
 }
 
+void cli_overlay_title(char *buf, size_t len, const cv_model *m, const char *class_name, int target, double p)
+{
+    const char *path = cv_model_path(m), *slash = strrchr(path, '/');
+    snprintf(buf, len, "%s: %.*s (%d), p = %.3f", slash ? slash + 1 : path, (int)strcspn(class_name, ","),
+             class_name, target, p);
+}
+
 const char *cli_path(char *buf, size_t len, const char *dir, const char *name)
 {
     snprintf(buf, len, "%s/%s", dir, name);

@@ -34,10 +34,11 @@ typedef enum {
     CV_CMAP_VIRIDIS,
     CV_CMAP_MAGMA,
     CV_CMAP_JET,     /* rainbow; familiar, but not perceptually uniform */
-    CV_CMAP_GREY
+    CV_CMAP_GREY,
+    CV_CMAP_DIVERGING /* blue - light grey - red (Moreland's cool-warm), for signed maps centred on 0 */
 } cv_cmap;
 
-/* "rocket", "viridis", "magma", "jet", "grey" (or "gray"). */
+/* "rocket", "viridis", "magma", "jet", "grey" (or "gray"), "diverging". */
 cv_status cv_cmap_from_name(cv_cmap *out, const char *name, cv_error *err);
 const char *cv_cmap_name(cv_cmap cmap);
 /* Colour at t in [0, 1] (clamped; NaN gives light grey). */
@@ -121,6 +122,40 @@ int cv_render_panel_columns(int count, int panel_w, int panel_h, int margin);
 cv_status cv_render_overlay_alpha(const cv_image *img, const float *map, int rows, int cols,
                                   float vmin, float vmax, cv_cmap cmap, float alpha,
                                   cv_image *out, cv_error *err);
+
+/* How cv_render_overlay draws a map over a photo. */
+typedef struct {
+    float vmin, vmax;    /* the colour scale (vmax <= vmin: the map's range), always widened to reach 0 */
+    cv_cmap cmap;        /* for a map of one sign: 0 at one end of the bar */
+    cv_cmap signed_cmap; /* for a map of both signs, on a scale symmetric about 0 */
+    int symmetric;       /* always the symmetric scale and signed_cmap, even for a map of one sign */
+    float alpha;         /* opacity where |value| reaches the end of the scale */
+    int min_side;        /* the photo enlarged for display until its shorter side is at least this (0: never) */
+    int colorbar;        /* a colour bar on the right */
+    const char *caption; /* a caption band above, or NULL */
+} cv_overlay_style;
+
+/* 0 / 0 (the map's range), rocket, diverging, not symmetric, alpha 0.7,
+ * 448 px, with a colour bar, no caption. */
+cv_overlay_style cv_overlay_style_defaults(void);
+
+/* `in` for display: a copy (RGB) when its shorter side is at least
+ * min_side, else enlarged until it reaches it, by nearest neighbour and an
+ * integer factor when that factor is 4 or more (small inputs stay sharp
+ * pixels), else bilinearly. */
+cv_status cv_render_enlarge(const cv_image *in, int min_side, cv_image *out, cv_error *err);
+
+/* A map over a photo that a reader can take in without the code: each
+ * pixel's opacity is alpha * |v| / m, where m is the end of the scale
+ * farthest from 0, so where the map is 0 (no effect) the photo shows
+ * untouched and only what matters is tinted. A map with both signs (a
+ * probability that falls under some windows and rises under others) is
+ * drawn on [-m, m] with signed_cmap, else on [0, m] (or [-m, 0]) with
+ * cmap. The photo is shown as cv_render_enlarge(photo, min_side) gives it;
+ * the map (rows x cols, any size) is resized bilinearly to that. NaN cells
+ * are left clear. */
+cv_status cv_render_overlay(const cv_image *photo, const float *map, int rows, int cols, const cv_overlay_style *style,
+                            cv_image *out, cv_error *err);
 
 /* The original tool's "projection": map values (clamped to [0, 1], resized
  * bilinearly to img's size) multiplied into every channel of img. */

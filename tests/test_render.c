@@ -489,6 +489,87 @@ static void test_overlays(void)
     cv_image_free(&img);
 }
 
+/* cv_render_overlay: 0 leaves the photo clear, opacity grows with |v|, a
+ * signed map is drawn diverging on a scale symmetric about 0, small photos
+ * are enlarged (nearest by a whole factor), bar on the right, caption on top. */
+static void test_weighted_overlay(void)
+{
+    cv_image img, out;
+    cv_error err;
+    REQUIRE(cv_image_alloc(&img, 28, 28, 3, &err) == CV_OK, "%s", err.msg);
+    for (size_t i = 0; i < 28 * 28 * 3; i++)
+        img.px[i] = (uint8_t)(40 + i % 3 * 60); /* 40, 100, 160 */
+    /* 2 x 2 map: 0 | +1 / -1 | +0.5; no interpolation in the middle of a quadrant */
+    float map[4] = {0, 1, -1, 0.5f};
+    cv_overlay_style st = cv_overlay_style_defaults();
+    st.colorbar = 0;
+    REQUIRE(cv_render_overlay(&img, map, 2, 2, &st, &out, &err) == CV_OK, "%s", err.msg);
+    /* 28 -> 448: 16x, nearest */
+    REQUIRE(out.w == 448 && out.h == 448, "enlarged to %d x %d, expected 448 x 448", out.w, out.h);
+    const uint8_t *clear = pix(&out, 20, 20), *pos = pix(&out, 440, 20), *neg = pix(&out, 20, 440),
+                  *half = pix(&out, 440, 440);
+    CHECK(clear[0] == 40 && clear[1] == 100 && clear[2] == 160, "0 is not clear: %d %d %d", clear[0], clear[1],
+          clear[2]);
+    uint8_t red[3], blue[3], mid[3];
+    cv_cmap_rgb(CV_CMAP_DIVERGING, 1, red);
+    cv_cmap_rgb(CV_CMAP_DIVERGING, 0, blue);
+    cv_cmap_rgb(CV_CMAP_DIVERGING, 192 / 255.0f, mid); /* 0.5 on [-1, 1] is LUT entry 192 */
+    int bad = 0;
+    for (int k = 0; k < 3; k++) {
+        float base = (float)(40 + k * 60);
+        bad += abs(pos[k] - (int)(0.3f * base + 0.7f * red[k] + 0.5f)) > 1;
+        bad += abs(neg[k] - (int)(0.3f * base + 0.7f * blue[k] + 0.5f)) > 1;
+        bad += abs(half[k] - (int)(0.65f * base + 0.35f * mid[k] + 0.5f)) > 1;
+    }
+    CHECK(bad == 0 && pos[0] > pos[2] && neg[2] > neg[0], "weighted diverging blend: %d values off; +1 %d %d %d, "
+          "-1 %d %d %d", bad, pos[0], pos[1], pos[2], neg[0], neg[1], neg[2]);
+    cv_image_free(&out);
+
+    /* one sign: cmap on [0, max]; a NaN cell stays clear */
+    float pos_map[4] = {0, 2, NAN, 1};
+    st.cmap = CV_CMAP_JET;
+    REQUIRE(cv_render_overlay(&img, pos_map, 2, 2, &st, &out, &err) == CV_OK, "%s", err.msg);
+    uint8_t top[3];
+    cv_cmap_rgb(CV_CMAP_JET, 1, top);
+    const uint8_t *p2 = pix(&out, 440, 20), *pn = pix(&out, 20, 440);
+    CHECK(abs(p2[0] - (int)(0.3f * 40 + 0.7f * top[0] + 0.5f)) <= 1 && pn[0] == 40 && pn[2] == 160,
+          "one-signed: top %d (want %d), NaN %d %d", p2[0], (int)(0.3f * 40 + 0.7f * top[0] + 0.5f), pn[0], pn[2]);
+    cv_image_free(&out);
+
+    /* bar and caption: wider than the photo with a dark tick label on the
+     * right, taller with text above; a photo big enough is not resized */
+    cv_image big;
+    REQUIRE(cv_image_alloc(&big, 600, 450, 3, &err) == CV_OK, "%s", err.msg);
+    memset(big.px, 128, (size_t)600 * 450 * 3);
+    st = cv_overlay_style_defaults();
+    st.caption = "model.onnx: cat (1), p = 0.900\nocclusion";
+    REQUIRE(cv_render_overlay(&big, map, 2, 2, &st, &out, &err) == CV_OK, "%s", err.msg);
+    int band = out.h - 450, ink_bar = 0, ink_caption = 0;
+    for (int y = band; y < out.h; y++)
+        for (int x = 600; x < out.w; x++)
+            ink_bar += pix(&out, x, y)[0] < 64;
+    for (int y = 0; y < band; y++)
+        for (int x = 0; x < out.w; x++)
+            ink_caption += pix(&out, x, y)[0] < 64;
+    CHECK(out.w > 600 + 40 && band >= 2 * CV_FONT_LINE && ink_bar > 100 && ink_caption > 200,
+          "%d x %d: bar ink %d, caption band %d px with ink %d", out.w, out.h, ink_bar, band, ink_caption);
+    cv_image_free(&out);
+    cv_image_free(&big);
+
+    /* 220 x 165 (under 4x): bilinear to a shorter side of 448 */
+    cv_image photo, shown;
+    REQUIRE(cv_image_alloc(&photo, 220, 165, 3, &err) == CV_OK, "%s", err.msg);
+    memset(photo.px, 90, (size_t)220 * 165 * 3);
+    REQUIRE(cv_render_enlarge(&photo, 448, &shown, &err) == CV_OK, "%s", err.msg);
+    CHECK(shown.w == 597 && shown.h == 448 && pix(&shown, 300, 200)[1] == 90, "enlarged to %d x %d", shown.w,
+          shown.h);
+    cv_image_free(&shown);
+    cv_image_free(&photo);
+    st.alpha = 2;
+    CHECK(cv_render_overlay(&img, map, 2, 2, &st, &out, &err) == CV_ERR_INVALID, "alpha 2 accepted");
+    cv_image_free(&img);
+}
+
 /* ---- label maps ----------------------------------------------------------------------------- */
 
 static void test_labels(void)
@@ -829,6 +910,7 @@ int main(void)
     RUN(test_panel_columns);
     RUN(test_panels);
     RUN(test_overlays);
+    RUN(test_weighted_overlay);
     RUN(test_labels);
     RUN(test_gif_exact_colours);
     RUN(test_gif_photo_and_stream);

@@ -11,6 +11,7 @@
  */
 #include "cnnviz_render.h"
 #include "../core/graph.h"
+#include "render_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -94,6 +95,26 @@ static void cv_jet(float t, float out[3])
     out[2] = cv_ramp(b, 5, t);
 }
 
+/* A diverging map for signed values, blue (below 0) through light grey
+ * (0) to red (above 0): nine points of Moreland's "cool to warm" map
+ * (Diverging Color Maps for Scientific Visualization, 2009), which keeps
+ * both halves equally bright, joined by straight lines. */
+static void cv_diverging(float t, float out[3])
+{
+    static const float r[][2] = {{0, 59 / 255.f},      {0.125f, 98 / 255.f},  {0.25f, 141 / 255.f},
+                                 {0.375f, 184 / 255.f}, {0.5f, 221 / 255.f},   {0.625f, 245 / 255.f},
+                                 {0.75f, 244 / 255.f},  {0.875f, 222 / 255.f}, {1, 180 / 255.f}};
+    static const float g[][2] = {{0, 76 / 255.f},      {0.125f, 130 / 255.f}, {0.25f, 176 / 255.f},
+                                 {0.375f, 208 / 255.f}, {0.5f, 221 / 255.f},   {0.625f, 196 / 255.f},
+                                 {0.75f, 154 / 255.f},  {0.875f, 96 / 255.f},  {1, 4 / 255.f}};
+    static const float b[][2] = {{0, 192 / 255.f},     {0.125f, 234 / 255.f}, {0.25f, 254 / 255.f},
+                                 {0.375f, 249 / 255.f}, {0.5f, 221 / 255.f},   {0.625f, 173 / 255.f},
+                                 {0.75f, 123 / 255.f},  {0.875f, 77 / 255.f},  {1, 38 / 255.f}};
+    out[0] = cv_ramp(r, 9, t);
+    out[1] = cv_ramp(g, 9, t);
+    out[2] = cv_ramp(b, 9, t);
+}
+
 static const uint8_t cv_nan_rgb[3] = {200, 200, 200};
 
 void cv_cmap_rgb(cv_cmap cmap, float t, uint8_t rgb[3])
@@ -109,6 +130,7 @@ void cv_cmap_rgb(cv_cmap cmap, float t, uint8_t rgb[3])
     case CV_CMAP_VIRIDIS: cv_curve_eval(&cv_viridis, t, c); break;
     case CV_CMAP_MAGMA: cv_curve_eval(&cv_magma, t, c); break;
     case CV_CMAP_JET: cv_jet(t, c); break;
+    case CV_CMAP_DIVERGING: cv_diverging(t, c); break;
     default: c[0] = c[1] = c[2] = t; break;
     }
     for (int k = 0; k < 3; k++) {
@@ -123,16 +145,17 @@ void cv_cmap_lut(cv_cmap cmap, uint8_t lut[256][3])
         cv_cmap_rgb(cmap, i / 255.0f, lut[i]);
 }
 
-static const char *const cv_cmap_names[] = {"rocket", "viridis", "magma", "jet", "grey"};
+static const char *const cv_cmap_names[] = {"rocket", "viridis", "magma", "jet", "grey", "diverging"};
+#define CV_CMAP_COUNT (int)(sizeof cv_cmap_names / sizeof cv_cmap_names[0])
 
 const char *cv_cmap_name(cv_cmap cmap)
 {
-    return (unsigned)cmap < 5 ? cv_cmap_names[cmap] : "?";
+    return (unsigned)cmap < (unsigned)CV_CMAP_COUNT ? cv_cmap_names[cmap] : "?";
 }
 
 cv_status cv_cmap_from_name(cv_cmap *out, const char *name, cv_error *err)
 {
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < CV_CMAP_COUNT; k++)
         if (strcmp(name, cv_cmap_names[k]) == 0) {
             *out = (cv_cmap)k;
             return CV_OK;
@@ -141,7 +164,7 @@ cv_status cv_cmap_from_name(cv_cmap *out, const char *name, cv_error *err)
         *out = CV_CMAP_GREY;
         return CV_OK;
     }
-    return cv_fail(err, CV_ERR_INVALID, "colour map '%s' is unknown (expected rocket, viridis, magma, jet or grey)",
+    return cv_fail(err, CV_ERR_INVALID, "colour map '%s' is unknown (expected rocket, viridis, magma, jet, grey or diverging)",
                    name);
 }
 
@@ -154,9 +177,7 @@ static int cv_lut_index(float v, float lo, float hi)
     return t <= 0 ? 0 : t >= 255 ? 255 : (int)t;
 }
 
-/* vmax <= vmin or NaN: the range of the finite values (a constant map
- * gets a unit-wide range around its value, so it shows mid-colour). */
-static void cv_auto_range(const float *map, size_t n, float *vmin, float *vmax)
+void cv_render_auto_range(const float *map, size_t n, float *vmin, float *vmax)
 {
     if (*vmax > *vmin)
         return;
@@ -337,7 +358,7 @@ cv_status cv_render_heatmap(const float *map, int rows, int cols, float vmin, fl
     if ((int64_t)rows * cell_px > CV_IMAGE_MAX_SIDE || (int64_t)cols * cell_px > CV_IMAGE_MAX_SIDE)
         return cv_fail(err, CV_ERR_LIMIT, "heatmap: %d x %d cells of %d pixels exceed the image size limit",
                        rows, cols, cell_px);
-    cv_auto_range(map, (size_t)rows * cols, &vmin, &vmax);
+    cv_render_auto_range(map, (size_t)rows * cols, &vmin, &vmax);
 
     int mw = cols * cell_px, mh = rows * cell_px;
     int s = mh >= 300 ? 2 : 1;               /* font scale */
@@ -492,8 +513,7 @@ cv_status cv_render_grid(const cv_image *tiles, int count, int tile_w, int tile_
 
 /* ---- overlays -------------------------------------------------------------------- */
 
-/* The map resized to img's size (h x w floats), or NULL with err set. */
-static float *cv_map_to_image(const cv_image *img, const float *map, int rows, int cols, cv_error *err)
+float *cv_render_map_to_image(const cv_image *img, const float *map, int rows, int cols, cv_error *err)
 {
     if (!img->px || img->w <= 0 || img->h <= 0 || img->c < 1 || img->c > 4) {
         cv_fail(err, CV_ERR_INVALID, "overlay: empty image");
@@ -519,10 +539,10 @@ cv_status cv_render_overlay_alpha(const cv_image *img, const float *map, int row
     memset(out, 0, sizeof *out);
     if (!(alpha >= 0 && alpha <= 1))
         return cv_fail(err, CV_ERR_INVALID, "overlay: alpha %g is outside [0, 1]", alpha);
-    float *m = cv_map_to_image(img, map, rows, cols, err);
+    float *m = cv_render_map_to_image(img, map, rows, cols, err);
     if (!m)
         return err ? err->status : CV_ERR_INVALID;
-    cv_auto_range(map, (size_t)rows * cols, &vmin, &vmax);
+    cv_render_auto_range(map, (size_t)rows * cols, &vmin, &vmax);
     cv_status st = cv_image_alloc(out, img->w, img->h, 3, err);
     if (st != CV_OK) {
         free(m);
@@ -549,7 +569,7 @@ cv_status cv_render_overlay_multiply(const cv_image *img, const float *map, int 
                                      cv_image *out, cv_error *err)
 {
     memset(out, 0, sizeof *out);
-    float *m = cv_map_to_image(img, map, rows, cols, err);
+    float *m = cv_render_map_to_image(img, map, rows, cols, err);
     if (!m)
         return err ? err->status : CV_ERR_INVALID;
     cv_status st = cv_image_alloc(out, img->w, img->h, 3, err);

@@ -4,6 +4,7 @@
  * labels needed a separate script to be shown). */
 #include "cnnviz_render.h"
 #include "../core/graph.h"
+#include "render_internal.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@
 /* Nearest-neighbour enlargement by an integer factor: the pixels a filter
  * visualisation really has, as blocks, rather than blur invented by
  * interpolation. */
-static cv_status cv_upscale_nearest(const cv_image *in, int factor, cv_image *out, cv_error *err)
+cv_status cv_render_upscale_nearest(const cv_image *in, int factor, cv_image *out, cv_error *err)
 {
     cv_status st = cv_image_alloc(out, in->w * factor, in->h * factor, 3, err);
     if (st != CV_OK)
@@ -32,7 +33,7 @@ static cv_status cv_upscale_nearest(const cv_image *in, int factor, cv_image *ou
 static cv_status cv_numbered_tile(const cv_image *tile, int number, int factor, cv_image *out, cv_error *err)
 {
     cv_image big = {0};
-    cv_status st = cv_upscale_nearest(tile, factor, &big, err);
+    cv_status st = cv_render_upscale_nearest(tile, factor, &big, err);
     if (st != CV_OK)
         return st;
     char text[24];
