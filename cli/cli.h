@@ -213,8 +213,10 @@ const char *cli_outset_unstage(const char *text, char *buf, size_t len);
 
 /* The first line of every overlay's caption, "fashion_cnn.onnx: Bag (8),
  * p = 0.982": the model's file name, the class (its name up to the first
- * comma) and its probability, so a picture seen alone says what it shows. */
-void cli_overlay_title(char *buf, size_t len, const cv_model *m, const char *class_name, int target, double p);
+ * comma, or "class 8" without names) and its score under the name symbol
+ * ("p", "logit"), so a picture seen alone says what it shows. */
+void cli_overlay_title(char *buf, size_t len, const cv_model *m, const char *class_name, int target,
+                       const char *symbol, double score);
 
 /* dir + "/" + name into buf. */
 const char *cli_path(char *buf, size_t len, const char *dir, const char *name);

@@ -593,7 +593,7 @@ static bool save_pictures(const ex_job *j, int k, const char *dir, float lo, flo
     cv_image heat = {0}, over = {0};
     char caption[512], title[512];
     caption_for(j, r, &j->curves[k], caption, sizeof caption);
-    cli_overlay_title(title, sizeof title, j->m, j->tname, r->target, r->probability);
+    cli_overlay_title(title, sizeof title, j->m, j->tname, r->target, "p", r->probability);
     char over_caption[1100];
     snprintf(over_caption, sizeof over_caption, "%s\n%s%s", title, cv_explain_method_name(r->method),
              j->opt.eval ? strchr(caption, ';') : "; clear = 0 (no attribution)");

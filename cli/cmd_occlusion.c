@@ -665,7 +665,7 @@ static bool save_overlays(const occ_job *j)
 {
     char title[512];
     const float base = cv_occlusion_base_probs(j->o, NULL)[j->target];
-    cli_overlay_title(title, sizeof title, j->m, j->tname, j->target, base);
+    cli_overlay_title(title, sizeof title, j->m, j->tname, j->target, score_symbol(j), base);
     return save_projection(j, title) && save_drop_overlay(j, title);
 }
 

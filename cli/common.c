@@ -384,11 +384,15 @@ bool cli_make_dir(const char *dir)
     return true;
 }
 
-void cli_overlay_title(char *buf, size_t len, const cv_model *m, const char *class_name, int target, double p)
+void cli_overlay_title(char *buf, size_t len, const cv_model *m, const char *class_name, int target,
+                       const char *symbol, double score)
 {
     const char *path = cv_model_path(m), *slash = strrchr(path, '/');
-    snprintf(buf, len, "%s: %.*s (%d), p = %.3f", slash ? slash + 1 : path, (int)strcspn(class_name, ","),
-             class_name, target, p);
+    if (!class_name || !class_name[0] || strcmp(class_name, "-") == 0)
+        snprintf(buf, len, "%s: class %d, %s = %.3f", slash ? slash + 1 : path, target, symbol, score);
+    else
+        snprintf(buf, len, "%s: %.*s (%d), %s = %.3f", slash ? slash + 1 : path, (int)strcspn(class_name, ","),
+                 class_name, target, symbol, score);
 }
 
 const char *cli_path(char *buf, size_t len, const char *dir, const char *name)

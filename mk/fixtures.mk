@@ -3,6 +3,7 @@
 # committed, the large ones are optional and their tests skip when absent.
 #
 #   make fixtures-nets       regenerate tests/fixtures/nets/ (small nets, committed)
+#   make fixtures-occlusion  regenerate tests/fixtures/occlusion/ (committed)
 #   make fixtures-large      export torchvision models into $(BUILD)/fixtures/torchvision/
 #                            MODELS="resnet18 squeezenet1_1" picks some, OPSETS=13 fewer opsets
 #   make check-torchvision   build and run tests/test_torchvision.c on them
@@ -12,8 +13,12 @@ PYTORCH_PYTHON ?= /usr/bin/python3
 MODELS ?=
 OPSETS ?= 11,13,17
 
-.PHONY: fixtures fixtures-nets fixtures-large check-torchvision fashion-model
-fixtures: fixtures-nets
+.PHONY: fixtures fixtures-nets fixtures-occlusion fixtures-large check-torchvision fashion-model
+fixtures: fixtures-nets fixtures-occlusion
+
+fixtures-occlusion:
+	$(PYTORCH_PYTHON) tests/fixtures/make_occlusion_ref.py
+	$(PYTORCH_PYTHON) tests/fixtures/make_square_model.py
 
 fixtures-nets:
 	$(PYTORCH_PYTHON) tests/fixtures/make_small_nets.py tests/fixtures/nets

@@ -197,6 +197,55 @@ static void test_occlusion_cli(void)
 }
 
 
+/* overlay_alpha.png sits on the photo where the model looks: the fixture
+ * model's class 0 sums a known square (rows 6..15, columns 8..17 of 24 x
+ * 24; tests/fixtures/make_square_model.py), so with --score logit the
+ * overlay must be tinted red over the square and clear (the photo's own
+ * pixels, enlarged 19x) wherever no window reaches it. */
+static void test_overlay_on_known_square(void)
+{
+    if (access(cli_exe, X_OK) != 0)
+        SKIP("%.200s is not built", cli_exe);
+    char dir[128], path[300];
+    REQUIRE(test_make_tmpdir(dir, sizeof dir, "square"), "cannot make a scratch directory");
+    cv_image img, ov;
+    cv_error err;
+    REQUIRE(cv_image_alloc(&img, 24, 24, 3, &err) == CV_OK, "%s", err.msg);
+    for (int k = 0; k < 24 * 24 * 3; k++) /* a grey ramp, the square bright */
+        img.px[k] = (uint8_t)(k / 72 >= 6 && k / 72 < 16 && k / 3 % 24 >= 8 && k / 3 % 24 < 18 ? 230 : 60 + 4 * (k / 72));
+    snprintf(path, sizeof path, "%s/in.png", dir);
+    REQUIRE(cv_image_save_png(&img, path, &err) == CV_OK, "%s", err.msg);
+    int rc = sh("%s occlusion --model tests/fixtures/occlusion/square_model.onnx --img %s --preprocess unit "
+                "--size 24 --occ_size 3 --stride 1 --score logit --pixel 0 --quiet --out %s/out > %s/log 2>&1",
+                cli_exe, path, dir, dir);
+    REQUIRE(rc == 0, "cnnviz occlusion exited with %d (see %s/log)", rc, dir);
+    snprintf(path, sizeof path, "%s/out/overlay_alpha.png", dir);
+    REQUIRE(cv_image_load(&ov, path, &err) == CV_OK, "%s", err.msg);
+    const int f = 19, band = ov.h - 24 * f;
+    REQUIRE(band > 0 && ov.w > 24 * f, "overlay_alpha.png is %d x %d: no caption band or colour bar", ov.w, ov.h);
+    /* input pixel (x, y) at the middle of its 19 x 19 block */
+    int tinted_in = 0, clear_out = 0, n_in = 0, n_out = 0;
+    for (int y = 0; y < 24; y++)
+        for (int x = 0; x < 24; x++) {
+            const uint8_t *o = ov.px + ((size_t)(band + y * f + f / 2) * ov.w + x * f + f / 2) * 3;
+            const uint8_t *p = img.px + ((size_t)y * 24 + x) * 3;
+            bool in_square = y >= 7 && y < 15 && x >= 9 && x < 17;      /* inside by a pixel */
+            bool far = y < 5 || y >= 17 || x < 7 || x >= 19; /* no 3 px window centred here reaches the square */
+            n_in += in_square, n_out += far;
+            /* the photo is grey: a tint shows as red above blue */
+            tinted_in += in_square && o[0] > o[2] + 40 && p[0] == p[2];
+            clear_out += far && o[0] == p[0] && o[1] == p[1] && o[2] == p[2];
+        }
+    printf("    overlay on a known square: %d of %d square pixels tinted red, %d of %d far pixels clear\n", tinted_in,
+           n_in, clear_out, n_out);
+    bool ok = tinted_in == n_in && clear_out == n_out;
+    CHECK(ok, "the overlay is not where the square is (see %s)", path);
+    cv_image_free(&ov);
+    cv_image_free(&img);
+    if (ok)
+        sh("rm -rf '%s'", dir);
+}
+
 /* `cnnviz occlusion --approx --compare-exact` on the PyTorch fixture's tiny
  * model; its help; bad combinations fail before any output. */
 static void test_occlusion_approx_cli(void)
@@ -389,6 +438,7 @@ int main(int argc, char **argv)
     snprintf(cli_exe, sizeof cli_exe, "%.*scnnviz", (int)keep, self);
     RUN(test_occlusion_cli);
     RUN(test_occlusion_approx_cli);
+    RUN(test_overlay_on_known_square);
     RUN(test_filters_cli);
     return test_summary("cli");
 }
