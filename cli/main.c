@@ -314,7 +314,7 @@ int main(int argc, char **argv)
         return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-        printf("cnnviz %s\n", CV_VERSION);
+        printf("cnnviz %s\n", cv_version());
         return CLI_EXIT_OK;
     }
     if (strcmp(argv[1], "completion") == 0) {
