@@ -68,7 +68,7 @@ TESTLIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tests/lib/*.c)))
 # Keep the object files of tests: otherwise make deletes them after `make
 # check` and its "rm" lines come after the summary, which must stay last.
 .SECONDARY:
-all: $(BUILD)/cnnviz $(SHLIB) $(TEST_BIN)
+all: $(BUILD)/cnnviz $(SHLIB) $(BUILD)/cnnviz.1 $(TEST_BIN)
 lib: $(STLIB) $(SHLIB)
 
 help:
@@ -76,6 +76,7 @@ help:
 	@echo "make          build libcnnviz.a, libcnnviz.so, the cnnviz tool and the tests"
 	@echo "make lib      only the libraries: build/libcnnviz.a and build/libcnnviz.so (-> .so.$(VERSION))"
 	@echo "make check    build and run every test"
+	@echo "make install  PREFIX=/usr/local DESTDIR=: the tool, libcnnviz.so/.a, headers, cnnviz.pc, cnnviz.1 (mk/install.mk); make uninstall"
 	@echo "make demo     install what is missing, build, run cnnviz on the bundled model"
 	@echo "make fixtures regenerate test fixtures with PyTorch (needs python3-torch)"
 	@echo "make check-asan / check-valgrind / fuzz   hardening runs (mk/hardening.mk, docs/robustness.md)"
@@ -121,6 +122,10 @@ $(SHLIB): $(BUILD)/$(SONAME)
 
 $(BUILD)/cnnviz: $(CLI_OBJ) $(BUILD)/libcnnviz.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libcnnviz.a $(LDLIBS)
+
+# The manual page, from the tables --help prints (cli/manpage.c).
+$(BUILD)/cnnviz.1: $(BUILD)/cnnviz
+	$(BUILD)/cnnviz man > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TESTLIB_OBJ) $(BUILD)/libcnnviz.a
 	$(CC) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) $(BUILD)/libcnnviz.a $(LDLIBS)
