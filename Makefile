@@ -18,6 +18,20 @@ GEN      = build/gen
 LIB_SRC := $(sort $(wildcard src/*/*.c))
 LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/gen/onnx.pb-c.o
 
+# The release, read from include/cnnviz.h (CNNVIZ_VERSION_*), where it is
+# written once. The shared library is libcnnviz.so.MAJOR.MINOR.PATCH with
+# the soname libcnnviz.so.MAJOR (bumped when the ABI breaks), and the
+# links libcnnviz.so.MAJOR and libcnnviz.so (for -lcnnviz) beside it.
+cv_version_part = $(shell sed -n 's/^.define CNNVIZ_VERSION_$(1)  *\([0-9][0-9]*\).*/\1/p' include/cnnviz.h)
+VERSION_MAJOR := $(call cv_version_part,MAJOR)
+VERSION_MINOR := $(call cv_version_part,MINOR)
+VERSION_PATCH := $(call cv_version_part,PATCH)
+VERSION       := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+SONAME        := libcnnviz.so.$(VERSION_MAJOR)
+SHLIB_REAL    := $(BUILD)/libcnnviz.so.$(VERSION)
+SHLIB         := $(BUILD)/libcnnviz.so
+STLIB         := $(BUILD)/libcnnviz.a
+
 # Files with kernels built per instruction set (CV_ISA_NAME in them): each
 # is compiled once more per level with that level's flags, and objcopy
 # keeps only the kernels' names global (*_avx2, *_avx512), so the second
@@ -36,22 +50,33 @@ endif
 ISA_FLAGS_avx2   := -march=x86-64-v3 -DCV_ISA_BUILD_AVX2
 ISA_FLAGS_avx512 := -march=x86-64-v4 -DCV_ISA_BUILD_AVX512
 LIB_OBJ += $(foreach l,$(ISA_LEVELS),$(patsubst %.c,$(BUILD)/%.$(l).o,$(ISA_SRC)))
+# One set of library objects serves both libcnnviz.a and libcnnviz.so:
+# position-independent, and hidden unless the header marks a function
+# CV_API, so the .so exports the public API and nothing else (internals
+# that cross files keep working inside either library).
+# -fno-semantic-interposition: calls between public functions inside the
+# library stay direct (and inlinable) instead of going through the PLT.
+LIB_CFLAGS := -fPIC -fvisibility=hidden -fno-semantic-interposition
+$(LIB_OBJ): CFLAGS += $(LIB_CFLAGS)
 CLI_SRC := $(sort $(wildcard cli/*.c))
 CLI_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TESTLIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tests/lib/*.c)))
 
-.PHONY: all check demo deps clean help fixtures
+.PHONY: all lib check demo deps clean help fixtures
 # Keep the object files of tests: otherwise make deletes them after `make
 # check` and its "rm" lines come after the summary, which must stay last.
 .SECONDARY:
-all: $(BUILD)/cnnviz $(TEST_BIN)
+all: $(BUILD)/cnnviz $(SHLIB) $(BUILD)/cnnviz.1 $(TEST_BIN)
+lib: $(STLIB) $(SHLIB)
 
 help:
 	@echo "make deps     install the Debian packages cnnviz needs (root)"
-	@echo "make          build libcnnviz.a, the cnnviz tool and the tests"
+	@echo "make          build libcnnviz.a, libcnnviz.so, the cnnviz tool and the tests"
+	@echo "make lib      only the libraries: build/libcnnviz.a and build/libcnnviz.so (-> .so.$(VERSION))"
 	@echo "make check    build and run every test"
+	@echo "make install  PREFIX=/usr/local DESTDIR=: the tool, libcnnviz.so/.a, headers, cnnviz.pc, cnnviz.1 (mk/install.mk); make uninstall"
 	@echo "make demo     install what is missing, build, run cnnviz on the bundled model"
 	@echo "make fixtures regenerate test fixtures with PyTorch (needs python3-torch)"
 	@echo "make check-asan / check-valgrind / fuzz   hardening runs (mk/hardening.mk, docs/robustness.md)"
@@ -84,8 +109,23 @@ $(BUILD)/libcnnviz.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The shared library from the same objects. -z defs: every symbol it uses
+# resolves in the libraries named here, so a program needs only -lcnnviz.
+$(SHLIB_REAL): $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,$(SONAME) -Wl,-z,defs -o $@ $(LIB_OBJ) $(LDLIBS)
+
+$(BUILD)/$(SONAME): $(SHLIB_REAL)
+	ln -sf $(notdir $<) $@
+
+$(SHLIB): $(BUILD)/$(SONAME)
+	ln -sf $(notdir $<) $@
+
 $(BUILD)/cnnviz: $(CLI_OBJ) $(BUILD)/libcnnviz.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libcnnviz.a $(LDLIBS)
+
+# The manual page, from the tables --help prints (cli/manpage.c).
+$(BUILD)/cnnviz.1: $(BUILD)/cnnviz
+	$(BUILD)/cnnviz man > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TESTLIB_OBJ) $(BUILD)/libcnnviz.a
 	$(CC) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) $(BUILD)/libcnnviz.a $(LDLIBS)

@@ -56,6 +56,14 @@ bool cli_check_method_options(const cli_args *a, const cli_method_option *table,
 
 /* A bash completion script for these commands (cli/completion.c). */
 void cli_print_bash_completion(FILE *f, const cli_cmd *const *commands);
+/* The manual page cnnviz(1) in roff for these commands (cli/manpage.c;
+ * `cnnviz man`, which `make` writes to build/cnnviz.1). */
+void cli_print_man(FILE *f, const cli_cmd *const *commands);
+
+/* What the tool is, and the help of --quiet (every command has it): for
+ * --help and the manual page alike. */
+#define CLI_TAGLINE "cnnviz shows what a trained image classifier sees (ONNX or Keras HDF5 models)."
+#define CLI_QUIET_HELP "no progress lines on stderr (warnings and errors stay)"
 
 /* Option tables shared by commands; each ends with {NULL}. */
 extern const cli_opt cli_model_opts[];      /* --model, --config, --flip-kernels, --max-memory */
@@ -79,6 +87,14 @@ bool cli_resize_modes(const cli_args *a, cv_fit *fit, cv_resize_mode *interp);
 
 /* Exit statuses, the same for every command (printed under every --help). */
 enum { CLI_EXIT_OK = 0, CLI_EXIT_RUNTIME = 1, CLI_EXIT_USAGE = 2 };
+/* Each status with a word for --help's footer and a sentence for the
+ * manual page; ended by brief NULL. */
+typedef struct {
+    int code;
+    const char *brief;
+    const char *detail;
+} cli_exit_doc;
+extern const cli_exit_doc cli_exit_docs[];
 
 /* Print "cnnviz: <msg>" on stderr: a runtime or input error (a file that
  * cannot be read, a library failure). Returns CLI_EXIT_RUNTIME. */

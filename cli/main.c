@@ -176,11 +176,25 @@ bool cli_float(const cli_args *a, const char *name, double lo, double hi, double
     return true;
 }
 
+const cli_exit_doc cli_exit_docs[] = {
+    {CLI_EXIT_OK, "ok", "success."},
+    {CLI_EXIT_RUNTIME, "runtime or input error",
+     "a runtime or input error: a file that cannot be read or written, a model or image the library refuses "
+     "(corrupt, unsupported, past --max-memory); the message on stderr says which. A command that fails "
+     "leaves its --out folder as it was."},
+    {CLI_EXIT_USAGE, "usage error",
+     "a usage error: an unknown or missing option, a malformed or out-of-range value, options that do not go "
+     "together (2 also when that shows only once the model is loaded)."},
+    {0, NULL, NULL},
+};
+
 /* The footer of every --help: the policy of cli_error / cli_usage_error. */
 static void print_exit_statuses(FILE *f)
 {
-    fprintf(f, "\nexit status: %d ok, %d runtime or input error, %d usage error\n", CLI_EXIT_OK, CLI_EXIT_RUNTIME,
-            CLI_EXIT_USAGE);
+    fputs("\nexit status:", f);
+    for (const cli_exit_doc *e = cli_exit_docs; e->brief; e++)
+        fprintf(f, "%s %d %s", e == cli_exit_docs ? "" : ",", e->code, e->brief);
+    fputc('\n', f);
 }
 
 static void print_help(const cli_cmd *cmd, FILE *f)
@@ -200,16 +214,14 @@ static void print_help(const cli_cmd *cmd, FILE *f)
                 fprintf(f, " [also --%s]", o->alias);
             fputc('\n', f);
         }
-    fprintf(f, "  %-26s %s\n", "--quiet, -q", "no progress lines on stderr (warnings and errors stay)");
+    fprintf(f, "  %-26s %s\n", "--quiet, -q", CLI_QUIET_HELP);
     fprintf(f, "  %-26s %s\n", "--help", "show this help");
     print_exit_statuses(f);
 }
 
 static void print_usage(FILE *f)
 {
-    fprintf(f, "usage: cnnviz COMMAND [options]\n\n"
-               "cnnviz shows what a trained image classifier sees (ONNX or Keras HDF5 models).\n\n"
-               "commands:\n");
+    fprintf(f, "usage: cnnviz COMMAND [options]\n\n" CLI_TAGLINE "\n\ncommands:\n");
     for (const cli_cmd *const *c = commands; *c; c++)
         fprintf(f, "  %-10s %s\n", (*c)->name, (*c)->summary);
     fprintf(f, "\n`cnnviz COMMAND --help` describes a command's options; `cnnviz --version` (-V) the release;\n"
@@ -314,7 +326,12 @@ int main(int argc, char **argv)
         return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-        printf("cnnviz %s\n", CV_VERSION);
+        printf("cnnviz %s\n", cv_version());
+        return CLI_EXIT_OK;
+    }
+    /* Not listed: for `make`, which writes build/cnnviz.1 with it. */
+    if (strcmp(argv[1], "man") == 0 && argc == 2) {
+        cli_print_man(stdout, commands);
         return CLI_EXIT_OK;
     }
     if (strcmp(argv[1], "completion") == 0) {

@@ -30,8 +30,29 @@
 #ifndef CNNVIZ_H
 #define CNNVIZ_H
 
-/* The release of the library and the tool (`cnnviz --version`). */
-#define CV_VERSION "0.1.0"
+/* The release of the library and the tool (`cnnviz --version`), in one
+ * place: the Makefile reads these three numbers for the shared library's
+ * file name and soname (libcnnviz.so.MAJOR), cnnviz.pc and the man page.
+ * Semantic versioning: MAJOR changes when the ABI breaks. */
+#define CNNVIZ_VERSION_MAJOR 0
+#define CNNVIZ_VERSION_MINOR 1
+#define CNNVIZ_VERSION_PATCH 0
+#define CV_VERSION_STR_(x) #x
+#define CV_VERSION_STR(x) CV_VERSION_STR_(x)
+/* "0.1.0": made from the numbers above, so the two cannot disagree. */
+#define CV_VERSION                                                                                   \
+    CV_VERSION_STR(CNNVIZ_VERSION_MAJOR) "." CV_VERSION_STR(CNNVIZ_VERSION_MINOR) "."                \
+    CV_VERSION_STR(CNNVIZ_VERSION_PATCH)
+
+/* Marks the public API: the library is built with -fvisibility=hidden, so
+ * only functions declared with CV_API are exported from libcnnviz.so
+ * (tests/test_exports.sh compares the two lists). Every function in the
+ * public headers carries it; nothing else may. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CV_API __attribute__((visibility("default")))
+#else
+#define CV_API
+#endif
 
 #include <stddef.h>
 #include <stdint.h>
@@ -61,14 +82,19 @@ typedef struct {
     char msg[2048];
 } cv_error;
 
-const char *cv_status_string(cv_status s);
+/* The library's release, CV_VERSION as it was built: a program linked
+ * against libcnnviz.so can compare it with the CV_VERSION it was compiled
+ * with (a binding without the header, e.g. Python's cffi, reads it here). */
+CV_API const char *cv_version(void);
+
+CV_API const char *cv_status_string(cv_status s);
 
 /* Copy the string in to out (cap bytes, always NUL-terminated when cap > 0)
  * with control characters, C1 controls and bytes that are not UTF-8
  * written as \xNN, so a name or label read from a file can be printed
  * without moving the cursor or sending escapes to a terminal. Returns the
  * length the whole escaped string needs (as snprintf). */
-size_t cv_escape(char *out, size_t cap, const char *in);
+CV_API size_t cv_escape(char *out, size_t cap, const char *in);
 
 /* ---- instruction sets --------------------------------------------------- */
 
@@ -85,23 +111,23 @@ typedef enum {
 } cv_isa;
 
 /* The best level this CPU and OS support. */
-cv_isa cv_isa_detected(void);
+CV_API cv_isa cv_isa_detected(void);
 /* The level the kernels use now. */
-cv_isa cv_isa_active(void);
+CV_API cv_isa cv_isa_active(void);
 /* Use level isa from now on, in every thread (CV_ERR_UNSUPPORTED when the
  * CPU lacks it). Call it between runs, not during one. */
-cv_status cv_isa_set(cv_isa isa, cv_error *err);
+CV_API cv_status cv_isa_set(cv_isa isa, cv_error *err);
 /* "generic", "avx2", "avx512". */
-const char *cv_isa_name(cv_isa isa);
+CV_API const char *cv_isa_name(cv_isa isa);
 /* The level named name (as cv_isa_name writes it), or CV_ERR_INVALID. */
-cv_status cv_isa_parse(const char *name, cv_isa *isa, cv_error *err);
+CV_API cv_status cv_isa_parse(const char *name, cv_isa *isa, cv_error *err);
 /* The kernels the BLAS's sgemm runs ("Cooperlake", "Haswell", ...; "not
  * OpenBLAS" with another BLAS): OpenBLAS picks them from the CPU when it
  * loads, or takes OPENBLAS_CORETYPE. Where OpenBLAS does not know the CPU
  * and falls back to kernels below its AVX2/AVX-512 (a CPU newer than the
  * release), the library switches it to Haswell/SkylakeX kernels before
  * its first BLAS call, unless OPENBLAS_CORETYPE is set. Benchmarks print it. */
-const char *cv_blas_core(void);
+CV_API const char *cv_blas_core(void);
 
 /* ---- tensors ------------------------------------------------------------ */
 
@@ -125,27 +151,27 @@ typedef struct {
 /* Number of elements (1 for ndim 0); 0 when a dimension is negative or the
  * product overflows or passes 2^48 (far past any real tensor), so callers
  * can treat 0 of a shape with no zero dimension as "too large". */
-size_t cv_shape_numel(const cv_shape *s);
+CV_API size_t cv_shape_numel(const cv_shape *s);
 /* 1 when a and b have the same rank and dimensions, else 0. */
-int cv_shape_equal(const cv_shape *a, const cv_shape *b);
+CV_API int cv_shape_equal(const cv_shape *a, const cv_shape *b);
 /* "[1, 3, 224, 224]" into buf; returns buf. */
-char *cv_shape_str(const cv_shape *s, char *buf, size_t len);
+CV_API char *cv_shape_str(const cv_shape *s, char *buf, size_t len);
 
 /* ---- class scores ------------------------------------------------------- */
 
 /* 1 when the n scores already are a probability distribution: every one in
  * [0, 1] (NaN is not) and their sum within 1e-3 of 1, as a softmax or
  * sigmoid-normalised output layer gives. */
-int cv_scores_is_distribution(const float *scores, size_t n);
+CV_API int cv_scores_is_distribution(const float *scores, size_t n);
 /* A classifier's n scores as probabilities: copied when they already are a
  * distribution (cv_scores_is_distribution), else their softmax (computed in
  * double, shifted by the maximum). probs may be scores. Returns 1 when the
  * softmax was applied, 0 when the scores were copied. */
-int cv_scores_to_probabilities(float *probs, const float *scores, size_t n);
+CV_API int cv_scores_to_probabilities(float *probs, const float *scores, size_t n);
 /* The k highest of n scores: their indices into top (min(k, n) of them),
  * highest first; equal scores in index order; NaN below every number.
  * O(n log k); n at most INT_MAX. Returns min(k, n) (0 when k <= 0). */
-int cv_topk(int *top, int k, const float *scores, size_t n);
+CV_API int cv_topk(int *top, int k, const float *scores, size_t n);
 
 /* ---- models ------------------------------------------------------------- */
 
@@ -168,9 +194,9 @@ typedef struct {
  * value the way every part of the library does: max_memory itself when it
  * is not 0, else MemAvailable from /proc/meminfo (else the free physical
  * pages; 4 GiB when neither can be read). */
-size_t cv_memory_limit(size_t max_memory);
+CV_API size_t cv_memory_limit(size_t max_memory);
 /* A monotonic clock, in seconds: for timing runs (an arbitrary origin). */
-double cv_seconds(void);
+CV_API double cv_seconds(void);
 /* Automatic batch sizes (cv_occlusion_params.batch 0, cv_filters_options
  * max_batch 0) plan a batch's buffers for at most the memory limit and at
  * most this many bytes: beyond it a larger batch costs memory, not time. */
@@ -180,24 +206,24 @@ double cv_seconds(void);
  * magic, then its sidecar "<path>.cnnviz.json" when one is beside it
  * (cnnviz_io.h: cv_model_config): what the sidecar declares overrides the
  * model's own metadata; a sidecar that does not parse fails the load. */
-cv_status cv_model_load(cv_model **out, const char *path,
-                        const cv_load_options *opt, cv_error *err);
-void cv_model_free(cv_model *m);
+CV_API cv_status cv_model_load(cv_model **out, const char *path,
+                               const cv_load_options *opt, cv_error *err);
+CV_API void cv_model_free(cv_model *m);
 
 /* The path the model was loaded from. */
-const char *cv_model_path(const cv_model *m);
+CV_API const char *cv_model_path(const cv_model *m);
 /* Number of graph outputs (cv_run_output's k ranges over them). */
-int cv_model_num_outputs(const cv_model *m);
+CV_API int cv_model_num_outputs(const cv_model *m);
 /* The model's input is its one real (non-initializer) input: cnnviz
  * models have exactly one. Its declared shape (symbolic or unknown
  * dimensions are -1; ndim 0 when it declares none), layout and name. */
-cv_shape cv_model_input_shape(const cv_model *m);
+CV_API cv_shape cv_model_input_shape(const cv_model *m);
 /* 1 when the declared input is channels-last (N,H,W,C). */
-int cv_model_input_nhwc(const cv_model *m);
-const char *cv_model_input_name(const cv_model *m);
+CV_API int cv_model_input_nhwc(const cv_model *m);
+CV_API const char *cv_model_input_name(const cv_model *m);
 /* Metadata value for key (ONNX metadata_props; Keras files give
  * "keras_version" and "backend"), or NULL. */
-const char *cv_model_meta(const cv_model *m, const char *key);
+CV_API const char *cv_model_meta(const cv_model *m, const char *key);
 
 /* The image one batch item of the model's input holds. */
 typedef struct {
@@ -210,25 +236,25 @@ typedef struct {
  * declared size. An input that declares no shape is taken as 3 channels.
  * CV_ERR_UNSUPPORTED when the input is not 4-D or has other than 1 or 3
  * channels; CV_ERR_INVALID when its size is free and none is given. */
-cv_status cv_model_input_geometry(const cv_model *m, int height, int width, cv_input_geometry *g,
-                                  cv_error *err);
+CV_API cv_status cv_model_input_geometry(const cv_model *m, int height, int width, cv_input_geometry *g,
+                                         cv_error *err);
 /* The input shape of `batch` items of that geometry, in its layout. */
-cv_shape cv_input_shape(const cv_input_geometry *g, int batch);
+CV_API cv_shape cv_input_shape(const cv_input_geometry *g, int batch);
 
 /* Layers are nodes. A layer can be named by its node name or by the name of
  * (one of) its output tensors. */
-int cv_model_num_layers(const cv_model *m);
-const char *cv_model_layer_name(const cv_model *m, int layer);   /* node name or first output */
-const char *cv_model_layer_op(const cv_model *m, int layer);
-const char *cv_model_layer_output(const cv_model *m, int layer); /* first output tensor name */
+CV_API int cv_model_num_layers(const cv_model *m);
+CV_API const char *cv_model_layer_name(const cv_model *m, int layer);   /* node name or first output */
+CV_API const char *cv_model_layer_op(const cv_model *m, int layer);
+CV_API const char *cv_model_layer_output(const cv_model *m, int layer); /* first output tensor name */
 /* Parameter count of the layer's constant inputs (weights, biases). */
-size_t cv_model_layer_params(const cv_model *m, int layer);
+CV_API size_t cv_model_layer_params(const cv_model *m, int layer);
 /* Index of the layer named `name`, or -1 and a message listing close matches. */
-int cv_model_find_layer(const cv_model *m, const char *name, cv_error *err);
+CV_API int cv_model_find_layer(const cv_model *m, const char *name, cv_error *err);
 /* The layer whose output holds the class scores (logits): the producer of
  * the final Softmax's input when the first output is a Softmax
  * (*before_softmax = 1), else the first output's producer; -1 if none. */
-int cv_model_class_score_layer(const cv_model *m, int *before_softmax);
+CV_API int cv_model_class_score_layer(const cv_model *m, int *before_softmax);
 
 /* ---- running ------------------------------------------------------------ */
 
@@ -283,44 +309,44 @@ typedef struct {
     int conv_algo;
 } cv_run_options;
 
-cv_run_options cv_run_defaults(void);
+CV_API cv_run_options cv_run_defaults(void);
 
 /* Plan a run for one input shape: infer every shape, fold constants, check
  * sizes. A plan whose activations (and gradients, with need_grad) would
  * take more than the model's memory limit (cv_load_options.max_memory) is
  * refused with CV_ERR_LIMIT and a message naming the largest tensor. */
-cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_shape,
-                        const cv_run_options *opt, cv_error *err);
-void cv_run_free(cv_run *r);
+CV_API cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_shape,
+                               const cv_run_options *opt, cv_error *err);
+CV_API void cv_run_free(cv_run *r);
 
 /* input: numel(input_shape) floats in the model's input layout. */
-cv_status cv_run_forward(cv_run *r, const float *input, cv_error *err);
+CV_API cv_status cv_run_forward(cv_run *r, const float *input, cv_error *err);
 
 /* Output k of the graph (or of stop_layer's node when stop_layer >= 0). */
-const cv_tensor *cv_run_output(const cv_run *r, int k);
+CV_API const cv_tensor *cv_run_output(const cv_run *r, int k);
 /* Output tensor of a layer after forward, when the run still holds it
  * (need_grad, keep_all, or a constant); NULL otherwise. */
-const cv_tensor *cv_run_layer_output(const cv_run *r, int layer);
+CV_API const cv_tensor *cv_run_layer_output(const cv_run *r, int layer);
 /* Planned shape of a layer's first output (ndim 0 if the layer is not part
  * of the run). Known right after cv_run_create. */
-cv_shape cv_run_layer_shape(const cv_run *r, int layer);
+CV_API cv_shape cv_run_layer_shape(const cv_run *r, int layer);
 /* Multiply-adds of a layer for the planned shape. */
-double cv_run_layer_macs(const cv_run *r, int layer);
+CV_API double cv_run_layer_macs(const cv_run *r, int layer);
 /* Wall-clock seconds the run has spent in a layer, over all its forwards
  * (or, backward nonzero, its backward passes) so far: a profile. */
-double cv_run_layer_seconds(const cv_run *r, int layer, int backward);
+CV_API double cv_run_layer_seconds(const cv_run *r, int layer, int backward);
 
 /* Backward from the first output of `layer`: seed its gradient with
  * seed (same shape as that output), propagate to the input. The input
  * gradient is returned in *input_grad (owned by the run, valid until the
  * next call). Requires need_grad. */
-cv_status cv_run_backward(cv_run *r, int layer, const float *seed,
-                          const float **input_grad, cv_error *err);
+CV_API cv_status cv_run_backward(cv_run *r, int layer, const float *seed,
+                                 const float **input_grad, cv_error *err);
 /* The same backward, but only through the layers computed from the output
  * of `until` (a layer before `layer`): afterwards
  * cv_run_layer_output(r, until)->grad holds d(seed . output)/d(until's
  * output), and no gradient below it is computed (gradients there read 0). */
-cv_status cv_run_backward_until(cv_run *r, int layer, const float *seed, int until, cv_error *err);
+CV_API cv_status cv_run_backward_until(cv_run *r, int layer, const float *seed, int until, cv_error *err);
 
 /* ---- incremental occlusion inference ------------------------------------- */
 
@@ -353,29 +379,29 @@ typedef struct {
      * the clean input here. */
     const cv_incr *share_clean;
 } cv_incr_options;
-cv_incr_options cv_incr_defaults(void);
+CV_API cv_incr_options cv_incr_defaults(void);
 /* opt: NULL for the defaults. */
-cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_shape, const float *clean_input,
-                         const cv_incr_patches *patches, const cv_incr_options *opt, cv_error *err);
+CV_API cv_status cv_incr_create(cv_incr **out, const cv_model *m, const cv_shape *in_shape, const float *clean_input,
+                                const cv_incr_patches *patches, const cv_incr_options *opt, cv_error *err);
 /* Evaluate positions [first, first + count) (count <= opt->max_batch). patches:
  * count x C x patch_h x patch_w, the input's values inside each patch window
  * (the occluded values). *out: output 0 of the model for those positions,
  * [count, ...], valid until the next call. */
-cv_status cv_incr_run(cv_incr *ic, int first, int count, const float *patches, const cv_tensor **out,
-                      cv_error *err);
+CV_API cv_status cv_incr_run(cv_incr *ic, int first, int count, const float *patches, const cv_tensor **out,
+                             cv_error *err);
 /* Multiply-adds of full inference over those of incremental, per position. */
-double cv_incr_speedup_bound(const cv_incr *ic);
+CV_API double cv_incr_speedup_bound(const cv_incr *ic);
 /* Wall-clock seconds cv_incr_run has spent in a layer (a node index, as for
  * cv_run_layer_*), summed over all runs: where the time goes. */
-double cv_incr_layer_seconds(const cv_incr *ic, int layer);
+CV_API double cv_incr_layer_seconds(const cv_incr *ic, int layer);
 /* Estimated multiply-adds per position in a layer (its full count scaled
  * by the part of its output recomputed). */
-double cv_incr_layer_macs(const cv_incr *ic, int layer);
+CV_API double cv_incr_layer_macs(const cv_incr *ic, int layer);
 /* Bytes of buffers one position adds to a batch at the peak of a run (an
  * estimate from above): batch x this, plus the clean activations, is what
  * cv_incr_run needs. */
-double cv_incr_bytes_per_position(const cv_incr *ic);
-void cv_incr_free(cv_incr *ic);
+CV_API double cv_incr_bytes_per_position(const cv_incr *ic);
+CV_API void cv_incr_free(cv_incr *ic);
 
 #ifdef __cplusplus
 }

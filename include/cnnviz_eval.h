@@ -60,8 +60,8 @@ enum { CV_EVAL_DELETION = 1, CV_EVAL_INSERTION = 2, CV_EVAL_BOTH = 3 };
 typedef enum { CV_EVAL_FILL_ZERO = 0, CV_EVAL_FILL_BLUR = 1, CV_EVAL_FILL_MEAN = 2 } cv_eval_fill;
 
 /* "zero", "blur", "mean" */
-const char *cv_eval_fill_name(cv_eval_fill fill);
-cv_status cv_eval_fill_from_name(cv_eval_fill *out, const char *name, cv_error *err);
+CV_API const char *cv_eval_fill_name(cv_eval_fill fill);
+CV_API cv_status cv_eval_fill_from_name(cv_eval_fill *out, const char *name, cv_error *err);
 
 typedef struct {
     int steps;              /* N >= 1 (default 100) */
@@ -73,7 +73,7 @@ typedef struct {
     void *user;
 } cv_eval_options;
 
-cv_eval_options cv_eval_defaults(void);
+CV_API cv_eval_options cv_eval_defaults(void);
 
 typedef struct {
     int steps;              /* N */
@@ -95,22 +95,22 @@ typedef struct {
  * (0 <= target < the model's classes; -1: the top-1 class of the input).
  * in_shape: batch 1 in the model's layout (NCHW, or NHWC when
  * cv_model_input_nhwc). opt NULL: defaults. *out is left empty on failure. */
-cv_status cv_eval_curves_run(const cv_model *m, const cv_shape *in_shape, const float *input, const float *map,
-                             int target, int metrics, const cv_eval_options *opt, cv_eval_curves *out,
-                             cv_error *err);
-void cv_eval_curves_free(cv_eval_curves *c);
+CV_API cv_status cv_eval_curves_run(const cv_model *m, const cv_shape *in_shape, const float *input, const float *map,
+                                    int target, int metrics, const cv_eval_options *opt, cv_eval_curves *out,
+                                    cv_error *err);
+CV_API void cv_eval_curves_free(cv_eval_curves *c);
 
 /* ---- helpers, public for tests and other front ends ---------------------- */
 
 /* The ranking above: order[r] is the pixel of rank r (n = h * w). */
-cv_status cv_eval_rank_pixels(const float *map, int h, int w, size_t *order, cv_error *err);
+CV_API cv_status cv_eval_rank_pixels(const float *map, int h, int w, size_t *order, cv_error *err);
 /* n_i of the definition above. */
-long cv_eval_step_pixels(int i, int steps, long n_pixels);
+CV_API long cv_eval_step_pixels(int i, int steps, long n_pixels);
 /* The trapezoid rule over y[0..steps] at x = i / steps. */
-double cv_eval_auc(const double *y, int steps);
+CV_API double cv_eval_auc(const double *y, int steps);
 /* The insertion start: the Gaussian blur above of every channel of one
  * input item (channels x h x w, or h x w x channels when nhwc). */
-cv_status cv_eval_blur(float *out, const float *in, int channels, int h, int w, int nhwc, cv_error *err);
+CV_API cv_status cv_eval_blur(float *out, const float *in, int channels, int h, int w, int nhwc, cv_error *err);
 
 /* ---- pointing game ---------------------------------------------------------- */
 
@@ -142,8 +142,8 @@ typedef struct {
  * TorchRay takes); n_max and n_max_hit say how many tied and how many of
  * those would hit. NaN values are ignored; an all-NaN map is
  * CV_ERR_INVALID. */
-cv_status cv_eval_pointing_game(const float *map, int h, int w, int image_w, int image_h, const cv_eval_box *box,
-                                double tolerance, cv_eval_pointing *out, cv_error *err);
+CV_API cv_status cv_eval_pointing_game(const float *map, int h, int w, int image_w, int image_h, const cv_eval_box *box,
+                                       double tolerance, cv_eval_pointing *out, cv_error *err);
 
 /* ---- model-randomisation sanity check ------------------------------------- */
 
@@ -172,7 +172,7 @@ typedef struct {
     void *user;
 } cv_eval_sanity_options;
 
-cv_eval_sanity_options cv_eval_sanity_defaults(void); /* saliency, seed 0 */
+CV_API cv_eval_sanity_options cv_eval_sanity_defaults(void); /* saliency, seed 0 */
 
 typedef struct {
     cv_explain_method method;
@@ -190,22 +190,22 @@ typedef struct {
 /* The check for class target (-1: the top-1 class). The model's weights are
  * overwritten while it runs and restored before it returns, so nothing else
  * may use the model meanwhile. *out is left empty on failure. */
-cv_status cv_eval_sanity_run(cv_model *m, const cv_shape *in_shape, const float *input, int target,
-                             const cv_eval_sanity_options *opt, cv_eval_sanity *out, cv_error *err);
-void cv_eval_sanity_free(cv_eval_sanity *s);
+CV_API cv_status cv_eval_sanity_run(cv_model *m, const cv_shape *in_shape, const float *input, int target,
+                                    const cv_eval_sanity_options *opt, cv_eval_sanity *out, cv_error *err);
+CV_API void cv_eval_sanity_free(cv_eval_sanity *s);
 
 /* ---- pictures --------------------------------------------------------------- */
 
 /* Both curves (probability against the fraction of pixels removed or
  * restored) on labelled axes, the AUCs in the legend; either curve may be
  * NULL. */
-cv_status cv_eval_render_curves(const cv_eval_curves *c, const char *title, cv_image *out, cv_error *err);
+CV_API cv_status cv_eval_render_curves(const cv_eval_curves *c, const char *title, cv_image *out, cv_error *err);
 /* The sanity maps as a labelled grid: the original map, then k = 1..L,
  * each captioned with k, the end of the layer's name, the rank correlation
  * (red, "same", when flagged unchanged) and the SSIM; the grid wraps into
  * rows near 3:2 with a short last row centred (cv_render_panels). m may be
  * NULL (no layer names). */
-cv_status cv_eval_render_sanity(const cv_model *m, const cv_eval_sanity *s, cv_image *out, cv_error *err);
+CV_API cv_status cv_eval_render_sanity(const cv_model *m, const cv_eval_sanity *s, cv_image *out, cv_error *err);
 
 #ifdef __cplusplus
 }

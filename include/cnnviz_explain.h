@@ -76,13 +76,13 @@ typedef enum {
 
 /* "saliency", "inputxgrad", "smoothgrad", "ig", "guided", "gradcam",
  * "gradcam++", "scorecam", "guided-gradcam", "rise". */
-const char *cv_explain_method_name(cv_explain_method m);
+CV_API const char *cv_explain_method_name(cv_explain_method m);
 /* The method named name; CV_ERR_INVALID listing the names otherwise. */
-cv_status cv_explain_method_from_name(cv_explain_method *out, const char *name, cv_error *err);
+CV_API cv_status cv_explain_method_from_name(cv_explain_method *out, const char *name, cv_error *err);
 /* 1 for the methods whose attribution is in input space ([C, H, W]). */
-int cv_explain_method_is_gradient(cv_explain_method m);
+CV_API int cv_explain_method_is_gradient(cv_explain_method m);
 /* 1 for the methods that read a layer (CAM methods and guided Grad-CAM). */
-int cv_explain_method_uses_layer(cv_explain_method m);
+CV_API int cv_explain_method_uses_layer(cv_explain_method m);
 
 typedef struct {
     int layer;              /* CAM layer (node index); -1: the last layer with a spatial output
@@ -102,7 +102,7 @@ typedef struct {
     void *user;
 } cv_explain_options;
 
-cv_explain_options cv_explain_defaults(void);
+CV_API cv_explain_options cv_explain_defaults(void);
 
 typedef struct {
     cv_explain_method method;
@@ -127,46 +127,46 @@ typedef struct cv_explainer cv_explainer;
 /* Plan for one input (in_shape: batch 1, the model's layout), run it once
  * and keep its class scores. The model and input must stay alive until
  * cv_explainer_free; opt is copied (NULL: defaults). */
-cv_status cv_explainer_create(cv_explainer **out, const cv_model *m, const cv_shape *in_shape, const float *input,
-                              const cv_explain_options *opt, cv_error *err);
+CV_API cv_status cv_explainer_create(cv_explainer **out, const cv_model *m, const cv_shape *in_shape, const float *input,
+                                     const cv_explain_options *opt, cv_error *err);
 /* Explain another input of the same shape with the same plan: one forward
  * pass, the scores replaced, the kept runs reused (what a dataset loop
  * calls per image). input must stay alive as for create. On failure the
  * explainer holds no valid input until a later call succeeds. */
-cv_status cv_explainer_set_input(cv_explainer *e, const float *input, cv_error *err);
-void cv_explainer_free(cv_explainer *e);
+CV_API cv_status cv_explainer_set_input(cv_explainer *e, const float *input, cv_error *err);
+CV_API void cv_explainer_free(cv_explainer *e);
 
 /* Class probabilities of the input ([n_classes], owned by e; n_classes may
  * be NULL). */
-const float *cv_explainer_probs(const cv_explainer *e, int *n_classes);
+CV_API const float *cv_explainer_probs(const cv_explainer *e, int *n_classes);
 /* Logits (the class scores y) of the input ([n_classes], owned by e). */
-const float *cv_explainer_logits(const cv_explainer *e, int *n_classes);
-int cv_explainer_top_class(const cv_explainer *e);
+CV_API const float *cv_explainer_logits(const cv_explainer *e, int *n_classes);
+CV_API int cv_explainer_top_class(const cv_explainer *e);
 /* 1 when the scores are the input of a final Softmax. */
-int cv_explainer_before_softmax(const cv_explainer *e);
+CV_API int cv_explainer_before_softmax(const cv_explainer *e);
 /* The node whose first output the class scores are. */
-int cv_explainer_logit_layer(const cv_explainer *e);
+CV_API int cv_explainer_logit_layer(const cv_explainer *e);
 /* The layer CAM methods read when opt.layer is -1, or -1 with a message
  * when the model has no layer with a spatial output. */
-int cv_explainer_default_layer(const cv_explainer *e, cv_error *err);
+CV_API int cv_explainer_default_layer(const cv_explainer *e, cv_error *err);
 
 /* Explain class target (0 <= target < n_classes) with method; *out is
  * filled (free it with cv_explain_result_free), and left empty on failure. */
-cv_status cv_explain_run(cv_explainer *e, cv_explain_method method, int target, cv_explain_result *out,
-                         cv_error *err);
-void cv_explain_result_free(cv_explain_result *r);
+CV_API cv_status cv_explain_run(cv_explainer *e, cv_explain_method method, int target, cv_explain_result *out,
+                                cv_error *err);
+CV_API void cv_explain_result_free(cv_explain_result *r);
 
 /* ---- helpers, public for tests and other front ends ---------------------- */
 
 /* Bilinear resize of one plane (half-pixel centres, edges clamped, as
  * PyTorch's interpolate(mode="bilinear", align_corners=False)):
  * in [h, w] -> out [oh, ow]. */
-void cv_explain_upsample(float *out, int oh, int ow, const float *in, int h, int w);
+CV_API void cv_explain_upsample(float *out, int oh, int ow, const float *in, int h, int w);
 
 /* Spearman rank correlation of two maps of n values (ties get their mean
  * rank): how alike two attributions are, as Adebayo et al.'s sanity checks
  * measure it. */
-double cv_explain_rank_correlation(const float *a, const float *b, size_t n);
+CV_API double cv_explain_rank_correlation(const float *a, const float *b, size_t n);
 
 #ifdef __cplusplus
 }

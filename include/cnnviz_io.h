@@ -51,19 +51,19 @@ typedef struct {
  * cameras write; a bad Huffman code; a lost restart marker) is accepted,
  * as image viewers do. PNG ancillary chunks other than tRNS (text, ICC
  * profiles, ...) are skipped unread, so their size costs no memory. */
-cv_status cv_image_load_limited(cv_image *img, const char *path, size_t max_bytes, cv_error *err);
-cv_status cv_image_load(cv_image *img, const char *path, cv_error *err);
-cv_status cv_image_alloc(cv_image *img, int w, int h, int c, cv_error *err);
-void cv_image_free(cv_image *img);
-cv_status cv_image_save_png(const cv_image *img, const char *path, cv_error *err);
-cv_status cv_image_save_jpeg(const cv_image *img, const char *path, int quality, cv_error *err);
+CV_API cv_status cv_image_load_limited(cv_image *img, const char *path, size_t max_bytes, cv_error *err);
+CV_API cv_status cv_image_load(cv_image *img, const char *path, cv_error *err);
+CV_API cv_status cv_image_alloc(cv_image *img, int w, int h, int c, cv_error *err);
+CV_API void cv_image_free(cv_image *img);
+CV_API cv_status cv_image_save_png(const cv_image *img, const char *path, cv_error *err);
+CV_API cv_status cv_image_save_jpeg(const cv_image *img, const char *path, int quality, cv_error *err);
 /* Bilinear resize, half-pixel centres (as OpenCV INTER_LINEAR / PyTorch
  * align_corners=False), no antialiasing. out is allocated. */
-cv_status cv_image_resize(cv_image *out, const cv_image *in, int w, int h, cv_error *err);
+CV_API cv_status cv_image_resize(cv_image *out, const cv_image *in, int w, int h, cv_error *err);
 /* Antialiased resize: a bilinear (triangle) filter widened by the shrink
  * factor, as PIL and torchvision's antialias=True; plain bilinear when
  * enlarging. What most training pipelines did, so the default for inputs. */
-cv_status cv_image_resize_antialias(cv_image *out, const cv_image *in, int w, int h, cv_error *err);
+CV_API cv_status cv_image_resize_antialias(cv_image *out, const cv_image *in, int w, int h, cv_error *err);
 /* How a photo meets a model's input shape when their aspects differ. */
 typedef enum {
     CV_FIT_SQUASH = 0, /* stretch the whole photo to the input (the original tool) */
@@ -75,24 +75,24 @@ typedef enum {
  * looked): CV_FIT_SQUASH copies in; CROP keeps the centre; PAD adds bands
  * of pad_rgb (pass the colour the model's preprocessing maps to 0, so the
  * bands are neutral). out is allocated. */
-cv_status cv_image_fit(cv_image *out, const cv_image *in, int w, int h, cv_fit fit, const uint8_t pad_rgb[3],
-                       cv_error *err);
+CV_API cv_status cv_image_fit(cv_image *out, const cv_image *in, int w, int h, cv_fit fit, const uint8_t pad_rgb[3],
+                              cv_error *err);
 /* "squash", "crop", "pad" -> *fit; -1 on an unknown name. */
-int cv_fit_from_name(const char *name, cv_fit *fit);
+CV_API int cv_fit_from_name(const char *name, cv_fit *fit);
 /* The same on float planes: in is h x w x c (HWC), out oh x ow x c. */
-void cv_resize_bilinear_f32(float *out, int oh, int ow, const float *in, int h, int w, int c);
+CV_API void cv_resize_bilinear_f32(float *out, int oh, int ow, const float *in, int h, int w, int c);
 
 /* Write len bytes to path the same way (a new temporary file beside it,
  * created exclusively, renamed into place when complete): for text outputs
  * such as CSV files and listings. */
-cv_status cv_file_write(const char *path, const void *data, size_t len, cv_error *err);
+CV_API cv_status cv_file_write(const char *path, const void *data, size_t len, cv_error *err);
 /* Read a whole file into a malloc'ed buffer (free() it), NUL-terminated one
  * byte past *len for text. Refuses, without blocking or allocating, what is
  * not a regular file (a FIFO, a device, a directory: CV_ERR_IO), an empty
  * file (CV_ERR_FORMAT) and one over cap bytes (CV_ERR_LIMIT). what names
  * the file's role in messages ("a labels file"). */
-cv_status cv_file_read_all(const char *path, const char *what, size_t cap, uint8_t **buf, size_t *len,
-                           cv_error *err);
+CV_API cv_status cv_file_read_all(const char *path, const char *what, size_t cap, uint8_t **buf, size_t *len,
+                                  cv_error *err);
 
 /* ---- NumPy .npy ------------------------------------------------------------ */
 
@@ -107,12 +107,12 @@ cv_status cv_file_read_all(const char *path, const char *what, size_t cap, uint8
  * means the memory available now (cv_memory_limit(0)); cv_npy_read is
  * cv_npy_read_limited(.., 0, ..). Either way at most 4 GiB
  * (CV_MAX_TENSOR_BYTES). */
-cv_status cv_npy_read_limited(const char *path, cv_shape *shape, float **data, size_t max_bytes, cv_error *err);
-cv_status cv_npy_read(const char *path, cv_shape *shape, float **data, cv_error *err);
-cv_status cv_npy_write_f32(const char *path, const cv_shape *shape, const float *data, cv_error *err);
-cv_status cv_npy_write_f64(const char *path, const cv_shape *shape, const double *data, cv_error *err);
+CV_API cv_status cv_npy_read_limited(const char *path, cv_shape *shape, float **data, size_t max_bytes, cv_error *err);
+CV_API cv_status cv_npy_read(const char *path, cv_shape *shape, float **data, cv_error *err);
+CV_API cv_status cv_npy_write_f32(const char *path, const cv_shape *shape, const float *data, cv_error *err);
+CV_API cv_status cv_npy_write_f64(const char *path, const cv_shape *shape, const double *data, cv_error *err);
 /* int32 ("<i4"): class indices and other counts (the readers take floats only) */
-cv_status cv_npy_write_i32(const char *path, const cv_shape *shape, const int32_t *data, cv_error *err);
+CV_API cv_status cv_npy_write_i32(const char *path, const cv_shape *shape, const int32_t *data, cv_error *err);
 /* (writers: version 1.0, header padded so the data starts at a multiple of
  * 64 bytes, written atomically like the images) */
 
@@ -129,11 +129,11 @@ typedef struct {
 } cv_preprocess;
 
 /* Fill p from a preset name. */
-cv_status cv_preprocess_preset(cv_preprocess *p, const char *name, cv_error *err);
+CV_API cv_status cv_preprocess_preset(cv_preprocess *p, const char *name, cv_error *err);
 /* Override mean or std with "a,b,c" (or one value for all channels), in the
  * preset's scaled range (after scale). */
-cv_status cv_preprocess_set_mean(cv_preprocess *p, const char *csv, cv_error *err);
-cv_status cv_preprocess_set_std(cv_preprocess *p, const char *csv, cv_error *err);
+CV_API cv_status cv_preprocess_set_mean(cv_preprocess *p, const char *csv, cv_error *err);
+CV_API cv_status cv_preprocess_set_std(cv_preprocess *p, const char *csv, cv_error *err);
 /* The preprocessing a model declares in its metadata: "preprocess" (a
  * preset name), optionally "mean" and "std" ("a,b,c") and "channel_order"
  * ("BGR"). A model that declares none gets an assumption, and *assumed
@@ -141,7 +141,7 @@ cv_status cv_preprocess_set_std(cv_preprocess *p, const char *csv, cv_error *err
  * files (Keras applications take 0..255 pixels), "torch" otherwise (the
  * torchvision convention most ONNX classifiers follow). Metadata that does
  * not parse is an error naming the model and the key. */
-cv_status cv_preprocess_auto(cv_preprocess *p, const cv_model *m, int *assumed, cv_error *err);
+CV_API cv_status cv_preprocess_auto(cv_preprocess *p, const cv_model *m, int *assumed, cv_error *err);
 /* ---- a model's sidecar --------------------------------------------------- */
 
 /* "<model file>.cnnviz.json" beside a model: what the file itself does not
@@ -165,29 +165,29 @@ typedef struct {
 } cv_model_config;
 
 /* "<model_path>.cnnviz.json", malloc'ed (NULL on NOMEM). */
-char *cv_model_config_path(const char *model_path);
+CV_API char *cv_model_config_path(const char *model_path);
 /* Read model_path's sidecar into c; *found 0 (and c empty) when it has
  * none. Size-capped, no symbolic links, every value checked. */
-cv_status cv_model_config_read(cv_model_config *c, const char *model_path, int *found, cv_error *err);
+CV_API cv_status cv_model_config_read(cv_model_config *c, const char *model_path, int *found, cv_error *err);
 /* Write c as model_path's sidecar (atomically, replacing one). */
-cv_status cv_model_config_write(const cv_model_config *c, const char *model_path, cv_error *err);
+CV_API cv_status cv_model_config_write(const cv_model_config *c, const char *model_path, cv_error *err);
 /* The sidecar cv_model_load applied to m, or NULL. */
-const char *cv_model_config_source(const cv_model *m);
+CV_API const char *cv_model_config_source(const cv_model *m);
 /* The path of file `name` beside the model (in its folder) into out;
  * *exists 0 when there is none. A name with '/' or a symbolic link is
  * refused: what a model names must stay in the model's folder. what
  * names the file's role in messages. */
-cv_status cv_path_beside_model(char *out, size_t cap, const char *model_path, const char *name, const char *what,
-                               int *exists, cv_error *err);
+CV_API cv_status cv_path_beside_model(char *out, size_t cap, const char *model_path, const char *name, const char *what,
+                                      int *exists, cv_error *err);
 /* A name a sidecar may give for a file in the model's folder: no '/', not
  * "." or "..", short enough for cv_model_config.labels. */
-int cv_model_config_file_name_ok(const char *name);
+CV_API int cv_model_config_file_name_ok(const char *name);
 
 /* Image (already at the model's size) -> model input for one batch item.
  * channels: 1 (grey, ITU-R 601 luma), 3; nhwc: layout of out. */
-void cv_preprocess_image(const cv_preprocess *p, const cv_image *img, int channels, int nhwc, float *out);
+CV_API void cv_preprocess_image(const cv_preprocess *p, const cv_image *img, int channels, int nhwc, float *out);
 /* Value that pixel value `pixel` (0..255, all channels) becomes in channel c. */
-float cv_preprocess_value(const cv_preprocess *p, float pixel, int c);
+CV_API float cv_preprocess_value(const cv_preprocess *p, float pixel, int c);
 
 /* How an image is brought to a model's input size. */
 typedef enum {
@@ -210,8 +210,8 @@ typedef enum {
  *     cv_input_from_image(x, &img, &g, &p, CV_RESIZE_ANTIALIAS, &err);
  *     cv_shape s = cv_input_shape(&g, 1);   // for cv_run_create
  */
-cv_status cv_input_from_image(float *out, const cv_image *img, const cv_input_geometry *g, const cv_preprocess *p,
-                              cv_resize_mode mode, cv_error *err);
+CV_API cv_status cv_input_from_image(float *out, const cv_image *img, const cv_input_geometry *g, const cv_preprocess *p,
+                                     cv_resize_mode mode, cv_error *err);
 
 /* One input item (g's layout) back to a g->width x g->height RGB picture:
  * by p's inverse, pixel = (v std[c] + mean[c]) / scale, channels put back
@@ -220,8 +220,8 @@ cv_status cv_input_from_image(float *out, const cv_image *img, const cv_input_ge
  * says); p NULL: every channel stretched alike from the finite values'
  * minimum and maximum to 0..255 (channel order as it is). A grey input
  * gives a grey picture. */
-cv_status cv_image_from_input(cv_image *out, const float *x, const cv_input_geometry *g, const cv_preprocess *p,
-                              long *clipped, cv_error *err);
+CV_API cv_status cv_image_from_input(cv_image *out, const float *x, const cv_input_geometry *g, const cv_preprocess *p,
+                                     long *clipped, cv_error *err);
 
 /* ---- class labels ---------------------------------------------------------- */
 
@@ -237,23 +237,23 @@ typedef struct {
 /* Read a labels file. The file and its index take at most max_bytes
  * (0 = the memory available now), refused before allocating (CV_ERR_LIMIT);
  * a file without any name is CV_ERR_FORMAT. */
-cv_status cv_labels_read(cv_labels *out, const char *path, size_t max_bytes, cv_error *err);
+CV_API cv_status cv_labels_read(cv_labels *out, const char *path, size_t max_bytes, cv_error *err);
 /* From a comma-separated list (a model's "labels" metadata), same limit. */
-cv_status cv_labels_parse_csv(cv_labels *out, const char *csv, size_t max_bytes, cv_error *err);
+CV_API cv_status cv_labels_parse_csv(cv_labels *out, const char *csv, size_t max_bytes, cv_error *err);
 /* The class names a model comes with: its "labels" metadata when it has
  * one, else the first of labels.txt, Labels.txt, synset.txt, classes.txt
  * beside the model file that can be read. CV_OK with out->n == 0 when
  * there are none. When the metadata, or every such file found, cannot be
  * used, returns the (first) error with out->n == 0: a caller may go on
  * without names. Same limit as cv_labels_read. */
-cv_status cv_labels_for_model(cv_labels *out, const cv_model *m, size_t max_bytes, cv_error *err);
-void cv_labels_free(cv_labels *l);
+CV_API cv_status cv_labels_for_model(cv_labels *out, const cv_model *m, size_t max_bytes, cv_error *err);
+CV_API void cv_labels_free(cv_labels *l);
 /* The class a name stands for: a label matches when the name equals it or
  * one of its comma-separated synonyms ("tabby, tabby cat"), ignoring case;
  * the first such label wins. Otherwise -1 and CV_ERR_INVALID with a message
  * suggesting the five closest labels (a synonym containing the name as a
  * word, as a prefix, anywhere, or within edit distance 2, best first). */
-int cv_labels_find(const cv_labels *l, const char *name, cv_error *err);
+CV_API int cv_labels_find(const cv_labels *l, const char *name, cv_error *err);
 
 #ifdef __cplusplus
 }

@@ -138,12 +138,12 @@ typedef struct {
 
 /* occ_size 40, stride 5, fill 0, target -1, batch 0 (auto), approx off
  * with its defaults filled in (set approx.enabled to use them), the rest 0. */
-cv_occlusion_params cv_occlusion_defaults(void);
+CV_API cv_occlusion_params cv_occlusion_defaults(void);
 
 /* Grid size for a geometry and parameters, or CV_ERR_INVALID with a message
  * when occ_size does not fit or stride < 1. */
-cv_status cv_occlusion_grid_size(const cv_occlusion_geometry *g, int occ_size, int stride,
-                                 int *rows, int *cols, cv_error *err);
+CV_API cv_status cv_occlusion_grid_size(const cv_occlusion_geometry *g, int occ_size, int stride,
+                                        int *rows, int *cols, cv_error *err);
 
 /* The pixels the window at grid position (i, j) hides: rows [y0, y1) =
  * [i*stride, min(H, i*stride + occ_size)) and columns [x0, x1) likewise
@@ -154,31 +154,31 @@ cv_status cv_occlusion_grid_size(const cv_occlusion_geometry *g, int occ_size, i
 typedef struct {
     int y0, y1, x0, x1;
 } cv_occlusion_rect;
-cv_occlusion_rect cv_occlusion_window(const cv_occlusion_geometry *g, int occ_size, int stride, int i, int j);
+CV_API cv_occlusion_rect cv_occlusion_window(const cv_occlusion_geometry *g, int occ_size, int stride, int i, int j);
 
 typedef struct cv_occlusion cv_occlusion;
 
 /* Check the parameters, plan the model for the batch size and classify the
  * unoccluded image. image: 1 x C x H x W floats (H x W x C when nhwc),
  * preprocessed; kept by pointer, as is p->fill. */
-cv_status cv_occlusion_create(cv_occlusion **out, const cv_model *m, const float *image,
-                              const cv_occlusion_geometry *g, const cv_occlusion_params *p,
-                              cv_error *err);
-void cv_occlusion_free(cv_occlusion *o);
+CV_API cv_status cv_occlusion_create(cv_occlusion **out, const cv_model *m, const float *image,
+                                     const cv_occlusion_geometry *g, const cv_occlusion_params *p,
+                                     cv_error *err);
+CV_API void cv_occlusion_free(cv_occlusion *o);
 
 /* The unoccluded image's class probabilities (n_classes of them). */
-const float *cv_occlusion_base_probs(const cv_occlusion *o, int *n_classes);
+CV_API const float *cv_occlusion_base_probs(const cv_occlusion *o, int *n_classes);
 /* 1 when the probabilities are a softmax of the model's outputs. */
-int cv_occlusion_softmax_applied(const cv_occlusion *o);
-void cv_occlusion_grid(const cv_occlusion *o, int *rows, int *cols);
+CV_API int cv_occlusion_softmax_applied(const cv_occlusion *o);
+CV_API void cv_occlusion_grid(const cv_occlusion *o, int *rows, int *cols);
 /* Positions per forward pass (the auto choice, or 1 when the model's
  * output does not follow its input's batch size). */
-int cv_occlusion_batch(const cv_occlusion *o);
+CV_API int cv_occlusion_batch(const cv_occlusion *o);
 /* Name of the engine that evaluates positions ("full", "incremental"). */
-const char *cv_occlusion_engine_name(const cv_occlusion *o);
+CV_API const char *cv_occlusion_engine_name(const cv_occlusion *o);
 /* Multiply-adds of full inference over the engine's, per position (1 for
  * full inference). */
-double cv_occlusion_engine_speedup(const cv_occlusion *o);
+CV_API double cv_occlusion_engine_speedup(const cv_occlusion *o);
 
 /* What the last cv_occlusion_run did. */
 typedef struct {
@@ -189,19 +189,19 @@ typedef struct {
     double tau;       /* field cap in effect: 1 unless approximate on the incremental engine */
     int approximate;  /* 1 when the map is approximate */
 } cv_occlusion_stats;
-cv_occlusion_stats cv_occlusion_last_stats(const cv_occlusion *o);
+CV_API cv_occlusion_stats cv_occlusion_last_stats(const cv_occlusion *o);
 
 /* Evaluate every position. target: class index, or -1 for the top-1 class
  * of the unoccluded image. map: rows x cols doubles, the target's
  * probability. top_class (optional, rows x cols): the most likely class at
  * each position, and top_prob (optional) its probability. May be called
  * again with another target (it reevaluates). */
-cv_status cv_occlusion_run(cv_occlusion *o, int target, double *map, int *top_class,
-                           double *top_prob, cv_error *err);
+CV_API cv_status cv_occlusion_run(cv_occlusion *o, int target, double *map, int *top_class,
+                                  double *top_prob, cv_error *err);
 
 /* create + run(p->target) + free. */
-cv_status cv_occlusion_map(const cv_model *m, const float *image, const cv_occlusion_geometry *g,
-                           const cv_occlusion_params *p, double *map, cv_error *err);
+CV_API cv_status cv_occlusion_map(const cv_model *m, const float *image, const cv_occlusion_geometry *g,
+                                  const cv_occlusion_params *p, double *map, cv_error *err);
 
 /* ---- comparing maps ------------------------------------------------------- */
 
@@ -219,20 +219,20 @@ cv_status cv_occlusion_map(const cv_model *m, const float *image, const cv_occlu
 typedef struct {
     double mae, max_abs, ssim;
 } cv_occlusion_map_error;
-cv_status cv_occlusion_compare(const double *map, const double *ref, int rows, int cols,
-                               cv_occlusion_map_error *out, cv_error *err);
+CV_API cv_status cv_occlusion_compare(const double *map, const double *ref, int rows, int cols,
+                                      cv_occlusion_map_error *out, cv_error *err);
 
 /* ---- fills ---------------------------------------------------------------- */
 
 /* Mean of each channel of the image, as fill values: occluding with the
  * image's mean colour. */
-void cv_occlusion_fill_mean(float value[CV_OCCLUSION_MAX_CHANNELS], const float *image,
-                            const cv_occlusion_geometry *g);
+CV_API void cv_occlusion_fill_mean(float value[CV_OCCLUSION_MAX_CHANNELS], const float *image,
+                                   const cv_occlusion_geometry *g);
 /* A Gaussian-blurred copy of the image as a fill (per channel, separable,
  * radius ceil(3 sigma), border reflected without repeating the edge, as
  * OpenCV's BORDER_REFLECT_101). out: same size and layout as the image. */
-cv_status cv_occlusion_fill_blur(float *out, const float *image, const cv_occlusion_geometry *g,
-                                 double sigma, cv_error *err);
+CV_API cv_status cv_occlusion_fill_blur(float *out, const float *image, const cv_occlusion_geometry *g,
+                                        double sigma, cv_error *err);
 
 /* ---- per-pixel map ---------------------------------------------------------- */
 
@@ -243,8 +243,8 @@ cv_status cv_occlusion_fill_blur(float *out, const float *image, const cv_occlus
  * between the windows' centres (held constant beyond the outer centres), for
  * pictures. Either way a feature sits where it is in the image rather than
  * at its window's corner, as a plain resize of the map would put it. */
-cv_status cv_occlusion_pixel_map(float *out, const double *map, const cv_occlusion_geometry *g, int occ_size,
-                                 int stride, int smooth, cv_error *err);
+CV_API cv_status cv_occlusion_pixel_map(float *out, const double *map, const cv_occlusion_geometry *g, int occ_size,
+                                        int stride, int smooth, cv_error *err);
 
 /* Captum's occlusion attribution (captum.attr.Occlusion with the window as
  * sliding_window_shapes, stride as strides): each pixel's probability drop
@@ -254,8 +254,8 @@ cv_status cv_occlusion_pixel_map(float *out, const double *map, const cv_occlusi
  * A pixel no window covers (stride > occ_size) gets 0: no evidence either
  * way. The map eval's deletion and insertion rank (map.npy of `cnnviz
  * occlusion`). */
-cv_status cv_occlusion_attribution(float *out, const double *map, double base_prob, const cv_occlusion_geometry *g,
-                                   int occ_size, int stride, cv_error *err);
+CV_API cv_status cv_occlusion_attribution(float *out, const double *map, double base_prob, const cv_occlusion_geometry *g,
+                                          int occ_size, int stride, cv_error *err);
 
 /* ---- the regularised map -------------------------------------------------- */
 
@@ -267,8 +267,8 @@ cv_status cv_occlusion_attribution(float *out, const double *map, double base_pr
  * 3. x = blur3x3(1 - x): a 3x3 box mean, border as OpenCV's
  *    BORDER_REFLECT_101.
  * High values mark where occlusion lowered the probability. */
-cv_status cv_occlusion_regularize(double *out, const double *map, int rows, int cols, int norm,
-                                  double percentile, cv_error *err);
+CV_API cv_status cv_occlusion_regularize(double *out, const double *map, int rows, int cols, int norm,
+                                         double percentile, cv_error *err);
 
 /* ---- frames: one picture per position ------------------------------------- */
 
@@ -277,11 +277,11 @@ cv_status cv_occlusion_regularize(double *out, const double *map, int rows, int 
  * (nearest neighbour) when its longer side is under 224 pixels, so the
  * numbers written in the windows fit and read. Windows on it are those of
  * occ_size * factor and stride * factor. */
-cv_status cv_occlusion_frame_base(cv_image *out, int *factor, const cv_image *picture, cv_error *err);
+CV_API cv_status cv_occlusion_frame_base(cv_image *out, int *factor, const cv_image *picture, cv_error *err);
 /* Frame: base (3 channels, frame's size) with window w filled with grey
  * prob * 255 and the probability written in it, as the original tool's
  * video frames. */
-void cv_occlusion_draw_frame(cv_image *frame, const cv_image *base, cv_occlusion_rect w, double prob);
+CV_API void cv_occlusion_draw_frame(cv_image *frame, const cv_image *base, cv_occlusion_rect w, double prob);
 
 #ifdef __cplusplus
 }

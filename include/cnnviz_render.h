@@ -39,12 +39,12 @@ typedef enum {
 } cv_cmap;
 
 /* "rocket", "viridis", "magma", "jet", "grey" (or "gray"), "diverging". */
-cv_status cv_cmap_from_name(cv_cmap *out, const char *name, cv_error *err);
-const char *cv_cmap_name(cv_cmap cmap);
+CV_API cv_status cv_cmap_from_name(cv_cmap *out, const char *name, cv_error *err);
+CV_API const char *cv_cmap_name(cv_cmap cmap);
 /* Colour at t in [0, 1] (clamped; NaN gives light grey). */
-void cv_cmap_rgb(cv_cmap cmap, float t, uint8_t rgb[3]);
+CV_API void cv_cmap_rgb(cv_cmap cmap, float t, uint8_t rgb[3]);
 /* 256-entry table: lut[i] = cv_cmap_rgb(cmap, i / 255). */
-void cv_cmap_lut(cv_cmap cmap, uint8_t lut[256][3]);
+CV_API void cv_cmap_lut(cv_cmap cmap, uint8_t lut[256][3]);
 
 /* ---- drawing ------------------------------------------------------------- */
 
@@ -58,11 +58,11 @@ void cv_cmap_lut(cv_cmap cmap, uint8_t lut[256][3]);
 #define CV_FONT_LINE 14
 
 /* Width in pixels of text drawn at scale (no trailing gap). */
-int cv_render_text_width(const char *text, int scale);
+CV_API int cv_render_text_width(const char *text, int scale);
 /* Draw text with its top-left corner at (x, y); '\n' starts a new line.
  * Returns the x just past the last glyph of the last line. */
-int cv_render_text(cv_image *img, int x, int y, const char *text, int scale, const uint8_t rgb[3]);
-void cv_render_fill_rect(cv_image *img, int x, int y, int w, int h, const uint8_t rgb[3]);
+CV_API int cv_render_text(cv_image *img, int x, int y, const char *text, int scale, const uint8_t rgb[3]);
+CV_API void cv_render_fill_rect(cv_image *img, int x, int y, int w, int h, const uint8_t rgb[3]);
 
 /* ---- pictures -------------------------------------------------------------- */
 
@@ -70,22 +70,22 @@ void cv_render_fill_rect(cv_image *img, int x, int y, int w, int h, const uint8_
  * chosen so the map is about 400 pixels on its longer side), on white,
  * with a vertical colour bar on the right labelled with round numbers
  * (0.25, 0.50, ...). The bar's top is vmax. */
-cv_status cv_render_heatmap(const float *map, int rows, int cols, float vmin, float vmax,
-                            cv_cmap cmap, int cell_px, cv_image *out, cv_error *err);
+CV_API cv_status cv_render_heatmap(const float *map, int rows, int cols, float vmin, float vmax,
+                                   cv_cmap cmap, int cell_px, cv_image *out, cv_error *err);
 
 /* `in` with a vertical colour bar on its right, on white, as
  * cv_render_heatmap draws it (vmin at the bottom, vmax at the top,
  * round-number ticks; font scale 2 when in is at least 300 pixels tall):
  * for overlays, whose colours otherwise have no scale. vmax > vmin. */
-cv_status cv_render_colorbar(const cv_image *in, float vmin, float vmax, cv_cmap cmap, cv_image *out,
-                             cv_error *err);
+CV_API cv_status cv_render_colorbar(const cv_image *in, float vmin, float vmax, cv_cmap cmap, cv_image *out,
+                                    cv_error *err);
 
 /* A white band above `in` with `text` centred in it (lines split at
  * '\n'): font scale 2 when the text fits in.w with 8 pixels either side,
  * else 1; the picture is widened, on white, when the text is wider. */
-cv_status cv_render_caption(const cv_image *in, const char *text, cv_image *out, cv_error *err);
+CV_API cv_status cv_render_caption(const cv_image *in, const char *text, cv_image *out, cv_error *err);
 /* The same band under `in` (a panel's numbers below its picture). */
-cv_status cv_render_caption_below(const cv_image *in, const char *text, cv_image *out, cv_error *err);
+CV_API cv_status cv_render_caption_below(const cv_image *in, const char *text, cv_image *out, cv_error *err);
 
 /* Tiles in a grid on black: n_per_side columns (<= 0: floor(sqrt(count)),
  * as the original tool), margin pixels between tiles (the original used 5)
@@ -93,15 +93,15 @@ cv_status cv_render_caption_below(const cv_image *in, const char *text, cv_image
  * original, a count that is not a square gets extra rows instead of
  * dropping tiles. All tiles must be tile_w x tile_h (1, 3 or 4 channels;
  * alpha is ignored). */
-cv_status cv_render_grid(const cv_image *tiles, int count, int tile_w, int tile_h, int n_per_side,
-                         int margin, cv_image *out, cv_error *err);
+CV_API cv_status cv_render_grid(const cv_image *tiles, int count, int tile_w, int tile_h, int n_per_side,
+                                int margin, cv_image *out, cv_error *err);
 
 /* A labelled filter grid: each tile enlarged (nearest neighbour, an
  * integer factor) to at least min_tile_px on its longer side, its number
  * (numbers[k]) under it, floor(sqrt(count)) columns on white, title over
  * the grid. Tiles may have 1, 3 or 4 channels. */
-cv_status cv_render_filter_grid(const cv_image *tiles, int count, const int *numbers, const char *title,
-                                int min_tile_px, cv_image *out, cv_error *err);
+CV_API cv_status cv_render_filter_grid(const cv_image *tiles, int count, const int *numbers, const char *title,
+                                       int min_tile_px, cv_image *out, cv_error *err);
 
 /* Panels side by side for comparing (labelled overlays, maps): cols
  * columns (<= 0: cv_render_panel_columns), panel k in row k / cols, a short
@@ -109,19 +109,19 @@ cv_status cv_render_filter_grid(const cv_image *tiles, int count, const int *num
  * panel centred across its cell and at its top; margin pixels between
  * cells, none around; background bg. Panels may differ in size (1, 3 or 4
  * channels; alpha is ignored). */
-cv_status cv_render_panels(const cv_image *panels, int count, int cols, int margin, const uint8_t bg[3],
-                           cv_image *out, cv_error *err);
+CV_API cv_status cv_render_panels(const cv_image *panels, int count, int cols, int margin, const uint8_t bg[3],
+                                  cv_image *out, cv_error *err);
 /* The columns cv_render_panels picks for count cells of panel_w x
  * panel_h: the grid whose picture is nearest 3:2 (width to height, on a
  * log scale), an empty cell in the last row counting as much as being a
  * factor e^0.5 off. 7 square panels: 4 + 3; 11: 4 + 4 + 3; 6: 3 + 3. */
-int cv_render_panel_columns(int count, int panel_w, int panel_h, int margin);
+CV_API int cv_render_panel_columns(int count, int panel_w, int panel_h, int margin);
 
 /* img blended with the colour-mapped map: out = (1 - alpha) img + alpha colour.
  * The map (rows x cols, any size) is resized bilinearly to img's size. */
-cv_status cv_render_overlay_alpha(const cv_image *img, const float *map, int rows, int cols,
-                                  float vmin, float vmax, cv_cmap cmap, float alpha,
-                                  cv_image *out, cv_error *err);
+CV_API cv_status cv_render_overlay_alpha(const cv_image *img, const float *map, int rows, int cols,
+                                         float vmin, float vmax, cv_cmap cmap, float alpha,
+                                         cv_image *out, cv_error *err);
 
 /* How cv_render_overlay draws a map over a photo. */
 typedef struct {
@@ -137,13 +137,13 @@ typedef struct {
 
 /* 0 / 0 (the map's range), rocket, diverging, not symmetric, alpha 0.7,
  * 448 px, with a colour bar, no caption. */
-cv_overlay_style cv_overlay_style_defaults(void);
+CV_API cv_overlay_style cv_overlay_style_defaults(void);
 
 /* `in` for display: a copy (RGB) when its shorter side is at least
  * min_side, else enlarged until it reaches it, by nearest neighbour and an
  * integer factor when that factor is 4 or more (small inputs stay sharp
  * pixels), else bilinearly. */
-cv_status cv_render_enlarge(const cv_image *in, int min_side, cv_image *out, cv_error *err);
+CV_API cv_status cv_render_enlarge(const cv_image *in, int min_side, cv_image *out, cv_error *err);
 
 /* A map over a photo that a reader can take in without the code: each
  * pixel's opacity is alpha * |v| / m, where m is the end of the scale
@@ -154,40 +154,40 @@ cv_status cv_render_enlarge(const cv_image *in, int min_side, cv_image *out, cv_
  * cmap. The photo is shown as cv_render_enlarge(photo, min_side) gives it;
  * the map (rows x cols, any size) is resized bilinearly to that. NaN cells
  * are left clear. */
-cv_status cv_render_overlay(const cv_image *photo, const float *map, int rows, int cols, const cv_overlay_style *style,
+CV_API cv_status cv_render_overlay(const cv_image *photo, const float *map, int rows, int cols, const cv_overlay_style *style,
                             cv_image *out, cv_error *err);
 
 /* The original tool's "projection": map values (clamped to [0, 1], resized
  * bilinearly to img's size) multiplied into every channel of img. */
-cv_status cv_render_overlay_multiply(const cv_image *img, const float *map, int rows, int cols,
-                                     cv_image *out, cv_error *err);
+CV_API cv_status cv_render_overlay_multiply(const cv_image *img, const float *map, int rows, int cols,
+                                            cv_image *out, cv_error *err);
 
 /* A label map (class index per cell; < 0 = none, drawn black) as distinct
  * colours with a legend on the right listing the labels present, most
  * frequent first, as "name (share %)". The i-th most frequent label gets
  * colour cv_label_rgb(i), whatever its class index. names[k] names label k; labels
  * without a name (k >= n_names or names NULL) show as their number. */
-cv_status cv_render_labels(const int *labels, int rows, int cols, const char *const *names, int n_names,
-                           int cell_px, cv_image *out, cv_error *err);
+CV_API cv_status cv_render_labels(const int *labels, int rows, int cols, const char *const *names, int n_names,
+                                  int cell_px, cv_image *out, cv_error *err);
 /* The k-th categorical colour (a fixed Tableau-like table of 20, then hue
  * steps; black for k < 0). */
-void cv_label_rgb(int label, uint8_t rgb[3]);
+CV_API void cv_label_rgb(int label, uint8_t rgb[3]);
 
 /* ---- animated GIF ------------------------------------------------------------ */
 
 /* Write frames (all the same size) as an animated GIF that loops, with a
  * 256-colour global palette made by median cut over all frames and
  * delay_cs hundredths of a second per frame. Written atomically. */
-cv_status cv_gif_write(const char *path, const cv_image *frames, int n, int delay_cs, cv_error *err);
+CV_API cv_status cv_gif_write(const char *path, const cv_image *frames, int n, int delay_cs, cv_error *err);
 
 /* The same, one frame at a time, for sequences too long to hold in memory.
  * The palette comes from `sample` (median cut), or is a fixed 6x7x6 colour
  * cube when sample is NULL. Nothing appears at path before cv_gif_end. */
 typedef struct cv_gif cv_gif;
-cv_status cv_gif_begin(cv_gif **out, const char *path, int w, int h, const cv_image *sample, cv_error *err);
-cv_status cv_gif_add(cv_gif *g, const cv_image *frame, int delay_cs, cv_error *err);
-cv_status cv_gif_end(cv_gif *g, cv_error *err);   /* finishes and frees g, even on failure */
-void cv_gif_abort(cv_gif *g);                     /* discards; accepts NULL */
+CV_API cv_status cv_gif_begin(cv_gif **out, const char *path, int w, int h, const cv_image *sample, cv_error *err);
+CV_API cv_status cv_gif_add(cv_gif *g, const cv_image *frame, int delay_cs, cv_error *err);
+CV_API cv_status cv_gif_end(cv_gif *g, cv_error *err);   /* finishes and frees g, even on failure */
+CV_API void cv_gif_abort(cv_gif *g);                     /* discards; accepts NULL */
 
 #ifdef __cplusplus
 }

@@ -70,7 +70,7 @@ typedef struct {
     void *progress_user;
 } cv_filters_options;
 
-cv_filters_options cv_filters_defaults(void);
+CV_API cv_filters_options cv_filters_defaults(void);
 
 typedef struct {
     int count;                /* number of filters */
@@ -93,22 +93,22 @@ typedef struct {
 /* Check that `layer` can be visualised at height x width and return its
  * channel count: its output must be 4-D (N, C, H, W). Cheap: plans a run
  * without executing it. */
-cv_status cv_filters_layer_channels(const cv_model *m, int layer, int height, int width, int *channels,
-                                    cv_error *err);
+CV_API cv_status cv_filters_layer_channels(const cv_model *m, int layer, int height, int width, int *channels,
+                                           cv_error *err);
 
 /* Choose n distinct channels of `channels` at random (from seed), sorted
  * ascending; when n >= channels, all of them. out: min(n, channels) ints. */
-int cv_filters_choose(int *out, int n, int channels, uint64_t seed);
+CV_API int cv_filters_choose(int *out, int n, int channels, uint64_t seed);
 
 /* Run the optimisation. Everything is checked before work starts; on error
  * res is left empty. */
-cv_status cv_filters_run(cv_filters_result *res, const cv_model *m, const cv_filters_options *opt,
-                         cv_error *err);
-void cv_filters_result_free(cv_filters_result *res);
+CV_API cv_status cv_filters_run(cv_filters_result *res, const cv_model *m, const cv_filters_options *opt,
+                                cv_error *err);
+CV_API void cv_filters_result_free(cv_filters_result *res);
 /* What filters.txt says of filter i: "dead" (no gradient at any step),
  * "inactive" (its final mean activation is exactly 0: the picture does not
  * excite it, whatever it looks like) or "ok". */
-const char *cv_filters_status(const cv_filters_result *res, int i);
+CV_API const char *cv_filters_status(const cv_filters_result *res, int i);
 
 #ifdef __cplusplus
 }

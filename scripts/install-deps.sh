@@ -6,8 +6,13 @@
 #   (not needed by CI: `make check-asan` uses gcc's sanitizers).
 # --with-valgrind: also valgrind, for `make check-valgrind`.
 set -e
+# libgfortran-12-dev: openblas.pc's Libs.private names -lgfortran, so a
+# static link through `pkg-config --static --libs cnnviz` needs it
+# (tests/test_install.sh). man-db, groff-base: tests/test_man.sh renders
+# build/cnnviz.1.
 PKGS="build-essential pkg-config libopenblas-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev
-      libpng-dev libjpeg-dev libcairo2-dev fonts-dejavu-core libgif-dev libhdf5-dev libcjson-dev libonnx-testdata libstb-dev valgrind"
+      libpng-dev libjpeg-dev libcairo2-dev fonts-dejavu-core libgif-dev libhdf5-dev libcjson-dev libonnx-testdata libstb-dev valgrind
+      libgfortran-12-dev man-db groff-base"
 PY_PKGS="python3-torch python3-torchvision python3-onnx python3-h5py python3-numpy dataset-fashion-mnist"
 FUZZ_PKGS="clang libclang-rt-14-dev libomp-14-dev"
 want="$PKGS"

@@ -1,4 +1,5 @@
-/* Status strings, error formatting, checked sizes, shapes, float16. */
+/* Version and status strings, error formatting, checked sizes, shapes,
+ * float16. */
 #include "graph.h"
 #include <ctype.h>
 #include <stdio.h>
@@ -6,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+const char *cv_version(void) { return CV_VERSION; }
 
 const char *cv_status_string(cv_status s)
 {
