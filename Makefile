@@ -88,16 +88,24 @@ $(GEN)/onnx.pb-c.c $(GEN)/onnx.pb-c.h: /usr/include/onnx/onnx.proto
 	@mkdir -p $(GEN)
 	protoc-c --c_out=$(GEN) -I/usr/include/onnx /usr/include/onnx/onnx.proto
 
-$(BUILD)/gen/onnx.pb-c.o: $(GEN)/onnx.pb-c.c
+# Objects remember the flags they were built with: when CC or CFLAGS
+# change (a pull that adds -fPIC, OPT=...), every object is rebuilt instead
+# of mixing old and new ones (a non-PIC object cannot go into the .so).
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW   := $(CC) $(CFLAGS) $(LIB_CFLAGS) $(ISA_LEVELS)
+$(shell mkdir -p $(BUILD) && printf '%s\n' '$(FLAGS_NOW)' | cmp -s - $(FLAGS_STAMP) || \
+        printf '%s\n' '$(FLAGS_NOW)' > $(FLAGS_STAMP))
+
+$(BUILD)/gen/onnx.pb-c.o: $(GEN)/onnx.pb-c.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -w -c $< -o $@
 
-$(BUILD)/%.o: %.c $(GEN)/onnx.pb-c.h $(wildcard include/*.h src/*/*.h cli/*.h tests/lib/*.h)
+$(BUILD)/%.o: %.c $(GEN)/onnx.pb-c.h $(FLAGS_STAMP) $(wildcard include/*.h src/*/*.h cli/*.h tests/lib/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 define ISA_RULE
-$$(BUILD)/%.$(1).o: %.c $$(GEN)/onnx.pb-c.h $$(wildcard include/*.h src/*/*.h)
+$$(BUILD)/%.$(1).o: %.c $$(GEN)/onnx.pb-c.h $$(FLAGS_STAMP) $$(wildcard include/*.h src/*/*.h)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS) $$(ISA_FLAGS_$(1)) -c $$< -o $$@.tmp
 	$$(OBJCOPY) --wildcard --keep-global-symbol='*_$(1)' $$@.tmp $$@
