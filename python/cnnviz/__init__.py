@@ -553,8 +553,7 @@ def occlusion(model, image, occ_size=40, stride=5, *, pixel=0, target=None, size
         finally:
             lib.cv_occlusion_free(o[0])
 
-    t, base, softmaxed, engine_name = _lib.interruptible(work, cancel)
-    del keep, cb
+    t, base, softmaxed, engine_name = _lib.interruptible(work, cancel, hold=(cb, keep, x, p, og, out, top))
     heat = base[t].astype(np.float64) - out if score == "drop" else out
     if not details:
         return heat
@@ -661,8 +660,7 @@ def explain(model, image, method="gradcam", *, target=None, layer=None, samples=
         finally:
             lib.cv_explainer_free(ex[0])
 
-    out = _lib.interruptible(work, cancel)
-    del cb, base
+    out = _lib.interruptible(work, cancel, hold=(cb, base, x, o, shape, m))
     return out if details else out["attribution"]
 
 
@@ -671,25 +669,40 @@ def explain(model, image, method="gradcam", *, target=None, layer=None, samples=
 _METHODS = {"seed": lib.CV_FILTERS_SEED, "lucid": lib.CV_FILTERS_LUCID}
 
 
-def filters(model, layer, filters=None, *, num_filters=64, method="seed", iterations=None, image=None, size=None,
-            seed=0, lr=0.05, batch=None, progress=None, details=False):
+def filters(model, layer=None, filters=None, *, target=None, num_filters=64, method="seed", iterations=None,
+            image=None, size=None, seed=0, lr=0.05, batch=None, progress=None, details=False):
     """Images that excite filters (output channels) of layer most, by
     gradient ascent, as `cnnviz filters`: uint8 [count, H, W, 3] RGB
     pictures. filters: the channel indices, or None for num_filters drawn at
-    random (sorted; all when the layer has no more) from seed. method:
-    "seed" (the original tool's algorithm, 20 iterations; image= starts it
-    from a picture instead of noise) or "lucid" (256). size 128 for a free
-    input size. progress(step, steps) after every iteration. details=True
-    returns a dict: rgb, images (the final model inputs, [count, H, W, C]:
-    filters.npy), filters, activation, dead, status.
+    random (sorted; all when the layer has no more) from seed. target (an
+    index or a name) instead of layer and filters: the image the class's
+    score (its logit, before a final Softmax) rises most for (--class).
+    method: "seed" (the original tool's algorithm, 20 iterations; image=
+    starts it from a picture instead of noise) or "lucid" (256). size 128
+    for a free input size. progress(step, steps) after every iteration.
+    details=True returns a dict: rgb, images (the final model inputs,
+    [count, H, W, C]: filters.npy), filters, activation, dead, status.
     """
     if method not in _METHODS:
         raise ValueError("method must be seed or lucid, got %r" % (method,))
-    k = model.layer_index(layer)
+    if (target is None) == (layer is None) or (target is not None and filters is not None):
+        raise ValueError("give layer (and filters), or target alone")
+    if image is not None and method == "lucid":
+        warnings.warn("image is not used by method lucid (it starts from a random spectrum)", stacklevel=2)
+    if target is not None:
+        k = lib.cv_model_class_score_layer(model._ptr(), ffi.new("int *"))
+        if k < 0:
+            raise InvalidError("%s: no layer gives class scores" % model.path)
+        filters = [model.target_index(target)]
+    else:
+        k = model.layer_index(layer)
     g = model._geometry(size, 128)
     err = _lib.new_error()
     channels = ffi.new("int *")
     _check(lib.cv_filters_layer_channels(model._ptr(), k, g.height, g.width, channels, err), err)
+    if target is not None and filters[0] >= channels[0]:
+        raise InvalidError("class %d: layer '%s' scores %d classes"
+                           % (filters[0], _lib.text(lib.cv_model_layer_name(model._m, k)), channels[0]))
     if filters is None:
         ks = ffi.new("int[]", max(1, min(int(num_filters), channels[0])))
         n = lib.cv_filters_choose(ks, int(num_filters), channels[0], int(seed))
@@ -730,6 +743,5 @@ def filters(model, layer, filters=None, *, num_filters=64, method="seed", iterat
         finally:
             lib.cv_filters_result_free(res)
 
-    out = _lib.interruptible(work, cancel)
-    del cb, init
+    out = _lib.interruptible(work, cancel, hold=(cb, init, ks, o))
     return out if details else out["rgb"]

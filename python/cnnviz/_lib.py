@@ -201,19 +201,22 @@ class Cancel:
         self.flag[0] = 1
 
 
-def interruptible(fn, cancel):
+def interruptible(fn, cancel, hold=()):
     """fn() (which makes library calls with options.cancel = cancel.flag),
     so that Ctrl-C stops it. cffi releases the GIL in a C call, but Python
     runs its SIGINT handler only in the main thread between bytecodes: in
     the main thread, fn runs in a worker while this thread waits; a
     KeyboardInterrupt here sets the flag, the library stops after the batch
     under way (CV_ERR_CANCELLED), and the KeyboardInterrupt goes on. Other
-    threads get no signals: fn runs in place."""
+    threads get no signals: fn runs in place. hold: what the C call reads
+    (buffers, the progress callback), kept alive by the worker itself, so
+    that a second Ctrl-C, which ends the wait, cannot free them under it."""
     if threading.current_thread() is not threading.main_thread():
         return _finish(fn, cancel)
     box = {}
 
     def work():
+        box["hold"] = hold
         try:
             box["value"] = _finish(fn, cancel)
         except BaseException as e:  # handed to the waiting thread

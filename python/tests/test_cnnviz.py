@@ -132,12 +132,39 @@ class Declarations(unittest.TestCase):
         compile_and_run(self, self.HEADERS + "\n".join(checks) + "\n", run=False)
 
     def test_function_signatures(self):
-        """Redeclared after the headers: a differing one is 'conflicting types'."""
+        """Every function the binding calls is declared in include/*.h (only
+        those are exported from the library), with the same signature:
+        redeclared after the headers, a differing one is 'conflicting types'."""
+        import re
+        headers = ""
+        for h in sorted(os.listdir(os.path.join(ROOT, "include"))):
+            with open(os.path.join(ROOT, "include", h)) as f:
+                headers += f.read()
+        names = re.findall(r"\b(cv_\w+)\(", _cdef.FUNCS)
+        self.assertGreater(len(names), 60)
+        undeclared = [n for n in names if not re.search(r"[\s*]%s\(" % n, headers)]
+        self.assertEqual(undeclared, [], "called but not in include/*.h")
         src = self.HEADERS + _cdef.FUNCS
-        with open(os.path.join(ROOT, "include", "cnnviz.h")) as f:
-            if "cv_version" in f.read():
-                src += _cdef.VERSION_FUNC
+        if re.search(r"[\s*]cv_version\(void\)", headers):
+            src += _cdef.VERSION_FUNC
         compile_and_run(self, src, run=False)
+
+    def test_pkg_config_is_asked_first(self):
+        """With no CNNVIZ_LIBRARY, pkg-config's libdir for cnnviz comes first."""
+        if not shutil.which("pkg-config"):
+            self.skipTest("no pkg-config")
+        with tempfile.TemporaryDirectory(prefix="cnnviz-py-pc-") as d:
+            os.mkdir(os.path.join(d, "lib"))
+            os.symlink(cnnviz.library_path, os.path.join(d, "lib", "libcnnviz.so.0"))
+            with open(os.path.join(d, "cnnviz.pc"), "w") as f:
+                f.write("prefix=%s\nlibdir=${prefix}/lib\nName: cnnviz\nDescription: test\nVersion: 0\n"
+                        "Libs: -L${libdir} -lcnnviz\n" % d)
+            env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"), PKG_CONFIG_PATH=d)
+            env.pop("CNNVIZ_LIBRARY", None)
+            code = "import cnnviz; print(cnnviz.library_path); print(cnnviz._lib.candidates()[0][0])"
+            r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.split(), [os.path.join(d, "lib", "libcnnviz.so.0"), "pkg-config"])
 
     def test_version(self):
         got = compile_and_run(self, '#include <stdio.h>\n#include "cnnviz.h"\n'
@@ -300,6 +327,8 @@ class Fashion(Tmp):
                            0.1], layer="conv4", method="lucid", num_filters=2, iterations=4, lr=0.1)
         self.filters_case(["--layer", "conv2", "--img", SAMPLES[2], "--filters", "0,3", "--iterations", 3],
                           layer="conv2", image=SAMPLES[2], filters=[0, 3], iterations=3)
+        r = self.filters_case(["--class", "Bag", "--iterations", 5], target="Bag", iterations=5)
+        self.assertEqual(r["filters"], [8])
 
 
 class SharedModels(Tmp):
@@ -354,6 +383,51 @@ class SharedModels(Tmp):
         cli("explain", "--model", RESNET8, "--img", img, "--method", "ig", "--steps", 8, "--out", d)
         same_bits(self, cnnviz.explain(m, img, method="ig", steps=8), np.load(os.path.join(d, "attribution.npy")),
                   "resnet8 ig (NHWC)")
+
+
+class Sidecar(Tmp):
+    """A model's sidecar (<model>.cnnviz.json, written by `cnnviz config`)
+    sets its preprocessing and labels for the binding as for the tool."""
+
+    def test_sidecar_preprocess_and_labels(self):
+        model = self.out("f.onnx")
+        shutil.copy(FASHION, model)
+        with open(self.out("mine.txt"), "w") as f:
+            f.write("".join("c%d\n" % k for k in range(10)))
+        cli("config", "--model", model, "--preprocess", "raw", "--labels", "mine.txt")
+        m = cnnviz.Model(model)
+        self.assertEqual(m.preprocess["name"], "raw")
+        self.assertTrue(m.config_source.endswith("f.onnx.cnnviz.json"), m.config_source)
+        self.assertEqual(m.labels, ["c%d" % k for k in range(10)])
+        img = SAMPLES[8]
+        js = json.loads(cli("predict", "--model", model, "--img", img, "--format", "json", "--top", 10))
+        p = m.predict(img)
+        self.assertEqual([(t["index"], t["label"], np.float32(t["probability"])) for t in js["top"]],
+                         [(k, name, p[k]) for k, name, _ in m.top(p, 10)])
+        same_bits(self, cnnviz.explain(m, img, target="c3"), cnnviz.explain(m, img, target=3), "target by name")
+        with self.assertRaises(cnnviz.InvalidError) as cm:
+            cnnviz.explain(m, img, target="c33")
+        self.assertIn("c3", str(cm.exception))
+        # the arguments override the sidecar, as flags do
+        m2 = cnnviz.Model(model, preprocess="unit", mean=0.286, std=0.353, labels=os.path.join(ROOT, "models",
+                                                                                              "fashion_labels.txt"))
+        js = json.loads(cli("predict", "--model", model, "--img", img, "--format", "json", "--preprocess", "unit",
+                            "--mean", "0.286", "--std", "0.353", "--labels", "models/fashion_labels.txt", "--top", 10))
+        p = m2.predict(img)
+        self.assertEqual([(t["index"], t["label"], np.float32(t["probability"])) for t in js["top"]],
+                         [(k, name, p[k]) for k, name, _ in m2.top(p, 10)])
+        self.assertEqual(m2.labels[7], "Sneaker")
+
+    def test_broken_sidecar_raises(self):
+        model = self.out("f.onnx")
+        shutil.copy(FASHION, model)
+        for text in ('{"cnnviz_model_config": 1, "preprocess": "rawish"}', "{", '{"cnnviz_model_config": 1, '
+                     '"labels": "../../etc/passwd"}'):
+            with open(model + ".cnnviz.json", "w") as f:
+                f.write(text)
+            with self.assertRaises(cnnviz.Error, msg=text) as cm:
+                cnnviz.Model(model)
+            self.assertIn("cnnviz.json", str(cm.exception))
 
 
 # ---- errors -------------------------------------------------------------------------------
