@@ -2,17 +2,19 @@
 # Install the Debian packages cnnviz needs to build and test.
 # --if-missing: only call apt-get when something is missing (for `make demo`).
 # --with-python: also PyTorch & co., for regenerating fixtures and benchmarks.
-# (The Python binding, python/, and its tests need only numpy, cffi, matplotlib
-# and pip/setuptools/wheel for the offline install test: in PKGS.)
 # --with-fuzz: also clang and its libFuzzer/sanitizer runtimes, for `make fuzz`
 #   (not needed by CI: `make check-asan` uses gcc's sanitizers).
 # --with-valgrind: also valgrind, for `make check-valgrind`.
 set -e
 PKGS="build-essential pkg-config libopenblas-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev
-      libpng-dev libjpeg-dev libcairo2-dev fonts-dejavu-core libgif-dev libhdf5-dev libcjson-dev libonnx-testdata libstb-dev valgrind
-      python3-numpy python3-cffi python3-matplotlib python3-pip python3-setuptools python3-wheel"
+      libpng-dev libjpeg-dev libcairo2-dev fonts-dejavu-core libgif-dev libhdf5-dev libcjson-dev libonnx-testdata libstb-dev valgrind"
 PY_PKGS="python3-torch python3-torchvision python3-onnx python3-h5py python3-numpy dataset-fashion-mnist"
 FUZZ_PKGS="clang libclang-rt-14-dev libomp-14-dev"
+# Always, as PKGS: the Python binding (python/) and tests/test_python.sh:
+# NumPy, cffi, matplotlib (the README's example), pip/setuptools/wheel (the
+# offline install test). A line of its own (and not the PKGS="..." block that
+# tests/test_deps.sh reads: these ship no C headers).
+PKGS=$PKGS' python3-numpy python3-cffi python3-matplotlib python3-pip python3-setuptools python3-wheel'
 want="$PKGS"
 for a in "$@"; do
     case "$a" in
