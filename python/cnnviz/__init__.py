@@ -72,6 +72,11 @@ def _mem(max_memory):
     return int(max_memory or 0)
 
 
+_IMAGE_TYPES = ("an image is a path, an H x W x 3 (or H x W) uint8 RGB array (for matplotlib's imread floats in "
+                "[0, 1]: (img * 255).round().astype(np.uint8)), or a float32 model input [1, C, H, W] "
+                "([1, H, W, C] channels-last)")
+
+
 class _Image:
     """An image for the library: a file (loaded by the library, within the
     model's memory limit) or an H x W x 3 uint8 array (borrowed, no copy
@@ -88,7 +93,7 @@ class _Image:
             return
         a = np.asarray(image)
         if a.dtype != np.uint8:
-            raise TypeError("an image array must be uint8 (H x W x 3 RGB, 0..255), got %s" % a.dtype)
+            raise TypeError(_IMAGE_TYPES + ", got a %s array of shape %s" % (a.dtype, a.shape))
         if a.ndim == 2:
             a = np.repeat(a[:, :, None], 3, axis=2)
         if a.ndim != 3 or a.shape[2] != 3 or a.shape[0] < 1 or a.shape[1] < 1:
@@ -364,9 +369,11 @@ class Model:
         model input [1, C, H, W] / [1, H, W, C] used as it is (the tool's
         --input)."""
         if isinstance(image, np.ndarray) and image.dtype != np.uint8:
+            if image.ndim != 4:
+                raise TypeError(_IMAGE_TYPES + ", got a %s array of shape %s" % (image.dtype, image.shape))
             x, _ = _float_input(image)
             nhwc = self.nhwc
-            if x.ndim != 4 or x.shape[0] != 1:
+            if x.shape[0] != 1:
                 raise ValueError("a model input is one image, %s; got shape %s"
                                  % ("[1, H, W, C] (the model is channels-last)" if nhwc else "[1, C, H, W]",
                                     x.shape))
@@ -426,10 +433,11 @@ class Model:
             lib.cv_run_free(run[0])
 
     def predict(self, image, size=None):
-        """Class probabilities (float32 [classes]) for an image (a path or an
-        H x W x 3 uint8 array): the softmax of output 0, unless it already is
-        a distribution, as `cnnviz predict` prints them."""
-        x = self.input_from_image(image, size)
+        """Class probabilities (float32 [classes]) for an image (a path, an
+        H x W x 3 uint8 array, or a float32 model input [1, C, H, W]): the
+        softmax of output 0, unless it already is a distribution, as
+        `cnnviz predict` prints them."""
+        x, _ = self._input(image, size, None)
         y = self.run(x)
         scores = np.ascontiguousarray(y.reshape(y.shape[0] if y.ndim else 1, -1)[0])
         probs = np.empty_like(scores)

@@ -227,6 +227,7 @@ class Fashion(Tmp):
         want = self.model.predict(img)
         same_bits(self, self.model.predict(grey), want, "predict(H x W array) vs predict(path)")
         same_bits(self, self.model.predict(np.stack([grey] * 3, axis=2)), want, "predict(H x W x 3) vs predict(path)")
+        same_bits(self, self.model.predict(self.model.input_from_image(img)), want, "predict(model input)")
 
     def test_run(self):
         x = self.model.input_from_image(SAMPLES[3])
@@ -484,6 +485,10 @@ class Errors(Tmp):
             m.run(np.zeros((1, 3, 28, 28), np.float32))
         with self.assertRaises(ValueError):
             m.predict(np.zeros((28, 28, 4), np.uint8))
+        with self.assertRaisesRegex(TypeError, "imread"):  # a float picture is not a model input
+            cnnviz.occlusion(m, np.zeros((28, 28, 3), np.float32), occ_size=8)
+        with self.assertRaises(cnnviz.ShapeError):
+            m.predict(np.zeros((1, 1, 27, 28), np.float32))
         with self.assertRaises(cnnviz.InvalidError):
             cnnviz.filters(m, "conv3", filters=[64])
         with self.assertRaises(cnnviz.LimitError):
