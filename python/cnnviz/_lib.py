@@ -177,10 +177,6 @@ def raise_for(status, err):
     raise cls(msg) if cls is not Error else Error(msg, "status %d" % status)
 
 
-def check(status, err):
-    raise_for(status, err)
-
-
 def text(p):
     """A C string as str (None for NULL)."""
     return None if p == ffi.NULL else ffi.string(p).decode("utf-8", "replace")
