@@ -563,6 +563,31 @@ class Interrupt(unittest.TestCase):
         self.assertEqual(seen, [2], "stopped after the first batch")
 
 
+class Threads(unittest.TestCase):
+    def test_threads_share_a_model(self):
+        """Calls from several threads on one Model (each its own run, as the
+        library's threading rule has it) equal the same calls one at a time."""
+        import threading
+        m = cnnviz.Model(FASHION)
+        calls = [lambda: cnnviz.occlusion(m, SAMPLES[1], occ_size=6, stride=2),
+                 lambda: cnnviz.explain(m, SAMPLES[2], method="smoothgrad", samples=6),
+                 lambda: cnnviz.explain(m, SAMPLES[3], method="gradcam"),
+                 lambda: m.run(m.input_from_image(SAMPLES[4]), layer="relu3")]
+        alone = [c() for c in calls]
+        got = [None] * (2 * len(calls))
+
+        def work(k):
+            got[k] = calls[k % len(calls)]()
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(len(got))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for k, g in enumerate(got):
+            same_bits(self, g, alone[k % len(calls)], "thread %d" % k)
+
+
 # ---- the README's example -------------------------------------------------------------------
 
 
