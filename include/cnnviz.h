@@ -71,7 +71,8 @@ typedef enum {
     CV_ERR_UNSUPPORTED, /* valid, but not implemented by cnnviz */
     CV_ERR_SHAPE,       /* tensor shapes do not fit together */
     CV_ERR_NOMEM,       /* allocation failed */
-    CV_ERR_LIMIT        /* a size exceeds a configured limit */
+    CV_ERR_LIMIT,       /* a size exceeds a configured limit */
+    CV_ERR_CANCELLED    /* the caller's cancel flag was set (options' cancel field): stopped between batches */
 } cv_status;
 
 typedef struct {

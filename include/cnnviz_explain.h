@@ -100,6 +100,10 @@ typedef struct {
     size_t max_memory;
     void (*progress)(void *user, long done, long total); /* optional, called after each batch */
     void *user;
+    /* Optional: when *cancel is nonzero (set from another thread or a
+     * signal handler), cv_explain_run stops after the batch under way with
+     * CV_ERR_CANCELLED. NULL: never. */
+    const volatile int *cancel;
 } cv_explain_options;
 
 CV_API cv_explain_options cv_explain_defaults(void);

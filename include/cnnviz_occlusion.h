@@ -134,6 +134,10 @@ typedef struct {
     cv_occlusion_approx approx;
     cv_occlusion_progress progress;
     void *user;         /* passed to progress */
+    /* Optional: when *cancel is nonzero (set from another thread or a
+     * signal handler), cv_occlusion_create / cv_occlusion_run stop after
+     * the batch under way with CV_ERR_CANCELLED. NULL: never. */
+    const volatile int *cancel;
 } cv_occlusion_params;
 
 /* occ_size 40, stride 5, fill 0, target -1, batch 0 (auto), approx off

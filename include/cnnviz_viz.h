@@ -68,6 +68,10 @@ typedef struct {
                                  CV_AUTO_BATCH_BYTES when max_batch is 0 */
     void (*progress)(void *user, const cv_filters_progress *p);
     void *progress_user;
+    /* Optional: when *cancel is nonzero (set from another thread or a
+     * signal handler), cv_filters_run stops after the iteration under way
+     * with CV_ERR_CANCELLED and res left empty. NULL: never. */
+    const volatile int *cancel;
 } cv_filters_options;
 
 CV_API cv_filters_options cv_filters_defaults(void);

@@ -15,6 +15,11 @@ PKGS="build-essential pkg-config libopenblas-dev libprotobuf-c-dev protobuf-c-co
       libgfortran-12-dev man-db groff-base"
 PY_PKGS="python3-torch python3-torchvision python3-onnx python3-h5py python3-numpy dataset-fashion-mnist"
 FUZZ_PKGS="clang libclang-rt-14-dev libomp-14-dev"
+# Always, as PKGS: the Python binding (python/) and tests/test_python.sh:
+# NumPy, cffi, matplotlib (the README's example), pip/setuptools/wheel (the
+# offline install test). A line of its own (and not the PKGS="..." block that
+# tests/test_deps.sh reads: these ship no C headers).
+PKGS=$PKGS' python3-numpy python3-cffi python3-matplotlib python3-pip python3-setuptools python3-wheel'
 want="$PKGS"
 for a in "$@"; do
     case "$a" in

@@ -21,6 +21,7 @@ const char *cv_status_string(cv_status s)
     case CV_ERR_SHAPE: return "shape mismatch";
     case CV_ERR_NOMEM: return "out of memory";
     case CV_ERR_LIMIT: return "size limit exceeded";
+    case CV_ERR_CANCELLED: return "cancelled";
     }
     return "unknown status";
 }

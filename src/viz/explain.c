@@ -244,6 +244,8 @@ static cv_status run_batches(cv_explainer *e, long n, const ex_pass *p, bool gra
         p->consume(p->user, first, count, cv_run_output(r, 0)->f, gx);
         if (e->o.progress)
             e->o.progress(e->o.user, first + count, n);
+        if (e->o.cancel && *e->o.cancel)
+            st = cv_fail(err, CV_ERR_CANCELLED, "explain: cancelled after %ld of %ld samples", first + count, n);
     }
     if (passes)
         *passes += n;

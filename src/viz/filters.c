@@ -358,17 +358,24 @@ typedef struct {
     int iters;
 } chunk_ctx;
 
-static void report(const chunk_ctx *k, int it)
+/* After iteration it: the progress callback, then the caller's cancel flag
+ * (checked here, between iterations: a callback that sets it stops the run
+ * at once). */
+static cv_status report(const chunk_ctx *k, int it, cv_error *err)
 {
     const cv_filters_options *o = k->e->o;
-    if (!o->progress)
-        return;
-    cv_filters_progress p = {
-        .step = k->chunk * k->iters + it, .steps = k->n_chunks * k->iters,
-        .filters_done = k->first + (it == k->iters ? k->n : 0), .filters_total = k->res->count,
-        .chunk = k->chunk, .n_chunks = k->n_chunks, .iteration = it, .iterations = k->iters,
-    };
-    o->progress(o->progress_user, &p);
+    if (o->progress) {
+        cv_filters_progress p = {
+            .step = k->chunk * k->iters + it, .steps = k->n_chunks * k->iters,
+            .filters_done = k->first + (it == k->iters ? k->n : 0), .filters_total = k->res->count,
+            .chunk = k->chunk, .n_chunks = k->n_chunks, .iteration = it, .iterations = k->iters,
+        };
+        o->progress(o->progress_user, &p);
+    }
+    if (o->cancel && *o->cancel)
+        return cv_fail(err, CV_ERR_CANCELLED, "filters: cancelled after iteration %d of %d (chunk %d of %d)", it,
+                       k->iters, k->chunk + 1, k->n_chunks);
+    return CV_OK;
 }
 
 /* ---- method seed ------------------------------------------------------------------ */
@@ -400,7 +407,8 @@ static cv_status run_seed(chunk_ctx *k, const float *x0, cv_error *err)
             cv_seed_normalize(gi, in);
             cv_seed_step(x + (size_t)i * in, gi, g->c, g->h, g->w, work + (size_t)i * 2 * in);
         }
-        report(k, it);
+        if ((st = report(k, it, err)) != CV_OK)
+            goto out;
     }
     if ((st = engine_eval(e, n, ks, x, k->res->activation + k->first, NULL, 0, err)) != CV_OK)
         goto out;
@@ -495,7 +503,8 @@ static cv_status run_lucid(chunk_ctx *k, const cv_lucid *lu, cv_error *err)
         for (int i = 0; i < n; i++)
             cv_lucid_render_backward(lu, dp + (size_t)i * np, drgb + (size_t)i * in, rgb + (size_t)i * in, work);
         cv_adam_ascent(params, adam_m, adam_v, dp, (size_t)n * np, it, lr);
-        report(k, it);
+        if ((st = report(k, it, err)) != CV_OK)
+            goto out;
     }
     /* The result: the un-warped image. */
     for (int i = 0; i < n; i++) {

@@ -310,6 +310,8 @@ static cv_status eval_positions(void *ctx, const long *pos, long n, long total, 
         r->done += count;
         if (o->p.progress)
             o->p.progress(o->p.user, r->done, total);
+        if (o->p.cancel && *o->p.cancel)
+            return cv_fail(err, CV_ERR_CANCELLED, "occlusion: cancelled after %ld of %ld positions", r->done, total);
     }
     return CV_OK;
 }
