@@ -89,6 +89,11 @@ static bool is_image_name(const char *name)
     return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 || strcasecmp(dot, ".png") == 0);
 }
 
+/* --out, when it exists: a walk does not descend into it, so that
+ * `--img . --out out` does not take the last run's pictures as images. */
+static struct stat out_root;
+static bool out_root_known;
+
 static int compare_strings(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -115,6 +120,8 @@ static bool walk(const char *dir, const char *sub, int depth, char ***names, siz
         if (lstat(full, &st) != 0)
             continue;
         if (S_ISDIR(st.st_mode)) {
+            if (out_root_known && st.st_dev == out_root.st_dev && st.st_ino == out_root.st_ino)
+                continue;
             if (depth + 1 >= MAX_DEPTH)
                 ok = (cli_error("%s: folders nested deeper than %d", full, MAX_DEPTH), false);
             else {
@@ -241,6 +248,16 @@ bool cli_batch_mode(const cli_args *a)
     struct stat st;
     const char *img = cli_str(a, "img");
     return img && stat(img, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool cli_batch_options_ok(const cli_args *a)
+{
+    static const char *const only[] = {"shard", "shard-count", "resume", "force", NULL};
+    for (int k = 0; only[k]; k++)
+        if (cli_given(a, only[k]))
+            return cli_usage_error("--%s is for batch mode: several --img, an --img folder or --list", only[k]),
+                   false;
+    return true;
 }
 
 /* ---- folders ------------------------------------------------------------- */
@@ -596,8 +613,6 @@ static void run_group(batch_run *b, const batch_list *l, const size_t *which, in
         if (it->ok && !cli_outset_commit(&sets[k]))
             item_failed(it);
         cli_outset_abort(&sets[k]);
-        if (!it->ok)
-            cli_error("%s: FAILED: %s", it->input, it->error);
         char *line = manifest_line(it, thumb[k], seconds);
         if (!line || !append_line(b->fd, b->manifest, line))
             b->runtime_error = true;
@@ -615,6 +630,7 @@ static void run_group(batch_run *b, const batch_list *l, const size_t *which, in
 static bool plan(const cli_args *a, batch_list *l, const batch_shard *sh, const char *out, const char *manifest,
                  size_t **which, size_t *n)
 {
+    out_root_known = stat(out, &out_root) == 0;
     if (!expand_inputs(a, l) || !check_folders(l))
         return false;
     bool *done = calloc(l->n, sizeof *done);
@@ -663,10 +679,10 @@ int cli_batch_run(const cli_args *a, const cli_batch_ops *ops)
     if (!cli_max_memory(a, &b.max_memory) || !choose_shard(a, &sh))
         goto out;
     manifest_path(b.manifest, sizeof b.manifest, b.out, &sh);
-    if (!plan(a, &l, &sh, b.out, b.manifest, &which, &n) || !claim_root(b.out, cli_flag(a, "force")) ||
-        !open_manifest(&b, cli_flag(a, "resume")))
-        goto out;
-    if (!(set_up = ops->setup(a, ops->ctx)))
+    /* the cheap checks first, then the model; --out is touched only once
+     * both went well */
+    if (!plan(a, &l, &sh, b.out, b.manifest, &which, &n) || !(set_up = ops->setup(a, ops->ctx)) ||
+        !claim_root(b.out, cli_flag(a, "force")) || !open_manifest(&b, cli_flag(a, "resume")))
         goto out;
     b.pr = (batch_progress){.total = (long)n, .start = cli_now(), .tty = isatty(2) != 0};
     cli_progress_muted = true; /* the images' own bars would fight the batch's */

@@ -257,7 +257,16 @@ double cli_now(void);
  * draws the progress. The command only says how to set up (load the model
  * once) and how to do a few images. */
 extern const cli_opt cli_batch_opts[]; /* --list, --shard, --shard-count, --resume, --force */
+/* The sentences every image command's --help ends with. */
+#define BATCH_HELP                                                                                                  \
+    "Batch mode (several --img, an --img folder, --list): one folder per image under --out (its path under the "   \
+    "folder, or as given, without the extension) with these files and thumb.png, and a line per image in "         \
+    "--out/manifest.jsonl (manifest-K-of-N.jsonl with --shard); a failed image is recorded and the run goes on, " \
+    "ending with status 1; the model is loaded once."
 bool cli_batch_mode(const cli_args *a);
+/* Outside batch mode, --shard, --resume and the like are a usage error
+ * (false after it), not silently ignored. */
+bool cli_batch_options_ok(const cli_args *a);
 
 typedef struct {
     /* in */

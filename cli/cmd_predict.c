@@ -6,7 +6,7 @@
 #include <string.h>
 
 static const cli_opt opts[] = {
-    {"img", "image", "PATH", NULL, "image to classify (JPEG or PNG)"},
+    {"img", "image", "PATH", NULL, "image to classify (JPEG or PNG); repeat it or name a folder for batch mode"},
     {"top", NULL, "K", "5", "how many classes to print"},
     {"size", NULL, "S", NULL, "input side for models without a fixed size"},
     {"format", NULL, "F", "text", "text (a table), csv (rank,index,label,probability) or json, on stdout"},
@@ -171,6 +171,10 @@ static int run(const cli_args *a)
 {
     if (cli_batch_mode(a))
         return run_many(a);
+    if (!cli_batch_options_ok(a))
+        return CLI_EXIT_USAGE;
+    if (cli_given(a, "out") || cli_given(a, "batch"))
+        cli_note("--out and --batch are for batch mode (several --img, a folder or --list); one image prints only");
     long top;
     cli_top_format format;
     const char *img_path = cli_require(a, "img");
@@ -222,6 +226,7 @@ const cli_cmd cli_cmd_predict = {
     "predict", "classify an image and print the top classes with their probabilities",
     "Softmax is applied only when the model outputs logits. Class names come from --labels, "
     "the model's metadata, or a labels.txt beside the model. --format csv and json print only the classes "
-    "(notes and warnings go to stderr), for scripts.",
+    "(notes and warnings go to stderr), for scripts; in batch mode each image also gets top.json (the json "
+    "format), in forwards of --batch images. " BATCH_HELP,
     groups, run,
 };
