@@ -564,56 +564,66 @@ static void item_failed(cli_batch_item *it)
         snprintf(it->error, sizeof it->error, "%s", *cli_last_error() ? cli_last_error() : "failed");
 }
 
-/* Images list[first..first+n) (n <= ops->group): each in a cli_outset of
- * its own, thumb first, then the command on those whose photo loads, then
- * each folder moved into place and its line appended. */
+/* One image of a group: what the manifest says, and its folder. */
+typedef struct {
+    cli_batch_item it;
+    cli_outset set; /* ~9 KiB: on the heap, as groups may be large */
+    bool thumb;
+} batch_slot;
+
+/* Each image's folder as a cli_outset of its own and its thumb.png; false
+ * (the image failed) when either cannot be made. */
+static bool begin_image(const batch_run *b, const batch_image *im, size_t index, batch_slot *s)
+{
+    cli_batch_item *it = &s->it;
+    *it = (cli_batch_item){.index = (long)index, .input = im->input, .rel = im->rel, .top_class = -1};
+    it->numbers = cJSON_CreateObject();
+    cli_clear_last_error();
+    char final[8400];
+    snprintf(final, sizeof final, "%s/%s", b->out, im->rel);
+    if (!cli_outset_begin(&s->set, final, b->ops->command)) {
+        s->set.active = false;
+        return false;
+    }
+    it->dir = s->set.stage;
+    return s->thumb = write_thumb(b, it);
+}
+
+/* Images which[0..n) (n <= ops->group): the command runs on those whose
+ * folder and thumbnail could be made; then each folder is moved into
+ * place and its line appended, in index order. */
 static void run_group(batch_run *b, const batch_list *l, const size_t *which, int n)
 {
-    cli_batch_item items[n], *todo[n];
-    cli_outset sets[n];
-    bool thumb[n];
-    double t0 = cli_now();
-    int m = 0;
-    for (int k = 0; k < n; k++) {
-        const batch_image *im = &l->v[which[k]];
-        cli_batch_item *it = &items[k];
-        memset(it, 0, sizeof *it);
-        *it = (cli_batch_item){.index = (long)which[k], .input = im->input, .rel = im->rel, .top_class = -1};
-        it->numbers = cJSON_CreateObject();
-        cli_clear_last_error();
-        char final[8400];
-        snprintf(final, sizeof final, "%s/%s", b->out, im->rel);
-        thumb[k] = false;
-        if (!cli_outset_begin(&sets[k], final, b->ops->command)) {
-            sets[k].active = false;
-            item_failed(it);
-            continue;
-        }
-        it->dir = sets[k].stage;
-        if (!(thumb[k] = write_thumb(b, it)))
-            item_failed(it);
-        else
-            todo[m++] = it;
+    batch_slot *slots = calloc((size_t)n, sizeof *slots);
+    cli_batch_item *sub = calloc((size_t)n, sizeof *sub);
+    int *from = calloc((size_t)n, sizeof *from), m = 0;
+    if (!slots || !sub || !from) {
+        cli_error("out of memory");
+        b->runtime_error = true;
+        goto out;
     }
-    /* the command sees only the images that load */
-    cli_batch_item sub[m > 0 ? m : 1];
-    for (int k = 0; k < m; k++)
-        sub[k] = *todo[k];
+    double t0 = cli_now();
+    for (int k = 0; k < n; k++) {
+        if (begin_image(b, &l->v[which[k]], which[k], &slots[k]))
+            sub[m] = slots[k].it, from[m++] = k;
+        else
+            item_failed(&slots[k].it);
+    }
     cli_clear_last_error();
     if (m)
         b->ops->run(b->a, b->ops->ctx, sub, m);
     for (int k = 0; k < m; k++) {
-        *todo[k] = sub[k];
-        if (!todo[k]->ok)
-            item_failed(todo[k]);
+        slots[from[k]].it = sub[k];
+        if (!sub[k].ok)
+            item_failed(&slots[from[k]].it);
     }
     double seconds = (cli_now() - t0) / n;
     for (int k = 0; k < n; k++) {
-        cli_batch_item *it = &items[k];
-        if (it->ok && !cli_outset_commit(&sets[k]))
+        cli_batch_item *it = &slots[k].it;
+        if (it->ok && !cli_outset_commit(&slots[k].set))
             item_failed(it);
-        cli_outset_abort(&sets[k]);
-        char *line = manifest_line(it, thumb[k], seconds);
+        cli_outset_abort(&slots[k].set);
+        char *line = manifest_line(it, slots[k].thumb, seconds);
         if (!line || !append_line(b->fd, b->manifest, line))
             b->runtime_error = true;
         free(line);
@@ -621,6 +631,10 @@ static void run_group(batch_run *b, const batch_list *l, const size_t *which, in
         b->pr.failed += !it->ok;
         progress_draw(&b->pr, it);
     }
+out:
+    free(slots);
+    free(sub);
+    free(from);
 }
 
 /* ---- the run ------------------------------------------------------------- */

@@ -53,6 +53,8 @@ typedef struct {
     float *x;        /* [group, C, H, W] */
 } batch_ctx;
 
+static cv_run *run_for(batch_ctx *c, int n, cv_error *err);
+
 static bool batch_setup(const cli_args *a, void *user)
 {
     batch_ctx *c = user;
@@ -63,9 +65,19 @@ static bool batch_setup(const cli_args *a, void *user)
     if (!cli_load_model(a, &c->m) || !cli_input_geometry(a, c->m, "size", &c->g) || !cli_preprocess(a, c->m, &c->p) ||
         !cli_labels(a, c->m, &c->labels))
         return false;
-    size_t item = (size_t)c->g.channels * c->g.height * c->g.width;
+    size_t item = (size_t)c->g.channels * c->g.height * c->g.width, max_memory;
+    if (!cli_max_memory(a, &max_memory))
+        return false;
+    if ((double)group * item * sizeof(float) > (double)cv_memory_limit(max_memory))
+        return cli_usage_error("--batch %ld: %ld inputs take more than the memory limit (--max-memory)", group, group),
+               false;
     if (!(c->x = malloc((size_t)group * item * sizeof(float))))
         return cli_error("out of memory"), false;
+    /* a full group's plan now: a --batch too large for the memory limit
+     * is one message before any work, not a failure of every image */
+    cv_error err;
+    if (!run_for(c, (int)group, &err))
+        return cli_fail(&err), false;
     return true;
 }
 
