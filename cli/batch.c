@@ -101,7 +101,8 @@ static int compare_strings(const void *a, const void *b)
 
 /* The images under dir/sub (sub "" or ending in '/'), relative to dir,
  * appended to names: regular files (links to them too) ending in an image
- * extension; folders are walked, links to folders are not (no cycles). */
+ * extension; folders are walked, links to folders are not (no cycles), nor
+ * are --out and other batch outputs (their thumbnails are not photos). */
 static bool walk(const char *dir, const char *sub, int depth, char ***names, size_t *n, size_t *cap)
 {
     char path[8192];
@@ -120,11 +121,14 @@ static bool walk(const char *dir, const char *sub, int depth, char ***names, siz
         if (lstat(full, &st) != 0)
             continue;
         if (S_ISDIR(st.st_mode)) {
-            if (out_root_known && st.st_dev == out_root.st_dev && st.st_ino == out_root.st_ino)
-                continue;
+            char marker[16500];
+            snprintf(marker, sizeof marker, "%s/" MARKER, full);
+            if ((out_root_known && st.st_dev == out_root.st_dev && st.st_ino == out_root.st_ino) ||
+                access(marker, F_OK) == 0)
+                continue; /* --out, or another batch run's output: not photos */
             if (depth + 1 >= MAX_DEPTH)
                 ok = (cli_error("%s: folders nested deeper than %d", full, MAX_DEPTH), false);
-            else {
+            else if (strlen(rel) + 2 < sizeof rel) {
                 strcat(rel, "/");
                 ok = walk(dir, rel, depth + 1, names, n, cap);
             }
@@ -267,9 +271,15 @@ static int compare_rels(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static bool is_shard_manifest(const char *name);
+
+/* A folder that would be one of the files batch mode (or the gallery)
+ * writes in --out, or look like a cli_outset's staging or set-aside folder. */
 static bool reserved_name(const char *rel)
 {
-    return strcmp(rel, MARKER) == 0 || strcmp(rel, "index.html") == 0 || strncmp(rel, "manifest", 8) == 0 ||
+    bool top = !strchr(rel, '/');
+    return (top && (strcmp(rel, MARKER) == 0 || strcmp(rel, "index.html") == 0 || strcmp(rel, "manifest.jsonl") == 0 ||
+                    is_shard_manifest(rel))) ||
            strstr(rel, ".tmp-") || strstr(rel, ".previous-");
 }
 
@@ -446,9 +456,10 @@ static char *manifest_line(const cli_batch_item *it, bool thumb, double seconds)
     return text;
 }
 
-/* The line and its newline in one write() on the O_APPEND descriptor:
- * lines of shards sharing a file system never interleave, and a line
- * present means the image's folder was complete before it. */
+/* The line and its newline in one write() on the O_APPEND descriptor, after
+ * the image's folder was moved into place: a line present means its folder
+ * is complete, and a killed run leaves whole lines (each shard appends to a
+ * file of its own, so NFS's non-atomic appends across clients never mix). */
 static bool append_line(int fd, const char *path, const char *text)
 {
     size_t n = strlen(text);
@@ -639,6 +650,50 @@ out:
 
 /* ---- the run ------------------------------------------------------------- */
 
+/* Remove the staging folders ("<rel>.tmp-XXXXXX") a killed run left for the
+ * images about to be done: only this shard does them, and no image's folder
+ * holds ".tmp-" (reserved_name), so they are theirs. Each folder holding
+ * them is listed once. */
+static void clear_stale_stages(const char *out, const batch_list *l, const size_t *which, size_t n)
+{
+    char **rels = malloc((n ? n : 1) * sizeof *rels), **parents = malloc((n ? n : 1) * sizeof *parents);
+    size_t np = 0;
+    for (size_t k = 0; rels && parents && k < n; k++) {
+        rels[k] = l->v[which[k]].rel;
+        const char *slash = strrchr(rels[k], '/');
+        parents[np] = strndup(rels[k], slash ? (size_t)(slash - rels[k]) : 0);
+        np += parents[np] != NULL;
+    }
+    if (rels && parents) {
+        qsort(rels, n, sizeof *rels, compare_strings);
+        qsort(parents, np, sizeof *parents, compare_strings);
+    }
+    for (size_t k = 0; rels && parents && k < np; k++) {
+        if (k && strcmp(parents[k], parents[k - 1]) == 0)
+            continue;
+        char dir[8400];
+        snprintf(dir, sizeof dir, "%s%s%s", out, *parents[k] ? "/" : "", parents[k]);
+        DIR *d = opendir(dir);
+        for (struct dirent *e; d && (e = readdir(d));) {
+            size_t len = strlen(e->d_name);
+            if (len < 12 || strncmp(e->d_name + len - 11, ".tmp-", 5) != 0)
+                continue;
+            char rel[8400], *key = rel;
+            snprintf(rel, sizeof rel, "%s%s%.*s", parents[k], *parents[k] ? "/" : "", (int)(len - 11), e->d_name);
+            cli_outset stale = {.active = true}; /* cli_outset_abort empties and removes a staging folder */
+            if (bsearch(&key, rels, n, sizeof *rels, compare_strings) &&
+                snprintf(stale.stage, sizeof stale.stage, "%s/%s", dir, e->d_name) < (int)sizeof stale.stage)
+                cli_outset_abort(&stale);
+        }
+        if (d)
+            closedir(d);
+    }
+    for (size_t k = 0; parents && k < np; k++)
+        free(parents[k]);
+    free(parents);
+    free(rels);
+}
+
 /* The images, checked, and this shard's share of them that --resume does
  * not skip, into *which (*n of them). */
 static bool plan(const cli_args *a, batch_list *l, const batch_shard *sh, const char *out, const char *manifest,
@@ -698,6 +753,7 @@ int cli_batch_run(const cli_args *a, const cli_batch_ops *ops)
     if (!plan(a, &l, &sh, b.out, b.manifest, &which, &n) || !(set_up = ops->setup(a, ops->ctx)) ||
         !claim_root(b.out, cli_flag(a, "force")) || !open_manifest(&b, cli_flag(a, "resume")))
         goto out;
+    clear_stale_stages(b.out, &l, which, n);
     b.pr = (batch_progress){.total = (long)n, .start = cli_now(), .tty = isatty(2) != 0};
     cli_progress_muted = true; /* the images' own bars would fight the batch's */
     int group = ops->group > 0 ? ops->group : 1;

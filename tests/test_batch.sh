@@ -97,6 +97,10 @@ if [ ! -s "$tmp/err" ]; then ok quiet_silences_progress; else bad quiet_silences
 "$cli" predict --model $m $pre --img "$tree" --out "$tree/out" -q > /dev/null 2>&1; rc=$?
 if [ $rc -eq 0 ] && [ "$(wc -l < "$tree/out/manifest.jsonl")" -eq 6 ]; then ok out_inside_input_not_walked
 else bad out_inside_input_not_walked "rc $rc; $(wc -l < "$tree/out/manifest.jsonl") lines"; fi
+# nor is another batch run's output in it (the folder with .cnnviz-batch)
+"$cli" predict --model $m $pre --img "$tree" --out "$tmp/elsewhere" -q > /dev/null 2>&1; rc=$?
+if [ $rc -eq 0 ] && [ "$(wc -l < "$tmp/elsewhere/manifest.jsonl")" -eq 6 ]; then ok other_batch_output_not_walked
+else bad other_batch_output_not_walked "rc $rc; $(wc -l < "$tmp/elsewhere/manifest.jsonl") lines"; fi
 rm -rf "$tree/out"
 
 # ---- --list from a file and from stdin, in the order given, with --img ----
@@ -131,6 +135,11 @@ cp models/samples/bag.png "$tmp/c/a/b.png"
 "$cli" predict --model $m $pre --img "$tmp/c" --out "$tmp/c2" > /dev/null 2> "$tmp/err"; rc=$?
 if [ $rc -eq 2 ] && grep -q "inside image folder 'a'" "$tmp/err"; then ok nested_folder_is_usage_error
 else bad nested_folder_is_usage_error "rc $rc; $(cat "$tmp/err")"; fi
+
+mkdir -p "$tmp/rs" && cp models/samples/bag.png "$tmp/rs/manifest-0-of-2.jsonl.png"
+"$cli" predict --model $m $pre --img "$tmp/rs" --img models/samples/bag.png --out "$tmp/c3" > /dev/null 2> "$tmp/err"; rc=$?
+if [ $rc -eq 2 ] && grep -q "would clash with what cnnviz writes" "$tmp/err"; then ok reserved_folder_is_usage_error
+else bad reserved_folder_is_usage_error "rc $rc; $(cat "$tmp/err")"; fi
 
 # ---- every image command in batch mode ----
 two="--img models/samples/bag.png --img models/samples/coat.png"
@@ -202,13 +211,15 @@ fi
 "$cli" occlusion --model $m $pre --img "$tree" --occ_size 8 --stride 10 --out "$tmp/r" -q > /dev/null 2>&1
 strip "$tmp/r/manifest.jsonl" > "$tmp/r.full"
 head -n 2 "$tmp/r/manifest.jsonl" > "$tmp/r.head" && cp "$tmp/r.head" "$tmp/r/manifest.jsonl"
+mkdir -p "$tmp/r/cats/002.tmp-Ab12Cd" && echo half > "$tmp/r/cats/002.tmp-Ab12Cd/probs.npy" # a killed run's staging
 kept=$(ls -i "$tmp/r/B/probs.npy" | awk '{print $1}')
 redo=$(ls -i "$tmp/r/cats/001/probs.npy" | awk '{print $1}')
 "$cli" occlusion --model $m $pre --img "$tree" --occ_size 8 --stride 10 --out "$tmp/r" --resume > /dev/null 2> "$tmp/err"; rc=$?
 if [ $rc -eq 0 ] && grep -q "2 of 6 images already done, 4 to do" "$tmp/err" &&
         [ "$(ls -i "$tmp/r/B/probs.npy" | awk '{print $1}')" = "$kept" ] &&
         [ "$(ls -i "$tmp/r/cats/001/probs.npy" | awk '{print $1}')" != "$redo" ] &&
-        strip "$tmp/r/manifest.jsonl" | cmp -s - "$tmp/r.full" && ! ls -d "$tmp/r/cats/"*.previous-* > /dev/null 2>&1; then
+        strip "$tmp/r/manifest.jsonl" | cmp -s - "$tmp/r.full" && ! ls -d "$tmp/r/cats/"*.previous-* > /dev/null 2>&1 &&
+        [ ! -e "$tmp/r/cats/002.tmp-Ab12Cd" ]; then
     ok resume_skips_done_redoes_half_done
 else
     bad resume_skips_done_redoes_half_done "rc $rc; $(cat "$tmp/err")"
