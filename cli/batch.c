@@ -727,9 +727,14 @@ static bool plan(const cli_args *a, batch_list *l, const batch_shard *sh, const 
  * (only this shard's file: the others' are never touched). */
 static bool open_manifest(batch_run *b, bool resume)
 {
-    b->fd = open(b->manifest, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (resume ? 0 : O_TRUNC), 0666);
+    b->fd = open(b->manifest, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | (resume ? 0 : O_TRUNC), 0666);
     if (b->fd < 0)
         return cli_error("%s: %s", b->manifest, strerror(errno)), false;
+    /* a torn last line (a full disk) would swallow the next one: end it */
+    char last = '\n';
+    off_t size = lseek(b->fd, 0, SEEK_END);
+    if (size > 0 && (pread(b->fd, &last, 1, size - 1) != 1 || (last != '\n' && write(b->fd, "\n", 1) != 1)))
+        return cli_error("%s: cannot read or end its last line: %s", b->manifest, strerror(errno)), false;
     return true;
 }
 

@@ -211,6 +211,7 @@ fi
 "$cli" occlusion --model $m $pre --img "$tree" --occ_size 8 --stride 10 --out "$tmp/r" -q > /dev/null 2>&1
 strip "$tmp/r/manifest.jsonl" > "$tmp/r.full"
 head -n 2 "$tmp/r/manifest.jsonl" > "$tmp/r.head" && cp "$tmp/r.head" "$tmp/r/manifest.jsonl"
+printf '{"index":2,"inp' >> "$tmp/r/manifest.jsonl" # a torn line (a full disk): ignored, and ended
 mkdir -p "$tmp/r/cats/002.tmp-Ab12Cd" && echo half > "$tmp/r/cats/002.tmp-Ab12Cd/probs.npy" # a killed run's staging
 kept=$(ls -i "$tmp/r/B/probs.npy" | awk '{print $1}')
 redo=$(ls -i "$tmp/r/cats/001/probs.npy" | awk '{print $1}')
@@ -218,7 +219,7 @@ redo=$(ls -i "$tmp/r/cats/001/probs.npy" | awk '{print $1}')
 if [ $rc -eq 0 ] && grep -q "2 of 6 images already done, 4 to do" "$tmp/err" &&
         [ "$(ls -i "$tmp/r/B/probs.npy" | awk '{print $1}')" = "$kept" ] &&
         [ "$(ls -i "$tmp/r/cats/001/probs.npy" | awk '{print $1}')" != "$redo" ] &&
-        strip "$tmp/r/manifest.jsonl" | cmp -s - "$tmp/r.full" && ! ls -d "$tmp/r/cats/"*.previous-* > /dev/null 2>&1 &&
+        strip "$tmp/r/manifest.jsonl" | grep -v '"inp$' | cmp -s - "$tmp/r.full" && ! ls -d "$tmp/r/cats/"*.previous-* > /dev/null 2>&1 &&
         [ ! -e "$tmp/r/cats/002.tmp-Ab12Cd" ]; then
     ok resume_skips_done_redoes_half_done
 else
