@@ -745,7 +745,6 @@ int cli_batch_run(const cli_args *a, const cli_batch_ops *ops)
     size_t *which = NULL, n = 0;
     batch_run b = {.a = a, .ops = ops, .out = cli_str(a, "out"), .fd = -1};
     int status = CLI_EXIT_RUNTIME;
-    bool set_up = false;
     if (!b.out || !*b.out) {
         cli_usage_error("batch mode needs --out DIR");
         goto out;
@@ -755,7 +754,7 @@ int cli_batch_run(const cli_args *a, const cli_batch_ops *ops)
     manifest_path(b.manifest, sizeof b.manifest, b.out, &sh);
     /* the cheap checks first, then the model; --out is touched only once
      * both went well */
-    if (!plan(a, &l, &sh, b.out, b.manifest, &which, &n) || !(set_up = ops->setup(a, ops->ctx)) ||
+    if (!plan(a, &l, &sh, b.out, b.manifest, &which, &n) || !ops->setup(a, ops->ctx) ||
         !claim_root(b.out, cli_flag(a, "force")) || !open_manifest(&b, cli_flag(a, "resume")))
         goto out;
     clear_stale_stages(b.out, &l, which, n);
@@ -774,7 +773,6 @@ int cli_batch_run(const cli_args *a, const cli_batch_ops *ops)
 out:
     if (ops->cleanup)
         ops->cleanup(ops->ctx);
-    (void)set_up;
     if (b.fd >= 0 && close(b.fd) != 0 && status == CLI_EXIT_OK)
         status = cli_error("%s: %s", b.manifest, strerror(errno));
     free(which);
