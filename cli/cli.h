@@ -23,7 +23,8 @@ typedef struct {
     const char *help;
 } cli_opt;
 
-#define CLI_MAX_OPTS 96
+/* Repeated --img may name many images (a --list file holds more). */
+#define CLI_MAX_OPTS 4096
 
 typedef struct {
     const struct cli_cmd *cmd;
@@ -73,6 +74,10 @@ extern const cli_opt cli_preprocess_opts[]; /* --preprocess, --bgr, --mean, --st
 const char *cli_str(const cli_args *a, const char *name);
 bool cli_given(const cli_args *a, const char *name);
 bool cli_flag(const cli_args *a, const char *name);
+/* Every value of a repeatable option, in the order given: how many times
+ * it was given, and the k-th of them (NULL past the end). */
+int cli_count(const cli_args *a, const char *name);
+const char *cli_nth(const cli_args *a, const char *name, int k);
 /* Parse an integer/float option within [lo, hi]; on error prints (a usage
  * error) and returns false. */
 bool cli_int(const cli_args *a, const char *name, long lo, long hi, long *out);
@@ -110,6 +115,11 @@ int cli_fail(const cv_error *err);
  * ("the memory limit (max_memory)"), a note naming the flag. The library
  * names its parameters, never the CLI's flags. */
 void cli_hint(const cv_error *err);
+/* The last message cli_error / cli_usage_error printed (escaped, one
+ * line), "" after cli_clear_last_error: batch mode records it as the
+ * failed image's "error". */
+const char *cli_last_error(void);
+void cli_clear_last_error(void);
 /* A note on stderr (what was assumed), prefixed "cnnviz: note: ". */
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "cnnviz: WARNING: <msg>": for what may make the answer wrong. */
@@ -244,6 +254,7 @@ const char *cli_path(char *buf, size_t len, const char *dir, const char *name);
 #define CLI_PROGRESS_STEP 0.1
 #define CLI_PROGRESS_SECONDS 30.0
 extern bool cli_quiet; /* --quiet / -q, any command */
+extern bool cli_progress_muted; /* set by batch mode, which draws its own */
 typedef struct {
     const char *what;
     long total, done;
@@ -256,5 +267,61 @@ void cli_progress_start(cli_progress *p, const char *what, long total);
 void cli_progress_update(cli_progress *p, long done);
 void cli_progress_end(cli_progress *p);
 double cli_now(void);
+
+/* ---- batch mode: many images per run (cli/batch.c) ------------------------
+ *
+ * An image command is in batch mode when --img is repeated, an --img names
+ * a directory, or --list is given (cli_batch_mode). The driver expands the
+ * list (directories recursively, .jpg/.jpeg/.png, sorted bytewise), maps
+ * each image to its folder under --out, takes this shard's share, owns the
+ * --out root, skips what --resume finds done, makes each folder as a
+ * cli_outset (so a folder is a complete set or absent), writes thumb.png,
+ * calls the command for the rest, appends one manifest line per image and
+ * draws the progress. The command only says how to set up (load the model
+ * once) and how to do a few images. */
+extern const cli_opt cli_batch_opts[]; /* --list, --shard, --shard-count, --resume, --force */
+/* The sentences every image command's --help ends with. */
+#define BATCH_HELP                                                                                                  \
+    "Batch mode (several --img, an --img folder, --list): one folder per image under --out (its path under the "   \
+    "folder, or as given, without the extension) with these files and thumb.png, and a line per image in "         \
+    "--out/manifest.jsonl (manifest-K-of-N.jsonl with --shard); a failed image is recorded and the run goes on, " \
+    "ending with status 1; the model is loaded once."
+bool cli_batch_mode(const cli_args *a);
+/* Outside batch mode, --shard, --resume and the like are a usage error
+ * (false after it), not silently ignored. */
+bool cli_batch_options_ok(const cli_args *a);
+
+typedef struct {
+    /* in */
+    long index;            /* in the whole list, 0-based */
+    const char *input;     /* the image's path */
+    const char *rel;       /* its folder under --out */
+    const char *dir;       /* where to write its outputs now (a staging folder) */
+    /* out: what the command knows; the driver starts them empty */
+    bool ok;
+    int top_class;         /* -1: none */
+    char top_name[256];
+    double top_prob;
+    char picture[128];     /* the file in dir that shows the result, "" for none */
+    struct cJSON *numbers; /* an object for the command's key numbers (numbers only) */
+    char error[1024];      /* why it failed; "" takes the last error message */
+} cli_batch_item;
+
+typedef struct {
+    const char *command;   /* "occlusion" */
+    int group;             /* images per call of run: several share forwards (predict), else 1 */
+    /* once, before the first image; false after a message ends the run */
+    bool (*setup)(const cli_args *a, void *ctx);
+    /* items[0..n), each to be set ok or not; messages as the command prints them */
+    void (*run)(const cli_args *a, void *ctx, cli_batch_item *items, int n);
+    void (*cleanup)(void *ctx); /* always, setup or not */
+    void *ctx;
+} cli_batch_ops;
+
+/* The whole batch run: the exit status (0 all ok, 1 any image failed or a
+ * runtime error, 2 a usage error). */
+int cli_batch_run(const cli_args *a, const cli_batch_ops *ops);
+/* items[k]'s top class from scores (the highest; ties: the lowest index). */
+void cli_batch_set_top(cli_batch_item *it, const float *scores, int n, const cv_labels *labels);
 
 #endif

@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const cli_opt opts[] = {
-    {"img", "image", "PATH", NULL, "image the map explains (JPEG or PNG)"},
+    {"img", "image", "PATH", NULL, "image the map explains (JPEG or PNG); repeat it or name a folder for batch mode, where --map is a "
+     "template with {} for each image's folder, a folder of <image folder>/map.npy, or one map for all"},
     {"input", NULL, "X.npy", NULL, "or the preprocessed input tensor itself (the model's layout, batch 1)"},
     {"size", NULL, "S", "224", "input side the image is resized to (models without a fixed size)"},
     {"map", NULL, "MAP.npy", NULL, "the map: [H, W] at the model input's resolution, higher = more important"},
@@ -27,7 +29,7 @@ static const cli_opt opts[] = {
     {"out", NULL, "DIR", "out/eval", "output directory"},
     {NULL},
 };
-static const cli_opt *const groups[] = {cli_model_opts, opts, cli_preprocess_opts, NULL};
+static const cli_opt *const groups[] = {cli_model_opts, opts, cli_batch_opts, cli_preprocess_opts, NULL};
 
 typedef struct {
     cv_model *m;
@@ -49,17 +51,17 @@ static void on_progress(void *user, long done, long total)
     cli_progress_update(pr, done);
 }
 
-/* Model, input (image or tensor), class and map. */
-static bool load_inputs(const cli_args *a, eval_job *j)
+/* Model, class names and --class. */
+static bool load_model(const cli_args *a, eval_job *j)
 {
-    const char *img = cli_str(a, "img"), *npy = cli_str(a, "input"), *map_path = cli_require(a, "map");
-    if (!map_path)
-        return false;
-    if (!img == !npy)
-        return cli_usage_error("give one of --img and --input"), false;
-    if (!cli_load_model(a, &j->m) || !cli_labels(a, j->m, &j->labels) ||
-        !cli_resolve_class(cli_str(a, "class"), &j->labels, &j->target))
-        return false;
+    return cli_load_model(a, &j->m) && cli_labels(a, j->m, &j->labels) &&
+           cli_resolve_class(cli_str(a, "class"), &j->labels, &j->target);
+}
+
+/* The input (image or tensor) and the map that ranks its pixels. */
+static bool load_inputs(const cli_args *a, eval_job *j, const char *img, const char *map_path)
+{
+    const char *npy = cli_str(a, "input");
     cli_input_geom g;
     if (img) {
         cv_preprocess pre;
@@ -297,11 +299,99 @@ static bool parse_opts(const cli_args *a, eval_job *j)
     return !cli_given(a, "pointing") || cli_parse_boxes(cli_str(a, "pointing"), j->boxes, &j->n_boxes);
 }
 
+/* ---- batch mode ------------------------------------------------------------ */
+
+/* The image's map under --map: a template with "{}" for the image's folder,
+ * a folder holding <folder>/map.npy (a batch explain's or occlusion's
+ * --out), or one map for all. */
+static bool batch_map_path(const char *spec, const char *rel, char *buf, size_t len)
+{
+    struct stat st;
+    size_t used = 0;
+    if (strstr(spec, "{}")) {
+        for (const char *p = spec; *p && used + 1 < len;)
+            if (strncmp(p, "{}", 2) == 0)
+                used += (size_t)snprintf(buf + used, len - used, "%s", rel), p += 2;
+            else
+                buf[used++] = *p++;
+        buf[used < len ? used : len - 1] = 0;
+    } else if (stat(spec, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(buf, len, "%s/%s/map.npy", spec, rel);
+    } else {
+        snprintf(buf, len, "%s", spec);
+    }
+    return strlen(buf) + 1 < len || (cli_error("--map: the path for %s is too long", rel), false);
+}
+
+static bool batch_setup(const cli_args *a, void *user) { return load_model(a, user); }
+
+static void batch_numbers(const cli_args *a, const cv_eval_curves *c, cli_batch_item *it, const eval_job *j)
+{
+    if (!cli_given(a, "class") && (c->deletion || c->insertion)) { /* the top-1, on the whole input */
+        it->top_class = c->target;
+        it->top_prob = c->deletion ? c->deletion[0] : c->insertion[c->steps];
+        snprintf(it->top_name, sizeof it->top_name, "%s", cli_label(&j->labels, c->target));
+    }
+    cJSON_AddNumberToObject(it->numbers, "target", c->target);
+    if (c->deletion)
+        cJSON_AddNumberToObject(it->numbers, "deletion_auc", c->deletion_auc);
+    if (c->insertion)
+        cJSON_AddNumberToObject(it->numbers, "insertion_auc", c->insertion_auc);
+    snprintf(it->picture, sizeof it->picture, "curves.png");
+}
+
+/* One image and its map; the model stays loaded. */
+static void batch_image(const cli_args *a, void *user, cli_batch_item *items, int n)
+{
+    eval_job *j = user;
+    for (int k = 0; k < n; k++) {
+        cli_batch_item *it = &items[k];
+        cv_eval_curves c = {0};
+        cv_eval_sanity s = {0};
+        cv_eval_pointing pt[CLI_MAX_BOXES];
+        char map[8192];
+        j->dir = it->dir;
+        it->ok = batch_map_path(cli_str(a, "map"), it->rel, map, sizeof map) && load_inputs(a, j, it->input, map) &&
+                 run_curves(a, j, &c) && (!j->n_boxes || run_pointing(j, c.target, pt)) &&
+                 (!cli_flag(a, "sanity") || run_sanity(a, j, c.target, &s)) && write_json(j, &c, pt, &s);
+        if (it->ok)
+            batch_numbers(a, &c, it, j);
+        cv_eval_curves_free(&c);
+        cv_eval_sanity_free(&s);
+        free(j->x);
+        free(j->map);
+        j->x = j->map = NULL;
+    }
+}
+
+static void batch_cleanup(void *user)
+{
+    eval_job *j = user;
+    cv_labels_free(&j->labels);
+    cv_model_free(j->m);
+}
+
+/* ---- the command ------------------------------------------------------------- */
+
 static int run(const cli_args *a)
 {
     eval_job j = {0};
     if (!parse_opts(a, &j))
         return 2;
+    const char *img = cli_str(a, "img"), *npy = cli_str(a, "input"), *map_path = cli_require(a, "map");
+    if (!map_path)
+        return 2;
+    if (cli_batch_mode(a)) {
+        if (npy)
+            return cli_usage_error("--input is one tensor: batch mode (several --img, a folder, --list) takes "
+                                   "images");
+        cli_batch_ops ops = {"eval", 1, batch_setup, batch_image, batch_cleanup, &j};
+        return cli_batch_run(a, &ops);
+    }
+    if (!cli_batch_options_ok(a))
+        return CLI_EXIT_USAGE;
+    if (!img == !npy)
+        return cli_usage_error("give one of --img and --input");
     cli_outset set;
     if (!cli_outset_begin(&set, cli_str(a, "out"), "eval"))
         return 1;
@@ -310,7 +400,7 @@ static int run(const cli_args *a)
     cv_eval_curves c = {0};
     cv_eval_sanity s = {0};
     cv_eval_pointing pt[CLI_MAX_BOXES];
-    if (!load_inputs(a, &j) || !run_curves(a, &j, &c) || (j.n_boxes && !run_pointing(&j, c.target, pt)) ||
+    if (!load_model(a, &j) || !load_inputs(a, &j, img, map_path) || !run_curves(a, &j, &c) || (j.n_boxes && !run_pointing(&j, c.target, pt)) ||
         (cli_flag(a, "sanity") && !run_sanity(a, &j, c.target, &s)) || !write_json(&j, &c, pt, &s) ||
         !cli_outset_commit(&set))
         goto out;
@@ -332,6 +422,6 @@ const cli_cmd cli_cmd_eval = {
     "Ranks the pixels by --map (descending, ties by pixel index) and, for i = 0..N, sets the first round(i H W / N) "
     "to 0 in the preprocessed input (deletion) or puts them back into a Gaussian-blurred input (sigma 5, 11 taps; "
     "insertion), recording the class's probability; the AUC is the trapezoid rule over i / N (include/"
-    "cnnviz_eval.h). Writes to --out: curves.csv, curves.png, eval.json; with --sanity, sanity.png.",
+    "cnnviz_eval.h). Writes to --out: curves.csv, curves.png, eval.json; with --sanity, sanity.png. " BATCH_HELP,
     groups, run,
 };

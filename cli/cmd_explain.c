@@ -33,7 +33,7 @@
 #define INPUT_CLIPPED_SHARE 0.01
 
 static const cli_opt opts[] = {
-    {"img", "image", "PATH", NULL, "image to explain (JPEG or PNG)"},
+    {"img", "image", "PATH", NULL, "image to explain (JPEG or PNG); repeat it or name a folder for batch mode"},
     {"input", NULL, "X.npy", NULL,
      "or the preprocessed model input itself (the model's layout, batch 1, as cnnviz eval --input takes); "
      "pictures are drawn on the input with the preprocessing undone"},
@@ -71,7 +71,7 @@ static const cli_opt opts[] = {
     {"out", NULL, "DIR", "out/explain", "output directory"},
     {NULL},
 };
-static const cli_opt *const groups[] = {cli_model_opts, opts, cli_preprocess_opts, NULL};
+static const cli_opt *const groups[] = {cli_model_opts, opts, cli_batch_opts, cli_preprocess_opts, NULL};
 
 /* ---- options ------------------------------------------------------------------ */
 
@@ -122,8 +122,11 @@ static bool parse_opts(const cli_args *a, ex_opts *o)
 {
     memset(o, 0, sizeof *o);
     cv_error err;
-    o->img_path = cli_str(a, "img");
+    o->img_path = cli_batch_mode(a) ? "" : cli_str(a, "img"); /* batch mode: each image's */
     o->input_path = cli_str(a, "input");
+    if (o->input_path && cli_batch_mode(a))
+        return cli_usage_error("--input is one tensor: batch mode (several --img, a folder, --list) takes images"),
+               false;
     if (!o->img_path == !o->input_path)
         return cli_usage_error("give one of --img and --input"), false;
     o->source = o->img_path ? o->img_path : o->input_path;
@@ -346,8 +349,8 @@ static bool load_image(const cli_args *a, ex_job *j)
     return true;
 }
 
-/* The model, its input, class names, --class, --layer and the baseline. */
-static bool load_inputs(const cli_args *a, ex_job *j)
+/* The model, class names, --class and --layer. */
+static bool load_model(const cli_args *a, ex_job *j)
 {
     if (!cli_load_model(a, &j->m) || !cli_preprocess(a, j->m, &j->pre))
         return false;
@@ -360,7 +363,7 @@ static bool load_inputs(const cli_args *a, ex_job *j)
         else if ((j->layer = parse_layer(j->m, cli_str(a, "layer"))) < 0)
             return false;
     }
-    return load_image(a, j) && make_baseline(a, j);
+    return true;
 }
 
 /* ---- running ------------------------------------------------------------------ */
@@ -896,6 +899,111 @@ static void print_compare_table(const ex_job *j)
            cv_eval_fill_name(j->opt.eval_fill), j->opt.eval_steps);
 }
 
+/* ---- batch mode ---------------------------------------------------------------- */
+
+typedef struct {
+    ex_job j;
+    int target; /* --class, -1 for each image's top-1 */
+    cli_progress pr;
+} ex_batch;
+
+static bool batch_setup(const cli_args *a, void *user)
+{
+    ex_batch *b = user;
+    b->j.t_start = cli_now();
+    if (!load_model(a, &b->j))
+        return false;
+    b->target = b->j.target;
+    return true;
+}
+
+/* What one image leaves behind, before the next. */
+static void batch_image_free(ex_job *j)
+{
+    for (int k = 0; k < CV_EXPLAIN_COUNT; k++) {
+        cv_explain_result_free(&j->res[k]);
+        cv_eval_curves_free(&j->curves[k]);
+        cv_image_free(&j->overlay[k]);
+    }
+    cv_image_free(&j->original);
+    cv_image_free(&j->enlarged);
+}
+
+/* The input and IG's baseline of the next image. The explainer keeps
+ * pointers to both: the input is swapped by cv_explainer_set_input, the
+ * baseline is rewritten in its buffer. */
+static bool batch_next_input(const cli_args *a, ex_batch *b)
+{
+    ex_job *j = &b->j;
+    float *x = j->x, *baseline = j->baseline;
+    j->x = j->baseline = NULL;
+    bool ok = load_image(a, j) && make_baseline(a, j);
+    if (ok && baseline && j->baseline) {
+        memcpy(baseline, j->baseline, sizeof(float) * (size_t)j->g.channels * j->g.height * j->g.width);
+        free(j->baseline);
+        j->baseline = baseline;
+        baseline = NULL;
+    }
+    cv_error err;
+    if (ok && j->ex && cv_explainer_set_input(j->ex, j->x, &err) != CV_OK)
+        ok = (cli_fail(&err), false);
+    else if (ok && !j->ex)
+        ok = create_explainer(a, j, &b->pr);
+    if (ok || !j->ex) {
+        free(x);
+        free(baseline);
+    } else { /* the explainer still points at the last good ones */
+        free(j->x);
+        free(j->baseline);
+        j->x = x, j->baseline = baseline;
+    }
+    return ok;
+}
+
+static void batch_numbers(const ex_job *j, cli_batch_item *it)
+{
+    int n;
+    const float *probs = cv_explainer_probs(j->ex, &n);
+    cli_batch_set_top(it, probs, n, &j->labels);
+    cJSON_AddNumberToObject(it->numbers, "target", j->target);
+    cJSON_AddNumberToObject(it->numbers, "target_prob", j->res[0].probability);
+    cJSON_AddNumberToObject(it->numbers, "score", j->res[0].score);
+    for (int k = 0; j->opt.eval && k < j->opt.n_methods; k++) {
+        char key[64];
+        const char *name = cv_explain_method_name(j->opt.method[k]);
+        snprintf(key, sizeof key, "%s_deletion_auc", name);
+        cJSON_AddNumberToObject(it->numbers, key, j->curves[k].deletion_auc);
+        snprintf(key, sizeof key, "%s_insertion_auc", name);
+        cJSON_AddNumberToObject(it->numbers, key, j->curves[k].insertion_auc);
+    }
+    if (j->opt.n_methods == 1)
+        snprintf(it->picture, sizeof it->picture, "overlay.png");
+    else
+        snprintf(it->picture, sizeof it->picture, "%s/overlay.png", cv_explain_method_name(j->opt.method[0]));
+}
+
+/* One image through the explainer planned for the first. */
+static void batch_image(const cli_args *a, void *user, cli_batch_item *items, int n)
+{
+    ex_batch *b = user;
+    ex_job *j = &b->j;
+    for (int k = 0; k < n; k++) {
+        cli_batch_item *it = &items[k];
+        j->t_start = cli_now();
+        j->opt.img_path = j->opt.source = it->input;
+        j->dir = it->dir;
+        j->target = b->target;
+        it->ok = batch_next_input(a, b);
+        j->t_load = cli_now() - j->t_start;
+        it->ok = it->ok && print_plan(j) && run_methods(a, j, &b->pr) && write_outputs(j);
+        if (it->ok)
+            batch_numbers(j, it);
+        batch_image_free(j);
+    }
+}
+
+static void batch_cleanup(void *user) { job_free(&((ex_batch *)user)->j); }
+
 /* ---- the command -------------------------------------------------------------- */
 
 static int run(const cli_args *a)
@@ -904,13 +1012,20 @@ static int run(const cli_args *a)
     j.t_start = cli_now();
     if (!parse_opts(a, &j.opt))
         return 2;
+    if (cli_batch_mode(a)) {
+        ex_batch b = {.j = j};
+        cli_batch_ops ops = {"explain", 1, batch_setup, batch_image, batch_cleanup, &b};
+        return cli_batch_run(a, &ops);
+    }
+    if (!cli_batch_options_ok(a))
+        return CLI_EXIT_USAGE;
     cli_outset set;
     if (!cli_outset_begin(&set, cli_str(a, "out"), "explain"))
         return 1;
     j.dir = set.stage; /* moved to --out, complete, at the end */
     int status = 1;
     cli_progress pr;
-    if (!load_inputs(a, &j))
+    if (!load_model(a, &j) || !load_image(a, &j) || !make_baseline(a, &j))
         goto out;
     j.t_load = cli_now() - j.t_start;
     if (!create_explainer(a, &j, &pr) || !print_plan(&j) || !run_methods(a, &j, &pr))
@@ -953,6 +1068,6 @@ const cli_cmd cli_cmd_explain = {
     "--eval runs deletion and insertion (as cnnviz eval, with its default of 100 steps; --eval-steps) on every "
     "map, for the class explained: --out/compare.csv (method, deletion_auc, insertion_auc, seconds: the "
     "method's time; with --pointing, pointing_hits and pointing_boxes: the pointing game of each map), the AUCs "
-    "in summary.json and in the pictures' captions, and a table at the end.",
+    "in summary.json and in the pictures' captions, and a table at the end. " BATCH_HELP,
     groups, run,
 };

@@ -1,6 +1,7 @@
 /* cnnviz filters: what each filter of a layer responds to, by gradient ascent
  * on the input image (the original tool's Program 1, and a better method). */
 #include "cli.h"
+#include <cjson/cJSON.h>
 #include "cnnviz_render.h"
 #include "cnnviz_viz.h"
 #include <errno.h>
@@ -17,7 +18,8 @@ static const cli_opt opts[] = {
     {"method", NULL, "M", "seed", "seed: the original algorithm to the letter; lucid: Fourier-parameterised, "
                                   "decorrelated colour, random views, Adam (clearer pictures)"},
     {"iterations", NULL, "N", NULL, "gradient ascent steps (default: 20 for seed, 256 for lucid)"},
-    {"img", NULL, "PATH", NULL, "seed: start from this image (resized to --size) instead of noise U[0,1)*20+128"},
+    {"img", NULL, "PATH", NULL, "seed: start from this image (resized to --size) instead of noise U[0,1)*20+128; repeat it or name a "
+                                "folder for batch mode: the pictures grown from each image"},
     {"num_filters", NULL, "N", "64", "how many filters: all when the layer has no more, else a random sorted draw"},
     {"filters", NULL, "K,K,...", NULL, "exactly these filter indices (instead of --num_filters)"},
     {"size", NULL, "S", "128", "image side, for models without a fixed input size (or to override it)"},
@@ -41,7 +43,7 @@ static const cli_opt pre_opts[] = {
     {"labels", NULL, "FILE", NULL, "class names for --class, one per line (or index,name)"},
     {NULL},
 };
-static const cli_opt *const groups[] = {cli_model_opts, opts, pre_opts, NULL};
+static const cli_opt *const groups[] = {cli_model_opts, opts, cli_batch_opts, pre_opts, NULL};
 
 /* "3,17,42" -> indices in [0, channels); false after printing an error. */
 static bool parse_filters(const char *s, int channels, const char *layer, int **out, int *n)
@@ -378,11 +380,77 @@ static void report_dead(const cv_filters_result *res)
     fputc('\n', stderr);
 }
 
+/* ---- batch mode: one picture set per seed image ---------------------------- */
+
+typedef struct {
+    filters_args fa;
+    filters_job j;
+    cv_filters_options o;
+} filters_batch;
+
+static bool batch_setup(const cli_args *a, void *user)
+{
+    filters_batch *b = user;
+    b->fa.img_path = NULL; /* each image's, below */
+    if (!prepare(a, &b->fa, &b->j, &b->o))
+        return false;
+    print_plan(&b->fa, &b->j);
+    return true;
+}
+
+static void batch_numbers(const cv_filters_result *res, cli_batch_item *it)
+{
+    double sum = 0;
+    for (int i = 0; i < res->count; i++)
+        sum += res->activation[i];
+    cJSON_AddNumberToObject(it->numbers, "filters", res->count);
+    cJSON_AddNumberToObject(it->numbers, "dead", res->n_dead);
+    cJSON_AddNumberToObject(it->numbers, "mean_activation", res->count ? sum / res->count : 0);
+    snprintf(it->picture, sizeof it->picture, "grid.png");
+}
+
+/* The filters' pictures grown from one image, the model planned once. */
+static void batch_image(const cli_args *a, void *user, cli_batch_item *items, int n)
+{
+    filters_batch *b = user;
+    for (int k = 0; k < n; k++) {
+        cli_batch_item *it = &items[k];
+        cv_filters_result res = {0};
+        double elapsed;
+        free(b->j.init);
+        b->j.init = cli_image_input(a, b->j.m, it->input, &b->j.g, &b->o.pre, NULL);
+        b->o.init = b->j.init;
+        it->ok = b->j.init && run_with_progress(&res, b->j.m, &b->o, &elapsed) &&
+                 write_pictures(a, &b->fa, &b->j, &res, it->dir) && write_table(&b->fa, &b->j, &res, it->dir);
+        if (it->ok) {
+            report_dead(&res);
+            batch_numbers(&res, it);
+        }
+        cv_filters_result_free(&res);
+    }
+}
+
+static void batch_cleanup(void *user) { job_free(&((filters_batch *)user)->j); }
+
+static int run_many(const cli_args *a, filters_args *fa)
+{
+    if (fa->method != CV_FILTERS_SEED)
+        return cli_usage_error("batch mode grows the filters' pictures from each image: --method seed");
+    filters_batch b = {.fa = *fa, .o = cv_filters_defaults()};
+    b.o.method = fa->method;
+    cli_batch_ops ops = {"filters", 1, batch_setup, batch_image, batch_cleanup, &b};
+    return cli_batch_run(a, &ops);
+}
+
 static int run(const cli_args *a)
 {
     filters_args fa;
     if (!parse_args(a, &fa))
         return 2;
+    if (cli_batch_mode(a))
+        return run_many(a, &fa);
+    if (!cli_batch_options_ok(a))
+        return CLI_EXIT_USAGE;
     cv_filters_options o = cv_filters_defaults();
     o.method = fa.method;
     filters_job j = {0};
@@ -421,6 +489,6 @@ const cli_cmd cli_cmd_filters = {
     "image in Fourier space with ImageNet colour decorrelation and optimises random views of it with Adam. "
     "Writes DIR/grid.png (n x n tiles, each numbered and enlarged to at least 96 pixels, titled with the model, layer and method), DIR/filters.npy (float32 [count, size, size, C], the "
     "final model inputs in the channel order fed to the model) and DIR/filters.txt (the filters, their final mean "
-    "activation, 'dead' for filters that never got a gradient, 'inactive' for a final mean activation of 0).",
+    "activation, 'dead' for filters that never got a gradient, 'inactive' for a final mean activation of 0). " BATCH_HELP,
     groups, run,
 };

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "cnnviz_occlusion.h"
 #include "cnnviz_render.h"
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <spawn.h>
@@ -16,7 +17,7 @@
 extern char **environ;
 
 static const cli_opt opts[] = {
-    {"img", "image", "PATH", NULL, "image to explain (JPEG or PNG)"},
+    {"img", "image", "PATH", NULL, "image to explain (JPEG or PNG); repeat it or name a folder for batch mode"},
     {"size", NULL, "S", "224", "input side the image is resized to (models without a fixed size, or to override)"},
     {"occ_size", NULL, "N", "40", "side of the square occluder, pixels of the resized image"},
     {"stride", NULL, "N", "5", "step between occluder positions, pixels"},
@@ -54,7 +55,7 @@ static const cli_opt opts[] = {
     {"all-classes", NULL, NULL, NULL, "also the most likely class at each position: all_classes.png and .npy"},
     {NULL},
 };
-static const cli_opt *const groups[] = {cli_model_opts, opts, cli_preprocess_opts, NULL};
+static const cli_opt *const groups[] = {cli_model_opts, opts, cli_batch_opts, cli_preprocess_opts, NULL};
 
 /* ---- small helpers ------------------------------------------------------------ */
 
@@ -324,11 +325,11 @@ typedef struct {
     cv_occlusion_stats stats;
 } occ_job;
 
-static void job_free(occ_job *j)
+/* What belongs to one image (batch mode does many with one model). */
+static void image_free(occ_job *j)
 {
     cv_image_free(&j->sized);
     cv_image_free(&j->original);
-    cv_labels_free(&j->labels);
     free(j->x);
     free(j->fill_img);
     free(j->map);
@@ -336,6 +337,16 @@ static void job_free(occ_job *j)
     free(j->exact);
     free(j->top);
     cv_occlusion_free(j->o);
+    j->x = j->fill_img = NULL;
+    j->map = j->reg = j->exact = NULL;
+    j->top = NULL;
+    j->o = NULL;
+}
+
+static void job_free(occ_job *j)
+{
+    image_free(j);
+    cv_labels_free(&j->labels);
     cv_model_free(j->m);
 }
 
@@ -358,7 +369,7 @@ static bool parse_opts(const cli_args *a, occ_opts *o)
     cv_error err;
     memset(o, 0, sizeof *o);
     o->fill = FILL_GREY;
-    o->img_path = cli_require(a, "img");
+    o->img_path = cli_batch_mode(a) ? "" : cli_require(a, "img"); /* batch mode: each image's */
     if (!o->img_path || !cli_int(a, "occ_size", 1, 4096, &o->occ) || !cli_int(a, "stride", 1, 4096, &o->stride) ||
         !cli_int(a, "norm", 0, 1, &o->norm) || !cli_float(a, "percentile", 0, 100, &o->percentile) ||
         !cli_int(a, "batch", 0, 4096, &o->batch) || !cli_int(a, "size", 8, 4096, &o->size) ||
@@ -390,10 +401,8 @@ static bool parse_opts(const cli_args *a, occ_opts *o)
     return true;
 }
 
-/* The model, its input geometry and grid, the class names and --class, the
- * image as the model's input and as the picture the model saw (for the
- * projection and the frames). */
-static bool load_inputs(const cli_args *a, occ_job *j)
+/* The model, its input geometry and grid, the class names and --class. */
+static bool load_model(const cli_args *a, occ_job *j)
 {
     cv_error err;
     if (!cli_load_model(a, &j->m) || !cli_input_geometry(a, j->m, "size", &j->g) ||
@@ -406,8 +415,15 @@ static bool load_inputs(const cli_args *a, occ_job *j)
                   j->opt.occ > g->height || j->opt.occ > g->width ? " (use a smaller --occ_size)" : "");
         return false;
     }
-    if (!cli_labels(a, j->m, &j->labels) || !cli_resolve_class(cli_str(a, "class"), &j->labels, &j->target))
-        return false;
+    return cli_labels(a, j->m, &j->labels) && cli_resolve_class(cli_str(a, "class"), &j->labels, &j->target);
+}
+
+/* The image as the model's input and as the picture the model saw (for
+ * the projection and the frames). */
+static bool load_image(const cli_args *a, occ_job *j)
+{
+    cv_error err;
+    const cli_input_geom *g = &j->g;
     if (!(j->x = cli_image_input(a, j->m, j->opt.img_path, g, &j->pre, &j->original)))
         return false;
     cv_fit fit;
@@ -785,6 +801,67 @@ out:
     return ok;
 }
 
+/* ---- batch mode ----------------------------------------------------------------- */
+
+typedef struct {
+    occ_job j;
+    int target; /* --class, -1 for each image's top-1 */
+    cli_progress pr;
+} occ_batch;
+
+static bool batch_setup(const cli_args *a, void *user)
+{
+    occ_batch *b = user;
+    if (!load_model(a, &b->j))
+        return false;
+    b->target = b->j.target;
+    return true;
+}
+
+/* The manifest's numbers: the class mapped, its unoccluded score and the
+ * map's range. */
+static void batch_numbers(const occ_job *j, cli_batch_item *it)
+{
+    int n;
+    const float *probs = cv_occlusion_base_probs(j->o, &n);
+    cli_batch_set_top(it, probs, n, &j->labels);
+    size_t cells = (size_t)j->rows * j->cols;
+    double lo = j->map[0], hi = j->map[0];
+    for (size_t k = 1; k < cells; k++)
+        lo = fmin(lo, j->map[k]), hi = fmax(hi, j->map[k]);
+    cJSON_AddNumberToObject(it->numbers, "target", j->target);
+    cJSON_AddNumberToObject(it->numbers, "target_prob", probs[j->target]);
+    cJSON_AddNumberToObject(it->numbers, j->opt.score == SCORE_LOGIT ? "min_logit" : "min_prob", lo);
+    cJSON_AddNumberToObject(it->numbers, j->opt.score == SCORE_LOGIT ? "max_logit" : "max_prob", hi);
+    cJSON_AddNumberToObject(it->numbers, "positions", (double)cells);
+    snprintf(it->picture, sizeof it->picture, "overlay_alpha.png");
+}
+
+/* One image, with the model loaded once: everything else is its own. */
+static void batch_image(const cli_args *a, void *user, cli_batch_item *items, int n)
+{
+    occ_batch *b = user;
+    occ_job *j = &b->j;
+    for (int k = 0; k < n; k++) {
+        cli_batch_item *it = &items[k];
+        cv_error err;
+        double t_create = cli_now();
+        j->opt.img_path = it->input;
+        j->dir = it->dir;
+        j->target = b->target;
+        it->ok = load_image(a, j) && set_params(a, j, &b->pr);
+        if (it->ok && cv_occlusion_create(&j->o, j->m, j->x, &j->og, &j->p, &err) != CV_OK)
+            it->ok = (cli_fail(&err), false);
+        t_create = cli_now() - t_create;
+        it->ok = it->ok && print_plan(j) && compute_map(j, &b->pr, t_create) && write_outputs(a, j);
+        if (it->ok)
+            batch_numbers(j, it);
+        image_free(j);
+    }
+}
+
+static void batch_cleanup(void *user) { job_free(&((occ_batch *)user)->j); }
+
 /* ---- the command --------------------------------------------------------------- */
 
 static int run(const cli_args *a)
@@ -792,6 +869,13 @@ static int run(const cli_args *a)
     occ_job j = {0};
     if (!parse_opts(a, &j.opt))
         return 2;
+    if (cli_batch_mode(a)) {
+        occ_batch b = {.j = j};
+        cli_batch_ops ops = {"occlusion", 1, batch_setup, batch_image, batch_cleanup, &b};
+        return cli_batch_run(a, &ops);
+    }
+    if (!cli_batch_options_ok(a))
+        return CLI_EXIT_USAGE;
     cli_outset set;
     if (!cli_outset_begin(&set, cli_str(a, "out"), "occlusion"))
         return 1;
@@ -799,7 +883,7 @@ static int run(const cli_args *a)
     int status = 1;
     cli_progress pr;
     cv_error err;
-    if (!load_inputs(a, &j) || !set_params(a, &j, &pr))
+    if (!load_model(a, &j) || !load_image(a, &j) || !set_params(a, &j, &pr))
         goto out;
     double t_create = cli_now();
     if (cv_occlusion_create(&j.o, j.m, j.x, &j.og, &j.p, &err) != CV_OK) {
@@ -831,6 +915,6 @@ const cli_cmd cli_cmd_occlusion = {
     "drop over the photo); --all-classes adds all_classes.npy (int32 [rows, cols]: the top class at each position) "
     "and all_classes.png. Positions run in batches; the incremental engine recomputes only what each occluder "
     "can reach, with the same values. With --approx the map is APPROXIMATE (faster; its error against the exact "
-    "map is what --compare-exact prints), and the files hold that approximate map.",
+    "map is what --compare-exact prints), and the files hold that approximate map. " BATCH_HELP,
     groups, run,
 };

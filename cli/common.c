@@ -447,6 +447,7 @@ bool cli_check_method_options(const cli_args *a, const cli_method_option *table,
 }
 
 bool cli_quiet;
+bool cli_progress_muted; /* batch mode: its own progress, not each image's */
 
 void cli_progress_start(cli_progress *p, const char *what, long total)
 {
@@ -483,7 +484,7 @@ static void draw(cli_progress *p)
 void cli_progress_update(cli_progress *p, long done)
 {
     p->done = done;
-    if (cli_quiet || done >= p->total)
+    if (cli_quiet || cli_progress_muted || done >= p->total)
         return; /* the last line is cli_progress_end's */
     double now = cli_now(), frac = p->total ? (double)done / (double)p->total : 1.0;
     /* in a log, nothing in a run's first second: a quick run gets its last line only */
@@ -499,7 +500,7 @@ void cli_progress_update(cli_progress *p, long done)
 
 void cli_progress_end(cli_progress *p)
 {
-    if (cli_quiet)
+    if (cli_quiet || cli_progress_muted)
         return;
     draw(p);
     if (p->tty)

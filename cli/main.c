@@ -14,12 +14,16 @@
 #include <unistd.h>
 
 extern const cli_cmd cli_cmd_predict, cli_cmd_layers, cli_cmd_run, cli_cmd_grad,
-    cli_cmd_filters, cli_cmd_occlusion, cli_cmd_explain, cli_cmd_eval, cli_cmd_config;
+    cli_cmd_filters, cli_cmd_occlusion, cli_cmd_explain, cli_cmd_eval, cli_cmd_config, cli_cmd_merge_manifests;
 
 static const cli_cmd *const commands[] = {
     &cli_cmd_predict, &cli_cmd_layers, &cli_cmd_run, &cli_cmd_grad,
-    &cli_cmd_filters, &cli_cmd_occlusion, &cli_cmd_explain, &cli_cmd_eval, &cli_cmd_config, NULL,
+    &cli_cmd_filters, &cli_cmd_occlusion, &cli_cmd_explain, &cli_cmd_eval, &cli_cmd_config,
+    &cli_cmd_merge_manifests, NULL,
 };
+
+/* The last error message, for batch mode's manifest (cli_last_error). */
+static char last_error[1024];
 
 /* "cnnviz: <prefix><message>" on stderr as one line, with control
  * characters escaped: messages quote names and paths from files. */
@@ -29,7 +33,16 @@ static void print_line(const char *prefix, const char *fmt, va_list ap)
     vsnprintf(text, sizeof text, fmt, ap);
     cv_escape(printable, sizeof printable, cli_outset_unstage(text, named, sizeof named));
     fprintf(stderr, "cnnviz: %s%s\n", prefix, printable);
+    if (!*prefix) { /* cut to fit: it is one line of a manifest */
+        size_t n = strnlen(printable, sizeof last_error - 1);
+        memcpy(last_error, printable, n);
+        last_error[n] = 0;
+    }
 }
+
+const char *cli_last_error(void) { return last_error; }
+
+void cli_clear_last_error(void) { last_error[0] = 0; }
 
 int cli_error(const char *fmt, ...)
 {
@@ -124,6 +137,22 @@ bool cli_given(const cli_args *a, const char *name)
 
 bool cli_flag(const cli_args *a, const char *name) { return cli_given(a, name); }
 
+int cli_count(const cli_args *a, const char *name)
+{
+    int n = 0;
+    for (int k = 0; k < a->n; k++)
+        n += same_name(a->opt[k]->name, name);
+    return n;
+}
+
+const char *cli_nth(const cli_args *a, const char *name, int nth)
+{
+    for (int k = 0; k < a->n; k++)
+        if (same_name(a->opt[k]->name, name) && nth-- == 0)
+            return a->val[k];
+    return NULL;
+}
+
 const char *cli_require(const cli_args *a, const char *name)
 {
     const char *v = cli_str(a, name);
@@ -181,7 +210,8 @@ const cli_exit_doc cli_exit_docs[] = {
     {CLI_EXIT_RUNTIME, "runtime or input error",
      "a runtime or input error: a file that cannot be read or written, a model or image the library refuses "
      "(corrupt, unsupported, past --max-memory); the message on stderr says which. A command that fails "
-     "leaves its --out folder as it was."},
+     "leaves its --out folder as it was. In batch mode (many images), also when any image failed: the others "
+     "are done, and manifest.jsonl says which failed and why."},
     {CLI_EXIT_USAGE, "usage error",
      "a usage error: an unknown or missing option, a malformed or out-of-range value, options that do not go "
      "together (2 also when that shows only once the model is loaded)."},
@@ -194,7 +224,8 @@ static void print_exit_statuses(FILE *f)
     fputs("\nexit status:", f);
     for (const cli_exit_doc *e = cli_exit_docs; e->brief; e++)
         fprintf(f, "%s %d %s", e == cli_exit_docs ? "" : ",", e->code, e->brief);
-    fputc('\n', f);
+    fprintf(f, "; in batch mode (many images) %d also when any image failed: the others are done, and\n"
+               "manifest.jsonl says which failed and why\n", CLI_EXIT_RUNTIME);
 }
 
 static void print_help(const cli_cmd *cmd, FILE *f)
@@ -267,7 +298,7 @@ static int parse(const cli_cmd *cmd, int argc, char **argv, cli_args *a)
             return cli_usage_error("--%s takes no value", name);
         }
         if (a->n >= CLI_MAX_OPTS)
-            return cli_usage_error("too many options");
+            return cli_usage_error("too many options (%d at most; name many images in a --list file)", CLI_MAX_OPTS);
         a->opt[a->n] = o;
         a->val[a->n++] = val;
     }

@@ -5,6 +5,7 @@
 # --with-fuzz: also clang and its libFuzzer/sanitizer runtimes, for `make fuzz`
 #   (not needed by CI: `make check-asan` uses gcc's sanitizers).
 # --with-valgrind: also valgrind, for `make check-valgrind`.
+# python3 (its standard library only) makes test PNGs and reads manifests in tests/test_batch.sh.
 set -e
 # libgfortran-12-dev: openblas.pc's Libs.private names -lgfortran, so a
 # static link through `pkg-config --static --libs cnnviz` needs it
@@ -12,7 +13,7 @@ set -e
 # build/cnnviz.1.
 PKGS="build-essential pkg-config libopenblas-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev
       libpng-dev libjpeg-dev libcairo2-dev fonts-dejavu-core libgif-dev libhdf5-dev libcjson-dev libonnx-testdata libstb-dev valgrind
-      libgfortran-12-dev man-db groff-base"
+      libgfortran-12-dev man-db groff-base python3"
 PY_PKGS="python3-torch python3-torchvision python3-onnx python3-h5py python3-numpy dataset-fashion-mnist"
 FUZZ_PKGS="clang libclang-rt-14-dev libomp-14-dev"
 # Always, as PKGS: the Python binding (python/) and tests/test_python.sh:
