@@ -926,7 +926,6 @@ static void batch_image_free(ex_job *j)
         cv_image_free(&j->overlay[k]);
     }
     cv_image_free(&j->original);
-    cv_image_free(&j->enlarged);
 }
 
 /* The input and IG's baseline of the next image. The explainer keeps
@@ -1060,8 +1059,8 @@ const cli_cmd cli_cmd_explain = {
     "[h, w] at the layer for gradcam, gradcam++ and scorecam; [H, W] for rise and guided-gradcam), map.npy "
     "(float32 [H, W] at the model input's resolution: what is drawn; max over channels of |attribution| for "
     "gradient methods, bilinear upsampling for CAM methods), heatmap.png and overlay.png (the map over the "
-    "original photo at its size (enlarged by a whole factor when under 224 px; with --input, on the input with "
-    "its preprocessing undone), with a colour bar and a caption; "
+    "original photo, enlarged for display when under 448 px; with --input, on the input with "
+    "its preprocessing undone; opacity grows with the map up to --alpha, 0 clear), with a colour bar and a caption; "
     "gradient maps are drawn up to their 99th "
     "percentile). Always --out/summary.json (class, score, probability, each method's parameters and time) "
     "and, with several methods, --out/compare.png: the photo and every method's overlay side by side. "
