@@ -5,6 +5,9 @@
 # --with-fuzz: also clang and its libFuzzer/sanitizer runtimes, for `make fuzz`
 #   (not needed by CI: `make check-asan` uses gcc's sanitizers).
 # --with-valgrind: also valgrind, for `make check-valgrind`.
+# --with-browser: also chromium, for the gallery's browser test (tests/test_gallery.c
+#   installs it itself when missing and root).
+# --with-slurm: also slurm-wlm, munge and procps (pgrep), for `make check-slurm` (mk/slurm.mk).
 set -e
 PKGS="build-essential pkg-config libopenblas-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev
       libpng-dev libjpeg-dev libcairo2-dev fonts-dejavu-core libgif-dev libhdf5-dev libcjson-dev libonnx-testdata libstb-dev valgrind"
@@ -16,6 +19,8 @@ for a in "$@"; do
         --with-python) want="$want $PY_PKGS" ;;
         --with-fuzz) want="$want $FUZZ_PKGS" ;;
         --with-valgrind) want="$want valgrind" ;;
+        --with-browser) want="$want chromium" ;;
+        --with-slurm) want="$want slurm-wlm munge procps" ;;
     esac
 done
 missing=""
