@@ -12,7 +12,8 @@
 # manifest equals the single run's apart from "seconds"; every output file
 # is byte-identical (summary.json apart from its timing lines); the corrupt
 # image is "failed" and only its shard's task exited 1; the gallery has a
-# card per image. The cluster is stopped by a trap whatever happens, and
+# card per image; a shard that lost its last line (killed) and is
+# resubmitted redoes only that image and the result is the same again. The cluster is stopped by a trap whatever happens, and
 # the end checks that no daemon it started is left. Every wait has a
 # deadline: the whole check stops by itself within a few minutes.
 #
@@ -90,31 +91,27 @@ wait_jobs() {
     done
 }
 
-# check_command NAME CMD OPTIONS...: single run vs array run
-check_command() {
-    label=$1 cmd=$2; shift 2
-    if ! "$CLI" "$cmd" --help 2>/dev/null | grep -q -- '--shard'; then
-        echo "SKIP $label: cnnviz $cmd has no batch mode"; skip=$((skip + 1)); return
-    fi
-    single=$W/$label-single sharded=$W/$label-sharded
-    OMP_NUM_THREADS=1 "$CLI" "$cmd" --model models/fashion_cnn.onnx --img "$W/images" --out "$single" \
-        "$@" -q > "$W/$label-single.log" 2>&1
-    rc=$?
-    [ $rc -eq 1 ] && ok "${label}_single_exit_1" || bad "${label}_single_exit_1" "exit $rc: $(tail -n 3 "$W/$label-single.log")"
+# run_array LABEL CMD OUT OPTIONS...: the template as a 4-task array into
+# OUT, then merge-manifests and the gallery as a job after it; sets jid.
+run_array() {
+    rl=$1 rcmd=$2 out=$3; shift 3
     mkdir -p "$W/logs"
-    jid=$(cd "$W/logs" && CNNVIZ="$CLI" COMMAND="$cmd" MODEL="$MODELP" IMAGES="$W/images" OUT="$sharded" \
+    jid=$(cd "$W/logs" && CNNVIZ="$CLI" COMMAND="$rcmd" MODEL="$MODELP" IMAGES="$W/images" OUT="$out" \
           EXTRA="$* -q" sbatch --parsable --array=0-3 --cpus-per-task=1 "$REPO/scripts/slurm/cnnviz-array.sbatch" 2>&1)
-    case "$jid" in ''|*[!0-9]*) bad "${label}_submit" "$jid"; return ;; esac
+    case "$jid" in ''|*[!0-9]*) bad "${rl}_submit" "$jid"; return 1 ;; esac
     mid=$(cd "$W/logs" && sbatch --parsable --dependency=afterany:"$jid" --output="merge-%j.log" \
-          --wrap "'$CLI' merge-manifests --out '$sharded' && '$GALLERY' gallery --out '$sharded'" 2>&1)
+          --wrap "'$CLI' merge-manifests --out '$out' && '$GALLERY' gallery --out '$out'" 2>&1)
     if ! wait_jobs 180 "$jid" "$mid"; then
-        bad "${label}_jobs_finish" "not done in 180 s: $(squeue 2>&1 | tail -n 5)"; return
+        bad "${rl}_jobs_finish" "not done in 180 s: $(squeue 2>&1 | tail -n 5)"; return 1
     fi
-    ok "${label}_jobs_finish"
-    # exit codes of the array's tasks: 1 only where the corrupt image was
+    ok "${rl}_jobs_finish"
+}
+
+# task_codes LABEL SINGLE: the array's exit codes, 1 only for the corrupt image's shard
+task_codes() {
     codes=$(scontrol show job "$jid" 2>/dev/null | sed -n 's/.*ArrayTaskId=\([0-9]*\).*/\1/p;s/.* ExitCode=\([0-9:]*\).*/\1/p' |
             paste -d' ' - - | sort -n | paste -sd' ')
-    bad_k=$(grep -o '"index":[0-9]*,"input":"[^"]*corrupt.png"' "$single/manifest.jsonl" 2>/dev/null |
+    bad_k=$(grep -o '"index":[0-9]*,"input":"[^"]*corrupt.png"' "$2/manifest.jsonl" 2>/dev/null |
             sed 's/"index":\([0-9]*\),.*/\1/')
     expect=""
     for k in 0 1 2 3; do
@@ -122,8 +119,12 @@ check_command() {
         [ -n "$bad_k" ] && [ $((bad_k % 4)) -eq $k ] && e=1:0
         expect="$expect $k $e"
     done
-    [ "$codes" = "${expect# }" ] && ok "${label}_task_exit_codes" || bad "${label}_task_exit_codes" "got '$codes', want '${expect# }'"
-    # the manifests, "seconds" aside
+    [ "$codes" = "${expect# }" ] && ok "${1}_task_exit_codes" || bad "${1}_task_exit_codes" "got '$codes', want '${expect# }'"
+}
+
+# compare LABEL SINGLE SHARDED: manifests apart from "seconds", every file byte for byte
+compare() {
+    label=$1 single=$2 sharded=$3   # (callers pass their own single/sharded: same values)
     strip() { sed 's/,"seconds":[^,}]*//' "$1"; }
     if [ -s "$single/manifest.jsonl" ] && [ "$(strip "$single/manifest.jsonl")" = "$(strip "$sharded/manifest.jsonl" 2>/dev/null)" ]; then
         ok "${label}_merged_manifest_equal"
@@ -137,13 +138,12 @@ check_command() {
     else
         bad "${label}_corrupt_failed" "$(grep corrupt "$sharded/manifest.jsonl" 2>&1)"
     fi
-    # every output file, byte for byte
     (cd "$single" && find . -type f ! -name 'manifest*.jsonl' | sort) > "$W/files-single"
     (cd "$sharded" && find . -type f ! -name 'manifest*.jsonl' ! -name index.html | sort) > "$W/files-sharded"
     nf=$(wc -l < "$W/files-single")
     differ=""
     while read -r f; do
-        case "$f" in
+        case "$f" in   # summary.json holds timings
             */summary.json) [ "$(grep -v 'seconds"' "$single/$f")" = "$(grep -v 'seconds"' "$sharded/$f")" ] || differ="$differ $f" ;;
             *) cmp -s "$single/$f" "$sharded/$f" || differ="$differ $f" ;;
         esac
@@ -155,6 +155,42 @@ check_command() {
     fi
     cards=$(grep -c '<article ' "$sharded/index.html" 2>/dev/null)
     [ "$cards" = "$n_img" ] && ok "${label}_gallery_cards" || bad "${label}_gallery_cards" "$cards cards: $(cat "$W"/logs/merge-*.log 2>/dev/null | tail -n 3)"
+}
+
+# check_command NAME CMD OPTIONS...: single run vs array run; the first
+# command checked also resumes: its shard 1 loses its last manifest line (as
+# if killed before writing it), the same array is submitted again, and the
+# result must again equal the single run, with that image done again (and
+# the failed corrupt image retried, as --resume retries failures).
+resumed=""
+check_command() {
+    label=$1 cmd=$2; shift 2
+    if ! "$CLI" "$cmd" --help 2>/dev/null | grep -q -- '--shard'; then
+        echo "SKIP $label: cnnviz $cmd has no batch mode"; skip=$((skip + 1)); return
+    fi
+    single=$W/$label-single sharded=$W/$label-sharded
+    OMP_NUM_THREADS=1 "$CLI" "$cmd" --model models/fashion_cnn.onnx --img "$W/images" --out "$single" \
+        "$@" -q > "$W/$label-single.log" 2>&1
+    rc=$?
+    [ $rc -eq 1 ] && ok "${label}_single_exit_1" || bad "${label}_single_exit_1" "exit $rc: $(tail -n 3 "$W/$label-single.log")"
+    run_array "$label" "$cmd" "$sharded" "$@" || return
+    task_codes "$label" "$single"
+    compare "$label" "$single" "$sharded"
+    [ -z "$resumed" ] || return
+    resumed=$label
+    m=$sharded/manifest-1-of-4.jsonl
+    n=$(grep -c . "$m")
+    total=$(cat "$sharded"/manifest-*-of-4.jsonl | grep -c .)
+    last=$(tail -n 1 "$m" | sed 's/^{"index":\([0-9]*\),.*/\1/')
+    head -n $((n - 1)) "$m" > "$m.cut" && mv "$m.cut" "$m"
+    rm -f "$sharded/manifest.jsonl"
+    run_array "${label}_resume" "$cmd" "$sharded" "$@" || return
+    n2=$(grep -c . "$m")
+    total2=$(cat "$sharded"/manifest-*-of-4.jsonl | grep -c .)
+    redone=$(tail -n 1 "$m" | sed 's/^{"index":\([0-9]*\),.*/\1/')
+    [ "$n2" = "$n" ] && [ "$redone" = "$last" ] && [ "$total2" = $((total + 1)) ] && ok "${label}_resume_redoes_only_the_lost_image" ||
+        bad "${label}_resume_redoes_only_the_lost_image" "shard 1: $n2 lines (want $n), last index $redone (want $last); all shards $total2 lines (want $((total + 1)): the lost one and the corrupt image, retried)"
+    compare "${label}_resume" "$single" "$sharded"
 }
 REPO=$PWD
 # the gallery command: CLI's, or this tree's build when CLI is another branch's without it
