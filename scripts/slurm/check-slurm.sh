@@ -169,7 +169,8 @@ check_command() {
         echo "SKIP $label: cnnviz $cmd has no batch mode"; skip=$((skip + 1)); return
     fi
     single=$W/$label-single sharded=$W/$label-sharded
-    OMP_NUM_THREADS=1 "$CLI" "$cmd" --model models/fashion_cnn.onnx --img "$W/images" --out "$single" \
+    # the model named as the array names it: summary.json records the path
+    OMP_NUM_THREADS=1 "$CLI" "$cmd" --model "$MODELP" --img "$W/images" --out "$single" \
         "$@" -q > "$W/$label-single.log" 2>&1
     rc=$?
     [ $rc -eq 1 ] && ok "${label}_single_exit_1" || bad "${label}_single_exit_1" "exit $rc: $(tail -n 3 "$W/$label-single.log")"
