@@ -425,7 +425,8 @@ static void url_path(FILE *f, const char *folder, const char *file)
 }
 
 /* An <img> of out/file inside a link to it, or a placeholder saying why
- * there is none; the file must be a regular file under dir. */
+ * there is none; the file must be a regular file under dir. what, the
+ * caption, may come from the manifest (the picture's name). */
 static void page_picture(FILE *f, const char *dir, const gl_entry *e, const char *file, const char *what)
 {
     char path[16384];
@@ -440,16 +441,20 @@ static void page_picture(FILE *f, const char *dir, const gl_entry *e, const char
         missing = "missing";
     fputs("<figure>", f);
     if (missing) {
-        fprintf(f, "<div class=\"nopic\">%s</div><figcaption>%s</figcaption></figure>", missing, what);
+        fprintf(f, "<div class=\"nopic\">%s</div><figcaption>", missing);
+        html_text(f, what);
+        fputs("</figcaption></figure>", f);
         return;
     }
     fputs("<a href=\"", f);
     url_path(f, e->out, file);
     fputs("\"><img loading=\"lazy\" alt=\"", f);
-    fputs(what, f);
+    html_text(f, what);
     fputs("\" src=\"", f);
     url_path(f, e->out, file);
-    fprintf(f, "\"></a><figcaption>%s</figcaption></figure>", what);
+    fputs("\"></a><figcaption>", f);
+    html_text(f, what);
+    fputs("</figcaption></figure>", f);
 }
 
 static void page_card(FILE *f, const char *dir, const gl_entry *e)
@@ -461,7 +466,7 @@ static void page_card(FILE *f, const char *dir, const gl_entry *e)
     fputs(">\n<div class=\"pics\">", f);
     page_picture(f, dir, e, e->thumbnail, "photo");
     if (e->picture)   /* predict has none: no empty box */
-        page_picture(f, dir, e, e->picture, "result");
+        page_picture(f, dir, e, e->picture, e->picture);
     fprintf(f, "</div>\n<div class=\"input\"><span class=\"idx\">#%lld</span> ", (long long)e->index);
     char folder[16384];
     struct stat st;
@@ -553,7 +558,7 @@ static const char gallery_style[] =
     ".card.failed{border:2px solid #c62828;background:#ffebee}\n"
     "body.onlyfailed .card.ok{display:none}\n"
     ".pics{display:flex;gap:6px;min-height:80px}\n"
-    ".pics figure{margin:0;text-align:center;font-size:11px;color:#777}\n"
+    ".pics figure{margin:0;text-align:center;font-size:11px;color:#777;max-width:162px;overflow:hidden}\n"
     ".pics img,.nopic{width:160px;height:160px;object-fit:contain;display:block;background:#fafafa;"
     "border:1px solid #ddd}\n"
     ".nopic{display:flex;align-items:center;justify-content:center;background:#eceff1;color:#78909c;"
