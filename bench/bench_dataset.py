@@ -12,6 +12,7 @@ times, for each method, the wall clock of:
                      cores (the model is loaded and planned once);
   cnnviz 2 shards    --shard 0/2 and 1/2 as two processes at once, each with
                      half the cores, into one --out, then merge-manifests;
+  cnnviz 1 proc 1 thr  one process, one thread: sharding against threading;
   torch              a Python loop over the same PNGs, the model built once,
                      threads = cores: PIL decode, the torch preprocessing,
                      then the Captum-style occlusion loop (batches of
@@ -110,12 +111,11 @@ def cnnviz_args(method, occ, stride):
     return ["explain", "--method", "gradcam"]
 
 
-def cnnviz_run(exe, model_path, folder, method, occ, stride, shards, out_dir):
-    """Wall seconds of `shards` processes at once over the folder, and the
-    sum of the manifest's per-image seconds."""
+def cnnviz_run(exe, model_path, folder, method, occ, stride, shards, threads, out_dir):
+    """Wall seconds of `shards` processes of `threads` OpenMP threads at
+    once over the folder, the sum of the manifest's per-image seconds and
+    the number of images."""
     shutil.rmtree(out_dir, ignore_errors=True)
-    cores = os.cpu_count() or 1
-    threads = max(1, cores // shards)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     base = [exe] + cnnviz_args(method, occ, stride) + ["--model", model_path, "--img", folder,
                                                        "--preprocess", "torch", "--out", out_dir, "--quiet"]
@@ -129,7 +129,8 @@ def cnnviz_run(exe, model_path, folder, method, occ, stride, shards, out_dir):
         if p.returncode != 0:
             sys.exit(f"cnnviz {method} failed (exit {p.returncode}):\n{e}")
     if shards > 1:
-        subprocess.run([exe, "merge-manifests", "--out", out_dir], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([exe, "merge-manifests", "--out", out_dir], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
     seconds = 0.0
     with open(os.path.join(out_dir, "manifest.jsonl")) as f:
         lines = [json.loads(line) for line in f if line.strip()]
@@ -216,21 +217,25 @@ def main():
                                               os.path.join(OUT, f"dataset_torch_{method}"))
                                     for _ in range(args.repeats))
         rows = []
-        for shards in (1, 2):
-            runs = [cnnviz_run(args.cnnviz, onnx_path, folder, method, args.occ, args.stride, shards,
-                               os.path.join(OUT, f"dataset_cnnviz_{method}_{shards}"))
+        # (label, processes, threads each): the third row tells sharding
+        # apart from threading (OpenMP threads on a busy machine can cost
+        # more than they give)
+        for label, shards, threads in (("cnnviz 1 process", 1, cores), ("cnnviz 2 shards", 2, max(1, cores // 2)),
+                                       ("cnnviz 1 proc 1 thr", 1, 1)):
+            runs = [cnnviz_run(args.cnnviz, onnx_path, folder, method, args.occ, args.stride, shards, threads,
+                               os.path.join(OUT, f"dataset_cnnviz_{method}_{shards}x{threads}"))
                     for _ in range(args.repeats)]
             wall = statistics.median(r[0] for r in runs)
-            rows.append((f"cnnviz {shards} process" if shards == 1 else f"cnnviz {shards} shards", wall))
-            if shards == 1:
+            rows.append((label, wall))
+            if (shards, threads) == (1, cores):
                 per_image = statistics.median((r[0] - r[1]) / r[2] for r in runs)
                 overheads.append((method, per_image, wall / len(paths)))
         rows.append(("torch loop", torch_s))
         for label, wall in rows:
             print(f"{method:10s} {label:18s} {wall:8.2f} {len(paths) / wall:9.2f} {1e3 * wall / len(paths):9.1f} "
                   f"{wall / torch_s:6.2f}")
-    print("ratio = cnnviz / torch wall time (< 1: cnnviz is faster); shards: 2 processes of "
-          f"{max(1, cores // 2)} threads at once")
+    print(f"ratio = cnnviz / torch wall time (< 1: cnnviz is faster); 1 process: {cores} OpenMP threads; "
+          f"2 shards: 2 processes of {max(1, cores // 2)} at once; torch: {cores} threads")
     for method, per_image, total in overheads:
         print(f"one-process overhead, {method}: {1e3 * per_image:.1f} ms per image "
               f"(wall minus the manifest's per-image seconds; of {1e3 * total:.1f} ms per image in all)")
