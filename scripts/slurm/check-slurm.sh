@@ -13,7 +13,8 @@
 # is byte-identical (summary.json apart from its timing lines); the corrupt
 # image is "failed" and only its shard's task exited 1; the gallery has a
 # card per image; a shard that lost its last line (killed) and is
-# resubmitted redoes only that image and the result is the same again. The cluster is stopped by a trap whatever happens, and
+# resubmitted redoes only that image and the result is the same again; and
+# a plain array without --shard takes its shards from Slurm's variables. The cluster is stopped by a trap whatever happens, and
 # the end checks that no daemon it started is left. Every wait has a
 # deadline: the whole check stops by itself within a few minutes.
 #
@@ -193,6 +194,25 @@ check_command() {
         bad "${label}_resume_redoes_only_the_lost_image" "shard 1: $n2 lines (want $n), last index $redone (want $last); all shards $total2 lines (want $((total + 1)): the lost one and the corrupt image, retried)"
     compare "${label}_resume" "$single" "$sharded"
 }
+# env_shard: the shard from Slurm's own variables, no --shard (a plain
+# array with --wrap): predict --batch 1 equals the single run again.
+env_shard() {
+    single=$W/predict-single out=$W/predict-env
+    [ -s "$single/manifest.jsonl" ] || return
+    jid=$(cd "$W/logs" && OMP_NUM_THREADS=1 sbatch --parsable --array=0-3 --cpus-per-task=1 --output="env-%a.log" \
+          --wrap "'$CLI' predict --model '$MODELP' --img '$W/images' --out '$out' --batch 1 -q" 2>&1)
+    case "$jid" in ''|*[!0-9]*) bad env_shard_submit "$jid"; return ;; esac
+    wait_jobs 120 "$jid" || { bad env_shard_jobs_finish "not done in 120 s"; return; }
+    n=$(ls "$out"/manifest-*-of-4.jsonl 2>/dev/null | wc -l)
+    "$CLI" merge-manifests --out "$out" >/dev/null 2>&1
+    strip() { sed 's/,"seconds":[^,}]*//' "$1"; }
+    if [ "$n" = 4 ] && grep -q "note: .*SLURM_ARRAY_TASK" "$W"/logs/env-*.log &&
+            [ "$(strip "$single/manifest.jsonl")" = "$(strip "$out/manifest.jsonl")" ]; then
+        ok env_shard_from_slurm_variables
+    else
+        bad env_shard_from_slurm_variables "$n shard manifests; $(cat "$W"/logs/env-0.log | head -n 3)"
+    fi
+}
 REPO=$PWD
 # the gallery command: CLI's, or this tree's build when CLI is another branch's without it
 GALLERY=$CLI
@@ -202,6 +222,7 @@ check_command occlusion occlusion --occ_size 6 --stride 3
 check_command gradcam explain --method gradcam
 # predict batches its forwards: byte-identical across shardings with --batch 1
 check_command predict predict --batch 1
+env_shard
 
 scripts/slurm/local-cluster.sh stop "$W/cluster"
 left=$(pgrep -f -- "$W/cluster" || true)
