@@ -13,6 +13,7 @@
 
 static char dir[256];
 static char page[1 << 20];
+static char cli_exe[512];   /* the cnnviz beside this test's build folder (build/, build-asan/) */
 
 static void put(const char *name, const char *text)
 {
@@ -237,18 +238,18 @@ static void test_refusals(void)
  * without a manifest, 2 without --out. */
 static void test_command(void)
 {
-    if (access("build/cnnviz", X_OK) != 0)
-        SKIP("build/cnnviz missing (make)");
+    if (access(cli_exe, X_OK) != 0)
+        SKIP("%.200s missing (make)", cli_exe);
     REQUIRE(fresh_dir("gallery-cli"), "tmpdir");
     char log[4096], path[512];
     snprintf(path, sizeof path, "%s/log", dir);
-    CHECK(sh("build/cnnviz gallery --out '%s' > '%s' 2>&1", dir, path) == 1, "no manifest: exit 1");
+    CHECK(sh("%s gallery --out '%s' > '%s' 2>&1", cli_exe, dir, path) == 1, "no manifest: exit 1");
     put("manifest.jsonl", "{\"index\":0,\"status\":\"ok\"}\n{\"index\":1,\"status\":\"failed\"}\nbroken\n");
-    int rc = sh("build/cnnviz gallery --out '%s' > '%s' 2>&1", dir, path);
+    int rc = sh("%s gallery --out '%s' > '%s' 2>&1", cli_exe, dir, path);
     test_slurp(path, log, sizeof log);
     CHECK(rc == 0 && strstr(log, "2 images, 1 failed") && strstr(log, "WARNING: 1 of 3 manifest lines"),
           "rc %d: %s", rc, log);
-    CHECK(sh("build/cnnviz gallery > /dev/null 2>&1") == 2, "no --out: usage error");
+    CHECK(sh("%s gallery > /dev/null 2>&1", cli_exe) == 2, "no --out: usage error");
 }
 
 /* Chromium (Debian's chromium, installed by scripts/install-deps.sh
@@ -359,8 +360,12 @@ static void test_in_browser(void)
     CHECK(strstr(page, "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;") != NULL, "the hostile name as text");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    const char *self = argc > 0 ? argv[0] : "build/tests/test_gallery";
+    size_t tail = strlen("tests/test_gallery");
+    size_t keep = strlen(self) >= tail ? strlen(self) - tail : 0;
+    snprintf(cli_exe, sizeof cli_exe, "%.*scnnviz", (int)keep, self);
     RUN(test_cards_in_index_order);
     RUN(test_injection_escaped);
     RUN(test_hostile_lines);
