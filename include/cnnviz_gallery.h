@@ -36,7 +36,7 @@ extern "C" {
 
 #define CV_GALLERY_MAX_LINE (64 * 1024)           /* bytes in one manifest line */
 #define CV_GALLERY_MAX_CARDS 200000               /* distinct images shown */
-#define CV_GALLERY_MAX_BYTES ((int64_t)1 << 30)   /* all manifests together */
+#define CV_GALLERY_MAX_BYTES ((int64_t)1 << 28)   /* all manifests together (memory: about this much) */
 #define CV_GALLERY_MAX_SHARDS 4096                /* manifest-K-of-N.jsonl files read */
 
 typedef struct {

@@ -226,6 +226,11 @@ static void test_refusals(void)
     REQUIRE(mkfifo(path, 0600) == 0, "mkfifo");
     CHECK(cv_gallery_write(dir, &rep, &err) == CV_ERR_IO, "a FIFO is refused, not waited on: %s", err.msg);
     unlink(path);
+    /* larger than the gallery reads: refused from its size (a sparse file) */
+    put("manifest.jsonl", "");
+    REQUIRE(truncate(path, (off_t)CV_GALLERY_MAX_BYTES + 1) == 0, "truncate");
+    CHECK(cv_gallery_write(dir, &rep, &err) == CV_ERR_LIMIT, "a huge manifest: %s", err.msg);
+    unlink(path);
     mkdir(path, 0700);
     CHECK(cv_gallery_write(dir, &rep, &err) == CV_ERR_IO, "a folder is refused: %s", err.msg);
     CHECK(cv_gallery_write("/nonexistent/cnnviz", NULL, &err) == CV_ERR_IO, "%s", err.msg);
