@@ -102,8 +102,8 @@ run_array() {
     case "$jid" in ''|*[!0-9]*) bad "${rl}_submit" "$jid"; return 1 ;; esac
     mid=$(cd "$W/logs" && sbatch --parsable --dependency=afterany:"$jid" --output="merge-%j.log" \
           --wrap "'$CLI' merge-manifests --out '$out' && '$GALLERY' gallery --out '$out'" 2>&1)
-    if ! wait_jobs 180 "$jid" "$mid"; then
-        bad "${rl}_jobs_finish" "not done in 180 s: $(squeue 2>&1 | tail -n 5)"; return 1
+    if ! wait_jobs 120 "$jid" "$mid"; then
+        bad "${rl}_jobs_finish" "not done in 120 s: $(squeue 2>&1 | tail -n 5)"; return 1
     fi
     ok "${rl}_jobs_finish"
 }

@@ -33,6 +33,14 @@ stop_pid() { # stop_pid PIDFILE: TERM, wait up to 10 s, then KILL
 }
 
 stop_all() {
+    # jobs first, so no slurmstepd outlives its slurmd (our own cluster: all of them)
+    if [ -s "$dir/slurmctld.pid" ] && command -v scancel >/dev/null; then
+        SLURM_CONF="$dir/slurm.conf" scancel --quiet --user=root 2>/dev/null   # (jobs run as root here)
+        n=0
+        while [ $n -lt 20 ] && SLURM_CONF="$dir/slurm.conf" squeue -h 2>/dev/null | grep -q .; do
+            sleep 0.5; n=$((n + 1))
+        done
+    fi
     stop_pid "$dir/slurmd.pid"
     stop_pid "$dir/slurmctld.pid"
     stop_pid "$dir/munge/munged.pid"
