@@ -80,6 +80,7 @@ help:
 	@echo "make demo     install what is missing, build, run cnnviz on the bundled model"
 	@echo "make fixtures regenerate test fixtures with PyTorch (needs python3-torch)"
 	@echo "make check-asan / check-valgrind / fuzz   hardening runs (mk/hardening.mk, docs/robustness.md)"
+	@echo "make check-slurm  a Slurm job array on a local one-node cluster vs one process (mk/slurm.mk, docs/scale.md)"
 
 deps:
 	scripts/install-deps.sh

@@ -3,6 +3,7 @@
  * the --out root, the manifest and the progress live here; the commands
  * give a setup step and a per-image (or per-group) step. */
 #include "cli.h"
+#include "cnnviz_gallery.h"
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +26,7 @@ const cli_opt cli_batch_opts[] = {
     {"shard-count", NULL, "N", NULL, "batch: shards of a Kubernetes Indexed Job (this one: JOB_COMPLETION_INDEX)"},
     {"resume", NULL, NULL, NULL, "batch: skip images whose manifest line says ok and whose folder exists"},
     {"force", NULL, NULL, NULL, "batch: write into a non-empty --out that cnnviz did not make"},
+    {"html", NULL, NULL, NULL, "batch: also write --out/index.html, a page of the results (as cnnviz gallery)"},
     {NULL},
 };
 
@@ -256,7 +258,7 @@ bool cli_batch_mode(const cli_args *a)
 
 bool cli_batch_options_ok(const cli_args *a)
 {
-    static const char *const only[] = {"shard", "shard-count", "resume", "force", NULL};
+    static const char *const only[] = {"shard", "shard-count", "resume", "force", "html", NULL};
     for (int k = 0; only[k]; k++)
         if (cli_given(a, only[k]))
             return cli_usage_error("--%s is for batch mode: several --img, an --img folder or --list", only[k]),
@@ -770,6 +772,12 @@ int cli_batch_run(const cli_args *a, const cli_batch_ops *ops)
     if (!cli_quiet || b.pr.failed)
         fprintf(stderr, "cnnviz: %ld image%s done, %ld failed; %s\n", b.pr.done - b.pr.failed,
                 b.pr.done - b.pr.failed == 1 ? "" : "s", b.pr.failed, b.manifest);
+    if (cli_flag(a, "html")) { /* the page of every manifest in --out so far (other shards' too) */
+        cv_gallery_report rep;
+        cv_error err;
+        if (cv_gallery_write(b.out, &rep, &err) != CV_OK)
+            status = cli_fail(&err);
+    }
 out:
     if (ops->cleanup)
         ops->cleanup(ops->ctx);

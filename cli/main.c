@@ -14,12 +14,13 @@
 #include <unistd.h>
 
 extern const cli_cmd cli_cmd_predict, cli_cmd_layers, cli_cmd_run, cli_cmd_grad,
-    cli_cmd_filters, cli_cmd_occlusion, cli_cmd_explain, cli_cmd_eval, cli_cmd_config, cli_cmd_merge_manifests;
+    cli_cmd_filters, cli_cmd_occlusion, cli_cmd_explain, cli_cmd_eval, cli_cmd_config, cli_cmd_merge_manifests,
+    cli_cmd_gallery;
 
 static const cli_cmd *const commands[] = {
     &cli_cmd_predict, &cli_cmd_layers, &cli_cmd_run, &cli_cmd_grad,
     &cli_cmd_filters, &cli_cmd_occlusion, &cli_cmd_explain, &cli_cmd_eval, &cli_cmd_config,
-    &cli_cmd_merge_manifests, NULL,
+    &cli_cmd_merge_manifests, &cli_cmd_gallery, NULL,
 };
 
 /* The last error message, for batch mode's manifest (cli_last_error). */

@@ -5,6 +5,9 @@
 # --with-fuzz: also clang and its libFuzzer/sanitizer runtimes, for `make fuzz`
 #   (not needed by CI: `make check-asan` uses gcc's sanitizers).
 # --with-valgrind: also valgrind, for `make check-valgrind`.
+# --with-browser: also chromium, for the gallery's browser test (tests/test_gallery.c
+#   installs it itself when missing and root).
+# --with-slurm: also slurm-wlm, munge and procps (pgrep), for `make check-slurm` (mk/slurm.mk).
 # python3 (its standard library only) makes test PNGs and reads manifests in tests/test_batch.sh.
 set -e
 # libgfortran-12-dev: openblas.pc's Libs.private names -lgfortran, so a
@@ -27,6 +30,8 @@ for a in "$@"; do
         --with-python) want="$want $PY_PKGS" ;;
         --with-fuzz) want="$want $FUZZ_PKGS" ;;
         --with-valgrind) want="$want valgrind" ;;
+        --with-browser) want="$want chromium" ;;
+        --with-slurm) want="$want slurm-wlm munge procps" ;;
     esac
 done
 missing=""
