@@ -300,6 +300,19 @@ else
     bad force_writes_beside "rc $rc"
 fi
 
+# ---- --html: the gallery page beside the manifest, one card per image ----
+"$cli" occlusion --model $m $pre --img models/samples --occ_size 8 --stride 10 --html --out "$tmp/html" -q \
+    > /dev/null 2>&1; rc=$?
+cards=$(grep -o 'class="card[ "]' "$tmp/html/index.html" 2>/dev/null | wc -l)
+lines=$(wc -l < "$tmp/html/manifest.jsonl" 2>/dev/null)
+if [ $rc -eq 0 ] && [ "$cards" -gt 0 ] && [ "$cards" -eq "$lines" ]; then
+    ok html_gallery
+else
+    bad html_gallery "rc $rc, $cards cards for $lines manifest lines"
+fi
+"$cli" occlusion --model $m $pre --img models/samples/bag.png --html --out "$tmp/html1" -q > /dev/null 2>&1; rc=$?
+[ $rc -eq 2 ] && ok html_needs_batch || bad html_needs_batch "one image with --html: exit $rc"
+
 # ---- one --img FILE is as before: no manifest, outputs in --out itself ----
 "$cli" occlusion --model $m $pre --img models/samples/bag.png --occ_size 8 --stride 10 --out "$tmp/one" -q > /dev/null 2>&1
 if [ -f "$tmp/one/probs.npy" ] && [ ! -e "$tmp/one/manifest.jsonl" ] && [ ! -e "$tmp/one/thumb.png" ]; then
