@@ -532,6 +532,25 @@ float *cv_render_map_to_image(const cv_image *img, const float *map, int rows, i
     return m;
 }
 
+void cv_render_blend(cv_image *out, const cv_image *img, const float *m, float lo, float hi, cv_cmap cmap,
+                     float alpha, float reach)
+{
+    uint8_t lut[256][3];
+    cv_cmap_lut(cmap, lut);
+    size_t n = (size_t)img->w * img->h;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = img->px + i * img->c;
+        uint8_t *q = out->px + i * 3;
+        int li = cv_lut_index(m[i], lo, hi);
+        float a = li < 0 ? 0.0f : reach > 0 ? alpha * fminf(fabsf(m[i]) / reach, 1.0f) : alpha;
+        for (int k = 0; k < 3; k++) {
+            float base = p[img->c >= 3 ? k : 0];
+            float v = li < 0 ? base : (1 - a) * base + a * lut[li][k];
+            q[k] = (uint8_t)(v + 0.5f > 255 ? 255 : v + 0.5f);
+        }
+    }
+}
+
 cv_status cv_render_overlay_alpha(const cv_image *img, const float *map, int rows, int cols,
                                   float vmin, float vmax, cv_cmap cmap, float alpha,
                                   cv_image *out, cv_error *err)
@@ -548,19 +567,7 @@ cv_status cv_render_overlay_alpha(const cv_image *img, const float *map, int row
         free(m);
         return st;
     }
-    uint8_t lut[256][3];
-    cv_cmap_lut(cmap, lut);
-    size_t n = (size_t)img->w * img->h;
-    for (size_t i = 0; i < n; i++) {
-        const uint8_t *p = img->px + i * img->c;
-        uint8_t *q = out->px + i * 3;
-        int li = cv_lut_index(m[i], vmin, vmax);
-        for (int k = 0; k < 3; k++) {
-            float base = p[img->c >= 3 ? k : 0];
-            float v = li < 0 ? base : (1 - alpha) * base + alpha * lut[li][k];
-            q[k] = (uint8_t)(v + 0.5f > 255 ? 255 : v + 0.5f);
-        }
-    }
+    cv_render_blend(out, img, m, vmin, vmax, cmap, alpha, 0);
     free(m);
     return CV_OK;
 }

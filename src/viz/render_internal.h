@@ -12,6 +12,12 @@ float *cv_render_map_to_image(const cv_image *img, const float *map, int rows, i
  * gets a unit-wide range around its value, so it shows mid-colour). */
 void cv_render_auto_range(const float *map, size_t n, float *vmin, float *vmax);
 
+/* out (img's size, RGB, allocated) = img with the colour of each value of
+ * m (img's size) on [lo, hi] mixed in: at opacity alpha, or, when reach >
+ * 0, alpha * min(|v| / reach, 1) so that 0 stays clear. NaN: img as is. */
+void cv_render_blend(cv_image *out, const cv_image *img, const float *m, float lo, float hi, cv_cmap cmap,
+                     float alpha, float reach);
+
 /* Nearest-neighbour enlargement by an integer factor, to RGB. */
 cv_status cv_render_upscale_nearest(const cv_image *in, int factor, cv_image *out, cv_error *err);
 

@@ -55,26 +55,6 @@ cv_status cv_render_enlarge(const cv_image *in, int min_side, cv_image *out, cv_
     return cv_image_resize(out, in, (int)lround(in->w * s), (int)lround(in->h * s), err);
 }
 
-/* out = photo with each pixel's colour mixed in at alpha * |v| / reach. */
-static void blend_weighted(cv_image *out, const cv_image *photo, const float *m, float lo, float hi, float reach,
-                           cv_cmap cmap, float alpha)
-{
-    uint8_t lut[256][3];
-    cv_cmap_lut(cmap, lut);
-    size_t n = (size_t)photo->w * photo->h;
-    for (size_t i = 0; i < n; i++) {
-        const uint8_t *p = photo->px + i * photo->c;
-        uint8_t *q = out->px + i * 3;
-        float v = m[i], a = isfinite(v) ? alpha * fminf(fabsf(v) / reach, 1.0f) : 0.0f;
-        float t = (v - lo) / (hi - lo) * 255.0f + 0.5f;
-        int li = !(t > 0) ? 0 : t >= 255 ? 255 : (int)t;
-        for (int k = 0; k < 3; k++) {
-            float base = p[photo->c >= 3 ? k : 0], x = (1 - a) * base + a * lut[li][k] + 0.5f;
-            q[k] = (uint8_t)(x > 255 ? 255 : x);
-        }
-    }
-}
-
 cv_status cv_render_overlay(const cv_image *photo, const float *map, int rows, int cols, const cv_overlay_style *style,
                             cv_image *out, cv_error *err)
 {
@@ -96,7 +76,7 @@ cv_status cv_render_overlay(const cv_image *photo, const float *map, int rows, i
     if (st == CV_OK)
         st = cv_image_alloc(&blended, shown->w, shown->h, 3, err);
     if (st == CV_OK) {
-        blend_weighted(&blended, shown, m, lo, hi, reach, cmap, s.alpha);
+        cv_render_blend(&blended, shown, m, lo, hi, cmap, s.alpha, reach);
         if (s.colorbar)
             st = cv_render_colorbar(&blended, lo, hi, cmap, &barred, err);
     }
