@@ -1,8 +1,11 @@
 /* Classify an image with libcnnviz, using only the public headers: what
  * `cnnviz predict` does, as a C program would write it.
  *
- *   cc -Iinclude examples/classify.c build/libcnnviz.a $(libs) -o classify
+ *   cc classify.c $(pkg-config --cflags --libs cnnviz) -o classify   (after make install)
  *   ./classify models/fashion_cnn.onnx models/samples/bag.png [k]
+ *
+ * (in the tree, without installing: cc -Iinclude examples/classify.c
+ * build/libcnnviz.a and the libraries cnnviz.pc lists, as tests/test_example.sh)
  *
  * prints the k (default 5) most likely classes: rank, name, index and
  * probability, one per line.

@@ -47,11 +47,15 @@
 /* Marks the public API: the library is built with -fvisibility=hidden, so
  * only functions declared with CV_API are exported from libcnnviz.so
  * (tests/test_exports.sh compares the two lists). Every function in the
- * public headers carries it; nothing else may. */
+ * public headers carries it; nothing else may. A binding generator that
+ * reads the headers without the attribute (cffi's cdef) can preprocess
+ * them with -DCV_API= . */
+#ifndef CV_API
 #if defined(__GNUC__) || defined(__clang__)
 #define CV_API __attribute__((visibility("default")))
 #else
 #define CV_API
+#endif
 #endif
 
 #include <stddef.h>

@@ -76,7 +76,9 @@ built=0 bad=""
 for src in "$tmp"/src/*.c; do
     e=$(basename "$src" .c)
     # shellcheck disable=SC2086
-    if ! (cd "$tmp" && $CC -std=c11 -Wall -Wextra -Werror $cflags "$src" $libs -o "bin/$e.shared") > "$tmp/cc.log" 2>&1 ||
+    # (the flags before the source, as a user may write them: cnnviz.pc
+    # keeps the library when the toolchain links --as-needed)
+    if ! (cd "$tmp" && $CC -std=c11 -Wall -Wextra -Werror $cflags $libs "$src" -o "bin/$e.shared") > "$tmp/cc.log" 2>&1 ||
         ! (cd "$tmp" && $CC -std=c11 -Wall -Wextra -Werror $cflags "$src" $static_libs -o "bin/$e.static") >> "$tmp/cc.log" 2>&1; then
         bad="$bad $e"; sed 's/^/      /' "$tmp/cc.log"; continue
     fi
@@ -87,7 +89,7 @@ for src in "$tmp"/src/*.c; do
     fi
     built=$((built + 1))
 done
-echo "    cc $cflags EXAMPLE.c $libs"
+echo "    cc $cflags $libs EXAMPLE.c"
 echo "    cc $cflags EXAMPLE.c $static_libs"
 if [ -z "$bad" ] && [ "$built" -ge 3 ]; then
     ok examples_build_shared_and_static
