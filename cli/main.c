@@ -225,7 +225,7 @@ static void print_exit_statuses(FILE *f)
     fputs("\nexit status:", f);
     for (const cli_exit_doc *e = cli_exit_docs; e->brief; e++)
         fprintf(f, "%s %d %s", e == cli_exit_docs ? "" : ",", e->code, e->brief);
-    fprintf(f, "; in batch mode (many images) %d also when any image failed: the others are done, and\n"
+    fprintf(f, "\nin batch mode (many images), %d also when any image failed: the others are done, and\n"
                "manifest.jsonl says which failed and why\n", CLI_EXIT_RUNTIME);
 }
 

@@ -51,7 +51,7 @@ typedef struct {
 /* Write DIR/index.html from DIR's manifest(s). report may be NULL.
  * CV_ERR_IO when no manifest is found or a file cannot be read or written;
  * CV_ERR_LIMIT when the manifests exceed CV_GALLERY_MAX_BYTES. */
-cv_status cv_gallery_write(const char *dir, cv_gallery_report *report, cv_error *err);
+CV_API cv_status cv_gallery_write(const char *dir, cv_gallery_report *report, cv_error *err);
 
 #ifdef __cplusplus
 }
