@@ -4,13 +4,41 @@
  * 1% of the time or more, slowest first (ms per forward, GMAC/s). With
  * "profile backward" each repeat is a forward and a backward from the last
  * layer to the input, as the attribution methods run them (gradients kept,
- * CV_CONV_EXACT_BACKWARD), and the profile is the backward's. */
+ * CV_CONV_EXACT_BACKWARD), and the profile is the backward's.
+ * BENCH_NO_FUSION=1 in the environment sets cv_run_options.no_fusion (each
+ * Relu/Clip its own pass, as before fusion: to measure what fusing saves). */
 #include "cnnviz.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "bench_util.h"
+
+/* Then the time of each operator type, all its layers together (what a
+ * fused or faster kernel for that type can save at most). */
+static void print_op_totals(const cv_model *m, const bench_layer_time *e, int n, double sum)
+{
+    const char *op[64];
+    double s[64];
+    int kinds = 0;
+    for (int k = 0; k < n; k++) {
+        const char *t = cv_model_layer_op(m, e[k].layer);
+        int j = 0;
+        while (j < kinds && strcmp(op[j], t) != 0)
+            j++;
+        if (j == kinds && kinds < 64) {
+            op[kinds] = t;
+            s[kinds++] = 0;
+        }
+        if (j < kinds)
+            s[j] += e[k].s;
+    }
+    printf("  by operator:");
+    for (int j = 0; j < kinds; j++)
+        if (s[j] >= 0.005 * sum)
+            printf(" %s %.2f ms (%.0f%%);", op[j], 1e3 * s[j], 100 * s[j] / sum);
+    printf("\n");
+}
 
 static void print_profile(const cv_model *m, const cv_run *r, int forwards, int backward)
 {
@@ -30,6 +58,7 @@ static void print_profile(const cv_model *m, const cv_run *r, int forwards, int 
                cv_model_layer_op(m, e[k].layer), shape, 1e3 * e[k].s, 100 * e[k].s / sum,
                cv_run_layer_macs(r, e[k].layer) / e[k].s * 1e-9);
     }
+    print_op_totals(m, e, n, sum);
     free(e);
 }
 
@@ -54,6 +83,7 @@ int main(int argc, char **argv)
     cv_run *r;
     cv_run_options opt = cv_run_defaults();
     opt.need_grad = backward;
+    opt.no_fusion = getenv("BENCH_NO_FUSION") && atoi(getenv("BENCH_NO_FUSION"));
     if (backward)
         opt.conv_algo = CV_CONV_EXACT_BACKWARD;
     if (cv_run_create(&r, m, &s, &opt, &err) != CV_OK) {

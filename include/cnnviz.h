@@ -312,6 +312,12 @@ typedef struct {
     int backward_rule;
     /* Convolution algorithm (cv_conv_algo). 0 = CV_CONV_AUTO, the fastest. */
     int conv_algo;
+    /* 1: run every node on its own. By default a Relu or Clip that alone
+     * reads a Conv's output (and is not asked for: no keep_all, need_grad
+     * or stop there) is folded into the Conv, which stores the clamped
+     * values itself: the same values bit for bit, without a pass over
+     * memory of their own. For layer-by-layer profiles and comparisons. */
+    int no_fusion;
 } cv_run_options;
 
 CV_API cv_run_options cv_run_defaults(void);

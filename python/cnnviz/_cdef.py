@@ -33,7 +33,7 @@ typedef struct { int channels; int height, width; int nhwc; } cv_input_geometry;
 
 typedef struct cv_run cv_run;
 typedef struct {
-    int stop_layer; int need_grad; int keep_all; int relu_redirect; int backward_rule; int conv_algo;
+    int stop_layer; int need_grad; int keep_all; int relu_redirect; int backward_rule; int conv_algo; int no_fusion;
 } cv_run_options;
 
 typedef struct { int w, h; int c; uint8_t *px; } cv_image;

@@ -7,6 +7,7 @@
 #include "cnnviz.h"
 #include "blas.h"
 #include "cpu.h"
+#include "graph.h" /* cv_clamp */
 #include <cblas.h>
 #include <omp.h>
 #include <stddef.h>
@@ -106,13 +107,36 @@ static void sgemm_call(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float 
                 alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
 }
 
-void cv_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-              const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+/* With a clamp to apply (a Relu or Clip folded into a convolution), a
+ * thread's block of columns goes to sgemm in chunks of about
+ * SGEMM_CLAMP_FLOATS outputs, each clamped right after it is written,
+ * while it is still in the core's L2 (a clamp of the whole product after
+ * it cost a pass over memory of its own). */
+#define SGEMM_CLAMP_FLOATS ((int64_t)1 << 16)
+
+static void sgemm_block(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                        const float *b, int64_t ldb, float beta, float *c, int64_t ldc, const cv_clamp *clamp)
+{
+    int64_t chunk = n;
+    if (clamp && m * n > SGEMM_CLAMP_FLOATS) {
+        chunk = SGEMM_CLAMP_FLOATS / m / 16 * 16;
+        chunk = chunk < 64 ? 64 : chunk;
+    }
+    for (int64_t j = 0; j < n; j += chunk) {
+        int64_t w = n - j < chunk ? n - j : chunk;
+        sgemm_call(ta, tb, m, w, k, alpha, a, lda, tb ? b + j * ldb : b + j, ldb, beta, c + j, ldc);
+        for (int64_t i = 0; clamp && i < m; i++)
+            cv_clamp_run(clamp, c + i * ldc + j, w);
+    }
+}
+
+void cv_sgemm_clamped(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                      const float *b, int64_t ldb, float beta, float *c, int64_t ldc, const cv_clamp *clamp)
 {
     cv_blas_single_threaded();
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     if (threads < 2 || m * n * k < SGEMM_SPLIT_MACS) {
-        sgemm_call(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        sgemm_block(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, clamp);
         return;
     }
     /* blocks of columns, multiples of 16 (a whole number of the kernels'
@@ -125,12 +149,19 @@ void cv_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, co
         int64_t lo = extent * t / nt / align * align, hi = t == nt - 1 ? extent : extent * (t + 1) / nt / align * align;
         if (hi > lo) {
             if (by_cols)
-                sgemm_call(ta, tb, m, hi - lo, k, alpha, a, lda, tb ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc);
+                sgemm_block(ta, tb, m, hi - lo, k, alpha, a, lda, tb ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc,
+                            clamp);
             else
-                sgemm_call(ta, tb, hi - lo, n, k, alpha, ta ? a + lo : a + lo * lda, lda, b, ldb, beta, c + lo * ldc,
-                           ldc);
+                sgemm_block(ta, tb, hi - lo, n, k, alpha, ta ? a + lo : a + lo * lda, lda, b, ldb, beta,
+                            c + lo * ldc, ldc, clamp);
         }
     }
+}
+
+void cv_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+              const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    cv_sgemm_clamped(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
 }
 
 void cv_sgemv(bool ta, int64_t m, int64_t n, float alpha, const float *a, int64_t lda, const float *x, float beta,

@@ -24,6 +24,11 @@ void cv_blas_single_threaded(void);
 
 void cv_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
               const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+/* cv_sgemm, then C = clamp(C) (struct cv_clamp, src/core/graph.h), done
+ * block by block while each is in cache; clamp NULL: cv_sgemm. */
+struct cv_clamp;
+void cv_sgemm_clamped(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                      const float *b, int64_t ldb, float beta, float *c, int64_t ldc, const struct cv_clamp *clamp);
 
 /* y = alpha op(A) x + beta y, A m x n row-major (op(A) = A^T when ta),
  * split over the threads by blocks of y (a batch-1 dense layer streams

@@ -49,6 +49,12 @@ struct cv_run {
     size_t planned_bytes;   /* what check_memory counted against the limit */
     size_t held_bytes;      /* what the run's buffers take now */
     size_t scratch_bytes;   /* of them, the scratch buffer */
+    /* Clamps folded into their producers (plan_fusion): node k computes
+     * and stores clamp[k] of its output straight into value fused_out[k]
+     * (-1: not fused), and the clamp node, absorbed, does not run. */
+    int *fused_out;         /* [n_nodes] */
+    bool *absorbed;         /* [n_nodes] */
+    cv_clamp *clamp;        /* [n_nodes] */
 };
 
 cv_run_options cv_run_defaults(void)
@@ -102,6 +108,9 @@ void cv_run_free(cv_run *r)
     free(r->seconds);
     free(r->targets);
     free(r->scratch);
+    free(r->fused_out);
+    free(r->absorbed);
+    free(r->clamp);
     free(r);
 }
 
@@ -185,16 +194,24 @@ static char *mib_str(size_t bytes, char *buf, size_t len)
 
 static size_t add_sat(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
 
-/* Whether forward runs node k: it is needed and not folded at plan time. */
+/* Whether forward runs node k: it is needed, not folded at plan time and
+ * not absorbed by its producer. */
 static bool node_runs(const cv_run *r, int k)
 {
-    if (!r->needed[k])
+    if (!r->needed[k] || (r->absorbed && r->absorbed[k]))
         return false;
     const cv_node *n = &r->m->nodes[k];
     for (int o = 0; o < n->n_out; o++)
         if (n->out[o] >= 0 && !r->is_static[n->out[o]])
             return true;
     return false;
+}
+
+/* The value node k writes as its output o: the model's, or for a node
+ * with a folded clamp, the clamp's output. */
+static int out_value(const cv_run *r, int k, int o)
+{
+    return o == 0 && r->fused_out && r->fused_out[k] >= 0 ? r->fused_out[k] : r->m->nodes[k].out[o];
 }
 
 /* The memory plan: forward's order of buffer use, walked once on sizes.
@@ -220,11 +237,11 @@ static cv_status plan_memory(cv_run *r, cv_error *err)
         if (!node_runs(r, k))
             continue;
         const cv_node *n = &m->nodes[k];
-        for (int o = 0; o < n->n_out; o++)
-            if (n->out[o] >= 0 &&
-                (st = mem_plan_alloc(&r->plan, n->out[o], tensor_bytes(&r->t[n->out[o]]), r->keep[n->out[o]],
-                                     err)) != CV_OK)
+        for (int o = 0; o < n->n_out; o++) {
+            int v = out_value(r, k, o);
+            if (v >= 0 && (st = mem_plan_alloc(&r->plan, v, tensor_bytes(&r->t[v]), r->keep[v], err)) != CV_OK)
                 return st;
+        }
         for (int i = 0; i < n->n_in; i++) {
             int v = n->in[i];
             if (v >= 0 && r->plan.slot[v] >= 0 && r->last_use[v] == k && !r->keep[v]) {
@@ -233,7 +250,7 @@ static cv_status plan_memory(cv_run *r, cv_error *err)
             }
         }
         for (int o = 0; o < n->n_out; o++) {
-            int v = n->out[o];
+            int v = out_value(r, k, o);
             if (v >= 0 && r->last_use[v] < 0 && !r->keep[v]) {
                 r->release_at[v] = k;
                 mem_plan_release(&r->plan, v);
@@ -314,6 +331,7 @@ static void make_ctx(const cv_run *r, int k, cv_op_ctx *ctx)
     ctx->scratch_floats = r->scratch_floats;
     ctx->relu_redirect = r->relu_redirect;
     ctx->conv_algo = r->conv_algo;
+    ctx->clamp = r->fused_out && r->fused_out[k] >= 0 ? &r->clamp[k] : NULL;
 }
 
 /* Mark the nodes that the target values depend on. */
@@ -450,6 +468,71 @@ static void mark_kept(cv_run *r, bool keep_all)
     }
 }
 
+/* The clamp node that node k's output 0 can be folded into k with, or -1:
+ * k's op applies clamps itself, its output is nobody's but that node's to
+ * read (not kept: no layer output is asked for, no gradient pass), and the
+ * reader is a clamp of the same shape that runs. */
+static int foldable_clamp(const cv_run *r, int k, const int *readers, cv_clamp *clamp)
+{
+    const cv_model *m = r->m;
+    const cv_node *n = &m->nodes[k];
+    int v = n->n_out >= 1 ? n->out[0] : -1;
+    if (!n->op->fuses_clamp || !node_runs(r, k) || v < 0 || r->keep[v] || readers[v] != 1)
+        return -1;
+    int j = r->last_use[v];
+    const cv_node *c = j > k ? &m->nodes[j] : NULL;
+    if (!c || !c->op->as_clamp || !node_runs(r, j) || c->in[0] != v || c->n_out < 1 || c->out[0] < 0)
+        return -1;
+    for (int i = 1; i < c->n_in; i++)
+        if (c->in[i] >= 0 && !r->is_static[c->in[i]])
+            return -1;
+    const cv_tensor *x = &r->t[v], *y = &r->t[c->out[0]];
+    if (x->dtype != CV_F32 || y->dtype != CV_F32 || !cv_shape_equal(&x->shape, &y->shape))
+        return -1;
+    cv_op_ctx ctx;
+    make_ctx(r, j, &ctx);
+    return c->op->as_clamp(&ctx, clamp) ? j : -1;
+}
+
+/* Fold each Relu or Clip that alone reads a Conv's output into the Conv:
+ * the Conv stores clamped values where the clamp's output goes, and the
+ * clamp node is skipped. Only where nothing can see the difference (see
+ * foldable_clamp); a failed allocation just leaves everything unfused. */
+static void plan_fusion(cv_run *r)
+{
+    const cv_model *m = r->m;
+    size_t nn = (size_t)(m->n_nodes ? m->n_nodes : 1);
+    int *readers = calloc((size_t)(m->n_values ? m->n_values : 1), sizeof(int));
+    r->fused_out = malloc(nn * sizeof(int));
+    r->absorbed = calloc(nn, sizeof(bool));
+    r->clamp = calloc(nn, sizeof(cv_clamp));
+    if (!readers || !r->fused_out || !r->absorbed || !r->clamp) {
+        free(readers);
+        free(r->fused_out);
+        free(r->absorbed);
+        free(r->clamp);
+        r->fused_out = NULL;
+        r->absorbed = NULL;
+        r->clamp = NULL;
+        return;
+    }
+    for (int k = 0; k <= r->last_node; k++)
+        for (int i = 0; r->needed[k] && i < m->nodes[k].n_in; i++)
+            if (m->nodes[k].in[i] >= 0)
+                readers[m->nodes[k].in[i]]++;
+    for (int k = 0; k < m->n_nodes; k++)
+        r->fused_out[k] = -1;
+    for (int k = 0; k <= r->last_node; k++) {
+        int j = foldable_clamp(r, k, readers, &r->clamp[k]);
+        if (j < 0)
+            continue;
+        r->fused_out[k] = m->nodes[j].out[0];
+        r->node_out[k][0] = &r->t[r->fused_out[k]];
+        r->absorbed[j] = true;
+    }
+    free(readers);
+}
+
 /* With need_grad: every activation in its slot from the start, and a
  * gradient buffer for each float one and the input. */
 static cv_status alloc_gradients(cv_run *r, cv_error *err)
@@ -569,6 +652,8 @@ cv_status cv_run_create(cv_run **out, const cv_model *m, const cv_shape *input_s
         if (r->needed[k] && (st = plan_node(r, k, err)) != CV_OK)
             goto fail;
     mark_kept(r, opt->keep_all != 0);
+    if (!opt->no_fusion)
+        plan_fusion(r);
     if ((st = plan_memory(r, err)) != CV_OK || (st = check_memory(r, input_shape, err)) != CV_OK)
         goto fail;
     if (r->scratch_floats && !resize_scratch(r, r->scratch_floats)) {
@@ -596,7 +681,7 @@ cv_status cv_run_forward(cv_run *r, const float *input, cv_error *err)
             continue;
         const cv_node *n = &m->nodes[k];
         for (int o = 0; o < n->n_out; o++)
-            if (n->out[o] >= 0 && (st = bind_slot(r, n->out[o], err)) != CV_OK)
+            if (out_value(r, k, o) >= 0 && (st = bind_slot(r, out_value(r, k, o), err)) != CV_OK)
                 return st;
         cv_op_ctx ctx;
         make_ctx(r, k, &ctx);
@@ -609,8 +694,8 @@ cv_status cv_run_forward(cv_run *r, const float *input, cv_error *err)
             if (n->in[i] >= 0 && r->release_at[n->in[i]] == k)
                 unbind(r, n->in[i]);
         for (int o = 0; o < n->n_out; o++)
-            if (n->out[o] >= 0 && r->release_at[n->out[o]] == k)
-                unbind(r, n->out[o]);
+            if (out_value(r, k, o) >= 0 && r->release_at[out_value(r, k, o)] == k)
+                unbind(r, out_value(r, k, o));
     }
     cv_blas_workspace_mapped();
     return CV_OK;

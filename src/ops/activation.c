@@ -104,9 +104,16 @@ static void relu_backward(cv_op_ctx *c)
         dx[k] += x[k] > 0.0f ? dy[k] : 0.0f;
 }
 
+/* relu_forward's x > 0 ? x : 0, as a clamp a Conv can apply itself */
+static bool relu_as_clamp(const cv_op_ctx *c, cv_clamp *k)
+{
+    *k = (cv_clamp){.lo = 0.0f, .hi = INFINITY, .nan_to_lo = true};
+    return c->in[0]->dtype == CV_F32;
+}
+
 static const cv_op_def relu = {
     .type = "Relu", .infer = infer_same, .forward = relu_forward, .backward = relu_backward,
-    .gate = CV_GATE_RELU, .spatial = CV_SPATIAL_POINTWISE, .in_place = true,
+    .gate = CV_GATE_RELU, .spatial = CV_SPATIAL_POINTWISE, .in_place = true, .as_clamp = relu_as_clamp,
 };
 
 /* ---- LeakyRelu: x < 0 ? alpha x : x ---------------------------------------- */
@@ -434,9 +441,20 @@ static void clip_backward(cv_op_ctx *c)
         dx[k] += x[k] >= lo && x[k] <= hi ? dy[k] : 0.0f;
 }
 
+/* clip_forward's float path, as a clamp a Conv can apply itself (the
+ * bounds are constants: clip_infer insists) */
+static bool clip_as_clamp(const cv_op_ctx *c, cv_clamp *k)
+{
+    if (c->in[0]->dtype != CV_F32)
+        return false;
+    *k = (cv_clamp){.nan_to_lo = false};
+    clip_bounds_f32(c, &k->lo, &k->hi);
+    return true;
+}
+
 static const cv_op_def clip = {
     .type = "Clip", .init = clip_init, .infer = clip_infer, .forward = clip_forward, .backward = clip_backward,
-    .spatial = CV_SPATIAL_POINTWISE, .in_place = true,
+    .spatial = CV_SPATIAL_POINTWISE, .in_place = true, .as_clamp = clip_as_clamp,
 };
 
 /* ---- Sigmoid: 1 / (1 + e^-x) ------------------------------------------------ */

@@ -279,6 +279,18 @@ static cv_status conv_infer(cv_op_ctx *c, cv_error *err)
 
 
 
+/* y (rows, ld) [:, 0:len] = clamp(y), where the executor folded a Relu or
+ * Clip into this Conv (cv_op_ctx.clamp): right after the kernel wrote
+ * them, while they are still in cache. */
+static void conv_clamp_rows(const cv_clamp *k, float *y, int64_t rows, int64_t len, int64_t ld)
+{
+    if (!k)
+        return;
+#pragma omp parallel for schedule(static) if (rows * len >= CV_OMP_MIN_ELEMS)
+    for (int64_t r = 0; r < rows; r++)
+        cv_clamp_run(k, y + r * ld, len);
+}
+
 /* y (rows, ld) [:, 0:cnt] = bias per row, so sgemm can run with beta = 1. */
 static void conv_fill_bias(float *y, const float *bias, int64_t rows, int64_t cnt, int64_t ld)
 {
@@ -515,10 +527,11 @@ static void conv_depthwise_backward(float *dx, const float *dy, const float *wt,
  * columns of yt (plus bias) are its output. */
 /* (built per instruction set: src/core/cpu.h) */
 CV_ISA_DECLARE(void, conv_forward_batched,
-               (float *y, const float *x, const float *wt, const float *bias, const conv_plan *pl, float *scratch));
+               (float *y, const float *x, const float *wt, const float *bias, const conv_plan *pl,
+                const cv_clamp *clamp, float *scratch));
 
 void CV_ISA_NAME(conv_forward_batched)(float *y, const float *x, const float *wt, const float *bias, const conv_plan *pl,
-                                 float *scratch)
+                                       const cv_clamp *clamp, float *scratch)
 {
     int64_t in_img = pl->c * pl->w.ih * pl->w.iw, out_img = pl->m * pl->p, P = pl->p;
     float *one = scratch, *cols = one + pl->k * P, *yt = cols + pl->k * pl->nb * P;
@@ -539,16 +552,20 @@ void CV_ISA_NAME(conv_forward_batched)(float *y, const float *x, const float *wt
             for (int64_t m = 0; m < pl->m; m++) {
                 float b = bias ? bias[m] : 0.0f, *dst = y + (n0 + i) * out_img + m * P;
                 const float *row = yt + m * ld + i * P;
-                for (int64_t q = 0; q < P; q++)
-                    dst[q] = row[q] + b;
+                if (clamp)
+                    for (int64_t q = 0; q < P; q++)
+                        dst[q] = cv_clamp_apply(clamp, row[q] + b);
+                else
+                    for (int64_t q = 0; q < P; q++)
+                        dst[q] = row[q] + b;
             }
     }
 }
 
 static void conv_forward_batched(float *y, const float *x, const float *wt, const float *bias, const conv_plan *pl,
-                                 float *scratch)
+                                 const cv_clamp *clamp, float *scratch)
 {
-    CV_ISA_CALL(conv_forward_batched, (y, x, wt, bias, pl, scratch));
+    CV_ISA_CALL(conv_forward_batched, (y, x, wt, bias, pl, clamp, scratch));
 }
 
 static void conv_forward(cv_op_ctx *c)
@@ -563,6 +580,7 @@ static void conv_forward(cv_op_ctx *c)
     int64_t in_img = pl.c * pl.w.ih * pl.w.iw, out_img = pl.m * pl.p;
     if (pl.kind == CONV_DEPTHWISE) {
         conv_depthwise_forward(y, x, wt, bias, &pl);
+        conv_clamp_rows(c->clamp, y, pl.n * pl.m, pl.p, pl.p);
         return;
     }
     const float *u = pl.wino[0] ? conv_wino_weights(c, &pl, 0) : NULL;
@@ -570,12 +588,13 @@ static void conv_forward(cv_op_ctx *c)
         cv_wino_geom wg = pl.wg[0];
         wg.vr = c->out_rows; /* only the wanted corner of each image */
         wg.vc = c->out_cols;
+        wg.clamp = c->clamp;
         cv_wino_conv(y, x, u, bias, &wg, false, c->scratch);
         return;
     }
     float beta = bias ? 1.0f : 0.0f;
     if (pl.nb > 1 && conv_batch_scratch(&pl) <= c->scratch_floats) {
-        conv_forward_batched(y, x, wt, bias, &pl, c->scratch);
+        conv_forward_batched(y, x, wt, bias, &pl, c->clamp, c->scratch);
         return;
     }
     for (int64_t n = 0; n < pl.n; n++)
@@ -587,7 +606,7 @@ static void conv_forward(cv_op_ctx *c)
             if (pl.kind == CONV_1X1) {
                 if (bg)
                     conv_fill_bias(yg, bg, pl.mg, pl.p, pl.p);
-                cv_sgemm(false, false, pl.mg, pl.p, pl.k, 1.0f, wg, pl.k, xg, pl.p, beta, yg, pl.p);
+                cv_sgemm_clamped(false, false, pl.mg, pl.p, pl.k, 1.0f, wg, pl.k, xg, pl.p, beta, yg, pl.p, c->clamp);
                 continue;
             }
             for (int64_t p0 = 0; p0 < pl.p; p0 += pl.tile) {
@@ -595,7 +614,8 @@ static void conv_forward(cv_op_ctx *c)
                 cv_window_im2col(c->scratch, xg, &pl.w, pl.cg, p0, np);
                 if (bg)
                     conv_fill_bias(yg + p0, bg, pl.mg, np, pl.p);
-                cv_sgemm(false, false, pl.mg, np, pl.k, 1.0f, wg, pl.k, c->scratch, np, beta, yg + p0, pl.p);
+                cv_sgemm_clamped(false, false, pl.mg, np, pl.k, 1.0f, wg, pl.k, c->scratch, np, beta, yg + p0, pl.p,
+                                 c->clamp);
             }
         }
 }
@@ -661,7 +681,7 @@ static bool conv_spatial_fit(const cv_op_ctx *c, cv_window *w, float *pad_value)
 static const cv_op_def conv = {
     .type = "Conv", .init = conv_init, .infer = conv_infer, .forward = conv_forward,
     .backward = conv_backward, .macs = conv_macs, .free_params = conv_free_params,
-    .spatial = CV_SPATIAL_WINDOW, .spatial_fit = conv_spatial_fit,
+    .spatial = CV_SPATIAL_WINDOW, .spatial_fit = conv_spatial_fit, .fuses_clamp = true,
 };
 
 const cv_op_def *const cv_ops_conv[] = {&conv, NULL};

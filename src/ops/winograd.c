@@ -36,6 +36,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=fast")
 #endif
+#include "../core/graph.h" /* cv_clamp */
 #include "winograd.h"
 #include "../core/cpu.h"
 #include <stdint.h>
@@ -497,6 +498,9 @@ static void output_transform(float *y, const float *o, const float *bias, const 
                 if (accumulate)
                     for (int64_t i = 0; i < nx; i++)
                         yr[i] += row[i];
+                else if (g->clamp)
+                    for (int64_t i = 0; i < nx; i++)
+                        yr[i] = cv_clamp_apply(g->clamp, row[i] + b);
                 else
                     for (int64_t i = 0; i < nx; i++)
                         yr[i] = row[i] + b;
@@ -542,6 +546,9 @@ static void output_transform_narrow(float *y, const float *o, const float *bias,
                 if (accumulate)
                     for (int64_t s = 0; s < nx; s++)
                         yr[s] += res[q][s][k];
+                else if (g->clamp)
+                    for (int64_t s = 0; s < nx; s++)
+                        yr[s] = cv_clamp_apply(g->clamp, res[q][s][k] + b);
                 else
                     for (int64_t s = 0; s < nx; s++)
                         yr[s] = res[q][s][k] + b;

@@ -29,6 +29,8 @@ typedef struct {
      * [0, vc[i]) are wanted (incremental occlusion's windows, whose sizes
      * differ per position); the rest of y may be left as it was. NULL: all. */
     const int *vr, *vc;
+    /* Optional: store clamp(y) (a Relu or Clip folded into the Conv). */
+    const struct cv_clamp *clamp;
 } cv_wino_geom;
 
 /* Floats of transformed weights for m outputs and c inputs. */
