@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,11 +210,11 @@ static bool add_path(batch_list *l, const char *path)
     return list_add(l, path, rel);
 }
 
-static bool add_list_file(batch_list *l, const char *path)
+/* fn(user, line, len) for each line of f, its end of line ("\n", "\r\n")
+ * removed, until fn returns false; false also on a read error (said,
+ * naming what: the option or file). */
+static bool for_each_line(FILE *f, const char *what, bool (*fn)(void *user, char *line, size_t len), void *user)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!f)
-        return cli_error("--list %s: %s", path, strerror(errno)), false;
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
@@ -221,12 +222,27 @@ static bool add_list_file(batch_list *l, const char *path)
     while (ok && (len = getline(&line, &cap, f)) >= 0) {
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = 0;
-        if (len > 0)
-            ok = add_path(l, line);
+        ok = fn(user, line, (size_t)len);
     }
     if (ok && ferror(f))
-        ok = (cli_error("--list %s: read error", path), false);
+        ok = (cli_error("%s: read error", what), false);
     free(line);
+    return ok;
+}
+
+static bool add_list_line(void *list, char *line, size_t len)
+{
+    return len == 0 || add_path(list, line);
+}
+
+static bool add_list_file(batch_list *l, const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f)
+        return cli_error("--list %s: %s", path, strerror(errno)), false;
+    char what[PATH_MAX + 16];
+    snprintf(what, sizeof what, "--list %s", path);
+    bool ok = for_each_line(f, what, add_list_line, l);
     if (f != stdin)
         fclose(f);
     return ok;
@@ -824,6 +840,38 @@ static void sort_lines(merge_line *v, size_t n)
     qsort(v, n, sizeof *v, compare_index);
 }
 
+typedef struct {
+    const char *path;
+    merge_line **v;
+    size_t *n, *cap;
+} merge_reader;
+
+/* One manifest line, with its index, onto the reader's list. */
+static bool add_merge_line(void *reader, char *line, size_t len)
+{
+    merge_reader *r = reader;
+    cJSON *o = cJSON_Parse(line);
+    const cJSON *idx = cJSON_GetObjectItemCaseSensitive(o, "index");
+    bool good = cJSON_IsNumber(idx) && idx->valuedouble >= 0 && idx->valuedouble < 1e15;
+    long index = good ? (long)idx->valuedouble : 0;
+    cJSON_Delete(o);
+    if (!good) {
+        if (len)
+            cli_warning("%s: a line that is not a manifest entry, skipped", r->path);
+        return true;
+    }
+    if (*r->n == *r->cap) {
+        size_t cap = *r->cap ? *r->cap * 2 : 256;
+        merge_line *grown = realloc(*r->v, cap * sizeof **r->v);
+        if (!grown)
+            return cli_error("out of memory"), false;
+        *r->v = grown;
+        *r->cap = cap;
+    }
+    (*r->v)[*r->n] = (merge_line){index, 0, strdup(line)};
+    return (*r->v)[(*r->n)++].line || (cli_error("out of memory"), false);
+}
+
 /* Every line of one shard's manifest, with its index, appended to *v;
  * later lines of one index override earlier ones after the sort. */
 static bool read_lines(const char *path, merge_line **v, size_t *n, size_t *cap)
@@ -831,36 +879,8 @@ static bool read_lines(const char *path, merge_line **v, size_t *n, size_t *cap)
     FILE *f = fopen(path, "r");
     if (!f)
         return cli_error("%s: %s", path, strerror(errno)), false;
-    char *line = NULL;
-    size_t lcap = 0;
-    ssize_t len;
-    bool ok = true;
-    while (ok && (len = getline(&line, &lcap, f)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = 0;
-        cJSON *o = cJSON_Parse(line);
-        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(o, "index");
-        bool good = cJSON_IsNumber(idx) && idx->valuedouble >= 0 && idx->valuedouble < 1e15;
-        long index = good ? (long)idx->valuedouble : 0;
-        cJSON_Delete(o);
-        if (!good) {
-            if (len)
-                cli_warning("%s: a line that is not a manifest entry, skipped", path);
-            continue;
-        }
-        if (*n == *cap) {
-            *cap = *cap ? *cap * 2 : 256;
-            merge_line *grown = realloc(*v, *cap * sizeof **v);
-            if (!grown) {
-                ok = (cli_error("out of memory"), false);
-                break;
-            }
-            *v = grown;
-        }
-        (*v)[*n] = (merge_line){index, 0, strdup(line)};
-        ok = (*v)[(*n)++].line || (cli_error("out of memory"), false);
-    }
-    free(line);
+    merge_reader r = {path, v, n, cap};
+    bool ok = for_each_line(f, path, add_merge_line, &r);
     fclose(f);
     return ok;
 }
