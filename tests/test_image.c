@@ -712,6 +712,105 @@ static void test_resize_u8_reference(void)
     cv_image_free(&in);
 }
 
+/* The library's float formula as it was computed pixel by pixel before
+ * the taps and the interpolated rows were kept per call (src/io/image.c):
+ * the faster code must give these bytes exactly, not just close ones. */
+static void old_tap(int d, double scale, int in, int *i0, int *i1, float *f)
+{
+    double s = (d + 0.5) * scale - 0.5;
+    if (s < 0)
+        s = 0;
+    *i0 = (int)s;
+    if (*i0 >= in - 1) {
+        *i0 = *i1 = in - 1;
+        *f = 0;
+    } else {
+        *i1 = *i0 + 1;
+        *f = (float)(s - *i0);
+    }
+}
+
+static void old_resize_u8(uint8_t *o, int oh, int ow, const uint8_t *in, int h, int w, int c)
+{
+    for (int y = 0; y < oh; y++) {
+        int y0, y1, x0, x1;
+        float fy, fx;
+        old_tap(y, (double)h / oh, h, &y0, &y1, &fy);
+        const uint8_t *r0 = in + (size_t)y0 * w * c, *r1 = in + (size_t)y1 * w * c;
+        for (int x = 0; x < ow; x++) {
+            old_tap(x, (double)w / ow, w, &x0, &x1, &fx);
+            for (int k = 0; k < c; k++) {
+                float top = r0[x0 * c + k] + (r0[x1 * c + k] - r0[x0 * c + k]) * fx;
+                float bot = r1[x0 * c + k] + (r1[x1 * c + k] - r1[x0 * c + k]) * fx;
+                float v = top + (bot - top) * fy + 0.5f;
+                o[((size_t)y * ow + x) * c + k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+        }
+    }
+}
+
+static void old_resize_f32(float *o, int oh, int ow, const float *in, int h, int w, int c)
+{
+    for (int y = 0; y < oh; y++) {
+        int y0, y1, x0, x1;
+        float fy, fx;
+        old_tap(y, (double)h / oh, h, &y0, &y1, &fy);
+        const float *r0 = in + (size_t)y0 * w * c, *r1 = in + (size_t)y1 * w * c;
+        for (int x = 0; x < ow; x++) {
+            old_tap(x, (double)w / ow, w, &x0, &x1, &fx);
+            for (int k = 0; k < c; k++) {
+                float top = r0[x0 * c + k] + (r0[x1 * c + k] - r0[x0 * c + k]) * fx;
+                float bot = r1[x0 * c + k] + (r1[x1 * c + k] - r1[x0 * c + k]) * fx;
+                o[((size_t)y * ow + x) * c + k] = top + (bot - top) * fy;
+            }
+        }
+    }
+}
+
+static void test_resize_matches_per_pixel_formula(void)
+{
+    int sizes[][4] = {/* h, w -> oh, ow */ {224, 224, 448, 448}, {224, 224, 336, 300}, {29, 37, 16, 11},
+                      {29, 37, 80, 64},    {29, 37, 29, 37},     {1, 1, 5, 3},        {7, 1, 13, 2},
+                      {5, 9, 1, 1},        {3, 300, 200, 7},     {64, 48, 64, 97}};
+    int channels[] = {1, 3, 4};
+    cv_error err;
+    test_seed(16);
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+        for (size_t ci = 0; ci < 3; ci++) {
+            int h = sizes[s][0], w = sizes[s][1], oh = sizes[s][2], ow = sizes[s][3], c = channels[ci];
+            size_t n = (size_t)h * w * c, on = (size_t)oh * ow * c;
+            cv_image in, out;
+            REQUIRE(cv_image_alloc(&in, w, h, c, &err) == CV_OK, "%s", err.msg);
+            float *inf = malloc(n * sizeof(float)), *of = malloc(on * sizeof(float)),
+                  *rf = malloc(on * sizeof(float));
+            uint8_t *ref = malloc(on);
+            REQUIRE(inf && of && rf && ref, "out of memory");
+            for (size_t i = 0; i < n; i++) {
+                in.px[i] = (uint8_t)test_uniform(0, 256);
+                inf[i] = (float)test_uniform(-3, 3);
+            }
+            REQUIRE(cv_image_resize(&out, &in, ow, oh, &err) == CV_OK, "%s", err.msg);
+            old_resize_u8(ref, oh, ow, in.px, h, w, c);
+            CHECK(memcmp(out.px, ref, on) == 0, "u8 %dx%dx%d -> %dx%d differs from the per-pixel formula", h, w,
+                  c, oh, ow);
+            cv_resize_bilinear_f32(of, oh, ow, inf, h, w, c);
+            old_resize_f32(rf, oh, ow, inf, h, w, c);
+            CHECK(memcmp(of, rf, on * sizeof(float)) == 0,
+                  "f32 %dx%dx%d -> %dx%d differs from the per-pixel formula", h, w, c, oh, ow);
+            cv_image_free(&out);
+            if (oh == h && ow == w) { /* the antialiased resize at the same size gives the input back */
+                REQUIRE(cv_image_resize_antialias(&out, &in, ow, oh, &err) == CV_OK, "%s", err.msg);
+                CHECK(memcmp(out.px, in.px, n) == 0, "antialias identity changed pixels");
+                cv_image_free(&out);
+            }
+            cv_image_free(&in);
+            free(inf);
+            free(of);
+            free(rf);
+            free(ref);
+        }
+}
+
 static void test_resize_torch(void)
 {
     enum { H = 13, W = 17, C = 3 };
@@ -859,6 +958,7 @@ int main(void)
     RUN(test_atomic_writes);
     RUN(test_resize_f32_reference);
     RUN(test_resize_u8_reference);
+    RUN(test_resize_matches_per_pixel_formula);
     RUN(test_resize_torch);
     RUN(test_resize_antialias_torch);
     RUN(test_shared_images);
