@@ -572,6 +572,75 @@ static void test_weighted_overlay(void)
 
 /* ---- label maps ----------------------------------------------------------------------------- */
 
+/* ---- display range ---------------------------------------------------------- */
+
+static int compare_floats(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* What the CLI computed before cv_render_display_range: a full sort (of
+ * the non-NaN values, which the old sort left unordered), the value at
+ * the percentile's rank, and the flat-map rule. */
+static void sorted_range(const float *map, size_t n, double percentile, float *lo, float *hi)
+{
+    float *v = malloc(n * sizeof(float) + 1);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(map[i]))
+            v[m++] = map[i];
+    if (m == 0) {
+        *lo = 0, *hi = 1;
+        free(v);
+        return;
+    }
+    qsort(v, m, sizeof(float), compare_floats);
+    *lo = v[0];
+    *hi = percentile < 100 ? v[(size_t)(percentile / 100.0 * (double)(m - 1))] : v[m - 1];
+    if (!(*hi > *lo))
+        *hi = v[m - 1] > *lo ? v[m - 1] : *lo + 1;
+    free(v);
+}
+
+static void test_display_range(void)
+{
+    test_seed(41);
+    size_t sizes[] = {1, 2, 3, 7, 100, 1000, 50176};
+    double percentiles[] = {0, 1, 50, 99, 99.9, 100};
+    cv_error err;
+    int cases = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+        for (int kind = 0; kind < 6; kind++) {
+            size_t n = sizes[s];
+            float *map = malloc(n * sizeof(float));
+            for (size_t i = 0; i < n; i++) {
+                float u = test_uniform(0, 1);
+                /* 0: distinct, 1: few distinct values (ties), 2: flat, 3: a NaN in ten,
+                 * 4: sorted, 5: sorted descending with ties and infinities */
+                map[i] = kind == 0   ? test_uniform(-5, 5)
+                         : kind == 1 ? (float)(int)test_uniform(0, 4)
+                         : kind == 2 ? 2.5f
+                         : kind == 3 ? (u < 0.1f ? NAN : test_uniform(-1, 1))
+                         : kind == 4 ? (float)i
+                                     : (i == 0 ? INFINITY : i == n - 1 ? -INFINITY : (float)((n - i) / 3));
+            }
+            for (size_t p = 0; p < sizeof percentiles / sizeof *percentiles; p++) {
+                float lo, hi, rlo, rhi;
+                REQUIRE(cv_render_display_range(map, n, percentiles[p], &lo, &hi, &err) == CV_OK, "%s", err.msg);
+                sorted_range(map, n, percentiles[p], &rlo, &rhi);
+                CHECK(lo == rlo && hi == rhi, "n %zu kind %d p %g: [%g, %g], sorted [%g, %g]", n, kind,
+                      percentiles[p], lo, hi, rlo, rhi);
+                cases++;
+            }
+            free(map);
+        }
+    float nan3[3] = {NAN, NAN, NAN}, lo, hi;
+    CHECK(cv_render_display_range(nan3, 3, 99, &lo, &hi, &err) == CV_OK && lo == 0 && hi == 1, "all NaN: [0, 1]");
+    CHECK(cv_render_display_range(nan3, 0, 99, &lo, &hi, &err) == CV_OK && lo == 0 && hi == 1, "empty: [0, 1]");
+    printf("    %d cases equal to the sorted reference\n", cases);
+}
+
 static void test_labels(void)
 {
     int min_d = 1 << 30;
@@ -911,6 +980,7 @@ int main(void)
     RUN(test_panels);
     RUN(test_overlays);
     RUN(test_weighted_overlay);
+    RUN(test_display_range);
     RUN(test_labels);
     RUN(test_gif_exact_colours);
     RUN(test_gif_photo_and_stream);
