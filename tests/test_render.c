@@ -4,6 +4,7 @@
  * independent decoder written here. */
 #include "cnnviz_render.h"
 #include "lib/test.h"
+#include "../src/viz/render_internal.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -572,6 +573,62 @@ static void test_weighted_overlay(void)
 
 /* ---- label maps ----------------------------------------------------------------------------- */
 
+/* ---- blend -------------------------------------------------------------------- */
+
+/* cv_render_blend as it was written pixel by pixel before its weights were
+ * computed a chunk at a time: the bytes must not change. */
+static void old_blend(cv_image *out, const cv_image *img, const float *m, float lo, float hi, cv_cmap cmap,
+                      float alpha, float reach)
+{
+    uint8_t lut[256][3];
+    cv_cmap_lut(cmap, lut);
+    for (size_t i = 0; i < (size_t)img->w * img->h; i++) {
+        const uint8_t *p = img->px + i * img->c;
+        float t = (m[i] - lo) / (hi - lo) * 255.0f + 0.5f;
+        int li = m[i] != m[i] ? -1 : t <= 0 ? 0 : t >= 255 ? 255 : (int)t;
+        float a = li < 0 ? 0.0f : reach > 0 ? alpha * fminf(fabsf(m[i]) / reach, 1.0f) : alpha;
+        for (int k = 0; k < 3; k++) {
+            float base = p[img->c >= 3 ? k : 0];
+            float v = li < 0 ? base : (1 - a) * base + a * lut[li][k];
+            out->px[i * 3 + k] = (uint8_t)(v + 0.5f > 255 ? 255 : v + 0.5f);
+        }
+    }
+}
+
+static void test_blend_matches_per_pixel_formula(void)
+{
+    cv_error err;
+    test_seed(42);
+    int sizes[][2] = {{448, 448}, {1, 1}, {17, 300}, {255, 3}};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+        for (int c = 1; c <= 4; c++) {
+            int w = sizes[s][0], h = sizes[s][1];
+            size_t n = (size_t)w * h;
+            cv_image img, a, b;
+            REQUIRE(cv_image_alloc(&img, w, h, c, &err) == CV_OK && cv_image_alloc(&a, w, h, 3, &err) == CV_OK &&
+                        cv_image_alloc(&b, w, h, 3, &err) == CV_OK,
+                    "%s", err.msg);
+            float *m = malloc(n * sizeof(float));
+            for (size_t i = 0; i < n * c; i++)
+                img.px[i] = (uint8_t)test_uniform(0, 256);
+            for (size_t i = 0; i < n; i++) {
+                float u = test_uniform(0, 1);
+                m[i] = u < 0.05f ? NAN : u < 0.08f ? INFINITY : u < 0.1f ? -INFINITY : test_uniform(-2, 3);
+            }
+            float reach[] = {0, 1.5f, 3};
+            for (int r = 0; r < 3; r++) {
+                cv_render_blend(&a, &img, m, -1, 2, CV_CMAP_DIVERGING, 0.7f, reach[r]);
+                old_blend(&b, &img, m, -1, 2, CV_CMAP_DIVERGING, 0.7f, reach[r]);
+                CHECK(memcmp(a.px, b.px, n * 3) == 0, "%dx%dx%d reach %g differs from the per-pixel formula", w, h,
+                      c, reach[r]);
+            }
+            free(m);
+            cv_image_free(&img);
+            cv_image_free(&a);
+            cv_image_free(&b);
+        }
+}
+
 /* ---- display range ---------------------------------------------------------- */
 
 static int compare_floats(const void *a, const void *b)
@@ -980,6 +1037,7 @@ int main(void)
     RUN(test_panels);
     RUN(test_overlays);
     RUN(test_weighted_overlay);
+    RUN(test_blend_matches_per_pixel_formula);
     RUN(test_display_range);
     RUN(test_labels);
     RUN(test_gif_exact_colours);
