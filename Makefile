@@ -4,7 +4,7 @@ CC      ?= cc
 # instruction set below and chosen at run time (src/core/cpu.h). OPT="-O3
 # -march=native" still builds for this CPU only.
 OPT     ?= -O3
-PKGS     = hdf5 openblas libprotobuf-c libpng zlib libjpeg libcjson cairo
+PKGS     = hdf5 openblas libprotobuf-c libpng libjpeg libcjson cairo
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Wno-unused-parameter \

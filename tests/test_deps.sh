@@ -19,7 +19,7 @@ if [ -z "$closure" ]; then
     echo "$name: 0 passed, 0 failed, 1 skipped"
     exit 0
 fi
-cflags="$(pkg-config --cflags hdf5 openblas libprotobuf-c libpng zlib libjpeg libcjson cairo 2>/dev/null) -fopenmp"
+cflags="$(pkg-config --cflags hdf5 openblas libprotobuf-c libpng libjpeg libcjson cairo 2>/dev/null) -fopenmp"
 headers=$( { git grep -hoE '^#include <[^>]+>' -- '*.c' '*.h' 2>/dev/null;
              [ -d build/gen ] && grep -hoE '^#include <[^>]+>' build/gen/*.h; } |
            sed 's/#include <//; s/>//' | sort -u)

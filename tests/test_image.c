@@ -229,10 +229,9 @@ static void test_png_writer_round_trip(void)
     }
 }
 
-/* Our PNG writer (zlib directly, Up filter) read back by libpng itself with
- * every channel, alpha included: random pixels (incompressible, so large
- * ones span several 1 MiB IDAT chunks), a single pixel, and rows longer
- * than the writer's 64 KiB strip. */
+/* Our PNG writer (one fixed filter, Up) read back by libpng itself with
+ * every channel, alpha included, exactly: random (incompressible) and
+ * smooth pixels, a single pixel, the widest rows allowed. */
 static void test_png_writer_all_channels(void)
 {
     static const png_uint_32 formats[5] = {0, PNG_FORMAT_GRAY, PNG_FORMAT_GA, PNG_FORMAT_RGB, PNG_FORMAT_RGBA};

@@ -1,5 +1,5 @@
 /* Images: PNG (libpng) and JPEG (libjpeg-turbo) in, PNG and JPEG out,
- * bilinear resize. PNG out is written with zlib itself (png_write.c).
+ * bilinear resize.
  *
  * Both decoders report errors through callbacks that would print and
  * exit by default; here they are replaced by ones that record the message
@@ -220,7 +220,53 @@ static cv_status cv_png_load(cv_image *img, FILE *f, const char *path, size_t ma
     return CV_OK;
 }
 
-/* cv_image_save_png: src/io/png_write.c */
+cv_status cv_image_save_png(const cv_image *img, const char *path, cv_error *err)
+{
+    static const int ctypes[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA,
+                                  PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
+    if (!img->px || img->w <= 0 || img->h <= 0 || img->c < 1 || img->c > 4)
+        return cv_fail(err, CV_ERR_INVALID, "%s: cannot save an empty image or one with %d channels",
+                       path, img->c);
+    cv_atomic a;
+    cv_status st = cv_atomic_open(&a, path, err);
+    if (st != CV_OK)
+        return st;
+    cv_png_trap trap;
+    trap.msg[0] = 0;
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &trap, cv_png_error, cv_png_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        cv_atomic_abort(&a);
+        return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory starting the PNG encoder", path);
+    }
+    if (setjmp(trap.jb)) {
+        png_destroy_write_struct(&png, &info);
+        cv_atomic_abort(&a);
+        return cv_fail(err, CV_ERR_IO, "%s: writing PNG failed (%s)", path, trap.msg);
+    }
+    png_init_io(png, a.f);
+    /* zlib level 1: on a 224 x 224 photo about 5 % larger than the
+     * default level 6 in less than half the time, which matters when
+     * writing one frame per occlusion position */
+    png_set_compression_level(png, 1);
+    /* One fixed filter, Up: libpng's default tries all five per row and
+     * keeps the best, which on a 572 x 516 overlay took 11.3 ms against
+     * 7.0 ms for Up alone, for 152177 against 151463 bytes (heatmap
+     * 303 x 270: 2.5 against 1.5 ms, 28012 against 30046 bytes; a 160 x 160
+     * thumbnail 1.0 against 0.7 ms, 12136 against 13852 bytes). None was
+     * 28 % larger on the overlay; Sub slower than Up and larger. The filter
+     * changes only the compressed bytes, never the decoded pixels. */
+    png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_UP);
+    png_set_IHDR(png, info, (png_uint_32)img->w, (png_uint_32)img->h, 8, ctypes[img->c],
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < img->h; y++)
+        png_write_row(png, img->px + (size_t)y * img->w * img->c);
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    return cv_atomic_commit(&a, err);
+}
 
 /* ---- JPEG ------------------------------------------------------------- */
 
