@@ -583,9 +583,9 @@ static inline cv_tap cv_tap_at(int d, double scale, int in)
     return t;
 }
 
-/* The taps of every output column, computed once per call: computing them
- * per pixel of every row (a double multiply, a clamp and a conversion
- * each) was a third of cv_image_resize's time. NULL when out of memory. */
+/* The taps of every output column, computed once per call rather than per
+ * pixel of every row (a double multiply, a clamp and a conversion each;
+ * see cv_row_pair for the time saved). NULL when out of memory. */
 static cv_tap *cv_taps_new(int out, double scale, int in)
 {
     cv_tap *t = malloc(sizeof *t * (size_t)out);
