@@ -519,28 +519,15 @@ static bool run_methods(const cli_args *a, ex_job *j, cli_progress *pr)
 
 /* ---- pictures ----------------------------------------------------------------- */
 
-static int compare_floats(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 /* The range a map is drawn with: min to max, or to the
  * GRADIENT_DISPLAY_PERCENTILE for per-pixel gradient maps. */
 static bool display_range(const cv_explain_result *r, float *lo, float *hi)
 {
-    size_t n = (size_t)r->height * r->width;
-    float *v = malloc(n * sizeof(float));
-    if (!v)
-        return cli_error("out of memory"), false;
-    memcpy(v, r->map, n * sizeof(float));
-    qsort(v, n, sizeof(float), compare_floats);
     bool spiky = cv_explain_method_is_gradient(r->method) || r->method == CV_EXPLAIN_GUIDED_GRADCAM;
-    *lo = v[0];
-    *hi = spiky ? v[(size_t)(GRADIENT_DISPLAY_PERCENTILE / 100.0 * (double)(n - 1))] : v[n - 1];
-    if (!(*hi > *lo))
-        *hi = v[n - 1] > *lo ? v[n - 1] : *lo + 1; /* a flat map still gets a range */
-    free(v);
+    cv_error err;
+    if (cv_render_display_range(r->map, (size_t)r->height * r->width, spiky ? GRADIENT_DISPLAY_PERCENTILE : 100, lo,
+                                hi, &err) != CV_OK)
+        return cli_fail(&err), false;
     return true;
 }
 

@@ -64,6 +64,20 @@ CV_API int cv_render_text_width(const char *text, int scale);
 CV_API int cv_render_text(cv_image *img, int x, int y, const char *text, int scale, const uint8_t rgb[3]);
 CV_API void cv_render_fill_rect(cv_image *img, int x, int y, int w, int h, const uint8_t rgb[3]);
 
+/* ---- display range ---------------------------------------------------------- */
+
+/* The range [*lo, *hi] a map of n values is drawn with: its smallest value
+ * to its largest (percentile >= 100), or to the value of rank
+ * floor(percentile / 100 * (m - 1)) in ascending order, m being the number
+ * of non-NaN values, so that a few spikes (per-pixel gradients) do not
+ * wash the rest out. NaN values are left out; infinities count. When that
+ * gives hi <= lo, hi is the largest value if that is above lo, else lo + 1,
+ * so a flat map still gets a range; no values at all give [0, 1]. O(n):
+ * min and max in one pass, the percentile by selection on a copy (the
+ * only allocation, CV_ERR_NOMEM when it fails). */
+CV_API cv_status cv_render_display_range(const float *map, size_t n, double percentile, float *lo, float *hi,
+                                         cv_error *err);
+
 /* ---- pictures -------------------------------------------------------------- */
 
 /* A map as a picture: each cell a cell_px x cell_px square (cell_px <= 0:

@@ -229,6 +229,43 @@ static void test_png_writer_round_trip(void)
     }
 }
 
+/* Our PNG writer (one fixed filter, Up) read back by libpng itself with
+ * every channel, alpha included, exactly: random (incompressible) and
+ * smooth pixels, a single pixel, the widest rows allowed. */
+static void test_png_writer_all_channels(void)
+{
+    static const png_uint_32 formats[5] = {0, PNG_FORMAT_GRAY, PNG_FORMAT_GA, PNG_FORMAT_RGB, PNG_FORMAT_RGBA};
+    int sizes[][2] = {{1, 1}, {31, 17}, {1000, 700}, {16384, 3}, {3, 5000}};
+    test_seed(13);
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+        for (int c = 1; c <= 4; c++) {
+            int w = sizes[s][0], h = sizes[s][1];
+            size_t n = (size_t)w * h * c;
+            cv_image img;
+            cv_error err;
+            REQUIRE(cv_image_alloc(&img, w, h, c, &err) == CV_OK, "%s", err.msg);
+            for (size_t i = 0; i < n; i++) /* random, or smooth for the tall one */
+                img.px[i] = (uint8_t)(h == 5000 ? i / 7 : (size_t)test_uniform(0, 256));
+            const char *path = tmp_path("all_channels.png");
+            REQUIRE(cv_image_save_png(&img, path, &err) == CV_OK, "%s", err.msg);
+            png_image pi;
+            memset(&pi, 0, sizeof pi);
+            pi.version = PNG_IMAGE_VERSION;
+            uint8_t *back = malloc(n);
+            bool read = back && png_image_begin_read_from_file(&pi, path);
+            if (read) {
+                pi.format = formats[c];
+                read = pi.width == (png_uint_32)w && pi.height == (png_uint_32)h &&
+                       png_image_finish_read(&pi, NULL, back, 0, NULL);
+            }
+            CHECK(read, "%dx%dx%d: libpng could not read it back (%s)", w, h, c, pi.message);
+            CHECK(!read || memcmp(back, img.px, n) == 0, "%dx%dx%d: pixels differ", w, h, c);
+            png_image_free(&pi);
+            free(back);
+            cv_image_free(&img);
+        }
+}
+
 /* ---- JPEG ------------------------------------------------------------------- */
 
 
@@ -712,6 +749,167 @@ static void test_resize_u8_reference(void)
     cv_image_free(&in);
 }
 
+/* The library's float formula as it was computed pixel by pixel before
+ * the taps and the interpolated rows were kept per call (src/io/image.c):
+ * the faster code must give these bytes exactly, not just close ones. */
+static void old_tap(int d, double scale, int in, int *i0, int *i1, float *f)
+{
+    double s = (d + 0.5) * scale - 0.5;
+    if (s < 0)
+        s = 0;
+    *i0 = (int)s;
+    if (*i0 >= in - 1) {
+        *i0 = *i1 = in - 1;
+        *f = 0;
+    } else {
+        *i1 = *i0 + 1;
+        *f = (float)(s - *i0);
+    }
+}
+
+static void old_resize_u8(uint8_t *o, int oh, int ow, const uint8_t *in, int h, int w, int c)
+{
+    for (int y = 0; y < oh; y++) {
+        int y0, y1, x0, x1;
+        float fy, fx;
+        old_tap(y, (double)h / oh, h, &y0, &y1, &fy);
+        const uint8_t *r0 = in + (size_t)y0 * w * c, *r1 = in + (size_t)y1 * w * c;
+        for (int x = 0; x < ow; x++) {
+            old_tap(x, (double)w / ow, w, &x0, &x1, &fx);
+            for (int k = 0; k < c; k++) {
+                float top = r0[x0 * c + k] + (r0[x1 * c + k] - r0[x0 * c + k]) * fx;
+                float bot = r1[x0 * c + k] + (r1[x1 * c + k] - r1[x0 * c + k]) * fx;
+                float v = top + (bot - top) * fy + 0.5f;
+                o[((size_t)y * ow + x) * c + k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+        }
+    }
+}
+
+static void old_resize_f32(float *o, int oh, int ow, const float *in, int h, int w, int c)
+{
+    for (int y = 0; y < oh; y++) {
+        int y0, y1, x0, x1;
+        float fy, fx;
+        old_tap(y, (double)h / oh, h, &y0, &y1, &fy);
+        const float *r0 = in + (size_t)y0 * w * c, *r1 = in + (size_t)y1 * w * c;
+        for (int x = 0; x < ow; x++) {
+            old_tap(x, (double)w / ow, w, &x0, &x1, &fx);
+            for (int k = 0; k < c; k++) {
+                float top = r0[x0 * c + k] + (r0[x1 * c + k] - r0[x0 * c + k]) * fx;
+                float bot = r1[x0 * c + k] + (r1[x1 * c + k] - r1[x0 * c + k]) * fx;
+                o[((size_t)y * ow + x) * c + k] = top + (bot - top) * fy;
+            }
+        }
+    }
+}
+
+/* The antialiased resize as it was written output by output (src/io/image.c
+ * before its vertical pass went row by row): weights per axis, then the
+ * sums in the same order. */
+static void old_aa_axis(int in, int out, int *first, int *count, float *w, int taps)
+{
+    double scale = (double)in / out, support = scale > 1 ? scale : 1.0, inv = scale > 1 ? 1.0 / scale : 1.0;
+    for (int d = 0; d < out; d++) {
+        double center = (d + 0.5) * scale;
+        int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
+        lo = lo < 0 ? 0 : lo;
+        hi = hi > in ? in : hi;
+        if (hi - lo > taps)
+            hi = lo + taps;
+        double total = 0, wk[65];
+        int n = hi - lo;
+        for (int k = 0; k < n && k < 64; k++) {
+            double x = (lo + k - center + 0.5) * inv;
+            wk[k] = x < 0 ? (x > -1 ? 1 + x : 0) : (x < 1 ? 1 - x : 0);
+            total += wk[k];
+        }
+        first[d] = lo;
+        count[d] = n < 64 ? n : 64;
+        for (int k = 0; k < taps; k++)
+            w[(size_t)d * taps + k] = k < count[d] ? (float)(total > 0 ? wk[k] / total : 0) : 0;
+    }
+}
+
+static void old_resize_aa(uint8_t *o, int oh, int ow, const uint8_t *in, int h, int w, int c)
+{
+    int tx = (int)ceil((double)w / ow > 1 ? (double)w / ow : 1) * 2 + 1;
+    int ty = (int)ceil((double)h / oh > 1 ? (double)h / oh : 1) * 2 + 1;
+    int *fx = malloc(sizeof(int) * ow * 2), *fy = malloc(sizeof(int) * oh * 2);
+    float *wx = malloc(sizeof(float) * ow * tx), *wy = malloc(sizeof(float) * oh * ty);
+    float *tmp = malloc(sizeof(float) * (size_t)h * ow * c);
+    old_aa_axis(w, ow, fx, fx + ow, wx, tx);
+    old_aa_axis(h, oh, fy, fy + oh, wy, ty);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < ow; x++)
+            for (int k = 0; k < c; k++) {
+                float acc = 0;
+                for (int t = 0; t < fx[ow + x]; t++)
+                    acc += wx[(size_t)x * tx + t] * in[((size_t)y * w + fx[x] + t) * c + k];
+                tmp[((size_t)y * ow + x) * c + k] = acc;
+            }
+    for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++)
+            for (int k = 0; k < c; k++) {
+                float acc = 0.5f;
+                for (int t = 0; t < fy[oh + y]; t++)
+                    acc += wy[(size_t)y * ty + t] * tmp[(((size_t)fy[y] + t) * ow + x) * c + k];
+                o[((size_t)y * ow + x) * c + k] = (uint8_t)(acc < 0 ? 0 : acc > 255 ? 255 : acc);
+            }
+    free(fx), free(fy), free(wx), free(wy), free(tmp);
+}
+
+static void test_resize_matches_per_pixel_formula(void)
+{
+    int sizes[][4] = {/* h, w -> oh, ow */ {224, 224, 448, 448}, {224, 224, 336, 300}, {29, 37, 16, 11},
+                      {29, 37, 80, 64},    {29, 37, 29, 37},     {1, 1, 5, 3},        {7, 1, 13, 2},
+                      {5, 9, 1, 1},        {3, 300, 200, 7},     {64, 48, 64, 97},  {224, 224, 160, 160}, {224, 300, 17, 99}};
+    int channels[] = {1, 3, 4};
+    cv_error err;
+    test_seed(16);
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+        for (size_t ci = 0; ci < 3; ci++) {
+            int h = sizes[s][0], w = sizes[s][1], oh = sizes[s][2], ow = sizes[s][3], c = channels[ci];
+            size_t n = (size_t)h * w * c, on = (size_t)oh * ow * c;
+            cv_image in, out;
+            REQUIRE(cv_image_alloc(&in, w, h, c, &err) == CV_OK, "%s", err.msg);
+            float *inf = malloc(n * sizeof(float)), *of = malloc(on * sizeof(float)),
+                  *rf = malloc(on * sizeof(float));
+            uint8_t *ref = malloc(on);
+            REQUIRE(inf && of && rf && ref, "out of memory");
+            for (size_t i = 0; i < n; i++) {
+                in.px[i] = (uint8_t)test_uniform(0, 256);
+                inf[i] = (float)test_uniform(-3, 3);
+            }
+            REQUIRE(cv_image_resize(&out, &in, ow, oh, &err) == CV_OK, "%s", err.msg);
+            old_resize_u8(ref, oh, ow, in.px, h, w, c);
+            CHECK(memcmp(out.px, ref, on) == 0, "u8 %dx%dx%d -> %dx%d differs from the per-pixel formula", h, w,
+                  c, oh, ow);
+            cv_resize_bilinear_f32(of, oh, ow, inf, h, w, c);
+            old_resize_f32(rf, oh, ow, inf, h, w, c);
+            CHECK(memcmp(of, rf, on * sizeof(float)) == 0,
+                  "f32 %dx%dx%d -> %dx%d differs from the per-pixel formula", h, w, c, oh, ow);
+            cv_image_free(&out);
+            if (w <= 32 * ow && h <= 32 * oh) {
+                REQUIRE(cv_image_resize_antialias(&out, &in, ow, oh, &err) == CV_OK, "%s", err.msg);
+                old_resize_aa(ref, oh, ow, in.px, h, w, c);
+                CHECK(memcmp(out.px, ref, on) == 0, "antialias %dx%dx%d -> %dx%d differs from the old passes", h,
+                      w, c, oh, ow);
+                cv_image_free(&out);
+            }
+            if (oh == h && ow == w) { /* the antialiased resize at the same size gives the input back */
+                REQUIRE(cv_image_resize_antialias(&out, &in, ow, oh, &err) == CV_OK, "%s", err.msg);
+                CHECK(memcmp(out.px, in.px, n) == 0, "antialias identity changed pixels");
+                cv_image_free(&out);
+            }
+            cv_image_free(&in);
+            free(inf);
+            free(of);
+            free(rf);
+            free(ref);
+        }
+}
+
 static void test_resize_torch(void)
 {
     enum { H = 13, W = 17, C = 3 };
@@ -850,6 +1048,7 @@ int main(void)
         return 1;
     RUN(test_png_colour_types);
     RUN(test_png_writer_round_trip);
+    RUN(test_png_writer_all_channels);
     RUN(test_jpeg_decode);
     RUN(test_jpeg_writer_round_trip);
     RUN(test_truncated_files);
@@ -859,6 +1058,7 @@ int main(void)
     RUN(test_atomic_writes);
     RUN(test_resize_f32_reference);
     RUN(test_resize_u8_reference);
+    RUN(test_resize_matches_per_pixel_formula);
     RUN(test_resize_torch);
     RUN(test_resize_antialias_torch);
     RUN(test_shared_images);

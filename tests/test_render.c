@@ -4,6 +4,7 @@
  * independent decoder written here. */
 #include "cnnviz_render.h"
 #include "lib/test.h"
+#include "../src/viz/render_internal.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -572,6 +573,131 @@ static void test_weighted_overlay(void)
 
 /* ---- label maps ----------------------------------------------------------------------------- */
 
+/* ---- blend -------------------------------------------------------------------- */
+
+/* cv_render_blend as it was written pixel by pixel before its weights were
+ * computed a chunk at a time: the bytes must not change. */
+static void old_blend(cv_image *out, const cv_image *img, const float *m, float lo, float hi, cv_cmap cmap,
+                      float alpha, float reach)
+{
+    uint8_t lut[256][3];
+    cv_cmap_lut(cmap, lut);
+    for (size_t i = 0; i < (size_t)img->w * img->h; i++) {
+        const uint8_t *p = img->px + i * img->c;
+        float t = (m[i] - lo) / (hi - lo) * 255.0f + 0.5f;
+        int li = m[i] != m[i] ? -1 : t <= 0 ? 0 : t >= 255 ? 255 : (int)t;
+        float a = li < 0 ? 0.0f : reach > 0 ? alpha * fminf(fabsf(m[i]) / reach, 1.0f) : alpha;
+        for (int k = 0; k < 3; k++) {
+            float base = p[img->c >= 3 ? k : 0];
+            float v = li < 0 ? base : (1 - a) * base + a * lut[li][k];
+            out->px[i * 3 + k] = (uint8_t)(v + 0.5f > 255 ? 255 : v + 0.5f);
+        }
+    }
+}
+
+static void test_blend_matches_per_pixel_formula(void)
+{
+    cv_error err;
+    test_seed(42);
+    int sizes[][2] = {{448, 448}, {1, 1}, {17, 300}, {255, 3}};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+        for (int c = 1; c <= 4; c++) {
+            int w = sizes[s][0], h = sizes[s][1];
+            size_t n = (size_t)w * h;
+            cv_image img, a, b;
+            REQUIRE(cv_image_alloc(&img, w, h, c, &err) == CV_OK && cv_image_alloc(&a, w, h, 3, &err) == CV_OK &&
+                        cv_image_alloc(&b, w, h, 3, &err) == CV_OK,
+                    "%s", err.msg);
+            float *m = malloc(n * sizeof(float));
+            for (size_t i = 0; i < n * c; i++)
+                img.px[i] = (uint8_t)test_uniform(0, 256);
+            for (size_t i = 0; i < n; i++) {
+                float u = test_uniform(0, 1);
+                m[i] = u < 0.05f ? NAN : u < 0.08f ? INFINITY : u < 0.1f ? -INFINITY : test_uniform(-2, 3);
+            }
+            float reach[] = {0, 1.5f, 3};
+            for (int r = 0; r < 3; r++) {
+                cv_render_blend(&a, &img, m, -1, 2, CV_CMAP_DIVERGING, 0.7f, reach[r]);
+                old_blend(&b, &img, m, -1, 2, CV_CMAP_DIVERGING, 0.7f, reach[r]);
+                CHECK(memcmp(a.px, b.px, n * 3) == 0, "%dx%dx%d reach %g differs from the per-pixel formula", w, h,
+                      c, reach[r]);
+            }
+            free(m);
+            cv_image_free(&img);
+            cv_image_free(&a);
+            cv_image_free(&b);
+        }
+}
+
+/* ---- display range ---------------------------------------------------------- */
+
+static int compare_floats(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* What the CLI computed before cv_render_display_range: a full sort (of
+ * the non-NaN values, which the old sort left unordered), the value at
+ * the percentile's rank, and the flat-map rule. */
+static void sorted_range(const float *map, size_t n, double percentile, float *lo, float *hi)
+{
+    float *v = malloc(n * sizeof(float) + 1);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(map[i]))
+            v[m++] = map[i];
+    if (m == 0) {
+        *lo = 0, *hi = 1;
+        free(v);
+        return;
+    }
+    qsort(v, m, sizeof(float), compare_floats);
+    *lo = v[0];
+    *hi = percentile < 100 ? v[(size_t)(percentile / 100.0 * (double)(m - 1))] : v[m - 1];
+    if (!(*hi > *lo))
+        *hi = v[m - 1] > *lo ? v[m - 1] : *lo + 1;
+    free(v);
+}
+
+static void test_display_range(void)
+{
+    test_seed(41);
+    size_t sizes[] = {1, 2, 3, 7, 100, 1000, 50176};
+    double percentiles[] = {0, 1, 50, 99, 99.9, 100};
+    cv_error err;
+    int cases = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+        for (int kind = 0; kind < 6; kind++) {
+            size_t n = sizes[s];
+            float *map = malloc(n * sizeof(float));
+            for (size_t i = 0; i < n; i++) {
+                float u = test_uniform(0, 1);
+                /* 0: distinct, 1: few distinct values (ties), 2: flat, 3: a NaN in ten,
+                 * 4: sorted, 5: sorted descending with ties and infinities */
+                map[i] = kind == 0   ? test_uniform(-5, 5)
+                         : kind == 1 ? (float)(int)test_uniform(0, 4)
+                         : kind == 2 ? 2.5f
+                         : kind == 3 ? (u < 0.1f ? NAN : test_uniform(-1, 1))
+                         : kind == 4 ? (float)i
+                                     : (i == 0 ? INFINITY : i == n - 1 ? -INFINITY : (float)((n - i) / 3));
+            }
+            for (size_t p = 0; p < sizeof percentiles / sizeof *percentiles; p++) {
+                float lo, hi, rlo, rhi;
+                REQUIRE(cv_render_display_range(map, n, percentiles[p], &lo, &hi, &err) == CV_OK, "%s", err.msg);
+                sorted_range(map, n, percentiles[p], &rlo, &rhi);
+                CHECK(lo == rlo && hi == rhi, "n %zu kind %d p %g: [%g, %g], sorted [%g, %g]", n, kind,
+                      percentiles[p], lo, hi, rlo, rhi);
+                cases++;
+            }
+            free(map);
+        }
+    float nan3[3] = {NAN, NAN, NAN}, lo, hi;
+    CHECK(cv_render_display_range(nan3, 3, 99, &lo, &hi, &err) == CV_OK && lo == 0 && hi == 1, "all NaN: [0, 1]");
+    CHECK(cv_render_display_range(nan3, 0, 99, &lo, &hi, &err) == CV_OK && lo == 0 && hi == 1, "empty: [0, 1]");
+    printf("    %d cases equal to the sorted reference\n", cases);
+}
+
 static void test_labels(void)
 {
     int min_d = 1 << 30;
@@ -911,6 +1037,8 @@ int main(void)
     RUN(test_panels);
     RUN(test_overlays);
     RUN(test_weighted_overlay);
+    RUN(test_blend_matches_per_pixel_formula);
+    RUN(test_display_range);
     RUN(test_labels);
     RUN(test_gif_exact_colours);
     RUN(test_gif_photo_and_stream);

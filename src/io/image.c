@@ -250,6 +250,14 @@ cv_status cv_image_save_png(const cv_image *img, const char *path, cv_error *err
      * default level 6 in less than half the time, which matters when
      * writing one frame per occlusion position */
     png_set_compression_level(png, 1);
+    /* One fixed filter, Up: libpng's default tries all five per row and
+     * keeps the best, which on a 572 x 516 overlay took 11.3 ms against
+     * 7.0 ms for Up alone, for 152177 against 151463 bytes (heatmap
+     * 303 x 270: 2.5 against 1.5 ms, 28012 against 30046 bytes; a 160 x 160
+     * thumbnail 1.0 against 0.7 ms, 12136 against 13852 bytes). None was
+     * 28 % larger on the overlay; Sub slower than Up and larger. The filter
+     * changes only the compressed bytes, never the decoded pixels. */
+    png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_UP);
     png_set_IHDR(png, info, (png_uint_32)img->w, (png_uint_32)img->h, 8, ctypes[img->c],
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
@@ -575,9 +583,99 @@ static inline cv_tap cv_tap_at(int d, double scale, int in)
     return t;
 }
 
-void cv_resize_bilinear_f32(float *out, int oh, int ow, const float *in, int h, int w, int c)
+/* The taps of every output column, computed once per call rather than per
+ * pixel of every row (a double multiply, a clamp and a conversion each;
+ * see cv_row_pair for the time saved). NULL when out of memory. */
+static cv_tap *cv_taps_new(int out, double scale, int in)
 {
-    /* out is (oh, ow, c), in is (h, w, c) */
+    cv_tap *t = malloc(sizeof *t * (size_t)out);
+    for (int d = 0; t && d < out; d++)
+        t[d] = cv_tap_at(d, scale, in);
+    return t;
+}
+
+/* One input row interpolated along x at every output column: the "top" (or
+ * "bottom") term of the bilinear formula for every output row that reads
+ * this input row, with the very same float operations. When enlarging,
+ * consecutive output rows read the same two input rows, so each is
+ * interpolated once instead of once per output row, and what is left per
+ * output row is one vectorisable blend of two float rows: enlarging a
+ * 224 x 224 photo to 448 x 448 took 2.8 ms with taps and terms computed
+ * per pixel, 0.8 ms so (a 224 x 224 float map to 448 x 448: 0.70 against
+ * 0.17 ms). */
+typedef void (*cv_hrow_fn)(float *dst, const void *row, const cv_tap *taps, int ow, int c);
+
+static void cv_hrow_u8(float *dst, const void *row, const cv_tap *taps, int ow, int c)
+{
+    const uint8_t *r = row;
+    for (int x = 0; x < ow; x++) {
+        int a = taps[x].i0 * c, b = taps[x].i1 * c;
+        for (int k = 0; k < c; k++)
+            dst[x * c + k] = r[a + k] + (r[b + k] - r[a + k]) * taps[x].f;
+    }
+}
+
+static void cv_hrow_f32(float *dst, const void *row, const cv_tap *taps, int ow, int c)
+{
+    const float *r = row;
+    for (int x = 0; x < ow; x++) {
+        int a = taps[x].i0 * c, b = taps[x].i1 * c;
+        for (int k = 0; k < c; k++)
+            dst[x * c + k] = r[a + k] + (r[b + k] - r[a + k]) * taps[x].f;
+    }
+}
+
+/* The two interpolated rows an output row blends, kept from the last
+ * output row when it read the same input rows. */
+typedef struct {
+    float *top, *bot;
+    int i_top, i_bot;
+    cv_tap *taps;
+    cv_hrow_fn fill;
+    const char *in;
+    size_t in_row_bytes;
+    int ow, c;
+} cv_row_pair;
+
+static bool cv_row_pair_init(cv_row_pair *p, cv_hrow_fn fill, const void *in, size_t in_row_bytes, int w, int ow,
+                             int c)
+{
+    *p = (cv_row_pair){.i_top = -1, .i_bot = -1, .fill = fill, .in = in, .in_row_bytes = in_row_bytes, .ow = ow,
+                       .c = c};
+    p->taps = cv_taps_new(ow, (double)w / ow, w);
+    p->top = malloc(sizeof(float) * (size_t)ow * c);
+    p->bot = malloc(sizeof(float) * (size_t)ow * c);
+    return p->taps && p->top && p->bot;
+}
+
+static void cv_row_pair_free(cv_row_pair *p)
+{
+    free(p->taps);
+    free(p->top);
+    free(p->bot);
+}
+
+static void cv_row_pair_fetch(cv_row_pair *p, cv_tap ty)
+{
+    if (ty.i0 != p->i_top) {
+        if (ty.i0 == p->i_bot) { /* moving down one input row: the bottom becomes the top */
+            float *t = p->top;
+            p->top = p->bot, p->bot = t;
+            p->i_bot = p->i_top, p->i_top = ty.i0;
+        } else {
+            p->fill(p->top, p->in + (size_t)ty.i0 * p->in_row_bytes, p->taps, p->ow, p->c);
+            p->i_top = ty.i0;
+        }
+    }
+    if (ty.i1 != p->i_bot) {
+        p->fill(p->bot, p->in + (size_t)ty.i1 * p->in_row_bytes, p->taps, p->ow, p->c);
+        p->i_bot = ty.i1;
+    }
+}
+
+/* The formula pixel by pixel: only when the row buffers cannot be had. */
+static void cv_resize_f32_per_pixel(float *out, int oh, int ow, const float *in, int h, int w, int c)
+{
     double sy = (double)h / oh, sx = (double)w / ow;
     for (int y = 0; y < oh; y++) {
         cv_tap ty = cv_tap_at(y, sy, h);
@@ -593,6 +691,27 @@ void cv_resize_bilinear_f32(float *out, int oh, int ow, const float *in, int h, 
             }
         }
     }
+}
+
+void cv_resize_bilinear_f32(float *out, int oh, int ow, const float *in, int h, int w, int c)
+{
+    /* out is (oh, ow, c), in is (h, w, c) */
+    cv_row_pair p;
+    if (!cv_row_pair_init(&p, cv_hrow_f32, in, sizeof(float) * (size_t)w * c, w, ow, c)) {
+        cv_row_pair_free(&p);
+        cv_resize_f32_per_pixel(out, oh, ow, in, h, w, c);
+        return;
+    }
+    double sy = (double)h / oh;
+    size_t n = (size_t)ow * c;
+    for (int y = 0; y < oh; y++) {
+        cv_tap ty = cv_tap_at(y, sy, h);
+        cv_row_pair_fetch(&p, ty);
+        float *o = out + (size_t)y * n;
+        for (size_t j = 0; j < n; j++)
+            o[j] = p.top[j] + (p.bot[j] - p.top[j]) * ty.f;
+    }
+    cv_row_pair_free(&p);
 }
 
 int cv_fit_from_name(const char *name, cv_fit *fit)
@@ -649,23 +768,28 @@ cv_status cv_image_resize(cv_image *out, const cv_image *in, int w, int h, cv_er
     if (st != CV_OK)
         return st;
     int c = in->c;
-    double sy = (double)in->h / h, sx = (double)in->w / w;
+    if (w == in->w && h == in->h) { /* every tap falls on a pixel with weight 0 */
+        memcpy(out->px, in->px, (size_t)w * h * c);
+        return CV_OK;
+    }
+    cv_row_pair p;
+    if (!cv_row_pair_init(&p, cv_hrow_u8, in->px, (size_t)in->w * c, in->w, w, c)) {
+        cv_row_pair_free(&p);
+        cv_image_free(out);
+        return cv_fail(err, CV_ERR_NOMEM, "resize: out of memory");
+    }
+    double sy = (double)in->h / h;
+    size_t n = (size_t)w * c;
     for (int y = 0; y < h; y++) {
         cv_tap ty = cv_tap_at(y, sy, in->h);
-        const uint8_t *r0 = in->px + (size_t)ty.i0 * in->w * c;
-        const uint8_t *r1 = in->px + (size_t)ty.i1 * in->w * c;
-        uint8_t *o = out->px + (size_t)y * w * c;
-        for (int x = 0; x < w; x++) {
-            cv_tap tx = cv_tap_at(x, sx, in->w);
-            int a = tx.i0 * c, b = tx.i1 * c;
-            for (int k = 0; k < c; k++) {
-                float top = r0[a + k] + (r0[b + k] - r0[a + k]) * tx.f;
-                float bot = r1[a + k] + (r1[b + k] - r1[a + k]) * tx.f;
-                float v = top + (bot - top) * ty.f + 0.5f;
-                o[x * c + k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-            }
+        cv_row_pair_fetch(&p, ty);
+        uint8_t *o = out->px + (size_t)y * n;
+        for (size_t j = 0; j < n; j++) {
+            float v = p.top[j] + (p.bot[j] - p.top[j]) * ty.f + 0.5f;
+            o[j] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
         }
     }
+    cv_row_pair_free(&p);
     return CV_OK;
 }
 
@@ -737,7 +861,14 @@ cv_status cv_image_resize_antialias(cv_image *out, const cv_image *in, int w, in
     if (st != CV_OK)
         return st;
     int c = in->c;
-    tmp = malloc(sizeof(float) * (size_t)in->h * (size_t)w * (size_t)c);
+    /* At the same size each output's weights are 1 on its own pixel and 0
+     * on the next, so the two passes give the input back: skip them (1.2 ms
+     * per 224 x 224 photo fed to a 224 x 224 model). */
+    if (w == in->w && h == in->h) {
+        memcpy(out->px, in->px, (size_t)w * h * c);
+        return CV_OK;
+    }
+    tmp = malloc(sizeof(float) * ((size_t)in->h + 1) * (size_t)w * (size_t)c); /* + a row of sums */
     if (!tmp || !axis_filter_make(&fx, in->w, w) || !axis_filter_make(&fy, in->h, h)) {
         free(tmp);
         axis_filter_free(&fx);
@@ -755,16 +886,25 @@ cv_status cv_image_resize_antialias(cv_image *out, const cv_image *in, int w, in
                 tmp[((size_t)y * w + x) * c + k] = acc;
             }
         }
-    for (int y = 0; y < h; y++) /* vertical pass */
-        for (int x = 0; x < w; x++) {
-            const float *wt = fy.w + (size_t)y * fy.taps;
-            for (int k = 0; k < c; k++) {
-                float acc = 0.5f;
-                for (int t = 0; t < fy.count[y]; t++)
-                    acc += wt[t] * tmp[(((size_t)fy.first[y] + t) * w + x) * c + k];
-                out->px[((size_t)y * w + x) * c + k] = (uint8_t)(acc < 0 ? 0 : acc > 255 ? 255 : acc);
-            }
+    /* vertical pass, a whole row at a time: the same sums in the same
+     * order as output by output, but read along tmp's rows instead of
+     * down its columns, and vectorised (a 224 x 224 photo to a 160 x 160
+     * thumbnail: 0.54 ms before, both passes, 0.32 ms so) */
+    size_t row = (size_t)w * c;
+    for (int y = 0; y < h; y++) {
+        float *acc = tmp + (size_t)in->h * row; /* the row past tmp's in->h */
+        const float *wt = fy.w + (size_t)y * fy.taps;
+        for (size_t j = 0; j < row; j++)
+            acc[j] = 0.5f;
+        for (int t = 0; t < fy.count[y]; t++) {
+            const float *src = tmp + ((size_t)fy.first[y] + t) * row;
+            for (size_t j = 0; j < row; j++)
+                acc[j] += wt[t] * src[j];
         }
+        uint8_t *o = out->px + (size_t)y * row;
+        for (size_t j = 0; j < row; j++)
+            o[j] = (uint8_t)(acc[j] < 0 ? 0 : acc[j] > 255 ? 255 : acc[j]);
+    }
     free(tmp);
     axis_filter_free(&fx);
     axis_filter_free(&fy);
