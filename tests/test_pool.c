@@ -354,10 +354,14 @@ static void test_maxpool_nan(void)
     oplab_free(&lab);
 }
 
-/* Global pools over ranks 3, 4 and 5 against plain loops. */
+/* Global pools over ranks 3, 4 and 5 against plain loops; plane sizes
+ * around GlobalAveragePool's 8- and 16-accumulator sums (255, 256, 257,
+ * and tails of every length below 16). */
 static void test_global_pools(void)
 {
-    static const cv_shape shapes[] = {{3, {2, 3, 7}}, {4, {2, 3, 5, 6}}, {5, {1, 2, 3, 4, 5}}, {4, {1, 64, 224, 224}}};
+    static const cv_shape shapes[] = {{3, {2, 3, 7}},       {4, {2, 3, 5, 6}},   {5, {1, 2, 3, 4, 5}},
+                                      {4, {1, 64, 224, 224}}, {4, {1, 3, 15, 17}}, {4, {2, 5, 16, 16}},
+                                      {3, {1, 3, 257}},       {3, {3, 7, 31}}};
     test_seed(9);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const cv_shape *xs = &shapes[s];

@@ -439,6 +439,36 @@ static void globalmax_backward(cv_op_ctx *c)
         dx[q * size + global_argmax(x + q * size, size)] += dy[q];
 }
 
+/* sum of xp[0 .. n) in double (a 224x224 plane loses digits in a float
+ * sum), in 8 or 16 independent accumulators, which the
+ * compiler turns into vectors of doubles: one serial chain waited out the
+ * add's latency on every element. Measured, AVX-512, 2 threads:
+ * [1, 32, 112, 112] 0.164 ms serial, 0.023 with 8 lanes, 0.018 with 16;
+ * [1, 1152, 7, 7] 0.0134 serial, 0.0125 with 8 lanes, 0.0153 with 16
+ * (short planes pay for the wider tail and final reduction). */
+#define SUM_DOUBLE_LANES(NAME, LANES)                                         \
+    static inline double NAME(const float *xp, int64_t n)                     \
+    {                                                                         \
+        double acc[LANES] = {0};                                              \
+        int64_t k = 0;                                                        \
+        for (; k + LANES <= n; k += LANES)                                    \
+            for (int j = 0; j < LANES; j++)                                   \
+                acc[j] += xp[k + j];                                          \
+        for (int j = 0; k < n; k++, j++)                                      \
+            acc[j] += xp[k];                                                  \
+        for (int w = LANES / 2; w > 0; w /= 2) /* pairwise: equal lengths */ \
+            for (int j = 0; j < w; j++)                                       \
+                acc[j] += acc[j + w];                                         \
+        return acc[0];                                                        \
+    }
+SUM_DOUBLE_LANES(sum_double8, 8)
+SUM_DOUBLE_LANES(sum_double16, 16)
+
+static inline double sum_double(const float *xp, int64_t n)
+{
+    return n >= 256 ? sum_double16(xp, n) : sum_double8(xp, n);
+}
+
 /* (built per instruction set: src/core/cpu.h) */
 CV_ISA_DECLARE(void, globalavg_forward, (cv_op_ctx *c));
 
@@ -449,13 +479,8 @@ void CV_ISA_NAME(globalavg_forward)(cv_op_ctx *c)
     const float *x = c->in[0]->f;                       /* (planes, size) */
     float *y = c->out[0]->f;                            /* (planes) */
 #pragma omp parallel for schedule(static) if (planes * size >= POOL_OMP_MIN)
-    for (int64_t q = 0; q < planes; q++) {
-        const float *xp = x + q * size;
-        double s = 0.0; /* a 224x224 plane loses digits in a float sum */
-        for (int64_t k = 0; k < size; k++)
-            s += xp[k];
-        y[q] = (float)(s / (double)size);
-    }
+    for (int64_t q = 0; q < planes; q++)
+        y[q] = (float)(sum_double(x + q * size, size) / (double)size);
 }
 
 static void globalavg_forward(cv_op_ctx *c)
