@@ -237,9 +237,10 @@ static void max_rows_vertical(float *vr, const float *xp, const cv_window *w, in
  * each input column (contiguous loads), then over each window's columns
  * of those (strided loads over a row in L1): 2 passes instead of kh * kw
  * strided ones. ResNet18's 3x3 stride-2 MaxPool on [16, 64, 112, 112]:
- * 4.95 ms -> 2.50 ms (AVX-512, 2 threads; memory traffic at about 26 GB/s). Ties and NaNs: every max
- * keeps the earlier tap unless the later one is greater or NaN, as
- * before; only which of +0 and -0 wins a tie may differ. */
+ * 4.95 ms -> 2.50 ms (AVX-512, 2 threads; about 26 GB/s of memory
+ * traffic). Ties and NaNs: every max keeps the earlier tap unless the
+ * later one is greater or NaN, as before; only which of +0 and -0 wins a
+ * tie may differ (backward's argmax compares by ==, so it is unchanged). */
 static void max_row_inner(float *yr, const float *xp, const cv_window *w, int64_t iy0, int64_t a, int64_t b)
 {
     int64_t span = (w->kw - 1) * w->dw + 1; /* input columns of one window */
