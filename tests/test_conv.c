@@ -223,6 +223,13 @@ static void test_conv_real_shapes(void)
         {"depthwise 3x3 d2 /3 30x61", {.g = {1, 4, 30, 61, 4, 4, 3, 3, 3, 3, 2, 2, 1, 3, 0, 2}}},
         /* narrow maps through the zero-padded flat plane: 5x5, dilation 2, uneven pads */
         {"depthwise 5x5 d2 x2 11x13 pads", {.g = {2, 6, 11, 13, 12, 6, 5, 5, 1, 1, 2, 2, 4, 3, 4, 5}, .bias = 1}},
+        /* ... and strided, through its phase planes: EfficientNet's 5x5/2 14->7 and 3x3/2 28->14,
+         * odd sizes with uneven pads, stride 3 with dilation 2, unequal strides */
+        {"depthwise 5x5 /2 20 14x14 pad 2", {.g = {1, 20, 14, 14, 20, 20, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2}, .bias = 1}},
+        {"depthwise 3x3 /2 17 28x28 pad 1", {.g = {2, 17, 28, 28, 17, 17, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, .bias = 1}},
+        {"depthwise 5x5 /2 x2 13x15 pads", {.g = {1, 5, 13, 15, 10, 5, 5, 5, 2, 2, 1, 1, 1, 2, 2, 0}, .bias = 1}},
+        {"depthwise 3x3 /3 d2 19x23", {.g = {1, 3, 19, 23, 3, 3, 3, 3, 3, 3, 2, 2, 2, 1, 0, 2}}},
+        {"depthwise 3x5 /(2,3) 12x20", {.g = {1, 4, 12, 20, 4, 4, 3, 5, 2, 3, 1, 1, 1, 2, 1, 2}}},
         {"grouped 4x(16->16) 28x28 5x5", {.g = {1, 64, 28, 28, 64, 4, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2}, .bias = 1}},
         {"AlexNet conv1 11x11/4", {.g = {1, 3, 227, 227, 16, 1, 11, 11, 4, 4, 1, 1, 0, 0, 0, 0}, .bias = 1}},
     };

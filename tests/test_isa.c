@@ -1,7 +1,7 @@
 /* The kernels built per instruction set (src/core/cpu.h) compute the same
  * function on every path: a network through each dispatched kernel
- * (Winograd wide and narrow layouts, im2col, depthwise, ReLU, Clip,
- * MaxPool, GlobalAveragePool; incremental occlusion's gather) is run on
+ * (Winograd wide and narrow layouts, im2col, depthwise wide and narrow,
+ * ReLU, Clip, Sigmoid, MaxPool, GlobalAveragePool; incremental occlusion's gather) is run on
  * every level this CPU has, forced with cv_isa_set, and each layer's
  * output compared with the default path's. Tolerance: 1e-4 of the layer's
  * largest magnitude (the paths differ by fused multiply-adds and the order
@@ -25,7 +25,9 @@ static cv_model *isa_net(void)
     x = nb_pool(&nb, "MaxPool", x, 2, 2, 0, 0, 0);
     x = nb_unary(&nb, "Relu", nb_conv(&nb, x, 16, 16, 3, 1, 1, 1));    /* Winograd narrow */
     x = nb_conv(&nb, x, 16, 16, 3, 2, 1, 1);                           /* im2col */
-    x = nb_conv(&nb, x, 16, 8, 1, 1, 0, 1);                            /* 1x1 */
+    x = nb_conv(&nb, x, 16, 16, 5, 2, 2, 16);                          /* depthwise, narrow, strided: phase planes */
+    x = nb_conv(&nb, x, 16, 16, 3, 1, 1, 16);                          /* depthwise, narrow, stride 1 */
+    x = nb_unary(&nb, "Sigmoid", nb_conv(&nb, x, 16, 8, 1, 1, 0, 1)); /* 1x1 */
     x = nb_unary(&nb, "GlobalAveragePool", x);
     return nb_end(&nb, x);
 }

@@ -251,6 +251,10 @@ static void test_pool_real_shapes(void)
     } cases[] = {
         {"VGG max 2x2/2 64x112x112", {.g = {1, 64, 112, 112, 0, 0, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0}, .is_max = 1}},
         {"max 3x3/2 ceil 64x56x56", {.g = {2, 64, 56, 56, 0, 0, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 1}, .is_max = 1, .ceil_attr = 1}},
+        {"ResNet max 3x3/2 pad 1", {.g = {2, 5, 21, 23, 0, 0, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, .is_max = 1}},
+        /* rows wider than MaxPool's 4096-column buffer: several chunks, and a window wider than it */
+        {"max 3x3/2 rows of 9001", {.g = {1, 2, 5, 9001, 0, 0, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, .is_max = 1}},
+        {"max 1x4100/3 rows of 9001", {.g = {1, 1, 1, 9001, 0, 0, 1, 4100, 1, 3, 1, 1, 0, 0, 0, 0}, .is_max = 1, .one_d = 1}},
         {"avg 3x3/1 pad 1 cip 0", {.g = {1, 64, 28, 28, 0, 0, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}}},
         {"avg 5x5/3 ceil cip 1", {.g = {1, 32, 29, 31, 0, 0, 5, 5, 3, 3, 1, 1, 1, 1, 2, 2, 1, 1}, .ceil_attr = 1}},
     };
@@ -352,12 +356,36 @@ static void test_maxpool_nan(void)
         }
     }
     oplab_free(&lab);
+    /* 3x3/2 pad 1 (the column-max fast path): NaNs in every row of a window, and at the edges */
+    float z[7 * 9];
+    for (int k = 0; k < 63; k++)
+        z[k] = (float)(k % 5) - 2.0f;
+    z[0] = z[2 * 9 + 4] = z[4 * 9 + 8] = z[6 * 9 + 1] = NAN;
+    pool_case p3 = {.g = {1, 1, 7, 9, 0, 0, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, .is_max = 1};
+    REQUIRE(pool_lab(&lab, &p3) == CV_OK, "%s", lab.err.msg);
+    REQUIRE(oplab_forward(&lab, z) == CV_OK, "%s", lab.err.msg);
+    for (int k = 0; k < 4 * 5; k++) {
+        int oy = k / 5, ox = k % 5, any_nan = 0;
+        float best = -INFINITY;
+        for (int i = 2 * oy - 1; i <= 2 * oy + 1; i++)
+            for (int j = 2 * ox - 1; j <= 2 * ox + 1; j++)
+                if (i >= 0 && i < 7 && j >= 0 && j < 9) {
+                    any_nan |= isnan(z[i * 9 + j]);
+                    best = fmaxf(best, z[i * 9 + j]);
+                }
+        CHECK(any_nan ? isnan(lab.y[k]) : lab.y[k] == best, "3x3/2: output %d is %g", k, lab.y[k]);
+    }
+    oplab_free(&lab);
 }
 
-/* Global pools over ranks 3, 4 and 5 against plain loops. */
+/* Global pools over ranks 3, 4 and 5 against plain loops; plane sizes
+ * around GlobalAveragePool's 8- and 16-accumulator sums (255, 256, 257,
+ * and tails of every length below 16). */
 static void test_global_pools(void)
 {
-    static const cv_shape shapes[] = {{3, {2, 3, 7}}, {4, {2, 3, 5, 6}}, {5, {1, 2, 3, 4, 5}}, {4, {1, 64, 224, 224}}};
+    static const cv_shape shapes[] = {{3, {2, 3, 7}},       {4, {2, 3, 5, 6}},   {5, {1, 2, 3, 4, 5}},
+                                      {4, {1, 64, 224, 224}}, {4, {1, 3, 15, 17}}, {4, {2, 5, 16, 16}},
+                                      {3, {1, 3, 257}},       {3, {3, 7, 31}}};
     test_seed(9);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const cv_shape *xs = &shapes[s];

@@ -30,6 +30,7 @@
 #include "../core/cpu.h"
 #include "../core/blas.h"
 #include "../core/graph.h"
+#include "conv_depthwise.h"
 #include "winograd.h"
 #include "window.h"
 #include <limits.h>
@@ -279,18 +280,6 @@ static cv_status conv_infer(cv_op_ctx *c, cv_error *err)
 
 
 
-/* y (rows, ld) [:, 0:len] = clamp(y), where the executor folded a Relu or
- * Clip into this Conv (cv_op_ctx.clamp): right after the kernel wrote
- * them, while they are still in cache. */
-static void conv_clamp_rows(const cv_clamp *k, float *y, int64_t rows, int64_t len, int64_t ld)
-{
-    if (!k)
-        return;
-#pragma omp parallel for schedule(static) if (rows * len >= CV_OMP_MIN_ELEMS)
-    for (int64_t r = 0; r < rows; r++)
-        cv_clamp_run(k, y + r * ld, len);
-}
-
 /* y (rows, ld) [:, 0:cnt] = bias per row, so sgemm can run with beta = 1. */
 static void conv_fill_bias(float *y, const float *bias, int64_t rows, int64_t cnt, int64_t ld)
 {
@@ -300,225 +289,6 @@ static void conv_fill_bias(float *y, const float *bias, int64_t rows, int64_t cn
         float v = bias[r], *yr = y + r * ld;
         for (int64_t t = 0; t < cnt; t++)
             yr[t] = v;
-    }
-}
-
-/* Depthwise kernels work on 16 output columns at a time, all taps of a
- * column summed in one register: one load of x per tap and one store of y
- * per 16 outputs, where a pass per tap over the row would load and store
- * y kh*kw times (EfficientNet-B0's 5x5 layers: 25). */
-typedef float dw_v16 __attribute__((vector_size(64), aligned(4))); /* any float alignment */
-typedef int dw_i16 __attribute__((vector_size(64)));
-#define DW_LANES 16
-
-/* v = 16 floats of x at stride sw from xs (reading xs[0 .. 15*sw] only).
- * (Through a pointer: a vector returned by value changes the ABI between
- * the builds for each instruction set, and GCC warns.) */
-static inline void dw_load(dw_v16 *v, const float *xs, int64_t sw)
-{
-    if (sw == 1) {
-        memcpy(v, xs, sizeof *v);
-        return;
-    }
-#if defined(__GNUC__) && !defined(__clang__)
-    if (sw == 2) { /* xs[0, 2, ..., 14] from the first 16, xs[16, ..., 30] as the odd lanes of xs[15 ..] */
-        dw_v16 lo, hi;
-        memcpy(&lo, xs, sizeof lo);
-        memcpy(&hi, xs + 15, sizeof hi);
-        *v = __builtin_shuffle(lo, hi, (dw_i16){0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31});
-        return;
-    }
-#endif
-    for (int l = 0; l < DW_LANES; l++)
-        (*v)[l] = xs[l * sw];
-}
-
-/* y[oy, ox] of one plane, window rows ki0..ki1 (those inside x), every
- * column tap checked against x's bounds: the border columns and the tail. */
-static float dw_column(const float *xc, const float *wk, float b, const cv_window *w, int64_t iy0, int64_t ki0,
-                       int64_t ki1, int64_t ox)
-{
-    float acc = b;
-    int64_t x0 = ox * w->sw - w->pl, kj0, kj1;
-    cv_window_taps(x0, w->kw, w->dw, 0, w->iw, &kj0, &kj1);
-    for (int64_t ki = ki0; ki < ki1; ki++) {
-        const float *xr = xc + (iy0 + ki * w->dh) * w->iw + x0;
-        for (int64_t kj = kj0; kj < kj1; kj++)
-            acc += wk[ki * w->kw + kj] * xr[kj * w->dw];
-    }
-    return acc;
-}
-
-/* One output row, 16 columns at a time over the inner columns [i0, i1)
- * (at least 16 of them: the last vector overlaps the one before rather
- * than leave a scalar tail), the border columns one by one. */
-static void dw_row_vectors(float *yr, const float *xc, const float *wk, float b, const cv_window *w, int64_t iy0,
-                           int64_t ki0, int64_t ki1, int64_t i0, int64_t i1)
-{
-    for (int64_t ox = 0; ox < i0; ox++)
-        yr[ox] = dw_column(xc, wk, b, w, iy0, ki0, ki1, ox);
-    for (int64_t ox = i0; ox < i1; ox += DW_LANES) {
-        if (ox + DW_LANES > i1)
-            ox = i1 - DW_LANES;
-        dw_v16 acc = (dw_v16){0} + b;
-        const float *xs0 = xc + ox * w->sw - w->pl;
-        for (int64_t ki = ki0; ki < ki1; ki++) {
-            const float *xs = xs0 + (iy0 + ki * w->dh) * w->iw;
-            for (int64_t kj = 0; kj < w->kw; kj++) {
-                dw_v16 xv;
-                dw_load(&xv, xs + kj * w->dw, w->sw);
-                acc += wk[ki * w->kw + kj] * xv;
-            }
-        }
-        memcpy(yr + ox, &acc, sizeof acc);
-    }
-    for (int64_t ox = i1; ox < w->ow; ox++)
-        yr[ox] = dw_column(xc, wk, b, w, iy0, ki0, ki1, ox);
-}
-
-/* One output row of a narrow map (under 16 inner columns): a pass per tap
- * over the row, which the compiler vectorizes with masked tails. */
-static void dw_row_taps(float *yr, const float *xc, const float *wk, float b, const cv_window *w, int64_t iy0,
-                        int64_t ki0, int64_t ki1)
-{
-    for (int64_t ox = 0; ox < w->ow; ox++)
-        yr[ox] = b;
-    for (int64_t ki = ki0; ki < ki1; ki++) {
-        const float *xr = xc + (iy0 + ki * w->dh) * w->iw;
-        for (int64_t kj = 0; kj < w->kw; kj++) {
-            float wv = wk[ki * w->kw + kj];
-            int64_t off = kj * w->dw - w->pl, a, e;
-            cv_window_taps(off, w->ow, w->sw, 0, w->iw, &a, &e);
-            if (w->sw == 1) {
-                const float *xs = xr + off;
-                for (int64_t ox = a; ox < e; ox++)
-                    yr[ox] += wv * xs[ox];
-            } else {
-                for (int64_t ox = a; ox < e; ox++)
-                    yr[ox] += wv * xr[ox * w->sw + off];
-            }
-        }
-    }
-}
-
-/* Narrow maps at stride 1 (EfficientNet's and MobileNet's 14x14 and 7x7
- * layers: fewer than 16 inner columns, where a pass per tap over a row of
- * 7 or 14 ran at 3-4 GMAC/s): the plane is copied with its zero padding
- * into xp (ph x pw), and y on a pw-wide grid is then a 1-D convolution of
- * the flattened xp, each tap one pass over a run of oh*pw floats with no
- * per-row ends; the columns past ow are dropped on the way out. Whether it
- * applies: dw_flat_fits. */
-#define DW_FLAT_FLOATS 4096 /* xp and the grid, each (16 KiB on the stack) */
-
-static bool dw_flat_fits(const cv_window *w)
-{
-    int64_t ph = w->ih + w->pt + w->pb, pw = w->iw + w->pl + w->pr;
-    return w->sh == 1 && w->sw == 1 && ph * pw <= DW_FLAT_FLOATS && w->oh == ph - (w->kh - 1) * w->dh &&
-           w->ow == pw - (w->kw - 1) * w->dw;
-}
-
-static void dw_plane_flat(float *yp, const float *xc, const float *wk, float b, const cv_window *w)
-{
-    int64_t pw = w->iw + w->pl + w->pr, ph = w->ih + w->pt + w->pb;
-    int64_t cells = (w->oh - 1) * pw + w->ow; /* grid cells up to the last output */
-    float xp[DW_FLAT_FLOATS], grid[DW_FLAT_FLOATS];
-    memset(xp, 0, sizeof(float) * (size_t)(ph * pw));
-    for (int64_t r = 0; r < w->ih; r++)
-        memcpy(xp + (r + w->pt) * pw + w->pl, xc + r * w->iw, sizeof(float) * (size_t)w->iw);
-    for (int64_t j = 0; j < cells; j++)
-        grid[j] = b;
-    for (int64_t ki = 0; ki < w->kh; ki++)
-        for (int64_t kj = 0; kj < w->kw; kj++) {
-            float wv = wk[ki * w->kw + kj];
-            const float *xs = xp + ki * w->dh * pw + kj * w->dw;
-            for (int64_t j = 0; j < cells; j++)
-                grid[j] += wv * xs[j];
-        }
-    for (int64_t oy = 0; oy < w->oh; oy++)
-        memcpy(yp + oy * w->ow, grid + oy * pw, sizeof(float) * (size_t)w->ow);
-}
-
-/* Depthwise: group == C; output channel m reads input channel m / mg.
- * x (N, C, IH, IW), w (M, 1, KH, KW), b (M) or NULL -> y (N, M, OH, OW). */
-/* (built per instruction set: src/core/cpu.h) */
-CV_ISA_DECLARE(void, conv_depthwise_forward,
-               (float *y, const float *x, const float *wt, const float *bias, const conv_plan *pl));
-
-void CV_ISA_NAME(conv_depthwise_forward)(float *y, const float *x, const float *wt, const float *bias,
-                                   const conv_plan *pl)
-{
-    const cv_window *w = &pl->w;
-    int64_t planes = pl->n * pl->m;
-    /* columns whose whole window row lies inside x: ox in [inner0, inner1) */
-    int64_t inner0, inner1;
-    cv_window_taps(-w->pl, w->ow, w->sw, 0, w->iw - (w->kw - 1) * w->dw, &inner0, &inner1);
-    inner0 = inner0 < w->ow ? inner0 : w->ow; /* a padding wider than the output: no inner columns */
-    bool flat = inner1 - inner0 < DW_LANES && dw_flat_fits(w);
-#pragma omp parallel for schedule(static) if (planes * pl->p * w->kh * w->kw >= 32768)
-    for (int64_t q = 0; q < planes; q++) {
-        int64_t n = q / pl->m, m = q % pl->m, ch = m / pl->mg;
-        const float *xc = x + (n * pl->c + ch) * w->ih * w->iw;
-        const float *wk = wt + m * w->kh * w->kw;
-        float *yp = y + q * pl->p;
-        float b = bias ? bias[m] : 0.0f;
-        if (flat) {
-            dw_plane_flat(yp, xc, wk, b, w);
-            continue;
-        }
-        for (int64_t oy = 0; oy < w->oh; oy++) {
-            float *yr = yp + oy * w->ow;
-            int64_t iy0 = oy * w->sh - w->pt, ki0, ki1;
-            cv_window_taps(iy0, w->kh, w->dh, 0, w->ih, &ki0, &ki1);
-            if (inner1 - inner0 >= DW_LANES)
-                dw_row_vectors(yr, xc, wk, b, w, iy0, ki0, ki1, inner0, inner1);
-            else
-                dw_row_taps(yr, xc, wk, b, w, iy0, ki0, ki1);
-        }
-    }
-}
-
-static void conv_depthwise_forward(float *y, const float *x, const float *wt, const float *bias,
-                                   const conv_plan *pl)
-{
-    CV_ISA_CALL(conv_depthwise_forward, (y, x, wt, bias, pl));
-}
-
-/* dx (N, C, IH, IW) += depthwise-conv^T(dy (N, M, OH, OW)); one thread per
- * input channel plane, which gathers from its mg output channels. */
-static void conv_depthwise_backward(float *dx, const float *dy, const float *wt, const conv_plan *pl)
-{
-    const cv_window *w = &pl->w;
-    int64_t planes = pl->n * pl->c;
-#pragma omp parallel for schedule(static) if (planes * pl->p * w->kh * w->kw >= 32768)
-    for (int64_t q = 0; q < planes; q++) {
-        int64_t n = q / pl->c, ch = q % pl->c;
-        float *dxc = dx + q * w->ih * w->iw;
-        for (int64_t j = 0; j < pl->mg; j++) {
-            int64_t m = ch * pl->mg + j;
-            const float *dyp = dy + (n * pl->m + m) * pl->p;
-            const float *wk = wt + m * w->kh * w->kw;
-            for (int64_t oy = 0; oy < w->oh; oy++) {
-                const float *dyr = dyp + oy * w->ow;
-                int64_t iy0 = oy * w->sh - w->pt, ki0, ki1;
-                cv_window_taps(iy0, w->kh, w->dh, 0, w->ih, &ki0, &ki1);
-                for (int64_t ki = ki0; ki < ki1; ki++) {
-                    float *dxr = dxc + (iy0 + ki * w->dh) * w->iw;
-                    for (int64_t kj = 0; kj < w->kw; kj++) {
-                        float wv = wk[ki * w->kw + kj];
-                        int64_t off = kj * w->dw - w->pl, a, e;
-                        cv_window_taps(off, w->ow, w->sw, 0, w->iw, &a, &e);
-                        if (w->sw == 1) {
-                            float *d = dxr + off;
-                            for (int64_t ox = a; ox < e; ox++)
-                                d[ox] += wv * dyr[ox];
-                        } else {
-                            for (int64_t ox = a; ox < e; ox++)
-                                dxr[ox * w->sw + off] += wv * dyr[ox];
-                        }
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -579,8 +349,7 @@ static void conv_forward(cv_op_ctx *c)
     float *y = c->out[0]->f;                            /* (N, M, OH, OW) */
     int64_t in_img = pl.c * pl.w.ih * pl.w.iw, out_img = pl.m * pl.p;
     if (pl.kind == CONV_DEPTHWISE) {
-        conv_depthwise_forward(y, x, wt, bias, &pl);
-        conv_clamp_rows(c->clamp, y, pl.n * pl.m, pl.p, pl.p);
+        cv_conv_depthwise_forward(y, x, wt, bias, &(cv_dw_geom){pl.n, pl.c, pl.m, pl.mg, pl.p, pl.w, c->clamp});
         return;
     }
     const float *u = pl.wino[0] ? conv_wino_weights(c, &pl, 0) : NULL;
@@ -632,7 +401,7 @@ static void conv_backward(cv_op_ctx *c)
     float *dx = c->in[0]->grad;                         /* (N, C, IH, IW) */
     int64_t in_img = pl.c * pl.w.ih * pl.w.iw, out_img = pl.m * pl.p;
     if (pl.kind == CONV_DEPTHWISE) {
-        conv_depthwise_backward(dx, dy, wt, &pl);
+        cv_conv_depthwise_backward(dx, dy, wt, &(cv_dw_geom){pl.n, pl.c, pl.m, pl.mg, pl.p, pl.w, NULL});
         return;
     }
     const float *u = pl.wino[1] ? conv_wino_weights(c, &pl, 1) : NULL;

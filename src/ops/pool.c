@@ -189,8 +189,9 @@ static inline float max_nan(float a, float b) { return a > b || a != a ? a : b; 
 /* yr[o] = max over the window of the output columns o in [a, b), whose
  * taps all lie inside x, for a window row range that does too: a pass per
  * tap over the row, each a loop the compiler vectorizes (stride 1 and 2
- * spelled out so that it sees the stride). */
-static void max_row_inner(float *yr, const float *xp, const cv_window *w, int64_t iy0, int64_t a, int64_t b)
+ * spelled out so that it sees the stride). Kept for windows wider than
+ * max_row_inner's buffer. */
+static void max_row_taps(float *yr, const float *xp, const cv_window *w, int64_t iy0, int64_t a, int64_t b)
 {
     for (int64_t ki = 0; ki < w->kh; ki++)
         for (int64_t kj = 0; kj < w->kw; kj++) {
@@ -206,6 +207,66 @@ static void max_row_inner(float *yr, const float *xp, const cv_window *w, int64_
                 for (int64_t o = a; o < b; o++)
                     yr[o] = first ? xs[o * w->sw] : max_nan(xs[o * w->sw], yr[o]);
         }
+}
+
+/* Columns of max_row_inner's buffer of column maxima (16 KiB: L1). */
+#define POOL_VBUF 4096
+
+/* vr[i] = max over the window's rows of input column c0 + i, i < n
+ * (rows in window order, so ties and NaNs resolve as in max_row_taps). */
+static void max_rows_vertical(float *vr, const float *xp, const cv_window *w, int64_t iy0, int64_t c0, int64_t n)
+{
+    const float *r0 = xp + iy0 * w->iw + c0;
+    int64_t step = w->dh * w->iw, ki = 1;
+    if (w->kh >= 3) { /* the common 3 rows in one pass: one store per column */
+        const float *r1 = r0 + step, *r2 = r1 + step;
+        for (int64_t i = 0; i < n; i++)
+            vr[i] = max_nan(r2[i], max_nan(r1[i], r0[i]));
+        ki = 3;
+    } else {
+        memcpy(vr, r0, (size_t)n * sizeof *vr);
+    }
+    for (; ki < w->kh; ki++) {
+        const float *r = r0 + ki * step;
+        for (int64_t i = 0; i < n; i++)
+            vr[i] = max_nan(r[i], vr[i]);
+    }
+}
+
+/* max_row_taps' result, computed as the max over the window's rows of
+ * each input column (contiguous loads), then over each window's columns
+ * of those (strided loads over a row in L1): 2 passes instead of kh * kw
+ * strided ones. ResNet18's 3x3 stride-2 MaxPool on [16, 64, 112, 112]:
+ * 4.95 ms -> 2.50 ms (AVX-512, 2 threads; about 26 GB/s of memory
+ * traffic). Ties and NaNs: every max keeps the earlier tap unless the
+ * later one is greater or NaN, as before; only which of +0 and -0 wins a
+ * tie may differ (backward's argmax compares by ==, so it is unchanged). */
+static void max_row_inner(float *yr, const float *xp, const cv_window *w, int64_t iy0, int64_t a, int64_t b)
+{
+    int64_t span = (w->kw - 1) * w->dw + 1; /* input columns of one window */
+    if (span > POOL_VBUF) {
+        max_row_taps(yr, xp, w, iy0, a, b);
+        return;
+    }
+    float vr[POOL_VBUF];
+    int64_t chunk = (POOL_VBUF - span) / w->sw + 1; /* outputs per buffer */
+    for (int64_t o0 = a; o0 < b; o0 += chunk) {
+        int64_t o1 = o0 + chunk < b ? o0 + chunk : b;
+        int64_t c0 = o0 * w->sw - w->pl, n = (o1 - 1 - o0) * w->sw + span;
+        max_rows_vertical(vr, xp, w, iy0, c0, n);
+        for (int64_t kj = 0; kj < w->kw; kj++) {
+            const float *vs = vr + kj * w->dw - o0 * w->sw; /* vs[o * sw]: tap kj of output o */
+            if (w->sw == 1)
+                for (int64_t o = o0; o < o1; o++)
+                    yr[o] = kj == 0 ? vs[o] : max_nan(vs[o], yr[o]);
+            else if (w->sw == 2)
+                for (int64_t o = o0; o < o1; o++)
+                    yr[o] = kj == 0 ? vs[2 * o] : max_nan(vs[2 * o], yr[o]);
+            else
+                for (int64_t o = o0; o < o1; o++)
+                    yr[o] = kj == 0 ? vs[o * w->sw] : max_nan(vs[o * w->sw], yr[o]);
+        }
+    }
 }
 
 /* (built per instruction set: src/core/cpu.h) */
@@ -439,6 +500,36 @@ static void globalmax_backward(cv_op_ctx *c)
         dx[q * size + global_argmax(x + q * size, size)] += dy[q];
 }
 
+/* sum of xp[0 .. n) in double (a 224x224 plane loses digits in a float
+ * sum), in 8 or 16 independent accumulators, which the
+ * compiler turns into vectors of doubles: one serial chain waited out the
+ * add's latency on every element. Measured, AVX-512, 2 threads:
+ * [1, 32, 112, 112] 0.164 ms serial, 0.023 with 8 lanes, 0.018 with 16;
+ * [1, 1152, 7, 7] 0.0134 serial, 0.0125 with 8 lanes, 0.0153 with 16
+ * (short planes pay for the wider tail and final reduction). */
+#define SUM_DOUBLE_LANES(NAME, LANES)                                         \
+    static inline double NAME(const float *xp, int64_t n)                     \
+    {                                                                         \
+        double acc[LANES] = {0};                                              \
+        int64_t k = 0;                                                        \
+        for (; k + LANES <= n; k += LANES)                                    \
+            for (int j = 0; j < LANES; j++)                                   \
+                acc[j] += xp[k + j];                                          \
+        for (int j = 0; k < n; k++, j++)                                      \
+            acc[j] += xp[k];                                                  \
+        for (int w = LANES / 2; w > 0; w /= 2) /* pairwise: equal lengths */ \
+            for (int j = 0; j < w; j++)                                       \
+                acc[j] += acc[j + w];                                         \
+        return acc[0];                                                        \
+    }
+SUM_DOUBLE_LANES(sum_double8, 8)
+SUM_DOUBLE_LANES(sum_double16, 16)
+
+static inline double sum_double(const float *xp, int64_t n)
+{
+    return n >= 256 ? sum_double16(xp, n) : sum_double8(xp, n);
+}
+
 /* (built per instruction set: src/core/cpu.h) */
 CV_ISA_DECLARE(void, globalavg_forward, (cv_op_ctx *c));
 
@@ -449,13 +540,8 @@ void CV_ISA_NAME(globalavg_forward)(cv_op_ctx *c)
     const float *x = c->in[0]->f;                       /* (planes, size) */
     float *y = c->out[0]->f;                            /* (planes) */
 #pragma omp parallel for schedule(static) if (planes * size >= POOL_OMP_MIN)
-    for (int64_t q = 0; q < planes; q++) {
-        const float *xp = x + q * size;
-        double s = 0.0; /* a 224x224 plane loses digits in a float sum */
-        for (int64_t k = 0; k < size; k++)
-            s += xp[k];
-        y[q] = (float)(s / (double)size);
-    }
+    for (int64_t q = 0; q < planes; q++)
+        y[q] = (float)(sum_double(x + q * size, size) / (double)size);
 }
 
 static void globalavg_forward(cv_op_ctx *c)

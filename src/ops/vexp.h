@@ -18,11 +18,10 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float cv_vexpf(float x)
+/* e^x for x already in [-87.3, 88.7] (or NaN, which stays NaN): no
+ * selects, for callers that clamp (and handle underflow) themselves. */
+static inline float cv_vexpf_in_range(float x)
 {
-    float x_in = x;
-    x = x < -87.3f ? -87.3f : x;
-    x = x > 88.7f ? 88.7f : x;
     const float shift = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer, kept in the low bits */
     float t = x * 1.44269504f + shift;
     float n = t - shift;
@@ -37,12 +36,21 @@ static inline float cv_vexpf(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits;
+    uint32_t bits;
     memcpy(&bits, &t, sizeof bits);
-    bits = (bits - 0x4B400000 + 127) * (1 << 23); /* n + 127 in the exponent field: 2^n */
+    /* n + 127 in the exponent field: 2^n (a shift: the multiply it was
+     * compiled to, vpmulld, is slow) */
+    bits = (bits - 0x4B400000u + 127u) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return x_in < -87.3f ? 0.0f : p * scale;
+    return p * scale;
+}
+
+static inline float cv_vexpf(float x)
+{
+    float c = x < -87.3f ? -87.3f : x;
+    c = c > 88.7f ? 88.7f : c;
+    return x < -87.3f ? 0.0f : cv_vexpf_in_range(c);
 }
 
 #endif
