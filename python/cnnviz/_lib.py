@@ -70,6 +70,16 @@ def _open():
                       "or set CNNVIZ_LIBRARY to its path.")
 
 
+# OpenMP and OpenBLAS read these when they load, so they are set before
+# the library is: OpenBLAS single-threaded (the library runs its products
+# on OpenMP's threads, src/core/blas.h), and OpenMP's idle threads spinning
+# briefly (10000 spins, not libgomp's 300000), which on a machine busy
+# with other work is five times faster and on a quiet one the same (the CLI does the same: cli/main.c). A value the user set, or a
+# runtime already loaded by another module, is left as it is.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 lib, library_path = _open()
 
 
