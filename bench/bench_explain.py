@@ -130,6 +130,8 @@ def torch_ms(fn, model, layer, x, target, n, batch, repeats):
 
 def cnnviz_run(exe, path, method, n, repeats):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"))  # as the cnnviz tool sets it
+    if "OMP_WAIT_POLICY" not in env:
+        env.setdefault("GOMP_SPINCOUNT", "10000")  # as the cnnviz tool sets it (cli/main.c)
     res = subprocess.run([exe, path, method, str(n), str(repeats)], capture_output=True, text=True, env=env)
     if res.returncode != 0:
         raise RuntimeError(res.stderr.strip())

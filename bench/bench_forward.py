@@ -62,6 +62,8 @@ def main():
             t_torch = torch_ms(model, x, args.repeats)
             # as the cnnviz tool itself runs (see cli/main.c)
             env = dict(os.environ, OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"))  # as the cnnviz tool sets it
+            if "OMP_WAIT_POLICY" not in env:
+                env.setdefault("GOMP_SPINCOUNT", "10000")  # as the cnnviz tool sets it (cli/main.c)
             res = subprocess.run([exe, path, str(b), "3", str(side), str(side), str(args.repeats)],
                                  capture_output=True, text=True, env=env)
             if res.returncode != 0:
