@@ -100,7 +100,7 @@ def sgemm_row():
     exe = os.path.join(ROOT, "build", "bench", "conv_bench")
     out = subprocess.run([exe, "1"], capture_output=True, text=True, check=True).stdout
     m = re.search(r"sgemm (\d+)x\d+x\d+: ([\d.]+) GFLOP/s", out)
-    return f"sgemm {m.group(1)}^3 (OpenBLAS, as cnnviz calls it): {m.group(2)} GFLOP/s" if m else ""
+    return f"sgemm {m.group(1)}^3 (OpenBLAS, one thread: the per-core rate each of cnnviz's threads draws on): {m.group(2)} GFLOP/s" if m else ""
 
 
 def main():
