@@ -76,6 +76,21 @@ static void card_order(char *out, size_t len)
     }
 }
 
+/* Write the gallery of dir, read its page into `page` and, when order is
+ * not NULL, the cards' indices in page order into it. */
+static bool gallery_now(cv_gallery_report *rep, char *order, size_t len)
+{
+    cv_error err;
+    if (cv_gallery_write(dir, rep, &err) != CV_OK) {
+        CHECK(0, "cv_gallery_write: %s", err.msg);
+        return false;
+    }
+    read_page();
+    if (order)
+        card_order(order, len);
+    return true;
+}
+
 static void test_cards_in_index_order(void)
 {
     REQUIRE(fresh_dir("gallery"), "tmpdir");
@@ -96,11 +111,8 @@ static void test_cards_in_index_order(void)
         "\"top_class\":5,\"top_name\":\"lynx\",\"top_prob\":0.25,\"picture\":\"overlay_alpha.png\","
         "\"thumbnail\":\"thumb.png\",\"numbers\":{},\"seconds\":1}\n");
     cv_gallery_report rep;
-    cv_error err;
-    REQUIRE(cv_gallery_write(dir, &rep, &err) == CV_OK, "%s", err.msg);
-    read_page();
     char order[256];
-    card_order(order, sizeof order);
+    REQUIRE(gallery_now(&rep, order, sizeof order), "the gallery");
     CHECK(rep.cards == 3 && rep.failed == 1 && rep.skipped == 0 && rep.lines == 4 && rep.manifests == 1,
           "cards %d failed %d skipped %d lines %d", rep.cards, rep.failed, rep.skipped, rep.lines);
     CHECK(!strcmp(order, "0,1,2"), "order %s", order);
@@ -135,9 +147,7 @@ static void test_injection_escaped(void)
         "{\"index\":3,\"input\":\"z\",\"out\":\"a\",\"status\":\"ok\",\"thumbnail\":\"/etc/passwd\","
         "\"top_name\":\"bad \\u0001 \xff\xfe utf8 \xc0\xaf\"}\n");
     cv_gallery_report rep;
-    cv_error err;
-    REQUIRE(cv_gallery_write(dir, &rep, &err) == CV_OK, "%s", err.msg);
-    read_page();
+    REQUIRE(gallery_now(&rep, NULL, 0), "the gallery");
     CHECK(rep.cards == 4, "%d cards", rep.cards);
     CHECK(count(page, "<script") == 1 && count(page, "</script") == 1, "only the page's own script");
     CHECK(strstr(page, "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;") != NULL, "class name escaped");
@@ -178,11 +188,8 @@ static void test_hostile_lines(void)
     put("manifest.jsonl", text);
     free(text);
     cv_gallery_report rep;
-    cv_error err;
-    REQUIRE(cv_gallery_write(dir, &rep, &err) == CV_OK, "%s", err.msg);
-    read_page();
     char order[256];
-    card_order(order, sizeof order);
+    REQUIRE(gallery_now(&rep, order, sizeof order), "the gallery");
     CHECK(!strcmp(order, "7,10"), "cards %s", order);
     CHECK(rep.skipped == 11 && rep.lines == 13, "skipped %d of %d", rep.skipped, rep.lines);
     CHECK(strstr(rep.first_skip, "line 1: not valid JSON") != NULL, "%s", rep.first_skip);
@@ -200,18 +207,13 @@ static void test_shards(void)
     put("manifest-x-of-2.jsonl", "{\"index\":98,\"status\":\"ok\"}\n");
     put("manifest-+1-of-2.jsonl", "{\"index\":97,\"status\":\"ok\"}\n");
     cv_gallery_report rep;
-    cv_error err;
-    REQUIRE(cv_gallery_write(dir, &rep, &err) == CV_OK, "%s", err.msg);
-    read_page();
     char order[256];
-    card_order(order, sizeof order);
+    REQUIRE(gallery_now(&rep, order, sizeof order), "the gallery");
     CHECK(!strcmp(order, "0,1,2,3") && rep.manifests == 2 && rep.failed == 0, "cards %s from %d files", order,
           rep.manifests);
     /* a merged manifest.jsonl, once there, is the one read */
     put("manifest.jsonl", "{\"index\":5,\"status\":\"ok\"}\n");
-    REQUIRE(cv_gallery_write(dir, &rep, &err) == CV_OK, "%s", err.msg);
-    read_page();
-    card_order(order, sizeof order);
+    REQUIRE(gallery_now(&rep, order, sizeof order), "the gallery");
     CHECK(!strcmp(order, "5") && rep.manifests == 1, "cards %s", order);
 }
 
