@@ -128,10 +128,11 @@ CV_API const char *cv_isa_name(cv_isa isa);
 CV_API cv_status cv_isa_parse(const char *name, cv_isa *isa, cv_error *err);
 /* The kernels the BLAS's sgemm runs ("Cooperlake", "Haswell", ...; "not
  * OpenBLAS" with another BLAS): OpenBLAS picks them from the CPU when it
- * loads, or takes OPENBLAS_CORETYPE. Where OpenBLAS does not know the CPU
- * and falls back to kernels below its AVX2/AVX-512 (a CPU newer than the
- * release), the library switches it to Haswell/SkylakeX kernels before
- * its first BLAS call, unless OPENBLAS_CORETYPE is set. Benchmarks print it. */
+ * loads, or takes OPENBLAS_CORETYPE. Where OpenBLAS picks kernels of a
+ * lower tier than the CPU has (a CPU newer than the release: SSE3 kernels
+ * on an AVX2 or AVX-512 CPU, AVX2 ones on Zen 5), the library switches it
+ * to Haswell/SkylakeX kernels before its first BLAS call, unless
+ * OPENBLAS_CORETYPE is set. Benchmarks print it. */
 CV_API const char *cv_blas_core(void);
 
 /* ---- tensors ------------------------------------------------------------ */

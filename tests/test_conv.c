@@ -231,6 +231,12 @@ static void test_conv_real_shapes(void)
         {"depthwise 3x3 /3 d2 19x23", {.g = {1, 3, 19, 23, 3, 3, 3, 3, 3, 3, 2, 2, 2, 1, 0, 2}}},
         {"depthwise 3x5 /(2,3) 12x20", {.g = {1, 4, 12, 20, 4, 4, 3, 5, 2, 3, 1, 1, 1, 2, 1, 2}}},
         {"grouped 4x(16->16) 28x28 5x5", {.g = {1, 64, 28, 28, 64, 4, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2}, .bias = 1}},
+        /* stride 1, backward as a forward convolution of dy (conv_choose_flip):
+         * its column tiles (64 x 25 rows x 25500 pixels), dilation with
+         * uneven pads, a 1-D conv, pads at the limit (kernel extent - 1) */
+        {"flipped backward tiled 8->64 5x5", {.g = {1, 8, 150, 170, 64, 1, 5, 5, 1, 1, 1, 1, 2, 1, 0, 4}, .bias = 1}},
+        {"flipped backward d2 x2 16->24", {.g = {2, 16, 19, 23, 24, 1, 3, 3, 1, 1, 2, 2, 4, 0, 1, 3}}},
+        {"flipped backward grouped 3x(4->6)", {.g = {1, 12, 9, 31, 18, 3, 1, 7, 1, 1, 1, 1, 0, 6, 0, 5}}},
         {"AlexNet conv1 11x11/4", {.g = {1, 3, 227, 227, 16, 1, 11, 11, 4, 4, 1, 1, 0, 0, 0, 0}, .bias = 1}},
     };
     test_seed(7);

@@ -37,23 +37,44 @@ static bool name_in(const char *name, const char *const *list)
     return false;
 }
 
+/* The instruction-set tier of OpenBLAS kernels named core: the tier of
+ * vectors its sgemm uses (GENERIC: SSE-era or unknown). */
+static cv_isa blas_core_tier(const char *core)
+{
+    static const char *const avx512[] = {"SkylakeX", "Cooperlake", "SapphireRapids", NULL};
+    static const char *const avx2[] = {"Haswell", "Zen", "Excavator", NULL};
+    if (name_in(core, avx512))
+        return CV_ISA_AVX512;
+    if (name_in(core, avx2))
+        return CV_ISA_AVX2;
+    return CV_ISA_GENERIC;
+}
+
 /* The OpenBLAS kernels to switch to, or NULL to keep OpenBLAS's choice.
- * A DYNAMIC_ARCH OpenBLAS picks its kernels from the CPU's model number,
- * and a model newer than the release knows falls back to Prescott's SSE3
- * kernels: Debian bookworm's 0.3.21 on an Intel Xeon of family 6, model
- * 207 (Emerald Rapids) ran sgemm at 45 GFLOP/s on 2 cores, against 224
- * with its SkylakeX kernels (bench/conv_bench). Only such a mismatch is
- * mended: kernels below AVX2 on a CPU with AVX2 or AVX-512. A core that
- * OPENBLAS_CORETYPE names is the user's choice and stays. */
+ * A DYNAMIC_ARCH OpenBLAS picks its kernels from the CPU's vendor, family
+ * and model, and a CPU newer than the release gets older kernels:
+ * - Debian bookworm's 0.3.21 on an Intel Xeon of family 6, model 207
+ *   (Emerald Rapids) falls back to Prescott's SSE3 kernels: sgemm
+ *   45 GFLOP/s on 2 cores against 224 with its SkylakeX kernels;
+ * - AVX2 kernels on an AVX-512 CPU cost as much: on an AMD EPYC of
+ *   family 26 (Zen 5, full-width AVX-512) one core's sgemm ran at
+ *   100 GFLOP/s (2048^3) with Haswell's kernels against 195 with
+ *   SkylakeX's (conv shapes: 87-100 against 151-196). 0.3.21 picks its
+ *   Cooperlake kernels there; a later CPU it does not know may get Zen's
+ *   (Haswell's) ones.
+ * So kernels of a lower tier than the CPU's are mended to the CPU's tier
+ * (SkylakeX's kernels are the AVX-512 ones every later core shares in
+ * 0.3.21). A core that OPENBLAS_CORETYPE names is the user's choice and
+ * stays, even a slower one (it may be set for results that are the same
+ * bits on every machine). */
 static const char *blas_better_core(void)
 {
-    static const char *const wide[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", "Excavator",
-                                       NULL};
     if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit || getenv("OPENBLAS_CORETYPE"))
         return NULL;
-    if (name_in(blas_core_name(), wide))
+    cv_isa cpu = cv_isa_detected();
+    if (blas_core_tier(blas_core_name()) >= cpu)
         return NULL;
-    switch (cv_isa_detected()) {
+    switch (cpu) {
     case CV_ISA_AVX512: return "SkylakeX";
     case CV_ISA_AVX2: return "Haswell";
     case CV_ISA_GENERIC: return NULL;

@@ -51,6 +51,9 @@ typedef struct {
      * on first use (a node's weights never change: they are constants) and
      * published atomically so that concurrent runs of one model are safe. */
     _Atomic(float *) wino_u[2];
+    /* The weights of the backward-to-input convolution (conv_flip_weights),
+     * made on first use in the same way. */
+    _Atomic(float *) flipped;
 } conv_params;
 
 static void conv_free_params(void *params)
@@ -60,6 +63,7 @@ static void conv_free_params(void *params)
         return;
     free(atomic_load(&p->wino_u[0]));
     free(atomic_load(&p->wino_u[1]));
+    free(atomic_load(&p->flipped));
     free(p);
 }
 
@@ -78,6 +82,12 @@ typedef struct {
     bool wino_fits[2];      /* Winograd applies, forward [0] / backward [1] */
     bool wino[2];           /* ... and is chosen */
     cv_wino_geom wg[2];     /* ... and its geometry (backward: dy -> dx) */
+    /* Backward to the input as a forward im2col convolution of dy (stride 1
+     * only, see conv_choose_flip): whether it applies, its window (dy ->
+     * dx), the rows of its column matrix (mg*KH*KW) and its tile. */
+    bool flip;
+    cv_window bw;
+    int64_t bk, btile;
 } conv_plan;
 
 /* Winograd F(4x4, 3x3) where it applies: 3x3, stride 1, no dilation, one
@@ -107,6 +117,69 @@ static void conv_choose_winograd(conv_plan *pl, int algo)
                                .pt = w->pt, .pl = w->pl};
     pl->wg[1] = (cv_wino_geom){.n = pl->n, .c = pl->m, .m = pl->c, .ih = w->oh, .iw = w->ow, .oh = w->ih, .ow = w->iw,
                                .pt = 2 - w->pt, .pl = 2 - w->pl};
+}
+
+/* Pixels per column tile for a column matrix of k rows and p pixels. */
+static int64_t conv_col_tile(int64_t k, int64_t p)
+{
+    if (k * p <= CONV_COL_TILE_FLOATS)
+        return p;
+    int64_t tile = CONV_COL_TILE_FLOATS / k;
+    tile = tile < 64 ? 64 : tile & ~(int64_t)15; /* at least a few vectors wide */
+    return tile > p ? p : tile;
+}
+
+/* A stride-1 convolution's gradient to its input is the correlation of dy
+ * with the flipped, transposed weights, padded by d*(K-1) - pad: a forward
+ * convolution, run as im2col of dy + one sgemm whose inner dimension is
+ * mg*KH*KW. The other way (sgemm into a column matrix of the input's
+ * patches, then col2im's scattered adds) has inner dimension mg, writes
+ * and rereads K times the input, and ran at half the rate: ResNet18's
+ * 3x3 layers 58-75 against 125-150 GMAC/s, AMD Zen 5, 2 threads.
+ * Both are direct sums in float32: the same accuracy. Strided
+ * convolutions keep col2im. */
+static void conv_choose_flip(conv_plan *pl)
+{
+    const cv_window *w = &pl->w;
+    int64_t eh = w->dh * (w->kh - 1), ew = w->dw * (w->kw - 1); /* kernel extent - 1 */
+    pl->flip = pl->kind == CONV_IM2COL && w->sh == 1 && w->sw == 1 && w->pt <= eh && w->pb <= eh &&
+               w->pl <= ew && w->pr <= ew;
+    if (!pl->flip)
+        return;
+    pl->bw = (cv_window){.ih = w->oh, .iw = w->ow, .oh = w->ih, .ow = w->iw, .kh = w->kh, .kw = w->kw,
+                         .sh = 1, .sw = 1, .dh = w->dh, .dw = w->dw,
+                         .pt = eh - w->pt, .pl = ew - w->pl, .pb = eh - w->pb, .pr = ew - w->pr};
+    pl->bk = pl->mg * w->kh * w->kw;
+    pl->btile = conv_col_tile(pl->bk, w->ih * w->iw);
+}
+
+/* The weights of the backward convolution, per group (cg, mg, KH, KW):
+ * wf[g][ci][mi][a][b] = w[g*mg + mi][ci][KH-1-a][KW-1-b]; made now if need
+ * be, NULL when there is no memory for them (the caller then uses col2im). */
+static const float *conv_flip_weights(const cv_op_ctx *c, const conv_plan *pl)
+{
+    conv_params *p = (conv_params *)c->params;
+    float *wf = atomic_load_explicit(&p->flipped, memory_order_acquire);
+    if (wf)
+        return wf;
+    int64_t kh = pl->w.kh, kw = pl->w.kw, taps = kh * kw, total = pl->m * pl->cg * taps;
+    wf = malloc((size_t)total * sizeof(float));
+    if (!wf)
+        return NULL;
+    const float *w = c->in[1]->f;
+#pragma omp parallel for schedule(static) if (total >= CV_OMP_MIN_ELEMS)
+    for (int64_t o = 0; o < pl->m; o++) {
+        int64_t g = o / pl->mg, mi = o % pl->mg;
+        for (int64_t ci = 0; ci < pl->cg; ci++)
+            for (int64_t t = 0; t < taps; t++)
+                wf[((g * pl->cg + ci) * pl->mg + mi) * taps + t] = w[(o * pl->cg + ci) * taps + taps - 1 - t];
+    }
+    float *none = NULL;
+    if (!atomic_compare_exchange_strong(&p->flipped, &none, wf)) {
+        free(wf);
+        return none;
+    }
+    return wf;
 }
 
 /* The transformed weights for direction dir, made now if need be; NULL
@@ -238,14 +311,9 @@ static cv_status conv_plan_make(const cv_op_ctx *c, conv_plan *pl, cv_error *err
         pl->kind = CONV_1X1;
     else
         pl->kind = CONV_IM2COL;
-    pl->tile = pl->p;
-    if (pl->kind == CONV_IM2COL && pl->k * pl->p > CONV_COL_TILE_FLOATS) {
-        pl->tile = CONV_COL_TILE_FLOATS / pl->k;
-        pl->tile = pl->tile < 64 ? 64 : pl->tile & ~(int64_t)15; /* at least a few vectors wide */
-        if (pl->tile > pl->p)
-            pl->tile = pl->p;
-    }
+    pl->tile = pl->kind == CONV_IM2COL ? conv_col_tile(pl->k, pl->p) : pl->p;
     conv_choose_winograd(pl, c->conv_algo);
+    conv_choose_flip(pl);
     conv_batch_small(pl);
     return CV_OK;
 }
@@ -274,6 +342,8 @@ static cv_status conv_infer(cv_op_ctx *c, cv_error *err)
             need = cv_wino_scratch_floats(&pl.wg[dir]);
     if (conv_batch_scratch(&pl) > need)
         need = conv_batch_scratch(&pl);
+    if (pl.flip && (size_t)(pl.bk * pl.btile) > need)
+        need = (size_t)(pl.bk * pl.btile);
     c->scratch_floats = need;
     return CV_OK;
 }
@@ -389,6 +459,25 @@ static void conv_forward(cv_op_ctx *c)
         }
 }
 
+/* dx += the forward convolution of dy with the flipped weights wf
+ * (conv_choose_flip): per image and group, im2col of dy's mg planes, then
+ * dx_g (cg, IH*IW) += wf_g (cg, mg*KH*KW) . columns. */
+static void conv_backward_flipped(float *dx, const float *dy, const float *wf, const conv_plan *pl, float *scratch)
+{
+    int64_t in_px = pl->w.ih * pl->w.iw;
+    for (int64_t n = 0; n < pl->n; n++)
+        for (int64_t g = 0; g < pl->g; g++) {
+            const float *dyg = dy + (n * pl->m + g * pl->mg) * pl->p;
+            float *dxg = dx + (n * pl->c + g * pl->cg) * in_px;
+            const float *wg = wf + g * pl->cg * pl->bk;
+            for (int64_t p0 = 0; p0 < in_px; p0 += pl->btile) {
+                int64_t np = in_px - p0 < pl->btile ? in_px - p0 : pl->btile;
+                cv_window_im2col(scratch, dyg, &pl->bw, pl->mg, p0, np);
+                cv_sgemm(false, false, pl->cg, np, pl->bk, 1.0f, wg, pl->bk, scratch, np, 1.0f, dxg + p0, in_px);
+            }
+        }
+}
+
 static void conv_backward(cv_op_ctx *c)
 {
     if (!c->in[0]->grad)
@@ -408,6 +497,11 @@ static void conv_backward(cv_op_ctx *c)
     if (u) {
         /* dx += the transposed convolution of dy: flipped weights, padding 2 - pad */
         cv_wino_conv(dx, dy, u, NULL, &pl.wg[1], true, c->scratch);
+        return;
+    }
+    const float *wf = pl.flip ? conv_flip_weights(c, &pl) : NULL;
+    if (wf) {
+        conv_backward_flipped(dx, dy, wf, &pl, c->scratch);
         return;
     }
     for (int64_t n = 0; n < pl.n; n++)
