@@ -86,6 +86,8 @@ int main(int argc, char **argv)
     opt.no_fusion = getenv("BENCH_NO_FUSION") && atoi(getenv("BENCH_NO_FUSION"));
     if (backward)
         opt.conv_algo = CV_CONV_EXACT_BACKWARD;
+    if (getenv("BENCH_CONV_ALGO")) /* cv_conv_algo's number: 1 im2col, 2 Winograd wherever it applies */
+        opt.conv_algo = atoi(getenv("BENCH_CONV_ALGO"));
     if (cv_run_create(&r, m, &s, &opt, &err) != CV_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
