@@ -135,7 +135,7 @@ static int64_t conv_col_tile(int64_t k, int64_t p)
  * mg*KH*KW. The other way (sgemm into a column matrix of the input's
  * patches, then col2im's scattered adds) has inner dimension mg, writes
  * and rereads K times the input, and ran at half the rate: ResNet18's
- * 3x3 layers 58-75 against 125-150 GMAC/s, AMD Zen 5, 2 threads.
+ * 3x3 layers 58-75 GMAC/s that way, 99-115 this way (AMD Zen 5, 2 threads).
  * Both are direct sums in float32: the same accuracy. Strided
  * convolutions keep col2im. */
 static void conv_choose_flip(conv_plan *pl)
