@@ -342,8 +342,6 @@ static cv_status conv_infer(cv_op_ctx *c, cv_error *err)
             need = cv_wino_scratch_floats(&pl.wg[dir]);
     if (conv_batch_scratch(&pl) > need)
         need = conv_batch_scratch(&pl);
-    if (pl.flip && (size_t)(pl.bk * pl.btile) > need)
-        need = (size_t)(pl.bk * pl.btile);
     c->scratch_floats = need;
     return CV_OK;
 }
@@ -499,7 +497,13 @@ static void conv_backward(cv_op_ctx *c)
         cv_wino_conv(dx, dy, u, NULL, &pl.wg[1], true, c->scratch);
         return;
     }
-    const float *wf = pl.flip ? conv_flip_weights(c, &pl) : NULL;
+    /* The flipped way takes no scratch of its own (a plan's memory, and so
+     * what a max_memory admits, stays the forward's): its tiles fit in what
+     * the forward planned, or it is not taken. */
+    int64_t fit = pl.flip ? (int64_t)(c->scratch_floats / (size_t)pl.bk) : 0;
+    if (fit < pl.btile)
+        pl.btile = fit < 64 ? 0 : fit & ~(int64_t)15;
+    const float *wf = pl.flip && pl.btile > 0 ? conv_flip_weights(c, &pl) : NULL;
     if (wf) {
         conv_backward_flipped(dx, dy, wf, &pl, c->scratch);
         return;
