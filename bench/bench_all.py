@@ -110,7 +110,7 @@ def main():
     args = ap.parse_args()
     subprocess.check_call(["make", "-s", "-C", ROOT, "bench", "build/cnnviz"])
     import torch  # only for its version: the scripts run PyTorch themselves
-    rows = forward_rows(args.repeats) + backward_rows(max(1, args.repeats // 2)) + occlusion_rows(args.quick)
+    rows = forward_rows(args.repeats) + backward_rows(args.repeats) + occlusion_rows(args.quick)
     print(f"CPU: {cpu_model()}, {cpu_flags()}, {os.cpu_count()} cores; "
           f"PyTorch {torch.__version__}; {datetime.date.today().isoformat()}")
     print(sgemm_row())

@@ -52,8 +52,8 @@ int main(int argc, char **argv)
         forwards = c.forwards;
         cv_eval_curves_free(&c);
     }
-    qsort(t, (size_t)repeats, sizeof(double), bench_cmp_double);
-    printf("median_ms %.1f min_ms %.1f max_ms %.1f forwards %ld batch %d\n", t[repeats / 2], t[0], t[repeats - 1],
+    double median = bench_median(t, repeats);
+    printf("median_ms %.1f min_ms %.1f max_ms %.1f forwards %ld batch %d\n", median, t[0], t[repeats - 1],
            forwards, batch);
     free(t);
     free(x);

@@ -39,11 +39,12 @@ static inline int bench_cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Sorts t[0..n) in place; returns the median (the upper one for even n). */
+/* Sorts t[0..n) in place (so t[0] is the least, t[n-1] the most); returns
+ * the median, the mean of the middle two for even n. */
 static inline double bench_median(double *t, int n)
 {
     qsort(t, (size_t)n, sizeof(double), bench_cmp_double);
-    return t[n / 2];
+    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
 }
 
 #endif
