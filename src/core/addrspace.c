@@ -9,6 +9,8 @@
 #include "graph.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 
@@ -45,4 +47,29 @@ bool cv_address_space_fits(size_t bytes, size_t *limit)
         return false;
     munmap(p, bytes);
     return true;
+}
+
+/* Transparent huge pages: 2 MiB each on x86-64 (and arm64 with 4 KiB base
+ * pages). */
+#define HUGE_PAGE_BYTES ((size_t)2 << 20)
+
+void *cv_malloc_large(size_t bytes)
+{
+    struct rlimit rl;
+    /* The alignment costs up to 2 MiB of address space, never touched, but
+     * counted by RLIMIT_AS: under such a limit take plain malloc's. */
+    bool limited = getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+    if (bytes < HUGE_PAGE_BYTES || limited) /* 64: a cache line, for vector loads */
+        return aligned_alloc(64, (bytes + 63) / 64 * 64 + (bytes ? 0 : 64));
+    /* aligned_alloc wants a multiple of the alignment; the tail past bytes
+     * is address space only, never touched. */
+    void *p = aligned_alloc(HUGE_PAGE_BYTES, (bytes + HUGE_PAGE_BYTES - 1) / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES);
+    if (!p)
+        return NULL;
+    /* Only the whole huge pages inside [p, p + bytes): the kernel never
+     * backs memory the caller did not ask for (what max_memory counts stays
+     * what the process holds). A kernel without THP says EINVAL: fine, the
+     * buffer is still good. */
+    madvise(p, bytes / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES, MADV_HUGEPAGE);
+    return p;
 }

@@ -85,7 +85,7 @@ cv_status cv_file_read_all(const char *path, const char *what, size_t cap, uint8
                        (unsigned long long)size, cv_bytes_str(cap, lim, sizeof lim), what);
     }
     size_t n = (size_t)size;
-    uint8_t *b = malloc(n + 1);
+    uint8_t *b = cv_malloc_large(n + 1);
     if (!b) {
         fclose(f);
         return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, n);

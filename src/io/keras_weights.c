@@ -435,7 +435,7 @@ static cv_status read_array(kr_weights *w, hid_t g, const char *name, const char
     if ((st = kr_h5_check_dataset(ds, w->path, dsname, &chunk_elems, err)) == CV_OK &&
         (st = read_shape(w, ds, what, a, &numel, &elem_size, err)) == CV_OK &&
         (st = admit_array(w, ds, what, numel, elem_size, chunk_elems, &bytes, err)) == CV_OK &&
-        !(a->data = malloc(bytes ? bytes : sizeof(float))))
+        !(a->data = cv_malloc_large(bytes ? bytes : sizeof(float))))
         st = cv_fail(err, CV_ERR_NOMEM, "%s: out of memory for %s (%zu bytes)", w->path, what, bytes);
     /* HDF5 converts float16/float64 files to float32 here. */
     if (st == CV_OK && numel && H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->data) < 0) {

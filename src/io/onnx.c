@@ -409,6 +409,23 @@ static cv_status read_external(const onnx_ctx *c, const Onnx__TensorProto *t, co
     return CV_OK;
 }
 
+/* protobuf-c's allocations: the bytes of raw_data (megabytes each) on
+ * huge pages like every large buffer (cv_malloc_large); its many small
+ * ones from malloc. free_unpacked's default free() frees both. */
+static void *onnx_alloc(void *unused, size_t size)
+{
+    (void)unused;
+    return size >= ((size_t)2 << 20) ? cv_malloc_large(size) : malloc(size);
+}
+
+static void onnx_free(void *unused, void *p)
+{
+    (void)unused;
+    free(p);
+}
+
+static ProtobufCAllocator onnx_allocator = {.alloc = onnx_alloc, .free = onnx_free};
+
 /* A TensorProto into engine form: dtype, exact shape, malloc'ed data (at
  * least 8 bytes, so an empty tensor still has a pointer). `what` names the
  * tensor in messages ("initializer 'conv1.weight'"). */
@@ -465,7 +482,7 @@ static cv_status decode_tensor(onnx_ctx *c, const Onnx__TensorProto *t, const ch
         return cv_fail(err, CV_ERR_FORMAT, "%s: %s %s %s holds %zu values, expected %zu",
                        c->path, what, e->name, cv_shape_str(shape, s, sizeof s), typed_count(t, type), numel);
     }
-    void *d = malloc(bytes > 8 ? bytes : 8);
+    void *d = cv_malloc_large(bytes > 8 ? bytes : 8);
     if (!d) {
         free(ext);
         return cv_fail(err, CV_ERR_NOMEM, "%s: %s: out of memory (%zu bytes)", c->path, what, bytes);
@@ -730,7 +747,7 @@ static cv_status parse_model(const char *path, size_t max_memory, Onnx__ModelPro
         free(buf);
         return st;
     }
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(&onnx_allocator, len, buf);
     free(buf);
     if (!mp)
         return cv_fail(err, CV_ERR_FORMAT, "%s: not a valid ONNX model (protobuf parse failed)", path);
@@ -780,7 +797,7 @@ static cv_status bind_inputs(onnx_ctx *c, cv_model *m, const Onnx__GraphProto *g
             ok = sh->d[d] >= 0 && cv_mul_size(numel, (size_t)sh->d[d], &numel);
         if (!ok || !cv_mul_size(numel, es, &bytes) || bytes > c->max_tensor)
             return cv_fail(err, CV_ERR_LIMIT, "%s: bound input '%s' has an invalid or too large shape", c->path, name);
-        void *data = malloc(bytes > 8 ? bytes : 8);
+        void *data = cv_malloc_large(bytes > 8 ? bytes : 8);
         if (!data)
             return cv_fail(err, CV_ERR_NOMEM, "%s: out of memory", c->path);
         if (bytes)
@@ -984,7 +1001,7 @@ cv_status cv_onnx_read_tensor(const char *path, cv_dtype *dtype, cv_shape *shape
         free(buf);
         return st;
     }
-    Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, len, buf);
+    Onnx__TensorProto *t = onnx__tensor_proto__unpack(&onnx_allocator, len, buf);
     free(buf);
     if (!t)
         return cv_fail(err, CV_ERR_FORMAT, "%s: not a valid ONNX tensor file (protobuf parse failed)", path);

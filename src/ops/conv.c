@@ -163,7 +163,7 @@ static const float *conv_flip_weights(const cv_op_ctx *c, const conv_plan *pl)
     if (wf)
         return wf;
     int64_t kh = pl->w.kh, kw = pl->w.kw, taps = kh * kw, total = pl->m * pl->cg * taps;
-    wf = malloc((size_t)total * sizeof(float));
+    wf = cv_malloc_large((size_t)total * sizeof(float));
     if (!wf)
         return NULL;
     const float *w = c->in[1]->f;
@@ -193,7 +193,7 @@ static const float *conv_wino_weights(const cv_op_ctx *c, const conv_plan *pl, i
     if (u)
         return u;
     size_t bytes = cv_wino_weights_floats(dir ? pl->c : pl->m, dir ? pl->m : pl->c) * sizeof(float);
-    u = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    u = cv_malloc_large(bytes);
     if (!u)
         return NULL;
     cv_wino_transform_weights(u, c->in[1]->f, pl->m, pl->c, dir == 1);
