@@ -316,11 +316,12 @@ size_t cv_blas_workspace_bytes(void);
 void cv_blas_workspace_mapped(void);
 bool cv_address_space_fits(size_t bytes, size_t *limit);
 /* malloc for buffers of megabytes (weights, activations, gradients, a
- * model file), aligned to 64 bytes at least; from 2 MiB 2 MiB-aligned and advised to transparent huge pages, so
- * the first touch costs one page fault per 2 MiB instead of 512; free()
- * frees it. ResNet18 saliency, the whole process: 68k page faults -> 12k,
- * its first explain 166 -> 43-110 ms (AMD Zen 5 VM; page faults are dear
- * there). Small buffers, and runs under RLIMIT_AS, get plain malloc. */
+ * model file), aligned to 64 bytes at least; from 2 MiB 2 MiB-aligned and
+ * advised to transparent huge pages, so the first touch costs one page
+ * fault per 2 MiB instead of 512; free() frees it. ResNet18 saliency, the
+ * whole process (bench_explain, 3 repeats): 68k page faults -> 13k,
+ * 0.97 s -> 0.41-0.56 s (AMD Zen 5 VM, where page faults are dear). Small
+ * buffers, and runs under RLIMIT_AS, get no huge-page alignment. */
 void *cv_malloc_large(size_t bytes);
 
 /* Helpers for ops. */
