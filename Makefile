@@ -38,7 +38,7 @@ STLIB         := $(BUILD)/libcnnviz.a
 # copies of everything else in the file stay private to their object.
 # x86-64-v3 is AVX2+FMA (Haswell, Zen 1 on); x86-64-v4 adds AVX-512
 # F/VL/BW/DQ (Skylake-X, Sapphire Rapids, Zen 4).
-ISA_SRC    := src/core/incremental.c src/ops/activation.c src/ops/conv.c src/ops/conv_depthwise.c \
+ISA_SRC    := src/core/incremental.c src/ops/activation.c src/ops/conv.c src/ops/conv_depthwise.c src/ops/conv_direct.c \
               src/ops/pool.c \
               src/ops/window.c src/ops/winograd.c
 OBJCOPY    ?= objcopy

@@ -278,7 +278,9 @@ typedef struct cv_run cv_run;
 typedef enum { CV_BACKWARD_EXACT = 0, CV_BACKWARD_GUIDED = 1 } cv_backward_rule;
 
 /* How 3x3 / stride 1 / group 1 convolutions are computed
- * (cv_run_options.conv_algo), in both directions. Other convolutions (1x1,
+ * (cv_run_options.conv_algo), in both directions, and those of one group
+ * with at most 4 input channels (a first layer on RGB or grey images):
+ * a direct kernel forward, unless CV_CONV_IM2COL. Other convolutions (1x1,
  * depthwise, strided, grouped) have one kernel each and ignore it.
  * CV_CONV_AUTO: Winograd F(4x4, 3x3) where it pays (16 or more channels in
  *   and out, 32 or more 4x4 output tiles), im2col + sgemm elsewhere: the
@@ -289,8 +291,8 @@ typedef enum { CV_BACKWARD_EXACT = 0, CV_BACKWARD_GUIDED = 1 } cv_backward_rule;
  * CV_CONV_EXACT_BACKWARD: Winograd forward where it pays, im2col + sgemm
  *   backward: gradients as close to float64 as a framework's float32 ones,
  *   at most of AUTO's speed (what cnnviz explain uses).
- * CV_CONV_IM2COL: never Winograd: every convolution rounds like a direct
- *   sum, in both directions.
+ * CV_CONV_IM2COL: never Winograd, nor the direct kernel: im2col + sgemm,
+ *   every convolution rounding like a direct sum, in both directions.
  * CV_CONV_WINOGRAD: Winograd wherever it applies, even where it is slower
  *   (for tests and benchmarks of the Winograd kernels). */
 typedef enum {

@@ -238,6 +238,15 @@ static void test_conv_real_shapes(void)
         {"flipped backward d2 x2 16->24", {.g = {2, 16, 19, 23, 24, 1, 3, 3, 1, 1, 2, 2, 4, 0, 1, 3}}},
         {"flipped backward grouped 3x(4->6)", {.g = {1, 12, 9, 31, 18, 3, 1, 7, 1, 1, 1, 1, 0, 6, 0, 5}}},
         {"AlexNet conv1 11x11/4", {.g = {1, 3, 227, 227, 16, 1, 11, 11, 4, 4, 1, 1, 0, 0, 0, 0}, .bias = 1}},
+        /* few input channels, one group: the direct kernel (conv_direct.c) under
+         * "auto": rows of more than one 128-pixel segment with a partial last
+         * vector, output channels that are not a whole register block, both
+         * strides' phase planes, TF-style uneven pads, dilation, batches */
+        {"direct ResNet stem 7x7/2 3->20", {.g = {1, 3, 300, 270, 20, 1, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3}, .bias = 1}},
+        {"direct VGG first 3->64 3x3 40x150", {.g = {1, 3, 40, 150, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, .bias = 1}},
+        {"direct MobileNet stem x2 3->32 /2", {.g = {2, 3, 33, 47, 32, 1, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1}, .bias = 1}},
+        {"direct grey 1->13 5x5 /3 d2", {.g = {1, 1, 50, 61, 13, 1, 5, 5, 3, 3, 2, 2, 2, 4, 1, 0}}},
+        {"direct 4->100 2x3 /(1,2) pads", {.g = {3, 4, 19, 140, 100, 1, 2, 3, 1, 2, 1, 1, 0, 1, 2, 3}, .bias = 1}},
     };
     test_seed(7);
     /* each case with the automatic choice (Winograd for the 3x3 ones) and

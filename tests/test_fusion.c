@@ -25,7 +25,7 @@ static cv_model *chain_net(int batch, int side, bool clip_first, int *clamp_laye
     netbuild nb;
     cv_shape xs = {4, {batch, 3, side, side}};
     int x = nb_begin(&nb, &xs, 13), k = 0;
-    x = nb_conv(&nb, x, 3, 16, 3, 2, 1, 1);          /* im2col, stride 2 */
+    x = nb_conv(&nb, x, 3, 16, 3, 2, 1, 1);          /* direct (3 channels), stride 2 */
     x = first_clamp(&nb, x, clip_first);
     clamp_layer[k++] = nb.m->n_nodes - 1;
     x = nb_conv(&nb, x, 16, 24, 1, 1, 0, 1);         /* 1x1 */

@@ -6,8 +6,10 @@
  * (x is zero outside its bounds). Attributes: kernel_shape (else from w),
  * strides, dilations, pads, auto_pad, group.
  *
- * Four kernels, chosen per node and input size by conv_plan_make:
+ * Five kernels, chosen per node and input size by conv_plan_make:
  * - 1x1, stride 1, no padding: y_g = w_g . x_g, one sgemm per image and group;
+ * - one group of at most 4 input channels (a model's first layer on RGB or
+ *   grey images): a direct kernel (conv_direct.c), forward only;
  * - depthwise (one input channel per group): a direct loop, OpenMP over
  *   channel planes;
  * - 3x3, stride 1, one group, enough channels: Winograd F(4x4, 3x3)
@@ -31,9 +33,11 @@
 #include "../core/blas.h"
 #include "../core/graph.h"
 #include "conv_depthwise.h"
+#include "conv_direct.h"
 #include "winograd.h"
 #include "window.h"
 #include <limits.h>
+#include <omp.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +92,9 @@ typedef struct {
     bool flip;
     cv_window bw;
     int64_t bk, btile;
+    /* forward by the direct kernel (conv_choose_direct), its geometry */
+    bool direct;
+    cv_direct_geom dg;
 } conv_plan;
 
 /* Winograd F(4x4, 3x3) where it applies: 3x3, stride 1, no dilation, one
@@ -153,6 +160,27 @@ static void conv_choose_flip(conv_plan *pl)
     pl->btile = conv_col_tile(pl->bk, w->ih * w->iw);
 }
 
+/* The direct kernel (conv_direct.h) for one group of few input channels,
+ * where im2col's column matrix has too few rows for sgemm to run well;
+ * unless algo (cv_conv_algo) asks for im2col. ResNet18's 7x7/2 stem went
+ * from 2.8 to X ms (AMD Zen 5, 2 threads). */
+static void conv_choose_direct(conv_plan *pl, int algo)
+{
+    pl->dg = (cv_direct_geom){.n = pl->n, .c = pl->c, .m = pl->m, .w = pl->w};
+    pl->direct = pl->kind == CONV_IM2COL && pl->g == 1 && algo != CV_CONV_IM2COL && cv_conv_direct_fits(&pl->dg);
+}
+
+/* Publish weights made for a cache slot of conv_params, unless another run
+ * published its own first (then made is freed, and theirs returned). */
+static const float *conv_publish(_Atomic(float *) *slot, float *made)
+{
+    float *none = NULL;
+    if (atomic_compare_exchange_strong(slot, &none, made))
+        return made;
+    free(made);
+    return none;
+}
+
 /* The weights of the backward convolution, per group (cg, mg, KH, KW):
  * wf[g][ci][mi][a][b] = w[g*mg + mi][ci][KH-1-a][KW-1-b]; made now if need
  * be, NULL when there is no memory for them (the caller then uses col2im). */
@@ -174,12 +202,7 @@ static const float *conv_flip_weights(const cv_op_ctx *c, const conv_plan *pl)
             for (int64_t t = 0; t < taps; t++)
                 wf[((g * pl->cg + ci) * pl->mg + mi) * taps + t] = w[(o * pl->cg + ci) * taps + taps - 1 - t];
     }
-    float *none = NULL;
-    if (!atomic_compare_exchange_strong(&p->flipped, &none, wf)) {
-        free(wf);
-        return none;
-    }
-    return wf;
+    return conv_publish(&p->flipped, wf);
 }
 
 /* The transformed weights for direction dir, made now if need be; NULL
@@ -197,12 +220,7 @@ static const float *conv_wino_weights(const cv_op_ctx *c, const conv_plan *pl, i
     if (!u)
         return NULL;
     cv_wino_transform_weights(u, c->in[1]->f, pl->m, pl->c, dir == 1);
-    float *none = NULL;
-    if (!atomic_compare_exchange_strong(&p->wino_u[dir], &none, u)) {
-        free(u); /* another run made them first */
-        return none;
-    }
-    return u;
+    return conv_publish(&p->wino_u[dir], u);
 }
 
 /* Images of a few hundred pixels (the 7x7 and 14x14 maps of ResNet and
@@ -314,6 +332,7 @@ static cv_status conv_plan_make(const cv_op_ctx *c, conv_plan *pl, cv_error *err
     pl->tile = pl->kind == CONV_IM2COL ? conv_col_tile(pl->k, pl->p) : pl->p;
     conv_choose_winograd(pl, c->conv_algo);
     conv_choose_flip(pl);
+    conv_choose_direct(pl, c->conv_algo);
     conv_batch_small(pl);
     return CV_OK;
 }
@@ -342,6 +361,8 @@ static cv_status conv_infer(cv_op_ctx *c, cv_error *err)
             need = cv_wino_scratch_floats(&pl.wg[dir]);
     if (conv_batch_scratch(&pl) > need)
         need = conv_batch_scratch(&pl);
+    size_t direct = pl.direct ? cv_conv_direct_scratch_floats(&pl.dg, omp_get_max_threads()) : 0;
+    need = direct > need ? direct : need;
     c->scratch_floats = need;
     return CV_OK;
 }
@@ -427,6 +448,11 @@ static void conv_forward(cv_op_ctx *c)
         wg.vc = c->out_cols;
         wg.clamp = c->clamp;
         cv_wino_conv(y, x, u, bias, &wg, false, c->scratch);
+        return;
+    }
+    if (pl.direct) {
+        pl.dg.clamp = c->clamp;
+        cv_conv_direct_forward(y, x, wt, bias, &pl.dg, c->scratch, c->scratch_floats);
         return;
     }
     float beta = bias ? 1.0f : 0.0f;
