@@ -163,7 +163,7 @@ static void conv_choose_flip(conv_plan *pl)
 /* The direct kernel (conv_direct.h) for one group of few input channels,
  * where im2col's column matrix has too few rows for sgemm to run well;
  * unless algo (cv_conv_algo) asks for im2col. ResNet18's 7x7/2 stem went
- * from 2.8 to X ms (AMD Zen 5, 2 threads). */
+ * from 2.2-2.8 ms to 0.87-0.98 (AMD Zen 5, 2 threads). */
 static void conv_choose_direct(conv_plan *pl, int algo)
 {
     pl->dg = (cv_direct_geom){.n = pl->n, .c = pl->c, .m = pl->m, .w = pl->w};
