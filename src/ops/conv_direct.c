@@ -57,8 +57,11 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));
 bool cv_conv_direct_fits(const cv_direct_geom *g)
 {
     const cv_window *w = &g->w;
-    return g->c >= 1 && g->c <= CV_DIRECT_MAX_CHANNELS && w->sw <= DIRECT_MAX_STRIDE &&
-           (w->kw - 1) * w->dw <= DIRECT_MAX_EXTENT && g->c * w->kh * w->kw <= DIRECT_MAX_TAPS;
+    /* each factor bounded before the products: a hostile model's sizes
+     * would overflow them */
+    return g->c >= 1 && g->c <= CV_DIRECT_MAX_CHANNELS && w->sw <= DIRECT_MAX_STRIDE && w->kh <= DIRECT_MAX_TAPS &&
+           w->kw <= DIRECT_MAX_EXTENT + 1 && w->dw <= DIRECT_MAX_EXTENT && (w->kw - 1) * w->dw <= DIRECT_MAX_EXTENT &&
+           g->c * w->kh * w->kw <= DIRECT_MAX_TAPS;
 }
 
 static int64_t direct_taps(const cv_direct_geom *g) { return g->c * g->w.kh * g->w.kw; }
@@ -90,15 +93,14 @@ static void copy_strided(float *dst, const float *row, int64_t iw, int64_t first
     hi = hi < len ? hi : len;
     hi = hi > lo ? hi : lo;
     memset(dst, 0, sizeof(float) * (size_t)lo);
-    const float *src = row + first;
     if (step == 1)
-        memcpy(dst + lo, src + lo, sizeof(float) * (size_t)(hi - lo));
+        memcpy(dst + lo, row + first + lo, sizeof(float) * (size_t)(hi - lo));
     else if (step == 2) /* a constant stride: vectorized */
         for (int64_t i = lo; i < hi; i++)
-            dst[i] = src[2 * i];
+            dst[i] = row[first + 2 * i];
     else
         for (int64_t i = lo; i < hi; i++)
-            dst[i] = src[i * step];
+            dst[i] = row[first + i * step];
     memset(dst + hi, 0, sizeof(float) * (size_t)(len - hi));
 }
 
@@ -110,14 +112,14 @@ static void fill_planes(float *planes, const float *xn, const cv_direct_geom *g,
     for (int64_t c = 0; c < g->c; c++)
         for (int64_t a = 0; a < w->kh; a++) {
             int64_t iy = oy * w->sh - w->pt + a * w->dh;
-            float *pl = planes + (c * w->kh + a) * w->sw * len;
+            float *dst = planes + (c * w->kh + a) * w->sw * len;
             if (iy < 0 || iy >= w->ih) {
-                memset(pl, 0, sizeof(float) * (size_t)(w->sw * len));
+                memset(dst, 0, sizeof(float) * (size_t)(w->sw * len));
                 continue;
             }
             const float *row = xn + (c * w->ih + iy) * w->iw;
             for (int64_t r = 0; r < w->sw; r++)
-                copy_strided(pl + r * len, row, w->iw, ix0 + r, w->sw, len);
+                copy_strided(dst + r * len, row, w->iw, ix0 + r, w->sw, len);
         }
 }
 
