@@ -247,6 +247,8 @@ static void test_conv_real_shapes(void)
         {"direct MobileNet stem x2 3->32 /2", {.g = {2, 3, 33, 47, 32, 1, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1}, .bias = 1}},
         {"direct grey 1->13 5x5 /3 d2", {.g = {1, 1, 50, 61, 13, 1, 5, 5, 3, 3, 2, 2, 2, 4, 1, 0}}},
         {"direct 4->100 2x3 /(1,2) pads", {.g = {3, 4, 19, 140, 100, 1, 2, 3, 1, 2, 1, 1, 0, 1, 2, 3}, .bias = 1}},
+        /* ... and past its limits (stride 9, a row extent of 80): im2col */
+        {"3 channels /9 d40: im2col", {.g = {1, 3, 30, 200, 8, 1, 3, 3, 1, 9, 1, 40, 1, 1, 1, 1}, .bias = 1}},
     };
     test_seed(7);
     /* each case with the automatic choice (Winograd for the 3x3 ones) and

@@ -92,8 +92,9 @@ typedef struct {
     bool flip;
     cv_window bw;
     int64_t bk, btile;
-    /* forward by the direct kernel (conv_choose_direct), its geometry */
-    bool direct;
+    /* the direct kernel (conv_choose_direct): whether it applies, whether
+     * it is chosen, its geometry */
+    bool direct_fits, direct;
     cv_direct_geom dg;
 } conv_plan;
 
@@ -167,7 +168,8 @@ static void conv_choose_flip(conv_plan *pl)
 static void conv_choose_direct(conv_plan *pl, int algo)
 {
     pl->dg = (cv_direct_geom){.n = pl->n, .c = pl->c, .m = pl->m, .w = pl->w};
-    pl->direct = pl->kind == CONV_IM2COL && pl->g == 1 && algo != CV_CONV_IM2COL && cv_conv_direct_fits(&pl->dg);
+    pl->direct_fits = pl->kind == CONV_IM2COL && pl->g == 1 && cv_conv_direct_fits(&pl->dg);
+    pl->direct = pl->direct_fits && algo != CV_CONV_IM2COL;
 }
 
 /* Publish weights made for a cache slot of conv_params, unless another run
@@ -353,15 +355,15 @@ static cv_status conv_infer(cv_op_ctx *c, cv_error *err)
         y->shape.d[2] = pl.w.oh;
     y->shape.d[y->shape.ndim - 1] = pl.w.ow;
     size_t need = pl.kind == CONV_IM2COL ? (size_t)(pl.k * pl.tile) : 0; /* im2col is also the fallback */
-    /* room for Winograd wherever it applies, whatever conv_algo chose: a
-     * plan's memory (and so what a max_memory admits) does not depend on
-     * the algorithm */
+    /* room for Winograd and the direct kernel wherever they apply, whatever
+     * conv_algo chose: a plan's memory (and so what a max_memory admits)
+     * does not depend on the algorithm */
     for (int dir = 0; dir < 2; dir++)
         if (pl.wino_fits[dir] && cv_wino_scratch_floats(&pl.wg[dir]) > need)
             need = cv_wino_scratch_floats(&pl.wg[dir]);
     if (conv_batch_scratch(&pl) > need)
         need = conv_batch_scratch(&pl);
-    size_t direct = pl.direct ? cv_conv_direct_scratch_floats(&pl.dg, omp_get_max_threads()) : 0;
+    size_t direct = pl.direct_fits ? cv_conv_direct_scratch_floats(&pl.dg, omp_get_max_threads()) : 0;
     need = direct > need ? direct : need;
     c->scratch_floats = need;
     return CV_OK;
