@@ -125,11 +125,12 @@ static void fill_planes(float *planes, const float *xn, const cv_direct_geom *g,
 
 /* yr[i][0 .. jv*16) = init[i] + sum over taps t of wr[i][t] * x(t), for
  * the MB channels i and jv <= JV vectors of pixels from plane index j0;
- * rows = C*KH planes' worth of taps. jv is a constant where this is
+ * rows = C*KH planes' worth of taps, tap_at[b] where column tap b starts
+ * in a row's planes (direct_job). jv is a constant where this is
  * inlined, so the accumulators stay in registers. */
 static inline __attribute__((always_inline)) void block(float *const *yr, const float *const *wr, const float *init,
-                                                        const float *planes, const cv_window *w, int64_t rows,
-                                                        int64_t j0, int jv)
+                                                        const float *planes, const int64_t *tap_at,
+                                                        const cv_window *w, int64_t rows, int64_t j0, int jv)
 {
     int64_t len = plane_len(w);
     v16 acc[MB][JV];
@@ -139,8 +140,8 @@ static inline __attribute__((always_inline)) void block(float *const *yr, const 
     for (int64_t ca = 0; ca < rows; ca++) {
         const float *base = planes + ca * w->sw * len + j0;
         for (int64_t b = 0; b < w->kw; b++) {
-            int64_t q = b * w->dw, t = ca * w->kw + b;
-            const float *xp = base + q % w->sw * len + q / w->sw;
+            int64_t t = ca * w->kw + b;
+            const float *xp = base + tap_at[b];
             v16 xv[JV];
             for (int j = 0; j < jv; j++)
                 xv[j] = *(const v16u *)(xp + j * 16);
@@ -165,6 +166,11 @@ static void direct_job(float *y, const float *x, const float *w, const float *bi
     float *planes = scratch, *zero = planes + rows * win->sw * plane_len(win), *spare = zero + k;
     memset(zero, 0, sizeof(float) * (size_t)k);
     fill_planes(planes, x + n * g->c * win->ih * win->iw, g, oy, ox0);
+    /* column tap b reads phase b*DW % SW from index b*DW / SW: divided here
+     * once, not per tap of every block (cv_conv_direct_fits bounds KW) */
+    int64_t tap_at[DIRECT_MAX_EXTENT + 1];
+    for (int64_t b = 0; b < win->kw; b++)
+        tap_at[b] = b * win->dw % win->sw * plane_len(win) + b * win->dw / win->sw;
     float *yrow = y + n * g->m * plane + oy * win->ow + ox0;
     for (int64_t m0 = 0; m0 < g->m; m0 += MB) {
         const float *wr[MB];
@@ -182,13 +188,13 @@ static void direct_job(float *y, const float *x, const float *w, const float *bi
                 yr[i] = whole && m0 + i < g->m ? yrow + (m0 + i) * plane + j0 : spare + i * JV * 16;
             switch (jv) {
 #if JV >= 4
-            case 4: block(yr, wr, init, planes, win, rows, j0, 4); break;
-            case 3: block(yr, wr, init, planes, win, rows, j0, 3); break;
+            case 4: block(yr, wr, init, planes, tap_at, win, rows, j0, 4); break;
+            case 3: block(yr, wr, init, planes, tap_at, win, rows, j0, 3); break;
 #endif
 #if JV >= 2
-            case 2: block(yr, wr, init, planes, win, rows, j0, 2); break;
+            case 2: block(yr, wr, init, planes, tap_at, win, rows, j0, 2); break;
 #endif
-            default: block(yr, wr, init, planes, win, rows, j0, 1); break;
+            default: block(yr, wr, init, planes, tap_at, win, rows, j0, 1); break;
             }
             for (int i = 0; i < MB && m0 + i < g->m; i++) {
                 int64_t cnt = left < jv * 16 ? left : jv * 16;
